@@ -55,6 +55,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
 			versionCommand(),
+			configCommand(),
+			checkCommand(),
+			genhashCommand(),
+			vrrpCommand(),
+			rsCommand(),
+			directorCommand(),
 		},
 	}
 }

@@ -1,0 +1,460 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"reflect"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/director/control"
+	"github.com/lvsctl/lvsctl/director/daemon"
+	"github.com/lvsctl/lvsctl/director/ipvs"
+	"github.com/lvsctl/lvsctl/healthcheck"
+	"github.com/lvsctl/lvsctl/internal/config"
+	"github.com/lvsctl/lvsctl/vrrp"
+)
+
+func socketFlag() *cli.StringFlag {
+	return &cli.StringFlag{
+		Name:    "socket",
+		Usage:   "control socket of the director daemon",
+		Value:   control.DefaultSocket,
+		EnvVars: []string{"LVSCTL_DIRECTOR_SOCKET"},
+	}
+}
+
+func outputFlag() *cli.StringFlag {
+	return &cli.StringFlag{
+		Name:    "output",
+		Aliases: []string{"o"},
+		Usage:   "output format: text or json",
+		Value:   "text",
+		EnvVars: []string{"LVSCTL_OUTPUT"},
+	}
+}
+
+func directorCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "director",
+		Usage: "program IPVS from keepalived.conf and keep it right (keepalived's checker, better)",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "up",
+				Usage: "run the director in the foreground until SIGTERM/SIGINT (SIGHUP reloads)",
+				Flags: []cli.Flag{
+					configFileFlag(),
+					socketFlag(),
+					&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json",
+						EnvVars: []string{"LVSCTL_LOG_FORMAT"}},
+					&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error",
+						EnvVars: []string{"LVSCTL_LOG_LEVEL"}},
+					&cli.DurationFlag{Name: "resync", Value: 30 * time.Second,
+						Usage:   "compare the kernel table with the desired state this often and repair drift (0: never)",
+						EnvVars: []string{"LVSCTL_DIRECTOR_RESYNC"}},
+					&cli.BoolFlag{Name: "keep-ipvs",
+						Usage:   "leave the IPVS services in the kernel on stop (zero-downtime restart)",
+						EnvVars: []string{"LVSCTL_DIRECTOR_KEEP_IPVS"}},
+					&cli.StringFlag{Name: "metrics-listen",
+						Usage:   "serve Prometheus metrics on this address (e.g. 127.0.0.1:9360); off when empty",
+						EnvVars: []string{"LVSCTL_METRICS_LISTEN"}},
+					&cli.BoolFlag{Name: "no-vrrp",
+						Usage:   "do not run the vrrp_instance blocks of the file",
+						EnvVars: []string{"LVSCTL_DIRECTOR_NO_VRRP"}},
+				},
+				Action: directorUp,
+			},
+			{
+				Name:   "reload",
+				Usage:  "make the running director re-read its configuration (as SIGHUP does)",
+				Flags:  []cli.Flag{socketFlag()},
+				Action: directorReload,
+			},
+			{
+				Name:   "status",
+				Usage:  "show the running director's services, real servers, health and connections",
+				Flags:  []cli.Flag{socketFlag(), outputFlag()},
+				Action: directorStatus,
+			},
+			{
+				Name:   "ipvs",
+				Usage:  "print the kernel's IPVS table (no daemon needed), like ipvsadm -Ln",
+				Flags:  []cli.Flag{outputFlag()},
+				Action: directorIPVS,
+			},
+			{
+				Name:      "drain",
+				Usage:     "set a real server's weight to 0: existing connections finish, no new ones",
+				ArgsUsage: "VS RS   (e.g. 10.16.8.100:80 10.16.8.8:80)",
+				Flags:     []cli.Flag{socketFlag()},
+				Action:    func(c *cli.Context) error { return directorDrain(c, true) },
+			},
+			{
+				Name:      "enable",
+				Usage:     "restore a drained real server's weight",
+				ArgsUsage: "VS RS",
+				Flags:     []cli.Flag{socketFlag()},
+				Action:    func(c *cli.Context) error { return directorDrain(c, false) },
+			},
+		},
+	}
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, cli.Exit(fmt.Sprintf("invalid log level %q", level), 2)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, cli.Exit(fmt.Sprintf("invalid log format %q (text or json)", format), 2)
+}
+
+// loadDirector reads the file and converts it for the daemon. Every
+// configuration error becomes one error carrying its FILE:LINE:COL.
+func loadDirector(path string, log *slog.Logger) (*daemon.Loaded, error) {
+	cfg, warns, err := config.Load(path)
+	for _, w := range warns {
+		log.Warn("configuration warning", "msg", w.String())
+	}
+	var list config.ErrorList
+	if errors.As(err, &list) {
+		errs := make([]error, len(list))
+		for i, d := range list {
+			errs[i] = errors.New(d.String())
+		}
+		return nil, errors.Join(errs...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	dc, refs := cfg.Director()
+	checks, err := config.HealthServers(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &daemon.Loaded{Director: dc, Checks: checks, Reals: refs, Extra: cfg.VRRP()}, nil
+}
+
+func directorUp(c *cli.Context) error {
+	log, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
+	if err != nil {
+		return err
+	}
+	path := c.String("file")
+	first, err := loadDirector(path, log)
+	if err != nil {
+		for _, e := range unjoinErr(err) {
+			fmt.Fprintln(c.App.ErrWriter, e)
+		}
+		return cli.Exit("lvsctl: configuration has errors, nothing applied", 1)
+	}
+	client, err := ipvs.Open("")
+	if err != nil {
+		return cli.Exit("lvsctl: "+err.Error(), 1)
+	}
+	defer client.Close()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
+		}
+	}()
+
+	loaded := first
+	load := func() (*daemon.Loaded, error) {
+		if l := loaded; l != nil {
+			loaded = nil
+			return l, nil
+		}
+		return loadDirector(path, log)
+	}
+	var companions []func(context.Context) error
+	var onReload func(context.Context, *daemon.Loaded) error
+	if vcfg, _ := first.Extra.(vrrp.Config); !c.Bool("no-vrrp") && len(vcfg.Instances) > 0 {
+		node, err := vrrp.New(vcfg, vrrp.WithLogger(log))
+		if err != nil {
+			return fmt.Errorf("vrrp: %w", err)
+		}
+		companions = append(companions, node.Run)
+		running := vcfg
+		onReload = func(_ context.Context, l *daemon.Loaded) error {
+			if nc, _ := l.Extra.(vrrp.Config); !reflect.DeepEqual(nc, running) {
+				log.Warn("vrrp_instance changes take effect when the director restarts")
+			}
+			return nil
+		}
+	}
+	hc := healthcheck.New(healthcheck.Options{Logger: log})
+	err = daemon.Run(c.Context, daemon.Options{
+		Load:          load,
+		IPVS:          client,
+		Health:        hc,
+		Logger:        log,
+		Resync:        c.Duration("resync"),
+		KeepIPVS:      c.Bool("keep-ipvs"),
+		Socket:        c.String("socket"),
+		MetricsListen: c.String("metrics-listen"),
+		Scripts:       daemon.ShellScripts{Log: log},
+		Reload:        reload,
+		Companions:    companions,
+		OnReload:      onReload,
+	})
+	if err != nil {
+		return fmt.Errorf("director: %w", err)
+	}
+	return nil
+}
+
+func unjoinErr(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoinErr(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+func call(c *cli.Context, req control.Request) (control.Response, error) {
+	ctx, cancel := context.WithTimeout(c.Context, time.Minute)
+	defer cancel()
+	resp, err := control.Call(ctx, c.String("socket"), req)
+	if err != nil {
+		return resp, err
+	}
+	if !resp.OK {
+		for _, e := range resp.Errors {
+			fmt.Fprintln(c.App.ErrWriter, e)
+		}
+		return resp, cli.Exit(fmt.Sprintf("lvsctl: director %s failed", req.Op), 1)
+	}
+	return resp, nil
+}
+
+func directorReload(c *cli.Context) error {
+	if _, err := call(c, control.Request{Op: control.OpReload}); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(c.App.Writer, "reloaded")
+	return err
+}
+
+func directorDrain(c *cli.Context, on bool) error {
+	if c.NArg() != 2 {
+		return cli.Exit("usage: lvsctl director "+c.Command.Name+" VS RS (e.g. 10.16.8.100:80 10.16.8.8:80)", 2)
+	}
+	op := control.OpEnable
+	if on {
+		op = control.OpDrain
+	}
+	if _, err := call(c, control.Request{Op: op, VS: c.Args().Get(0), RS: c.Args().Get(1)}); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(c.App.Writer, "%s %s in %s\n", map[bool]string{true: "drained", false: "enabled"}[on],
+		c.Args().Get(1), c.Args().Get(0))
+	return err
+}
+
+func directorStatus(c *cli.Context) error {
+	format := c.String("output")
+	if format != "text" && format != "json" {
+		return cli.Exit(fmt.Sprintf("invalid output format %q (text or json)", format), 2)
+	}
+	resp, err := call(c, control.Request{Op: control.OpStatus})
+	if err != nil {
+		return err
+	}
+	if resp.Status == nil {
+		return errors.New("director returned no status")
+	}
+	if format == "json" {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(resp.Status)
+	}
+	return writeDirectorStatus(c.App.Writer, *resp.Status, time.Now())
+}
+
+func writeDirectorStatus(w io.Writer, st director.Status, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for i, s := range st.Services {
+		if i > 0 {
+			fmt.Fprintln(tw)
+		}
+		q := fmt.Sprintf("quorum up (%d >= %d)", s.LiveWeight, s.Quorum)
+		if !s.QuorumUp {
+			q = fmt.Sprintf("QUORUM LOST (%d < %d)", s.LiveWeight, s.Quorum)
+		}
+		extra := ""
+		if s.Flags != "" {
+			extra += " " + s.Flags
+		}
+		if s.Timeout > 0 {
+			extra += fmt.Sprintf(" timeout %d mask %s", s.Timeout, s.Netmask)
+		}
+		if !s.InKernel {
+			extra += " NOT IN KERNEL"
+		}
+		fmt.Fprintf(tw, "%s %s%s\t%s\n", s.Key, s.Scheduler, extra, q)
+		fmt.Fprintln(tw, "  REAL SERVER\tFWD\tWEIGHT\tKERNEL\tHEALTH\tSINCE\tLAST CHECK\tACTIVE\tINACTIVE")
+		reals := s.Reals
+		if s.Sorry != nil {
+			reals = append(reals[:len(reals):len(reals)], *s.Sorry)
+		}
+		for _, r := range reals {
+			kw := "-"
+			if r.KernelWeight >= 0 {
+				kw = fmt.Sprint(r.KernelWeight)
+			}
+			health := r.Health
+			if r.Drained {
+				health += " (drained)"
+			}
+			since := "-"
+			if !r.Since.IsZero() {
+				since = now.Sub(r.Since).Truncate(time.Second).String() + " ago"
+			}
+			last := r.LastResult
+			if last == "" {
+				last = "-"
+			}
+			fmt.Fprintf(tw, "  -> %s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%d\n", r.Addr, r.Forward, r.Weight, kw, health, since,
+				last, r.Active, r.Inactive)
+		}
+	}
+	if st.Dirty {
+		fmt.Fprintln(tw, "\nsome IPVS edits failed and are being retried (see the daemon log)")
+	}
+	return tw.Flush()
+}
+
+// ipvsJSON is `director ipvs -o json`.
+type ipvsJSON struct {
+	Service      string         `json:"service"`
+	Scheduler    string         `json:"scheduler"`
+	Flags        string         `json:"flags,omitempty"`
+	Timeout      uint32         `json:"persistence_timeout,omitempty"`
+	Netmask      string         `json:"persistence_netmask,omitempty"`
+	Stats        director.Stats `json:"stats"`
+	Destinations []ipvsDestJSON `json:"destinations"`
+}
+
+type ipvsDestJSON struct {
+	Addr     string         `json:"addr"`
+	Forward  string         `json:"forward"`
+	Weight   int            `json:"weight"`
+	Upper    uint32         `json:"upper_threshold,omitempty"`
+	Lower    uint32         `json:"lower_threshold,omitempty"`
+	Active   uint32         `json:"active_conns"`
+	Inactive uint32         `json:"inactive_conns"`
+	Stats    director.Stats `json:"stats"`
+}
+
+func directorIPVS(c *cli.Context) error {
+	format := c.String("output")
+	if format != "text" && format != "json" {
+		return cli.Exit(fmt.Sprintf("invalid output format %q (text or json)", format), 2)
+	}
+	client, err := ipvs.Open("")
+	if err != nil {
+		return cli.Exit("lvsctl: "+err.Error(), 1)
+	}
+	defer client.Close()
+	t, err := director.Dump(c.Context, client, nil)
+	if err != nil {
+		return err
+	}
+	return writeIPVS(c.App.Writer, t, format)
+}
+
+// writeIPVS prints a table like `ipvsadm -Ln`, sorted.
+func writeIPVS(w io.Writer, t director.Table, format string) error {
+	var out []ipvsJSON
+	for _, s := range t {
+		j := ipvsJSON{Service: s.Service.Key.String(), Scheduler: s.Service.Scheduler,
+			Flags: director.FlagsString(s.Service.Scheduler, s.Service.Flags), Stats: s.Service.Stats}
+		if s.Service.Flags&director.FlagPersistent != 0 {
+			j.Timeout = s.Service.Timeout
+			j.Netmask = director.NetmaskString(s.Service.Key.Family, s.Service.Netmask)
+		}
+		for _, d := range s.Dests {
+			j.Destinations = append(j.Destinations, ipvsDestJSON{Addr: d.Key().String(), Forward: d.Forward.String(),
+				Weight: d.Weight, Upper: d.UpperThreshold, Lower: d.LowerThreshold, Active: d.ActiveConns,
+				Inactive: d.InactiveConns, Stats: d.Stats})
+		}
+		sort.Slice(j.Destinations, func(a, b int) bool { return j.Destinations[a].Addr < j.Destinations[b].Addr })
+		if j.Destinations == nil {
+			j.Destinations = []ipvsDestJSON{}
+		}
+		out = append(out, j)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Service < out[b].Service })
+	if format == "json" {
+		if out == nil {
+			out = []ipvsJSON{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	// The column layout of ipvsadm -Ln, which people read and parse.
+	tw := &errWriter{w: w}
+	fmt.Fprintln(tw, "Prot LocalAddress:Port Scheduler Flags")
+	fmt.Fprintf(tw, "  -> %-28s %-7s %-6s %-10s %-10s\n", "RemoteAddress:Port", "Forward", "Weight", "ActiveConn", "InActConn")
+	for _, s := range out {
+		proto, addr, _ := strings.Cut(s.Service, " ")
+		line := fmt.Sprintf("%-4s %s %s", proto, addr, s.Scheduler)
+		if s.Flags != "" {
+			line += " " + s.Flags
+		}
+		if s.Timeout > 0 {
+			line += fmt.Sprintf(" timeout %d mask %s", s.Timeout, s.Netmask)
+		}
+		fmt.Fprintln(tw, line)
+		for _, d := range s.Destinations {
+			fmt.Fprintf(tw, "  -> %-28s %-7s %-6d %-10d %-10d\n", d.Addr, d.Forward, d.Weight, d.Active, d.Inactive)
+		}
+	}
+	return tw.err
+}
+
+// errWriter remembers the first write error so printing code stays flat.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/director/control"
+)
+
+// stubDaemon answers the control socket like a running director.
+type stubDaemon struct {
+	mu     sync.Mutex
+	drains []string
+}
+
+func (s *stubDaemon) Status(context.Context) (director.Status, error) {
+	since := time.Now().Add(-90 * time.Second)
+	return director.Status{Services: []director.ServiceStatus{{
+		Key: "TCP 10.16.8.100:80", Scheduler: "rr", InKernel: true, QuorumUp: true, LiveWeight: 1, Quorum: 1,
+		Reals: []director.RealStatus{
+			{Addr: "10.16.8.8:80", Weight: 1, KernelWeight: -1, Forward: "Route", Health: "down", Since: since,
+				LastResult: "connection refused"},
+			{Addr: "10.16.8.9:80", Weight: 1, KernelWeight: 1, Forward: "Route", Health: "up", Since: since,
+				LastResult: "HTTP 200", Active: 3, Inactive: 7},
+		},
+	}}}, nil
+}
+
+func (s *stubDaemon) Reload(context.Context) []error {
+	return []error{errors.New(`k.conf:3:5: unknown keyword "lb_algoo"`)}
+}
+
+func (s *stubDaemon) Drain(_ context.Context, vs, rs string, on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if vs != "10.16.8.100:80" {
+		return errors.New("virtual server " + vs + ": not found")
+	}
+	s.drains = append(s.drains, vs+" "+rs+" "+map[bool]string{true: "drain", false: "enable"}[on])
+	return nil
+}
+
+func serveStub(t *testing.T) (string, *stubDaemon) {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "d.sock")
+	d := &stubDaemon{}
+	srv, err := control.Listen(sock, d, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return sock, d
+}
+
+func runDirectorCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(append([]string{"lvsctl"}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestDirectorStatusCommand(t *testing.T) {
+	sock, _ := serveStub(t)
+	code, out, errs := runDirectorCLI("director", "status", "--socket", sock)
+	require.Equal(t, 0, code, errs)
+	assert.Contains(t, out, "TCP 10.16.8.100:80 rr")
+	assert.Contains(t, out, "quorum up (1 >= 1)")
+	assert.Regexp(t, `-> 10\.16\.8\.8:80\s+Route\s+1\s+-\s+down\s+1m30s ago\s+connection refused\s+0\s+0`, out)
+	assert.Regexp(t, `-> 10\.16\.8\.9:80\s+Route\s+1\s+1\s+up\s+1m30s ago\s+HTTP 200\s+3\s+7`, out)
+
+	code, out, errs = runDirectorCLI("director", "status", "-o", "json", "--socket", sock)
+	require.Equal(t, 0, code, errs)
+	var st director.Status
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	assert.Equal(t, uint32(7), st.Services[0].Reals[1].Inactive)
+
+	code, _, errs = runDirectorCLI("director", "status", "-o", "yaml", "--socket", sock)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errs, "invalid output format")
+}
+
+func TestDirectorReloadDrainEnable(t *testing.T) {
+	sock, d := serveStub(t)
+	code, _, errs := runDirectorCLI("director", "reload", "--socket", sock)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, `k.conf:3:5: unknown keyword "lb_algoo"`)
+
+	code, out, errs := runDirectorCLI("director", "drain", "--socket", sock, "10.16.8.100:80", "10.16.8.8:80")
+	require.Equal(t, 0, code, errs)
+	assert.Equal(t, "drained 10.16.8.8:80 in 10.16.8.100:80\n", out)
+	code, _, errs = runDirectorCLI("director", "enable", "--socket", sock, "10.16.8.100:80", "10.16.8.8:80")
+	require.Equal(t, 0, code, errs)
+	assert.Equal(t, []string{"10.16.8.100:80 10.16.8.8:80 drain", "10.16.8.100:80 10.16.8.8:80 enable"}, d.drains)
+
+	code, _, errs = runDirectorCLI("director", "drain", "--socket", sock, "10.9.9.9:80", "10.16.8.8:80")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "not found")
+	code, _, _ = runDirectorCLI("director", "drain", "--socket", sock, "10.16.8.100:80")
+	assert.Equal(t, 2, code)
+}
+
+func TestDirectorCommandsWithoutDaemon(t *testing.T) {
+	code, _, errs := runDirectorCLI("director", "status", "--socket", filepath.Join(t.TempDir(), "none.sock"))
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errs, "is `lvsctl director up` running?")
+}
+
+func TestDirectorUpRejectsBadConfig(t *testing.T) {
+	code, _, errs := runDirectorCLI("director", "up", "-f", "../../internal/config/testdata/seed/typo-notify-seedlines.conf",
+		"--socket", filepath.Join(t.TempDir(), "d.sock"))
+	if code == 0 {
+		t.Fatal("a broken config must not start")
+	}
+	assert.Contains(t, errs, "nothing applied")
+}
+
+func TestWriteIPVS(t *testing.T) {
+	k, err := director.ParseServiceKey("TCP 10.16.8.100:80")
+	require.NoError(t, err)
+	tb := director.Table{k: {
+		Service: director.Service{Key: k, Scheduler: "sh", Flags: director.FlagPersistent | director.FlagSched2, Timeout: 300,
+			Netmask: director.IPv4Netmask(24)},
+		Dests: map[director.DestKey]director.Destination{
+			{Addr: netip.MustParseAddr("10.16.8.9"), Port: 80}: {Addr: netip.MustParseAddr("10.16.8.9"), Port: 80, Weight: 2,
+				Forward: director.DirectRoute, ActiveConns: 1},
+			{Addr: netip.MustParseAddr("10.16.8.8"), Port: 80}: {Addr: netip.MustParseAddr("10.16.8.8"), Port: 80, Weight: 1,
+				Forward: director.DirectRoute},
+		},
+	}}
+	var b bytes.Buffer
+	require.NoError(t, writeIPVS(&b, tb, "text"))
+	assert.Equal(t, `Prot LocalAddress:Port Scheduler Flags
+  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn 
+TCP  10.16.8.100:80 sh persistent,sh-port timeout 300 mask 255.255.255.0
+  -> 10.16.8.8:80                 Route   1      0          0         
+  -> 10.16.8.9:80                 Route   2      1          0         
+`, b.String())
+	b.Reset()
+	require.NoError(t, writeIPVS(&b, director.Table{}, "json"))
+	assert.Equal(t, "[]\n", b.String())
+}

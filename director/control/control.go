@@ -1,0 +1,202 @@
+// Package control is the runtime API of a running director daemon: a unix
+// socket speaking one JSON request and one JSON response per connection.
+// Only root (or the daemon's own user) may connect: the socket is mode 0600
+// and every peer's credentials are checked.
+package control
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lvsctl/lvsctl/director"
+)
+
+// DefaultSocket is where the daemon listens unless told otherwise.
+const DefaultSocket = "/run/lvsctl/director.sock"
+
+// Operations a client can request.
+const (
+	OpStatus = "status"
+	OpReload = "reload"
+	OpDrain  = "drain"
+	OpEnable = "enable"
+)
+
+// Request is one client request.
+type Request struct {
+	Op string `json:"op"`
+	VS string `json:"vs,omitempty"`
+	RS string `json:"rs,omitempty"`
+}
+
+// Response is the daemon's answer. Errors holds every problem (a reload can
+// fail with many config errors, each with its position).
+type Response struct {
+	OK     bool             `json:"ok"`
+	Errors []string         `json:"errors,omitempty"`
+	Status *director.Status `json:"status,omitempty"`
+}
+
+// Daemon is what the server needs from the running daemon.
+type Daemon interface {
+	Status(ctx context.Context) (director.Status, error)
+	// Reload returns every error of the new configuration.
+	Reload(ctx context.Context) []error
+	Drain(ctx context.Context, vs, rs string, on bool) error
+}
+
+// Server answers requests on a unix socket.
+type Server struct {
+	ln  *net.UnixListener
+	d   Daemon
+	log *slog.Logger
+}
+
+// Listen creates the socket at path (its directory too, mode 0755),
+// replacing a stale socket left by a daemon that died.
+func Listen(path string, d Daemon, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("control socket directory: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket %s: another director is running", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale control socket: %w", err)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	// Peer credentials are checked as well, so the short window before
+	// the chmod grants nothing.
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("control socket permissions: %w", err)
+	}
+	return &Server{ln: ln, d: d, log: log}, nil
+}
+
+// Serve handles connections until ctx ends, then closes the socket.
+func (s *Server) Serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
+	defer stop()
+	defer s.ln.Close()
+	for {
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("control socket accept: %w", err)
+		}
+		go s.handle(ctx, c)
+	}
+}
+
+func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
+	defer c.Close()
+	if err := checkPeer(c); err != nil {
+		s.log.Warn("control connection refused", "err", err)
+		writeResp(c, Response{Errors: []string{err.Error()}})
+		return
+	}
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	var req Request
+	if err := json.NewDecoder(bufio.NewReader(c)).Decode(&req); err != nil {
+		writeResp(c, Response{Errors: []string{"bad request: " + err.Error()}})
+		return
+	}
+	writeResp(c, s.do(ctx, req))
+}
+
+func (s *Server) do(ctx context.Context, req Request) Response {
+	switch req.Op {
+	case OpStatus:
+		st, err := s.d.Status(ctx)
+		if err != nil {
+			return Response{Errors: []string{err.Error()}}
+		}
+		return Response{OK: true, Status: &st}
+	case OpReload:
+		errs := s.d.Reload(ctx)
+		if len(errs) == 0 {
+			return Response{OK: true}
+		}
+		r := Response{}
+		for _, e := range errs {
+			r.Errors = append(r.Errors, e.Error())
+		}
+		return r
+	case OpDrain, OpEnable:
+		if err := s.d.Drain(ctx, req.VS, req.RS, req.Op == OpDrain); err != nil {
+			return Response{Errors: []string{err.Error()}}
+		}
+		return Response{OK: true}
+	}
+	return Response{Errors: []string{fmt.Sprintf("unknown operation %q", req.Op)}}
+}
+
+func writeResp(c net.Conn, r Response) {
+	_ = json.NewEncoder(c).Encode(r)
+}
+
+// checkPeer admits root and the daemon's own user.
+func checkPeer(c *net.UnixConn) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var cred *unix.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return err
+	}
+	if cerr != nil {
+		return fmt.Errorf("peer credentials: %w", cerr)
+	}
+	if cred.Uid != 0 && int(cred.Uid) != os.Getuid() {
+		return fmt.Errorf("uid %d may not control the director (root only)", cred.Uid)
+	}
+	return nil
+}
+
+// Call sends one request to the daemon at path and returns its response.
+// A response with OK false is returned as is, with a nil error.
+func Call(ctx context.Context, path string, req Request) (Response, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return Response{}, fmt.Errorf("connect to the director daemon at %s (is `lvsctl director up` running?): %w", path, err)
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = c.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return Response{}, fmt.Errorf("send request: %w", err)
+	}
+	var resp Response
+	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+		return Response{}, fmt.Errorf("read response: %w", err)
+	}
+	return resp, nil
+}

@@ -1,0 +1,391 @@
+// Package daemon runs `lvsctl director up`: it loads the configuration,
+// programs IPVS through a director.Director, feeds it the health-check
+// transitions, heals drift on a timer, reloads on request (SIGHUP or the
+// control socket), serves status and metrics, runs companions such as the
+// VRRP instances, and cleans up on stop.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/director/control"
+	"github.com/lvsctl/lvsctl/healthcheck"
+)
+
+// Health is the health-check scheduler (healthcheck.Scheduler).
+type Health interface {
+	Run(ctx context.Context) error
+	Set(ctx context.Context, servers []healthcheck.Server) error
+	Events() <-chan healthcheck.Event
+	Status(ctx context.Context) ([]healthcheck.Status, error)
+}
+
+// Loaded is one successfully loaded configuration.
+type Loaded struct {
+	Director director.Config
+	Checks   []healthcheck.Server
+	// Reals maps every healthcheck.Server ID to its real server.
+	Reals map[string]director.RealRef
+	// Extra carries what companions need from the same file (the VRRP
+	// part); the daemon passes it to OnReload untouched.
+	Extra any
+}
+
+// Options configure Run. Load and IPVS are required.
+type Options struct {
+	// Load reads and validates the configuration; it is called at start
+	// and on every reload. Its error should list every problem with its
+	// position (errors.Join or a type with Unwrap() []error).
+	Load func() (*Loaded, error)
+	IPVS director.IPVS
+	// Health runs the checks; nil runs none (every server stays up).
+	Health Health
+	Logger *slog.Logger
+	// Resync is the drift-healing interval (0: never).
+	Resync time.Duration
+	// Retry is how soon failed edits are retried (default 2s).
+	Retry time.Duration
+	// KeepIPVS leaves the services in the kernel on stop.
+	KeepIPVS bool
+	// Socket is the control socket path ("": none).
+	Socket string
+	// MetricsListen is the Prometheus listen address ("": none).
+	MetricsListen string
+	Scripts       director.Scripts
+	// Reload delivers reload requests (SIGHUP).
+	Reload <-chan struct{}
+	// Companions run for the daemon's lifetime (VRRP instances); their
+	// context ends when the daemon stops. An error from one stops the
+	// daemon.
+	Companions []func(ctx context.Context) error
+	// OnReload gives companions the new configuration after the director
+	// applied it.
+	OnReload func(ctx context.Context, l *Loaded) error
+	// Ready is called once the table is programmed and the control
+	// socket listens.
+	Ready func(d *Daemon)
+}
+
+// Daemon is a running director daemon; it implements control.Daemon.
+type Daemon struct {
+	o       Options
+	log     *slog.Logger
+	dir     *director.Director
+	metrics *director.Metrics
+
+	// reloadMu serializes reloads from SIGHUP and the socket.
+	reloadMu sync.Mutex
+	mu       sync.Mutex
+	reals    map[string]director.RealRef
+
+	metricsAddr string
+}
+
+// MetricsAddr is the address metrics are served on ("" when off).
+func (dm *Daemon) MetricsAddr() string { return dm.metricsAddr }
+
+// Run runs the daemon until ctx ends, then stops cleanly: companions and
+// checks end, and the managed IPVS services are removed unless KeepIPVS.
+func Run(ctx context.Context, o Options) error {
+	if o.Load == nil || o.IPVS == nil {
+		return errors.New("daemon: Load and IPVS are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Retry <= 0 {
+		o.Retry = 2 * time.Second
+	}
+	dm := &Daemon{o: o, log: o.Logger, metrics: director.NewMetrics()}
+	l, err := o.Load()
+	if err != nil {
+		return fmt.Errorf("load configuration: %w", err)
+	}
+	dir, err := director.New(l.Director, director.Options{IPVS: o.IPVS, Logger: o.Logger, Scripts: o.Scripts,
+		KeepIPVS: o.KeepIPVS, Observer: dm.metrics})
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	dm.dir = dir
+	dm.reals = l.Reals
+	dm.metrics.SetSource(dir.Status)
+	if err := dir.Start(ctx); err != nil {
+		return fmt.Errorf("program IPVS: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4+len(o.Companions))
+	spawn := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(runCtx); err != nil && runCtx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+
+	if o.Health != nil {
+		// The scheduler takes Set only while it runs.
+		spawn("health checks", o.Health.Run)
+		spawn("health events", dm.consumeHealth)
+		if err := o.Health.Set(runCtx, l.Checks); err != nil {
+			cancel()
+			wg.Wait()
+			dm.stop(err)
+			return fmt.Errorf("health checks: %w", err)
+		}
+	}
+	if o.Socket != "" {
+		srv, err := control.Listen(o.Socket, dm, o.Logger)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			dm.stop(err)
+			return err
+		}
+		spawn("control socket", srv.Serve)
+	}
+	if o.MetricsListen != "" {
+		ln, err := net.Listen("tcp", o.MetricsListen)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			dm.stop(err)
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(dm.metrics)
+		hs := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+		spawn("metrics", func(ctx context.Context) error {
+			stop := context.AfterFunc(ctx, func() { hs.Close() })
+			defer stop()
+			if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		dm.metricsAddr = ln.Addr().String()
+		o.Logger.Info("serving metrics", "addr", dm.metricsAddr)
+	}
+	for i, c := range o.Companions {
+		spawn(fmt.Sprintf("companion %d", i), c)
+	}
+	if o.Ready != nil {
+		o.Ready(dm)
+	}
+	o.Logger.Info("director running", "services", len(l.Director.Services), "resync", o.Resync.String())
+
+	err = dm.loop(runCtx, errc)
+	cancel()
+	wg.Wait()
+	if serr := dm.stop(err); serr != nil && err == nil {
+		err = serr
+	}
+	return err
+}
+
+func (dm *Daemon) loop(ctx context.Context, errc <-chan error) error {
+	var resync <-chan time.Time
+	if dm.o.Resync > 0 {
+		t := time.NewTicker(dm.o.Resync)
+		defer t.Stop()
+		resync = t.C
+	}
+	retry := time.NewTicker(dm.o.Retry)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			dm.log.Error("stopping after a component failed", "err", err)
+			return err
+		case <-dm.o.Reload:
+			dm.Reload(ctx)
+		case <-resync:
+			dm.sync(ctx)
+		case <-retry.C:
+			if dm.dir.Dirty() {
+				dm.sync(ctx)
+			}
+		}
+	}
+}
+
+func (dm *Daemon) sync(ctx context.Context) {
+	n, err := dm.dir.Sync(ctx)
+	if err != nil {
+		dm.log.Error("resync failed", "err", err)
+		return
+	}
+	if n > 0 {
+		dm.log.Warn("repaired IPVS drift", "entries", n)
+	}
+}
+
+func (dm *Daemon) stop(cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := dm.dir.Stop(ctx)
+	if err != nil {
+		dm.log.Error("removing IPVS services", "err", err)
+	}
+	dm.log.Info("director stopped", "cause", fmt.Sprint(cause))
+	return err
+}
+
+func (dm *Daemon) consumeHealth(ctx context.Context) error {
+	events := dm.o.Health.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			dm.mu.Lock()
+			ref, known := dm.reals[ev.ID]
+			dm.mu.Unlock()
+			if !known {
+				dm.log.Debug("health event for an unknown server", "id", ev.ID)
+				continue
+			}
+			he := director.HealthEvent{Service: ref.Service, Real: ref.Real, Up: ev.New == healthcheck.Up,
+				Result: ev.Reason, HasWeight: ev.Weight != healthcheck.NoWeight, Weight: ev.Weight}
+			if err := dm.dir.HandleHealth(ctx, he); err != nil {
+				dm.log.Error("applying health change", "vs", ref.Service.String(), "rs", ref.Real.String(), "err", err)
+			}
+		}
+	}
+}
+
+// Director is the running director (for tests and embedding).
+func (dm *Daemon) Director() *director.Director { return dm.dir }
+
+// Status implements control.Daemon: the director's status with the
+// checks' latest results merged in.
+func (dm *Daemon) Status(ctx context.Context) (director.Status, error) {
+	st, err := dm.dir.Status(ctx)
+	if err != nil || dm.o.Health == nil {
+		return st, err
+	}
+	hs, err := dm.o.Health.Status(ctx)
+	if err != nil {
+		return st, nil
+	}
+	dm.mu.Lock()
+	reals := dm.reals
+	dm.mu.Unlock()
+	type k struct{ svc, rs string }
+	idx := map[k]*director.RealStatus{}
+	for i := range st.Services {
+		s := &st.Services[i]
+		for j := range s.Reals {
+			idx[k{s.Key, s.Reals[j].Addr}] = &s.Reals[j]
+		}
+	}
+	for _, h := range hs {
+		ref, ok := reals[h.ID]
+		if !ok {
+			continue
+		}
+		r := idx[k{ref.Service.String(), ref.Real.String()}]
+		if r == nil {
+			continue
+		}
+		r.LastResult = h.Reason
+		for _, c := range h.Checks {
+			if c.LastRun.After(r.LastCheck) {
+				r.LastCheck = c.LastRun
+			}
+		}
+	}
+	return st, nil
+}
+
+// Reload implements control.Daemon: load the configuration again; on
+// error keep the running one and log every problem.
+func (dm *Daemon) Reload(ctx context.Context) []error {
+	dm.reloadMu.Lock()
+	defer dm.reloadMu.Unlock()
+	start := time.Now()
+	l, err := dm.o.Load()
+	if err == nil {
+		// Validate before touching anything, so a bad file changes neither
+		// the checks nor the table.
+		err = l.Director.Normalize()
+	}
+	if err == nil && dm.o.Health != nil {
+		dm.mu.Lock()
+		old := dm.reals
+		dm.reals = l.Reals
+		dm.mu.Unlock()
+		if err = dm.o.Health.Set(ctx, l.Checks); err != nil {
+			dm.mu.Lock()
+			dm.reals = old
+			dm.mu.Unlock()
+		}
+	}
+	if err == nil {
+		_, err = dm.dir.Reload(ctx, l.Director)
+	}
+	if err != nil {
+		errs := unjoin(err)
+		for _, e := range errs {
+			dm.log.Error("reload failed, keeping the running configuration", "err", e)
+		}
+		dm.metrics.Reload("error")
+		return errs
+	}
+	dm.mu.Lock()
+	dm.reals = l.Reals
+	dm.mu.Unlock()
+	if dm.o.OnReload != nil {
+		if err := dm.o.OnReload(ctx, l); err != nil {
+			dm.log.Error("reload of companions failed", "err", err)
+			dm.metrics.Reload("error")
+			return []error{err}
+		}
+	}
+	dm.metrics.Reload("ok")
+	dm.log.Info("reload done", "took", time.Since(start).String())
+	return nil
+}
+
+// Drain implements control.Daemon.
+func (dm *Daemon) Drain(ctx context.Context, vs, rs string, on bool) error {
+	svc, real, err := dm.dir.Lookup(vs, rs)
+	if err != nil {
+		return err
+	}
+	return dm.dir.Drain(ctx, svc, real, on)
+}
+
+// unjoin flattens joined errors so each config problem is logged alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+var _ control.Daemon = (*Daemon)(nil)

@@ -1,0 +1,310 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/director/control"
+	"github.com/lvsctl/lvsctl/director/daemon"
+	"github.com/lvsctl/lvsctl/director/fakeipvs"
+	"github.com/lvsctl/lvsctl/healthcheck"
+)
+
+// fakeHealth is a healthcheck scheduler driven by the test.
+type fakeHealth struct {
+	// running mirrors healthcheck.Scheduler: Set only works while Run runs.
+	running chan struct{}
+	mu      sync.Mutex
+	sets   [][]healthcheck.Server
+	events chan healthcheck.Event
+	setErr error
+}
+
+func newFakeHealth() *fakeHealth {
+	return &fakeHealth{events: make(chan healthcheck.Event), running: make(chan struct{})}
+}
+
+func (h *fakeHealth) Run(ctx context.Context) error {
+	close(h.running)
+	<-ctx.Done()
+	return nil
+}
+
+func (h *fakeHealth) Set(ctx context.Context, s []healthcheck.Server) error {
+	select {
+	case <-h.running:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.setErr != nil {
+		return h.setErr
+	}
+	h.sets = append(h.sets, s)
+	return nil
+}
+func (h *fakeHealth) Events() <-chan healthcheck.Event { return h.events }
+func (h *fakeHealth) Status(context.Context) ([]healthcheck.Status, error) {
+	return []healthcheck.Status{{ID: "a8", State: healthcheck.Up, Reason: "HTTP 200",
+		Checks: []healthcheck.CheckInfo{{LastRun: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}}}, nil
+}
+
+func key(s string) director.ServiceKey {
+	k, err := director.ParseServiceKey(s)
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+func real(s string) director.DestKey {
+	ap := netip.MustParseAddrPort(s)
+	return director.DestKey{Addr: ap.Addr(), Port: ap.Port()}
+}
+
+// loaded builds the seed-like config: VIPs × {10.16.8.8, 10.16.8.9}.
+func loaded(vips ...string) *daemon.Loaded {
+	l := &daemon.Loaded{Reals: map[string]director.RealRef{}}
+	for _, vip := range vips {
+		vs := director.VirtualService{Service: director.Service{Key: key(vip + ":80"), Scheduler: "rr"}}
+		for _, r := range []string{"10.16.8.8:80", "10.16.8.9:80"} {
+			ap := netip.MustParseAddrPort(r)
+			vs.RealServers = append(vs.RealServers, director.RealServer{Addr: ap.Addr(), Port: 80, Weight: 1,
+				Forward: director.DirectRoute, Checkers: 1})
+			id := vip + "/" + r
+			if vip == "10.16.8.100" && r == "10.16.8.8:80" {
+				id = "a8"
+			}
+			l.Reals[id] = director.RealRef{Service: vs.Service.Key, Real: real(r)}
+			l.Checks = append(l.Checks, healthcheck.Server{ID: id})
+		}
+		l.Director.Services = append(l.Director.Services, vs)
+	}
+	return l
+}
+
+type harness struct {
+	f      *fakeipvs.IPVS
+	h      *fakeHealth
+	sock   string
+	logs   *syncBuffer
+	cancel context.CancelFunc
+	done   chan error
+	mu     sync.Mutex
+	next   func() (*daemon.Loaded, error)
+	reload chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, keep bool) *harness {
+	t.Helper()
+	hs := &harness{f: fakeipvs.New(), h: newFakeHealth(), sock: filepath.Join(t.TempDir(), "d.sock"),
+		logs: &syncBuffer{}, done: make(chan error, 1), reload: make(chan struct{})}
+	hs.next = func() (*daemon.Loaded, error) { return loaded("10.16.8.100", "10.16.8.101"), nil }
+	ctx, cancel := context.WithCancel(context.Background())
+	hs.cancel = cancel
+	ready := make(chan struct{})
+	go func() {
+		hs.done <- daemon.Run(ctx, daemon.Options{
+			Load: func() (*daemon.Loaded, error) {
+				hs.mu.Lock()
+				defer hs.mu.Unlock()
+				return hs.next()
+			},
+			IPVS: hs.f, Health: hs.h, Socket: hs.sock, KeepIPVS: keep, Reload: hs.reload,
+			Logger: slog.New(slog.NewTextHandler(io.MultiWriter(hs.logs), nil)),
+			Ready:  func(*daemon.Daemon) { close(ready) },
+		})
+	}()
+	select {
+	case <-ready:
+	case err := <-hs.done:
+		t.Fatalf("daemon stopped: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		<-hs.done
+	})
+	return hs
+}
+
+func (hs *harness) call(t *testing.T, req control.Request) control.Response {
+	t.Helper()
+	resp, err := control.Call(context.Background(), hs.sock, req)
+	require.NoError(t, err)
+	return resp
+}
+
+func (hs *harness) stop(t *testing.T) {
+	t.Helper()
+	hs.cancel()
+	require.NoError(t, <-hs.done)
+	hs.done <- nil // for Cleanup
+}
+
+func TestDaemonLifecycle(t *testing.T) {
+	hs := start(t, false)
+	assert.Len(t, hs.f.Table(), 2)
+
+	// A health transition becomes one edit.
+	hs.f.Reset()
+	hs.h.events <- healthcheck.Event{ID: "a8", Old: healthcheck.Up, New: healthcheck.Down, Reason: "connection refused",
+		Weight: healthcheck.NoWeight}
+	require.Eventually(t, func() bool { return len(hs.f.Ops()) == 1 }, 10*time.Second, 5*time.Millisecond)
+	assert.Equal(t, []string{"del-dest TCP 10.16.8.100:80 -> 10.16.8.8:80"}, hs.f.OpStrings())
+
+	// Status over the socket, with the check's latest result merged in.
+	resp := hs.call(t, control.Request{Op: control.OpStatus})
+	require.True(t, resp.OK, resp.Errors)
+	require.Len(t, resp.Status.Services, 2)
+	r := resp.Status.Services[0].Reals[0]
+	assert.Equal(t, "10.16.8.8:80", r.Addr)
+	assert.Equal(t, "down", r.Health)
+	assert.Equal(t, "HTTP 200", r.LastResult, "latest check result from the scheduler")
+
+	// Drain and enable.
+	hs.f.Reset()
+	resp = hs.call(t, control.Request{Op: control.OpDrain, VS: "10.16.8.101:80", RS: "10.16.8.9:80"})
+	require.True(t, resp.OK, resp.Errors)
+	assert.Equal(t, []string{"edit-dest TCP 10.16.8.101:80 -> 10.16.8.9:80 weight=0 fwd=Route thresholds=0/0"}, hs.f.OpStrings())
+	resp = hs.call(t, control.Request{Op: control.OpDrain, VS: "10.16.8.222:80", RS: "10.16.8.9:80"})
+	assert.False(t, resp.OK)
+	assert.Contains(t, resp.Errors[0], "not found")
+
+	// A bad reload keeps the running config and reports every error.
+	hs.mu.Lock()
+	hs.next = func() (*daemon.Loaded, error) {
+		return nil, errors.Join(errors.New("k.conf:3:5: unknown keyword \"lb_algoo\""), errors.New("k.conf:9:1: missing }"))
+	}
+	hs.mu.Unlock()
+	hs.f.Reset()
+	resp = hs.call(t, control.Request{Op: control.OpReload})
+	assert.False(t, resp.OK)
+	assert.Equal(t, []string{`k.conf:3:5: unknown keyword "lb_algoo"`, "k.conf:9:1: missing }"}, resp.Errors)
+	assert.Empty(t, hs.f.Ops())
+	assert.Contains(t, hs.logs.String(), "k.conf:9:1: missing }")
+
+	// A good reload (via SIGHUP's channel) applies the diff: one VIP fewer;
+	// the drain stays.
+	hs.mu.Lock()
+	hs.next = func() (*daemon.Loaded, error) { return loaded("10.16.8.101"), nil }
+	hs.mu.Unlock()
+	hs.reload <- struct{}{}
+	require.Eventually(t, func() bool { return len(hs.f.Ops()) == 1 }, 10*time.Second, 5*time.Millisecond)
+	assert.Equal(t, []string{"del-service TCP 10.16.8.100:80"}, hs.f.OpStrings())
+	assert.Equal(t, 0, hs.f.Table()[key("10.16.8.101:80")].Dests[real("10.16.8.9:80")].Weight)
+
+	// Stop removes what is ours.
+	hs.f.Mutate(func(t director.Table) {
+		t[key("UDP 192.0.2.1:53")] = &director.TableService{Service: director.Service{Key: key("UDP 192.0.2.1:53"), Scheduler: "rr"},
+			Dests: map[director.DestKey]director.Destination{}}
+	})
+	hs.stop(t)
+	assert.Len(t, hs.f.Table(), 1)
+	assert.Contains(t, hs.f.Table(), key("UDP 192.0.2.1:53"))
+}
+
+func TestDaemonKeepIPVSAndAdoption(t *testing.T) {
+	hs := start(t, true)
+	hs.stop(t)
+	assert.Len(t, hs.f.Table(), 2, "--keep-ipvs leaves the services")
+
+	// A new daemon on the same table adopts everything: zero edits.
+	f := hs.f
+	f.Reset()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{
+			Load: func() (*daemon.Loaded, error) { return loaded("10.16.8.100", "10.16.8.101"), nil },
+			IPVS: f, Ready: func(*daemon.Daemon) { close(ready) },
+		})
+	}()
+	<-ready
+	assert.Empty(t, f.Ops(), "restart adopts the kept entries without touching them")
+	cancel()
+	require.NoError(t, <-done)
+}
+
+func TestDaemonStartErrors(t *testing.T) {
+	err := daemon.Run(context.Background(), daemon.Options{
+		Load: func() (*daemon.Loaded, error) { return nil, errors.New("k.conf:1:1: boom") },
+		IPVS: fakeipvs.New(),
+	})
+	require.ErrorContains(t, err, "k.conf:1:1: boom")
+	h := newFakeHealth()
+	h.setErr = healthcheck.ErrInvalidSpec
+	f := fakeipvs.New()
+	err = daemon.Run(context.Background(), daemon.Options{
+		Load: func() (*daemon.Loaded, error) { return loaded("10.16.8.100"), nil }, IPVS: f, Health: h,
+	})
+	require.ErrorIs(t, err, healthcheck.ErrInvalidSpec)
+	assert.Empty(t, f.Table(), "a failed start cleans up")
+}
+
+func TestMetrics(t *testing.T) {
+	f := fakeipvs.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	ready := make(chan *daemon.Daemon, 1)
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{
+			Load: func() (*daemon.Loaded, error) { return loaded("10.16.8.100"), nil },
+			IPVS: f, MetricsListen: "127.0.0.1:0", Ready: func(d *daemon.Daemon) { ready <- d },
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		})
+	}()
+	d := <-ready
+	addr := d.MetricsAddr()
+	require.NotEmpty(t, addr)
+	resp, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	text := string(body)
+	for _, want := range []string{
+		`lvsctl_director_reconcile_ops_total{op="add-dest"} 2`,
+		`lvsctl_director_reconcile_ops_total{op="add-service"} 1`,
+		`lvsctl_realserver_up{rs="10.16.8.8:80",vs="TCP 10.16.8.100:80"} 1`,
+		`lvsctl_ipvs_realserver_weight{rs="10.16.8.9:80",vs="TCP 10.16.8.100:80"} 1`,
+		`lvsctl_virtual_server_quorum_up{vs="TCP 10.16.8.100:80"} 1`,
+	} {
+		assert.True(t, strings.Contains(text, want), "missing %s in\n%s", want, text)
+	}
+	cancel()
+	require.NoError(t, <-done)
+}

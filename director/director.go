@@ -1,0 +1,611 @@
+package director
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// HealthEvent is one check result for one checker of a real server. Only
+// changes of Up alter the table; every event updates the status.
+type HealthEvent struct {
+	Service ServiceKey
+	// Real is the real server as configured (address and check port).
+	Real DestKey
+	// Checker is the index of the checker among the real server's
+	// checkers (0 ≤ Checker < RealServer.Checkers).
+	Checker int
+	Up      bool
+	// HasWeight marks a dynamic weight (MISC_CHECK misc_dynamic): Weight
+	// becomes the real server's effective weight.
+	HasWeight bool
+	Weight    int
+	// Result is a short human-readable outcome ("HTTP 200", "connection refused").
+	Result  string
+	Latency time.Duration
+}
+
+// Scripts runs notify and quorum scripts. Run must not block the caller
+// for long: the director calls it while holding its lock.
+type Scripts interface {
+	Run(ctx context.Context, script string)
+}
+
+// Options tunes a Director. IPVS is required.
+type Options struct {
+	IPVS   IPVS
+	Logger *slog.Logger
+	// Now is the clock for status timestamps (time.Now when nil).
+	Now func() time.Time
+	// Scripts runs notify_up/down and quorum_up/down (none when nil).
+	Scripts Scripts
+	// KeepIPVS leaves the managed services in the kernel on Stop.
+	KeepIPVS bool
+	// Observer, when set, sees every applied/failed edit (metrics).
+	Observer Observer
+}
+
+// Observer is told about the director's work, for metrics.
+type Observer interface {
+	OpApplied(op Op)
+	OpFailed(op Op, err error)
+	Drift(n int)
+}
+
+// Director holds the desired state and the director's mirror of the
+// kernel table, and keeps the two equal. All methods are safe for
+// concurrent use; kernel calls are serialized by its lock.
+type Director struct {
+	mu      sync.Mutex
+	ipvs    IPVS
+	log     *slog.Logger
+	now     func() time.Time
+	scripts Scripts
+	obs     Observer
+	keep    bool
+
+	cfg      Config
+	services []*vsState
+	byKey    map[ServiceKey]*vsState
+	// drained survives reloads: it is keyed by service and real server,
+	// not by config objects.
+	drained map[drainKey]bool
+	// shadow mirrors the managed part of the kernel table after the last
+	// dump plus every successful edit since.
+	shadow Table
+	// dirty is set when an edit failed; the next Sync dumps and retries.
+	dirty   bool
+	started bool
+}
+
+type drainKey struct {
+	svc ServiceKey
+	rs  DestKey
+}
+
+type vsState struct {
+	cfg      VirtualService
+	rs       []*rsState
+	byKey    map[DestKey]*rsState
+	quorumUp bool
+}
+
+type rsState struct {
+	cfg      RealServer
+	failed   []bool
+	nFailed  int
+	alive    bool
+	since    time.Time
+	weight   int
+	result   string
+	checked  time.Time
+	latency  time.Duration
+	sorry    bool
+	inPoolAt time.Time
+}
+
+// ErrNotFound is returned for an unknown virtual or real server.
+var ErrNotFound = errors.New("not found")
+
+// New validates cfg and returns a director that has not touched the
+// kernel yet (see Start).
+func New(cfg Config, opts Options) (*Director, error) {
+	if opts.IPVS == nil {
+		return nil, errors.New("director: no IPVS client")
+	}
+	if err := cfg.Normalize(); err != nil {
+		return nil, err
+	}
+	d := &Director{
+		ipvs:    opts.IPVS,
+		log:     opts.Logger,
+		now:     opts.Now,
+		scripts: opts.Scripts,
+		obs:     opts.Observer,
+		keep:    opts.KeepIPVS,
+		drained: map[drainKey]bool{},
+		shadow:  Table{},
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	d.install(cfg, nil)
+	return d, nil
+}
+
+// install makes cfg current, carrying health state over from old (nil at
+// start) for real servers that stay.
+func (d *Director) install(cfg Config, old map[ServiceKey]*vsState) {
+	now := d.now()
+	d.cfg = cfg
+	d.services = make([]*vsState, 0, len(cfg.Services))
+	d.byKey = make(map[ServiceKey]*vsState, len(cfg.Services))
+	for _, vc := range cfg.Services {
+		vs := &vsState{cfg: vc, byKey: make(map[DestKey]*rsState, len(vc.RealServers))}
+		prev := old[vc.Service.Key]
+		for _, rc := range vc.RealServers {
+			var p *rsState
+			if prev != nil {
+				p = prev.byKey[rc.Key()]
+			}
+			rs := newRSState(rc, vc.Alpha || rc.Alpha, p, now)
+			vs.rs = append(vs.rs, rs)
+			vs.byKey[rc.Key()] = rs
+		}
+		sum := vs.liveWeight()
+		if prev != nil {
+			vs.quorumUp = prev.quorumUp
+		} else {
+			vs.quorumUp = sum >= vc.Quorum+vc.Hysteresis
+		}
+		d.services = append(d.services, vs)
+		d.byKey[vc.Service.Key] = vs
+	}
+}
+
+func newRSState(rc RealServer, alpha bool, prev *rsState, now time.Time) *rsState {
+	rs := &rsState{cfg: rc, failed: make([]bool, rc.Checkers), weight: rc.Weight, since: now}
+	if prev != nil {
+		for i := range rs.failed {
+			if i < len(prev.failed) {
+				rs.failed[i] = prev.failed[i]
+			} else {
+				rs.failed[i] = alpha
+			}
+		}
+		rs.since, rs.result, rs.checked, rs.latency = prev.since, prev.result, prev.checked, prev.latency
+		if prev.weight != prev.cfg.Weight {
+			// A dynamic weight stays until the next check result says
+			// otherwise; a config change of the weight wins.
+			if prev.cfg.Weight == rc.Weight {
+				rs.weight = prev.weight
+			}
+		}
+	} else {
+		for i := range rs.failed {
+			rs.failed[i] = alpha
+		}
+		if alpha && rc.Checkers > 0 {
+			rs.result = "not checked yet (alpha)"
+		}
+	}
+	for _, f := range rs.failed {
+		if f {
+			rs.nFailed++
+		}
+	}
+	rs.alive = rs.nFailed == 0
+	if prev != nil && prev.alive != rs.alive {
+		rs.since = now
+	}
+	return rs
+}
+
+func (vs *vsState) liveWeight() int {
+	sum := 0
+	for _, rs := range vs.rs {
+		if rs.alive {
+			sum += clampWeight(rs.weight)
+		}
+	}
+	return sum
+}
+
+// sorryActive says whether the sorry server replaces the real servers.
+func (vs *vsState) sorryActive() bool { return vs.cfg.Sorry != nil && !vs.quorumUp }
+
+// desired computes the table entry this service should have now.
+func (d *Director) desired(vs *vsState) *TableService {
+	key := vs.cfg.Service.Key
+	ts := &TableService{Service: vs.cfg.Service, Dests: make(map[DestKey]Destination, len(vs.rs)+1)}
+	ts.Service.Stats = Stats{}
+	sorry := vs.sorryActive()
+	for _, rs := range vs.rs {
+		w := rs.weight
+		if d.drained[drainKey{key, rs.cfg.Key()}] {
+			w = 0
+		}
+		switch {
+		case rs.alive && !sorry:
+			ts.Dests[rs.dkey(key)] = rs.cfg.Destination(key, w)
+		case rs.cfg.InhibitOnFailure:
+			ts.Dests[rs.dkey(key)] = rs.cfg.Destination(key, 0)
+		}
+	}
+	if s := vs.cfg.Sorry; s != nil {
+		dst := s.Destination(key, s.Weight)
+		switch {
+		case sorry:
+			ts.Dests[dst.Key()] = dst
+		case vs.cfg.SorryInhibit:
+			if _, ok := ts.Dests[dst.Key()]; !ok {
+				dst.Weight = 0
+				ts.Dests[dst.Key()] = dst
+			}
+		}
+	}
+	return ts
+}
+
+func (rs *rsState) dkey(svc ServiceKey) DestKey {
+	if rs.cfg.Forward != Masq {
+		return DestKey{Addr: rs.cfg.Addr, Port: svc.Port}
+	}
+	return rs.cfg.Key()
+}
+
+func (d *Director) desiredTable() Table {
+	t := make(Table, len(d.services))
+	for _, vs := range d.services {
+		t[vs.cfg.Service.Key] = d.desired(vs)
+	}
+	return t
+}
+
+func (d *Director) managed(k ServiceKey) bool { return d.byKey[k] != nil }
+
+// Start reads the managed part of the kernel table once, adopts what is
+// already right and applies the rest. Failed edits are logged and retried
+// by the next Sync; Start returns an error only when the table cannot be
+// read.
+func (d *Director) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, vs := range d.services {
+		if !vs.quorumUp {
+			d.log.Info("starting with quorum down", "vs", vs.cfg.Service.Key.String(),
+				"quorum", vs.cfg.Quorum, "hysteresis", vs.cfg.Hysteresis, "weight", vs.liveWeight())
+			d.runScript(ctx, vs.cfg.QuorumDown)
+		}
+	}
+	actual, err := Dump(ctx, d.ipvs, d.managed)
+	if err != nil {
+		return err
+	}
+	adopted := 0
+	for k := range actual {
+		if d.managed(k) {
+			adopted++
+		}
+	}
+	d.shadow = actual
+	res := d.apply(ctx, Diff(d.desiredTable(), d.shadow, d.managed), "start")
+	d.started = true
+	d.log.Info("IPVS table programmed", "services", len(d.services), "existing_services", adopted,
+		"ops", len(res.Applied), "failed", len(res.Failed))
+	return nil
+}
+
+// apply performs ops, logs each and remembers failures for a retry.
+func (d *Director) apply(ctx context.Context, ops []Op, why string) ApplyResult {
+	res := Apply(ctx, d.ipvs, ops, d.shadow)
+	// Big batches (cold start of thousands of entries) are summarized by
+	// the caller; each edit is then only worth a debug line.
+	level := slog.LevelInfo
+	if len(res.Applied) > 100 {
+		level = slog.LevelDebug
+	}
+	logOps := d.log.Enabled(ctx, level)
+	for _, op := range res.Applied {
+		if logOps || op.Kind == OpDelDest {
+			d.logOp(ctx, level, op, why)
+		}
+		if d.obs != nil {
+			d.obs.OpApplied(op)
+		}
+	}
+	for _, f := range res.Failed {
+		d.log.Error("IPVS edit failed, will retry", "op", f.Op.String(), "err", f.Err, "why", why)
+		if d.obs != nil {
+			d.obs.OpFailed(f.Op, f.Err)
+		}
+	}
+	for _, op := range res.Skipped {
+		d.log.Warn("IPVS edit postponed after an earlier failure", "op", op.String(), "why", why)
+	}
+	if len(res.Failed) > 0 || len(res.Skipped) > 0 {
+		d.dirty = true
+	}
+	return res
+}
+
+func (d *Director) logOp(ctx context.Context, level slog.Level, op Op, why string) {
+	if op.Kind == OpDelDest {
+		if vs := d.byKey[op.Service.Key]; vs != nil && !d.known(vs, op.Dest.Key()) {
+			attrs := []any{"op", op.String(), "why", why}
+			d.log.Warn("removed destination unknown to the config", append(attrs, "vs", op.Service.Key.String(),
+				"rs", op.Dest.Key().String())...)
+			return
+		}
+	}
+	if d.log.Enabled(ctx, level) {
+		d.log.Log(ctx, level, "IPVS edit", "op", op.String(), "why", why)
+	}
+}
+
+// known says whether dk is a destination the config can produce.
+func (d *Director) known(vs *vsState, dk DestKey) bool {
+	for _, rs := range vs.rs {
+		if rs.dkey(vs.cfg.Service.Key) == dk {
+			return true
+		}
+	}
+	if s := vs.cfg.Sorry; s != nil && s.Destination(vs.cfg.Service.Key, 0).Key() == dk {
+		return true
+	}
+	return false
+}
+
+// Dirty reports whether an edit failed since the last successful Sync.
+func (d *Director) Dirty() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dirty
+}
+
+// Sync dumps the managed services, logs everything that differs from what
+// the director last programmed (changes made behind its back), and repairs
+// the table. It returns the number of drifted entries and the error of the
+// dump or of failed edits.
+func (d *Director) Sync(ctx context.Context) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	actual, err := Dump(ctx, d.ipvs, d.managed)
+	if err != nil {
+		return 0, err
+	}
+	drift := d.logDrift(actual)
+	if drift > 0 && d.obs != nil {
+		d.obs.Drift(drift)
+	}
+	d.shadow = actual
+	d.dirty = false
+	res := d.apply(ctx, Diff(d.desiredTable(), d.shadow, d.managed), "resync")
+	return drift, res.Err()
+}
+
+// logDrift compares the previous mirror with a fresh dump.
+func (d *Director) logDrift(actual Table) int {
+	n := 0
+	warn := func(msg string, args ...any) {
+		n++
+		d.log.Warn("IPVS changed behind lvsctl's back: "+msg, args...)
+	}
+	for _, k := range sortedKeys(d.shadow) {
+		was := d.shadow[k]
+		now := actual[k]
+		if now == nil {
+			warn("service deleted", "vs", k.String())
+			continue
+		}
+		if !ServiceEqual(was.Service, now.Service) {
+			warn("service changed", "vs", k.String(), "was", Op{Kind: OpNewService, Service: was.Service}.String(),
+				"now", Op{Kind: OpNewService, Service: now.Service}.String())
+		}
+		for _, dst := range sortedDests(was.Dests) {
+			got, ok := now.Dests[dst.Key()]
+			switch {
+			case !ok:
+				warn("destination deleted", "vs", k.String(), "rs", dst.Key().String())
+			case !DestEqual(dst, got):
+				warn("destination changed", "vs", k.String(), "rs", dst.Key().String(),
+					"weight_was", dst.Weight, "weight_now", got.Weight, "fwd_was", dst.Forward.String(), "fwd_now", got.Forward.String())
+			}
+		}
+		for _, dst := range sortedDests(now.Dests) {
+			if _, ok := was.Dests[dst.Key()]; !ok {
+				warn("destination added", "vs", k.String(), "rs", dst.Key().String(), "weight", dst.Weight)
+			}
+		}
+	}
+	for _, k := range sortedKeys(actual) {
+		if _, ok := d.shadow[k]; !ok && d.started {
+			warn("service added", "vs", k.String())
+		}
+	}
+	return n
+}
+
+// Reload replaces the configuration and applies only the difference to
+// the kernel, computed against the director's mirror (no dump). Health
+// state, quorum state and drains of servers that stay are kept. On a
+// validation error nothing changes.
+func (d *Director) Reload(ctx context.Context, cfg Config) (ApplyResult, error) {
+	if err := cfg.Normalize(); err != nil {
+		return ApplyResult{}, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	oldManaged := d.byKey
+	d.install(cfg, oldManaged)
+	// Services dropped from the config were ours: remove them too.
+	managed := func(k ServiceKey) bool { return d.byKey[k] != nil || oldManaged[k] != nil }
+	for k := range d.drained {
+		if vs := d.byKey[k.svc]; vs == nil || vs.byKey[k.rs] == nil {
+			delete(d.drained, k)
+		}
+	}
+	for _, vs := range d.services {
+		d.updateQuorum(ctx, vs)
+	}
+	res := d.apply(ctx, Diff(d.desiredTable(), d.shadow, managed), "reload")
+	for k := range d.shadow {
+		if !d.managed(k) {
+			delete(d.shadow, k)
+		}
+	}
+	d.log.Info("configuration reloaded", "services", len(d.services), "ops", len(res.Applied), "failed", len(res.Failed))
+	return res, nil
+}
+
+// HandleHealth applies one check result: a change of the real server's
+// liveness (or dynamic weight) becomes the edits of its service only.
+func (d *Director) HandleHealth(ctx context.Context, ev HealthEvent) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	vs := d.byKey[ev.Service]
+	if vs == nil {
+		return fmt.Errorf("health event for %s: virtual server %w", ev.Service, ErrNotFound)
+	}
+	rs := vs.byKey[ev.Real]
+	if rs == nil {
+		return fmt.Errorf("health event for %s in %s: real server %w", ev.Real, ev.Service, ErrNotFound)
+	}
+	now := d.now()
+	rs.result, rs.checked, rs.latency = ev.Result, now, ev.Latency
+	changed := false
+	if ev.Checker >= 0 && ev.Checker < len(rs.failed) && rs.failed[ev.Checker] == ev.Up {
+		rs.failed[ev.Checker] = !ev.Up
+		if ev.Up {
+			rs.nFailed--
+		} else {
+			rs.nFailed++
+		}
+		if alive := rs.nFailed == 0; alive != rs.alive {
+			rs.alive, rs.since, changed = alive, now, true
+			verb := map[bool]string{true: "up", false: "down"}[alive]
+			d.log.Info("real server "+verb, "vs", ev.Service.String(), "rs", ev.Real.String(), "result", ev.Result)
+			if alive {
+				d.runScript(ctx, rs.cfg.NotifyUp)
+			} else {
+				d.runScript(ctx, rs.cfg.NotifyDown)
+			}
+		}
+	}
+	if ev.HasWeight && ev.Weight != rs.weight {
+		d.log.Info("dynamic weight changed", "vs", ev.Service.String(), "rs", ev.Real.String(), "from", rs.weight, "to", ev.Weight)
+		rs.weight, changed = ev.Weight, true
+	}
+	if !changed {
+		return nil
+	}
+	d.updateQuorum(ctx, vs)
+	return d.syncService(ctx, vs, "health")
+}
+
+// updateQuorum moves the quorum state with keepalived's hysteresis rule.
+func (d *Director) updateQuorum(ctx context.Context, vs *vsState) {
+	sum := vs.liveWeight()
+	c := vs.cfg
+	switch {
+	case !vs.quorumUp && sum >= c.Quorum+c.Hysteresis:
+		vs.quorumUp = true
+		d.log.Info("gained quorum", "vs", c.Service.Key.String(), "quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", sum)
+		d.runScript(ctx, c.QuorumUp)
+	case vs.quorumUp && (sum == 0 || sum < c.Quorum-c.Hysteresis):
+		vs.quorumUp = false
+		d.log.Warn("lost quorum", "vs", c.Service.Key.String(), "quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", sum)
+		d.runScript(ctx, c.QuorumDown)
+	}
+}
+
+func (d *Director) syncService(ctx context.Context, vs *vsState, why string) error {
+	k := vs.cfg.Service.Key
+	res := d.apply(ctx, DiffService(nil, d.desired(vs), d.shadow[k]), why)
+	return res.Err()
+}
+
+func (d *Director) runScript(ctx context.Context, script string) {
+	if script == "" || d.scripts == nil {
+		return
+	}
+	d.scripts.Run(ctx, script)
+}
+
+// Drain sets a real server's weight to 0 (existing connections finish;
+// no new ones) or, with on=false, restores it. The setting survives
+// reloads as long as the server stays in the config.
+func (d *Director) Drain(ctx context.Context, svc ServiceKey, rs DestKey, on bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	vs := d.byKey[svc]
+	if vs == nil {
+		return fmt.Errorf("virtual server %s: %w", svc, ErrNotFound)
+	}
+	if vs.byKey[rs] == nil {
+		return fmt.Errorf("real server %s in %s: %w", rs, svc, ErrNotFound)
+	}
+	k := drainKey{svc, rs}
+	if on {
+		d.drained[k] = true
+	} else {
+		delete(d.drained, k)
+	}
+	d.log.Info(map[bool]string{true: "draining real server", false: "enabling real server"}[on], "vs", svc.String(), "rs", rs.String())
+	return d.syncService(ctx, vs, map[bool]string{true: "drain", false: "enable"}[on])
+}
+
+// Stop removes the managed services from the kernel unless KeepIPVS was
+// set; with omega it runs the down notifications first.
+func (d *Director) Stop(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, vs := range d.services {
+		if !vs.cfg.Omega {
+			continue
+		}
+		for _, rs := range vs.rs {
+			if rs.alive {
+				d.runScript(ctx, rs.cfg.NotifyDown)
+			}
+		}
+		d.runScript(ctx, vs.cfg.QuorumDown)
+	}
+	if d.keep {
+		d.log.Info("leaving IPVS services in place", "services", len(d.services))
+		return nil
+	}
+	var ops []Op
+	for _, k := range sortedKeys(d.shadow) {
+		if d.managed(k) {
+			ops = append(ops, Op{Kind: OpDelService, Service: Service{Key: k}})
+		}
+	}
+	return d.apply(ctx, ops, "stop").Err()
+}
+
+// Lookup finds a service and real server by their configured text forms
+// ("10.16.8.100:80" or "TCP 10.16.8.100:80" or "FWM 5"; "10.16.8.8:80").
+func (d *Director) Lookup(vs, rs string) (ServiceKey, DestKey, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range d.services {
+		k := s.cfg.Service.Key
+		if !matchService(k, vs) {
+			continue
+		}
+		for _, r := range s.rs {
+			if matchReal(r.cfg.Key(), rs) {
+				return k, r.cfg.Key(), nil
+			}
+		}
+		return k, DestKey{}, fmt.Errorf("real server %q in %s: %w", rs, k, ErrNotFound)
+	}
+	return ServiceKey{}, DestKey{}, fmt.Errorf("virtual server %q: %w", vs, ErrNotFound)
+}

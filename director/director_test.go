@@ -1,0 +1,357 @@
+package director_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/director/fakeipvs"
+)
+
+type scripts struct {
+	mu  sync.Mutex
+	ran []string
+}
+
+func (s *scripts) Run(_ context.Context, script string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ran = append(s.ran, script)
+}
+
+func (s *scripts) take() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.ran
+	s.ran = nil
+	return r
+}
+
+func rs(addr string, w int) director.RealServer {
+	ap := netip.MustParseAddrPort(addr)
+	return director.RealServer{Addr: ap.Addr(), Port: ap.Port(), Weight: w, Forward: director.DirectRoute, Checkers: 1,
+		NotifyUp: "up " + addr, NotifyDown: "down " + addr}
+}
+
+// seedConfig is the seed's LVS-DR blocks: 2 VIPs × 2 real servers, rr.
+func seedConfig() director.Config {
+	var c director.Config
+	for _, vip := range []string{"10.16.8.100", "10.16.8.101"} {
+		c.Services = append(c.Services, director.VirtualService{
+			Service:     director.Service{Key: vsKey("TCP " + vip + ":80"), Scheduler: "rr"},
+			RealServers: []director.RealServer{rs("10.16.8.8:80", 1), rs("10.16.8.9:80", 1)},
+		})
+	}
+	return c
+}
+
+type fixture struct {
+	d    *director.Director
+	f    *fakeipvs.IPVS
+	s    *scripts
+	logs *bytes.Buffer
+	now  time.Time
+}
+
+func newFixture(t *testing.T, cfg director.Config, f *fakeipvs.IPVS) *fixture {
+	t.Helper()
+	if f == nil {
+		f = fakeipvs.New()
+	}
+	fx := &fixture{f: f, s: &scripts{}, logs: &bytes.Buffer{}, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	d, err := director.New(cfg, director.Options{
+		IPVS: f, Scripts: fx.s, Logger: slog.New(slog.NewTextHandler(fx.logs, nil)),
+		Now: func() time.Time { return fx.now },
+	})
+	require.NoError(t, err)
+	fx.d = d
+	require.NoError(t, d.Start(context.Background()))
+	return fx
+}
+
+func (fx *fixture) health(t *testing.T, vs, real string, up bool) {
+	t.Helper()
+	ap := netip.MustParseAddrPort(real)
+	require.NoError(t, fx.d.HandleHealth(context.Background(), director.HealthEvent{
+		Service: vsKey(vs), Real: director.DestKey{Addr: ap.Addr(), Port: ap.Port()}, Up: up, Result: fmt.Sprint(up)}))
+}
+
+func TestStartProgramsSeedConfig(t *testing.T) {
+	fx := newFixture(t, seedConfig(), nil)
+	assert.Equal(t, []string{
+		"add-service TCP 10.16.8.100:80 sched=rr flags=0x0 timeout=0 netmask=255.255.255.255",
+		"add-dest TCP 10.16.8.100:80 -> 10.16.8.8:80 weight=1 fwd=Route thresholds=0/0",
+		"add-dest TCP 10.16.8.100:80 -> 10.16.8.9:80 weight=1 fwd=Route thresholds=0/0",
+		"add-service TCP 10.16.8.101:80 sched=rr flags=0x0 timeout=0 netmask=255.255.255.255",
+		"add-dest TCP 10.16.8.101:80 -> 10.16.8.8:80 weight=1 fwd=Route thresholds=0/0",
+		"add-dest TCP 10.16.8.101:80 -> 10.16.8.9:80 weight=1 fwd=Route thresholds=0/0",
+	}, fx.f.OpStrings())
+}
+
+func TestRestartAdoptsAndLeavesOthersAlone(t *testing.T) {
+	fx := newFixture(t, seedConfig(), nil)
+	// Someone else's service, and a stray destination inside ours.
+	fx.f.Mutate(func(tb director.Table) {
+		tb[vsKey("UDP 192.0.2.1:53")] = ts(svc("UDP 192.0.2.1:53", "wlc"), dst("192.0.2.2:53", 1))
+		tb[vsKey("TCP 10.16.8.100:80")].Dests[dst("10.16.8.77:80", 1).Key()] = dst("10.16.8.77:80", 1)
+	})
+	fx.f.Reset()
+	fx2 := newFixture(t, seedConfig(), fx.f)
+	assert.Equal(t, []string{"del-dest TCP 10.16.8.100:80 -> 10.16.8.77:80"}, fx2.f.OpStrings())
+	assert.Contains(t, fx2.logs.String(), "removed destination unknown to the config")
+	assert.Contains(t, fx2.f.Table(), vsKey("UDP 192.0.2.1:53"))
+}
+
+func TestHealthDrivesSingleEdits(t *testing.T) {
+	fx := newFixture(t, seedConfig(), nil)
+	fx.s.take()
+	fx.f.Reset()
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.8:80", false)
+	assert.Equal(t, []string{"del-dest TCP 10.16.8.100:80 -> 10.16.8.8:80"}, fx.f.OpStrings())
+	assert.Equal(t, []string{"down 10.16.8.8:80"}, fx.s.take())
+	fx.f.Reset()
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.8:80", false) // no transition
+	assert.Empty(t, fx.f.OpStrings())
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.8:80", true)
+	assert.Equal(t, []string{"add-dest TCP 10.16.8.100:80 -> 10.16.8.8:80 weight=1 fwd=Route thresholds=0/0"}, fx.f.OpStrings())
+	assert.Equal(t, []string{"up 10.16.8.8:80"}, fx.s.take())
+}
+
+func TestInhibitOnFailureAndDynamicWeight(t *testing.T) {
+	cfg := seedConfig()
+	cfg.Services = cfg.Services[:1]
+	cfg.Services[0].RealServers[0].InhibitOnFailure = true
+	cfg.Services[0].RealServers[0].Weight = 3
+	fx := newFixture(t, cfg, nil)
+	fx.f.Reset()
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.8:80", false)
+	assert.Equal(t, []string{"edit-dest TCP 10.16.8.100:80 -> 10.16.8.8:80 weight=0 fwd=Route thresholds=0/0"}, fx.f.OpStrings())
+	fx.f.Reset()
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.8:80", true)
+	assert.Equal(t, []string{"edit-dest TCP 10.16.8.100:80 -> 10.16.8.8:80 weight=3 fwd=Route thresholds=0/0"}, fx.f.OpStrings())
+	fx.f.Reset()
+	ap := netip.MustParseAddrPort("10.16.8.9:80")
+	require.NoError(t, fx.d.HandleHealth(context.Background(), director.HealthEvent{Service: vsKey("TCP 10.16.8.100:80"),
+		Real: director.DestKey{Addr: ap.Addr(), Port: ap.Port()}, Up: true, HasWeight: true, Weight: 7}))
+	assert.Equal(t, []string{"edit-dest TCP 10.16.8.100:80 -> 10.16.8.9:80 weight=7 fwd=Route thresholds=0/0"}, fx.f.OpStrings())
+}
+
+func TestQuorumSorryServerAndHysteresis(t *testing.T) {
+	cfg := seedConfig()
+	cfg.Services = cfg.Services[:1]
+	vs := &cfg.Services[0]
+	vs.RealServers[0].Weight, vs.RealServers[1].Weight = 2, 2
+	vs.Quorum, vs.Hysteresis = 3, 1
+	vs.QuorumUp, vs.QuorumDown = "qup", "qdown"
+	sorry := rs("127.0.0.1:80", 1)
+	sorry.Forward = director.Masq
+	vs.Sorry = &sorry
+	fx := newFixture(t, cfg, nil)
+	fx.s.take()
+	fx.f.Reset()
+	// 4 → 2: 2 ≥ quorum-hysteresis (2), quorum stays.
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.8:80", false)
+	assert.Equal(t, []string{"del-dest TCP 10.16.8.100:80 -> 10.16.8.8:80"}, fx.f.OpStrings())
+	assert.Equal(t, []string{"down 10.16.8.8:80"}, fx.s.take())
+	fx.f.Reset()
+	// 2 → 0: quorum lost, sorry server in (added first), rest out.
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.9:80", false)
+	assert.Equal(t, []string{
+		"add-dest TCP 10.16.8.100:80 -> 127.0.0.1:80 weight=1 fwd=Masq thresholds=0/0",
+		"del-dest TCP 10.16.8.100:80 -> 10.16.8.9:80",
+	}, fx.f.OpStrings())
+	assert.Equal(t, []string{"down 10.16.8.9:80", "qdown"}, fx.s.take())
+	fx.f.Reset()
+	// 0 → 2: below quorum+hysteresis (4): sorry stays, nothing changes.
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.9:80", true)
+	assert.Empty(t, fx.f.OpStrings())
+	// 2 → 4: quorum gained, real servers in, sorry out.
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.8:80", true)
+	assert.Equal(t, []string{
+		"add-dest TCP 10.16.8.100:80 -> 10.16.8.8:80 weight=2 fwd=Route thresholds=0/0",
+		"add-dest TCP 10.16.8.100:80 -> 10.16.8.9:80 weight=2 fwd=Route thresholds=0/0",
+		"del-dest TCP 10.16.8.100:80 -> 127.0.0.1:80",
+	}, fx.f.OpStrings())
+	assert.Equal(t, []string{"up 10.16.8.9:80", "up 10.16.8.8:80", "qup"}, fx.s.take())
+}
+
+func TestSorryInhibitAndAlpha(t *testing.T) {
+	cfg := seedConfig()
+	cfg.Services = cfg.Services[:1]
+	vs := &cfg.Services[0]
+	vs.Alpha = true
+	sorry := rs("10.16.8.50:80", 1)
+	vs.Sorry = &sorry
+	vs.SorryInhibit = true
+	fx := newFixture(t, cfg, nil)
+	// Alpha: real servers wait for their first good check; quorum is down
+	// so the sorry server serves.
+	assert.Equal(t, []string{
+		"add-service TCP 10.16.8.100:80 sched=rr flags=0x0 timeout=0 netmask=255.255.255.255",
+		"add-dest TCP 10.16.8.100:80 -> 10.16.8.50:80 weight=1 fwd=Route thresholds=0/0",
+	}, fx.f.OpStrings())
+	fx.f.Reset()
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.8:80", true)
+	assert.Equal(t, []string{
+		"add-dest TCP 10.16.8.100:80 -> 10.16.8.8:80 weight=1 fwd=Route thresholds=0/0",
+		"edit-dest TCP 10.16.8.100:80 -> 10.16.8.50:80 weight=0 fwd=Route thresholds=0/0",
+	}, fx.f.OpStrings(), "inhibited sorry server stays with weight 0")
+}
+
+func TestDrainSurvivesReload(t *testing.T) {
+	fx := newFixture(t, seedConfig(), nil)
+	fx.f.Reset()
+	k, r, err := fx.d.Lookup("10.16.8.100:80", "10.16.8.9:80")
+	require.NoError(t, err)
+	require.NoError(t, fx.d.Drain(context.Background(), k, r, true))
+	assert.Equal(t, []string{"edit-dest TCP 10.16.8.100:80 -> 10.16.8.9:80 weight=0 fwd=Route thresholds=0/0"}, fx.f.OpStrings())
+	fx.f.Reset()
+	cfg := seedConfig()
+	cfg.Services[0].Service.Scheduler = "wrr"
+	_, err = fx.d.Reload(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"edit-service TCP 10.16.8.100:80 sched=wrr flags=0x0 timeout=0 netmask=255.255.255.255"}, fx.f.OpStrings())
+	fx.f.Reset()
+	require.NoError(t, fx.d.Drain(context.Background(), k, r, false))
+	assert.Equal(t, []string{"edit-dest TCP 10.16.8.100:80 -> 10.16.8.9:80 weight=1 fwd=Route thresholds=0/0"}, fx.f.OpStrings())
+	_, _, err = fx.d.Lookup("10.16.8.100:80", "10.9.9.9:80")
+	require.ErrorIs(t, err, director.ErrNotFound)
+}
+
+func TestReloadKeepsHealthAndRemovesDroppedService(t *testing.T) {
+	fx := newFixture(t, seedConfig(), nil)
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.8:80", false)
+	fx.f.Reset()
+	cfg := seedConfig()
+	cfg.Services = cfg.Services[:1]
+	_, err := fx.d.Reload(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"del-service TCP 10.16.8.101:80"}, fx.f.OpStrings(), "the down server stays out")
+
+	bad := seedConfig()
+	bad.Services[0].Service.Scheduler = "nope"
+	_, err = fx.d.Reload(context.Background(), bad)
+	require.Error(t, err)
+}
+
+func TestResyncHealsDrift(t *testing.T) {
+	fx := newFixture(t, seedConfig(), nil)
+	fx.f.Mutate(func(tb director.Table) {
+		delete(tb[vsKey("TCP 10.16.8.100:80")].Dests, dst("10.16.8.8:80", 1).Key())
+		d := tb[vsKey("TCP 10.16.8.101:80")].Dests[dst("10.16.8.9:80", 1).Key()]
+		d.Weight = 9
+		tb[vsKey("TCP 10.16.8.101:80")].Dests[d.Key()] = d
+	})
+	fx.f.Reset()
+	n, err := fx.d.Sync(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Equal(t, []string{
+		"add-dest TCP 10.16.8.100:80 -> 10.16.8.8:80 weight=1 fwd=Route thresholds=0/0",
+		"edit-dest TCP 10.16.8.101:80 -> 10.16.8.9:80 weight=1 fwd=Route thresholds=0/0",
+	}, fx.f.OpStrings())
+	assert.Contains(t, fx.logs.String(), "behind lvsctl's back: destination deleted")
+	fx.f.Reset()
+	n, err = fx.d.Sync(context.Background())
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.Empty(t, fx.f.OpStrings())
+}
+
+func TestFailedEditIsLoggedAndRetried(t *testing.T) {
+	f := fakeipvs.New()
+	f.FailWith(func(op director.Op) error {
+		if op.Kind == director.OpNewDest && op.Dest.Addr == netip.MustParseAddr("10.16.8.9") {
+			return unix.ENOMEM
+		}
+		return nil
+	})
+	fx := newFixture(t, seedConfig(), f)
+	assert.True(t, fx.d.Dirty())
+	assert.Contains(t, fx.logs.String(), "IPVS edit failed")
+	assert.Contains(t, fx.logs.String(), "cannot allocate memory")
+	f.FailWith(nil)
+	f.Reset()
+	_, err := fx.d.Sync(context.Background())
+	require.NoError(t, err)
+	assert.False(t, fx.d.Dirty())
+	assert.Equal(t, []string{
+		"add-dest TCP 10.16.8.100:80 -> 10.16.8.9:80 weight=1 fwd=Route thresholds=0/0",
+		"add-dest TCP 10.16.8.101:80 -> 10.16.8.9:80 weight=1 fwd=Route thresholds=0/0",
+	}, f.OpStrings())
+}
+
+func TestStopRemovesOwnServicesOnly(t *testing.T) {
+	fx := newFixture(t, seedConfig(), nil)
+	fx.f.Mutate(func(tb director.Table) {
+		tb[vsKey("UDP 192.0.2.1:53")] = ts(svc("UDP 192.0.2.1:53", "wlc"))
+	})
+	fx.f.Reset()
+	require.NoError(t, fx.d.Stop(context.Background()))
+	assert.Equal(t, []string{"del-service TCP 10.16.8.100:80", "del-service TCP 10.16.8.101:80"}, fx.f.OpStrings())
+	assert.Len(t, fx.f.Table(), 1)
+}
+
+func TestStatus(t *testing.T) {
+	fx := newFixture(t, seedConfig(), nil)
+	fx.now = fx.now.Add(time.Minute)
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.8:80", false)
+	fx.f.SetConns(vsKey("TCP 10.16.8.100:80"), dst("10.16.8.9:80", 1).Key(), 3, 4)
+	st, err := fx.d.Status(context.Background())
+	require.NoError(t, err)
+	require.Len(t, st.Services, 2)
+	s := st.Services[0]
+	assert.Equal(t, "TCP 10.16.8.100:80", s.Key)
+	assert.Equal(t, "rr", s.Scheduler)
+	assert.True(t, s.InKernel)
+	require.Len(t, s.Reals, 2)
+	assert.Equal(t, "down", s.Reals[0].Health)
+	assert.Equal(t, fx.now, s.Reals[0].Since)
+	assert.Equal(t, -1, s.Reals[0].KernelWeight)
+	assert.Equal(t, "false", s.Reals[0].LastResult)
+	assert.Equal(t, "up", s.Reals[1].Health)
+	assert.Equal(t, uint32(3), s.Reals[1].Active)
+	assert.Equal(t, uint32(4), s.Reals[1].Inactive)
+}
+
+func TestNormalizeReportsEveryError(t *testing.T) {
+	cfg := seedConfig()
+	cfg.Services[0].Pos = "a.conf:1"
+	cfg.Services[0].Service.Scheduler = "fastest"
+	cfg.Services[1].Pos = "a.conf:20"
+	cfg.Services[1].RealServers[1].Addr = netip.MustParseAddr("2001:db8::1")
+	cfg.Services = append(cfg.Services, seedConfig().Services[0])
+	cfg.Services[2].Pos = "a.conf:40"
+	err := cfg.Normalize()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `a.conf:1: unknown scheduler "fastest"`)
+	assert.Contains(t, err.Error(), "a.conf:20: real server 2001:db8::1 is not in the family")
+	assert.Contains(t, err.Error(), "a.conf:40: virtual server TCP 10.16.8.100:80 already defined")
+}
+
+func TestPersistenceAndIPv6Defaults(t *testing.T) {
+	cfg := director.Config{Services: []director.VirtualService{
+		{Service: director.Service{Key: vsKey("TCP [2001:db8::100]:443"), Scheduler: "sh", Timeout: 600,
+			Flags: director.FlagSched1 | director.FlagSched2}},
+		{Service: director.Service{Key: director.ServiceKey{FWMark: 5}, Scheduler: "mh"},
+			RealServers: []director.RealServer{rs("10.0.0.1:8080", 1)}},
+		{Service: director.Service{Key: vsKey("UDP 10.0.0.53:53"), Scheduler: "lc", Timeout: 60, Netmask: director.IPv4Netmask(24)}},
+	}}
+	fx := newFixture(t, cfg, nil)
+	assert.Equal(t, []string{
+		"add-service UDP 10.0.0.53:53 sched=lc flags=0x1 timeout=60 netmask=255.255.255.0",
+		"add-service FWM 5 sched=mh flags=0x0 timeout=0 netmask=255.255.255.255",
+		"add-dest FWM 5 -> 10.0.0.1:0 weight=1 fwd=Route thresholds=0/0",
+		"add-service TCP [2001:db8::100]:443 sched=sh flags=0x19 timeout=600 netmask=128",
+	}, fx.f.OpStrings())
+}

@@ -1,0 +1,117 @@
+package healthcheck
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func miscSpec(cmd string, dynamic bool) *Spec {
+	return &Spec{Kind: MiscCheck, DelayLoop: 5 * time.Second, DelayBeforeRetry: time.Second,
+		Misc: &MiscSpec{Command: cmd, Timeout: 5 * time.Second, Dynamic: dynamic}}
+}
+
+func TestMiscExitCodes(t *testing.T) {
+	tests := []struct {
+		cmd     string
+		dynamic bool
+		ok      bool
+		weight  int
+		reason  string
+	}{
+		{"/bin/sh -c 'exit 0'", false, true, NoWeight, "passed"},
+		{"/bin/sh -c 'exit 1'", false, false, NoWeight, "exited with status 1"},
+		{"/bin/sh -c 'exit 7'", false, false, NoWeight, "exited with status 7"},
+		{"/bin/sh -c 'exit 1'", true, false, NoWeight, "exited with status 1"},
+		{"/bin/sh -c 'exit 0'", true, true, NoWeight, "passed"},
+		{"/bin/sh -c 'exit 2'", true, true, 0, "passed"},
+		{"/bin/sh -c 'exit 12'", true, true, 10, "passed"},
+		{"/bin/sh -c 'exit 255'", true, true, 253, "passed"},
+		{"/nonexistent/check", false, false, NoWeight, "no such file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.cmd+strconv.FormatBool(tc.dynamic), func(t *testing.T) {
+			r := probeOnce(miscSpec(tc.cmd, tc.dynamic), 0)
+			assert.Equal(t, tc.ok, r.OK, r.Reason)
+			assert.Equal(t, tc.weight, r.Weight)
+			assert.Contains(t, r.Reason, tc.reason)
+		})
+	}
+}
+
+func TestMiscTimeoutKillsProcessGroup(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	// The script starts a grandchild that ignores nothing and sleeps; both
+	// must be gone after the timeout.
+	cmd := "/bin/sh -c 'sleep 60 & echo $! > " + pidFile + "; wait'"
+	s := miscSpec(cmd, false)
+	s.Misc.Timeout = 200 * time.Millisecond
+	r := probeOnce(s, 0)
+	assert.False(t, r.OK)
+	assert.Contains(t, r.Reason, "timed out")
+	raw, err := os.ReadFile(pidFile)
+	require.NoError(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		err := syscall.Kill(pid, 0)
+		return errors.Is(err, syscall.ESRCH) || isZombie(pid)
+	}, 10*time.Second, 10*time.Millisecond, "grandchild %d survived the timeout", pid)
+}
+
+// isZombie: a killed grandchild re-parented to a subreaper may linger as a
+// zombie until reaped; it is dead all the same.
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(f) > 0 && f[0] == "Z"
+}
+
+func TestMiscTermIgnoredGetsKilled(t *testing.T) {
+	s := miscSpec("/bin/sh -c 'trap \"\" TERM; sleep 60'", false)
+	s.Misc.Timeout = 100 * time.Millisecond
+	r := probeOnce(s, 0)
+	assert.False(t, r.OK)
+	assert.Contains(t, r.Reason, "timed out")
+}
+
+func TestSplitCommand(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+		err  error
+	}{
+		{"/bin/check", []string{"/bin/check"}, nil},
+		{"  /bin/check  -a   b ", []string{"/bin/check", "-a", "b"}, nil},
+		{`/bin/check 'a b' "c d"`, []string{"/bin/check", "a b", "c d"}, nil},
+		{`/bin/check a\ b`, []string{"/bin/check", "a b"}, nil},
+		{`x "a \"q\" \$HOME \n"`, []string{"x", `a "q" $HOME \n`}, nil},
+		{`x 'it''s'`, []string{"x", "its"}, nil},
+		{`x ""`, []string{"x", ""}, nil},
+		{`x $HOME; rm -rf /`, []string{"x", "$HOME;", "rm", "-rf", "/"}, nil},
+		{`x 'open`, nil, ErrUnterminatedQuote},
+		{`x "open`, nil, ErrUnterminatedQuote},
+		{"", nil, nil},
+	}
+	for _, tc := range tests {
+		got, err := SplitCommand(tc.in)
+		if tc.err != nil {
+			assert.ErrorIs(t, err, tc.err, tc.in)
+			continue
+		}
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, tc.want, got, tc.in)
+	}
+}

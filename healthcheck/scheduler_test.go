@@ -1,0 +1,391 @@
+package healthcheck
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// at is a time relative to t0, in seconds, for readable expectations.
+func at(sec float64) time.Time { return t0.Add(time.Duration(sec * float64(time.Second))) }
+
+type probeCall struct {
+	target string
+	step   int
+	time   time.Time
+}
+
+// harness runs a Scheduler on a fake clock with scripted probes.
+type harness struct {
+	t     *testing.T
+	clk   *fakeClock
+	s     *Scheduler
+	mu    sync.Mutex
+	ok    map[string]func(step int) Result
+	took  map[string]time.Duration
+	calls []probeCall
+}
+
+func newHarness(t *testing.T, rnd func(int64) int64) *harness {
+	h := &harness{t: t, clk: newFakeClock(t0), ok: map[string]func(int) Result{}, took: map[string]time.Duration{}}
+	h.s = New(Options{Clock: h.clk, Rand: rnd})
+	h.s.inline = true
+	h.s.mkProbe = func(s *Spec, _ DialFunc) probeFunc {
+		return h.probeFor(s.Target())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = h.s.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+func (h *harness) up(name string, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ok[name] = func(int) Result {
+		if ok {
+			return Result{OK: true, Reason: name + " ok", Weight: NoWeight}
+		}
+		return Result{Reason: name + " failed", Weight: NoWeight}
+	}
+}
+
+func (h *harness) script(name string, f func(step int) Result) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ok[name] = f
+}
+
+func (h *harness) set(servers ...Server) {
+	require.NoError(h.t, h.s.Set(context.Background(), servers))
+}
+
+// run fires timers until the clock reaches end, and returns the events.
+func (h *harness) run(end time.Time) []Event {
+	var evs []Event
+	for {
+		h.clk.mu.Lock()
+		var next time.Time
+		for _, t := range h.clk.timers {
+			if t.active && (next.IsZero() || t.deadline.Before(next)) {
+				next = t.deadline
+			}
+		}
+		h.clk.mu.Unlock()
+		if next.IsZero() || next.After(end) {
+			break
+		}
+		_, ok := h.clk.fireNext()
+		require.True(h.t, ok)
+		evs = append(evs, h.drain()...)
+	}
+	return evs
+}
+
+func (h *harness) drain() []Event {
+	var evs []Event
+	for {
+		select {
+		case ev := <-h.s.Events():
+			evs = append(evs, ev)
+		default:
+			return evs
+		}
+	}
+}
+
+// callTimes lists when target was probed (and which URL).
+func (h *harness) callTimes(name string) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, c := range h.calls {
+		if c.target == name {
+			out = append(out, fmt.Sprintf("%g/%d", c.time.Sub(t0).Seconds(), c.step))
+		}
+	}
+	return out
+}
+
+func (h *harness) probeFor(name string) probeFunc {
+	return func(_ context.Context, step int) Result {
+		h.mu.Lock()
+		h.calls = append(h.calls, probeCall{target: name, step: step, time: h.clk.Now()})
+		f := h.ok[name]
+		d := h.took[name]
+		h.mu.Unlock()
+		if d > 0 {
+			h.clk.Advance(d)
+		}
+		if f == nil {
+			return Result{Reason: "no script", Weight: NoWeight}
+		}
+		return f(step)
+	}
+}
+
+func tcpSpec(addr string) Spec {
+	return Spec{
+		Kind: TCPCheck, Addr: netip.MustParseAddrPort(addr),
+		ConnectTimeout: 3 * time.Second, DelayLoop: 5 * time.Second,
+		DelayBeforeRetry: time.Second, Retry: 2,
+	}
+}
+
+func ev(id string, old, new State, sec float64) string {
+	return fmt.Sprintf("%s %s->%s @%g", id, old, new, at(sec).Sub(t0).Seconds())
+}
+
+func evStrings(evs []Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, fmt.Sprintf("%s %s->%s @%g", e.ID, e.Old, e.New, e.Time.Sub(t0).Seconds()))
+	}
+	return out
+}
+
+func TestTCPRetryTiming(t *testing.T) {
+	h := newHarness(t, nil)
+	const a = "10.0.0.1:80"
+	h.up(a, true)
+	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec(a)}})
+	assert.Empty(t, h.run(at(12)), "an up server that passes produces no event")
+	h.up(a, false) // dies between the checks at 10 and 15
+	evs := h.run(at(30))
+	// 15 fails, retried at 16 and 17 (delay_before_retry), down after the
+	// third failure (retry+1); down servers are checked every delay_loop.
+	assert.Equal(t, []string{ev("rs1", Up, Down, 17)}, evStrings(evs))
+	h.up(a, true)
+	evs = h.run(at(40))
+	assert.Equal(t, []string{ev("rs1", Down, Up, 32)}, evStrings(evs))
+	assert.Equal(t, []string{"0/0", "5/0", "10/0", "15/0", "16/0", "17/0", "22/0", "27/0", "32/0", "37/0"}, h.callTimes(a))
+}
+
+func TestFirstFailureIsEnoughAtStart(t *testing.T) {
+	h := newHarness(t, nil)
+	const a = "10.0.0.1:80"
+	h.up(a, false)
+	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec(a)}})
+	evs := h.run(at(11))
+	// keepalived starts checkers with their retries used up.
+	assert.Equal(t, []string{ev("rs1", Up, Down, 0)}, evStrings(evs))
+	assert.Equal(t, []string{"0/0", "5/0", "10/0"}, h.callTimes(a))
+}
+
+func TestAlphaStartsDown(t *testing.T) {
+	h := newHarness(t, nil)
+	const a = "10.0.0.1:80"
+	h.up(a, true)
+	sp := tcpSpec(a)
+	sp.Alpha = true
+	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	st, err := h.s.Status(context.Background())
+	require.NoError(t, err)
+	require.Len(t, st, 1)
+	assert.Equal(t, Down, st[0].State)
+	evs := h.run(at(1))
+	assert.Equal(t, []string{ev("rs1", Down, Up, 0)}, evStrings(evs))
+}
+
+func TestWarmupSpreadsFirstCheck(t *testing.T) {
+	var asked []int64
+	h := newHarness(t, func(n int64) int64 { asked = append(asked, n); return n / 4 })
+	const a = "10.0.0.1:80"
+	h.up(a, true)
+	sp := tcpSpec(a)
+	sp.Warmup = 8 * time.Second
+	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	h.run(at(8))
+	assert.Equal(t, []int64{int64(8 * time.Second)}, asked)
+	assert.Equal(t, []string{"2/0", "7/0"}, h.callTimes(a))
+}
+
+func TestRiseFall(t *testing.T) {
+	h := newHarness(t, nil)
+	const a = "10.0.0.1:80"
+	h.up(a, true)
+	sp := tcpSpec(a)
+	sp.Retry = 1
+	sp.Rise, sp.Fall = 3, 2
+	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	h.run(at(4))
+	h.up(a, false)
+	// fail 5, retry 6 (exhausted: fall 1 of 2), fail 11, retry 12: down.
+	evs := h.run(at(13))
+	assert.Equal(t, []string{ev("rs1", Up, Down, 12)}, evStrings(evs))
+	h.up(a, true)
+	// passes at 17, 22, 27: up on the third (rise 3).
+	evs = h.run(at(30))
+	assert.Equal(t, []string{ev("rs1", Down, Up, 27)}, evStrings(evs))
+	assert.Equal(t, []string{"0/0", "5/0", "6/0", "11/0", "12/0", "17/0", "22/0", "27/0"}, h.callTimes(a))
+}
+
+func TestHTTPPerURLTiming(t *testing.T) {
+	h := newHarness(t, nil)
+	const a = "10.0.0.1:80"
+	failing := map[int]bool{}
+	var mu sync.Mutex
+	h.script(a, func(step int) Result {
+		mu.Lock()
+		defer mu.Unlock()
+		if failing[step] {
+			return Result{Reason: "fail", Weight: NoWeight}
+		}
+		return Result{OK: true, Weight: NoWeight}
+	})
+	sp := Spec{
+		Kind: HTTPGet, Addr: netip.MustParseAddrPort(a), ConnectTimeout: time.Second,
+		DelayLoop: 3 * time.Second, DelayBeforeRetry: time.Second, Retry: 1,
+		HTTP: &HTTPSpec{URLs: []URL{{Path: "/a"}, {Path: "/b"}}},
+	}
+	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	assert.Empty(t, h.run(at(7)))
+	mu.Lock()
+	failing[1] = true
+	mu.Unlock()
+	// /b fails at 9, retried at 10: down. The failed URL is then retried
+	// every max(delay_before_retry, delay_loop).
+	evs := h.run(at(15))
+	assert.Equal(t, []string{ev("rs1", Up, Down, 10)}, evStrings(evs))
+	mu.Lock()
+	failing[1] = false
+	mu.Unlock()
+	// /b passes at 16; recovery then checks every URL again, one per
+	// delay_loop: /a at 19, /b at 22 -> up.
+	evs = h.run(at(25))
+	assert.Equal(t, []string{ev("rs1", Down, Up, 22)}, evStrings(evs))
+	assert.Equal(t, []string{"0/0", "3/1", "6/0", "9/1", "10/1", "13/1", "16/1", "19/0", "22/1", "25/0"}, h.callTimes(a))
+}
+
+func TestHTTPFastRecovery(t *testing.T) {
+	h := newHarness(t, nil)
+	const a = "10.0.0.1:80"
+	h.up(a, false)
+	sp := Spec{
+		Kind: HTTPGet, Addr: netip.MustParseAddrPort(a), ConnectTimeout: time.Second,
+		DelayLoop: 3 * time.Second, DelayBeforeRetry: time.Second, Retry: 1,
+		HTTP: &HTTPSpec{URLs: []URL{{Path: "/a"}, {Path: "/b"}}, FastRecovery: true},
+	}
+	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	assert.Equal(t, []string{ev("rs1", Up, Down, 0)}, evStrings(h.run(at(2))))
+	h.up(a, true)
+	assert.Equal(t, []string{ev("rs1", Down, Up, 3)}, evStrings(h.run(at(4))))
+	assert.Equal(t, []string{"0/0", "3/0", "3/0", "3/1"}, h.callTimes(a))
+}
+
+func TestMiscTimedFromStart(t *testing.T) {
+	h := newHarness(t, nil)
+	sp := Spec{Kind: MiscCheck, DelayLoop: 5 * time.Second, DelayBeforeRetry: time.Second, Retry: 1,
+		Misc: &MiscSpec{Command: "/bin/check"}}
+	h.up("/bin/check", true)
+	h.took["/bin/check"] = 2 * time.Second
+	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	h.run(at(11))
+	assert.Equal(t, []string{"0/0", "5/0", "10/0"}, h.callTimes("/bin/check"))
+}
+
+func TestSeveralCheckersAllMustPass(t *testing.T) {
+	h := newHarness(t, nil)
+	a, b := "10.0.0.1:80", "10.0.0.1:81"
+	h.up(a, true)
+	h.up(b, true)
+	sa, sb := tcpSpec(a), tcpSpec(b)
+	sb.DelayLoop = 7 * time.Second
+	h.set(Server{ID: "rs1", Checks: []Spec{sa, sb}})
+	h.run(at(1))
+	h.up(b, false)
+	evs := h.run(at(10))
+	assert.Equal(t, []string{ev("rs1", Up, Down, 9)}, evStrings(evs))
+	h.up(a, false)
+	assert.Empty(t, h.run(at(16)), "still down: no event")
+	h.up(b, true)
+	assert.Empty(t, h.run(at(17)), "b up at 14+... a still down")
+	h.up(a, true)
+	evs = h.run(at(30))
+	require.Len(t, evs, 1)
+	assert.Equal(t, Up, evs[0].New)
+}
+
+func TestDynamicWeightEvents(t *testing.T) {
+	h := newHarness(t, nil)
+	sp := Spec{Kind: MiscCheck, DelayLoop: 5 * time.Second, DelayBeforeRetry: time.Second,
+		Misc: &MiscSpec{Command: "/bin/w", Dynamic: true}}
+	w := 10
+	var mu sync.Mutex
+	h.script("/bin/w", func(int) Result {
+		mu.Lock()
+		defer mu.Unlock()
+		return Result{OK: true, Weight: w}
+	})
+	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	evs := h.run(at(1))
+	require.Len(t, evs, 1)
+	assert.Equal(t, Event{ID: "rs1", Old: Up, New: Up, Weight: 10, Time: at(0), Reason: ""}, evs[0])
+	assert.Empty(t, h.run(at(6)), "same weight: no event")
+	mu.Lock()
+	w = 3
+	mu.Unlock()
+	evs = h.run(at(11))
+	require.Len(t, evs, 1)
+	assert.Equal(t, 3, evs[0].Weight)
+}
+
+func TestSetKeepsStateOfUnchangedChecks(t *testing.T) {
+	h := newHarness(t, nil)
+	const a, b = "10.0.0.1:80", "10.0.0.2:80"
+	h.up(a, false)
+	h.up(b, true)
+	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec(a)}}, Server{ID: "rs2", Checks: []Spec{tcpSpec(b)}})
+	assert.Equal(t, []string{ev("rs1", Up, Down, 0)}, evStrings(h.run(at(1))))
+	// Reload: rs1 unchanged but with a new delay_loop, rs2 removed.
+	sp := tcpSpec(a)
+	sp.DelayLoop = 2 * time.Second
+	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	assert.Empty(t, h.drain(), "an unchanged checker keeps its state: no event")
+	st, err := h.s.Status(context.Background())
+	require.NoError(t, err)
+	require.Len(t, st, 1)
+	assert.Equal(t, Down, st[0].State)
+	h.run(at(12))
+	// Its next run (5) was kept; the new delay_loop applies after it.
+	assert.Equal(t, []string{"0/0", "5/0", "7/0", "9/0", "11/0"}, h.callTimes(a))
+	assert.Equal(t, []string{"0/0"}, h.callTimes(b), "a removed server is not checked any more")
+	// A changed checker (other port) starts afresh, as in keepalived: up
+	// (not alpha), probed at once (the clock is at the last run, 11).
+	h.up("10.0.0.1:81", true)
+	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec("10.0.0.1:81")}})
+	assert.Equal(t, []string{ev("rs1", Down, Up, 11)}, evStrings(h.drain()))
+	assert.Empty(t, h.run(at(20)))
+	assert.Equal(t, []string{"11/0", "16/0"}, h.callTimes("10.0.0.1:81"))
+}
+
+func TestValidateRejects(t *testing.T) {
+	h := newHarness(t, nil)
+	bad := tcpSpec("10.0.0.1:80")
+	bad.DelayLoop = 0
+	err := h.s.Set(context.Background(), []Server{{ID: "x", Checks: []Spec{bad}}})
+	require.ErrorIs(t, err, ErrInvalidSpec)
+	err = h.s.Set(context.Background(), []Server{{ID: "x"}, {ID: "x"}})
+	require.ErrorIs(t, err, ErrInvalidSpec)
+}
+
+func TestStoppedScheduler(t *testing.T) {
+	s := New(Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	cancel()
+	require.NoError(t, <-done)
+	require.ErrorIs(t, s.Set(context.Background(), nil), ErrStopped)
+	_, open := <-s.Events()
+	assert.False(t, open)
+}

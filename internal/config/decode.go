@@ -1,0 +1,968 @@
+package config
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// keepalived's defaults, named so the docs and code agree.
+const (
+	defaultPriority        = 100
+	defaultAdvertInt       = time.Second
+	defaultGarpMasterDelay = 5 * time.Second
+	defaultGarpRepeat      = 5
+	defaultDelayLoop       = 60 * time.Second
+	defaultConnectTimeout  = 5 * time.Second
+	defaultScheduler       = "wlc"
+	defaultPersistence     = 360 * time.Second
+	defaultScriptInterval  = time.Second
+	maxTimer               = 24 * time.Hour * 31
+)
+
+var (
+	defaultMcast4 = netip.MustParseAddr("224.0.0.18")
+	defaultMcast6 = netip.MustParseAddr("ff02::12")
+)
+
+func (d *decoder) config(nodes []*node) *Config {
+	cfg := &Config{
+		Global: GlobalDefs{
+			VRRPMcastGroup4:             defaultMcast4,
+			VRRPMcastGroup6:             defaultMcast6,
+			VRRPVersion:                 2,
+			VRRPGarpMasterDelay:         defaultGarpMasterDelay,
+			VRRPGarpMasterRepeat:        defaultGarpRepeat,
+			VRRPGarpMasterRefreshRepeat: 1,
+		},
+		VRRPScripts:    []VRRPScript{},
+		VRRPSyncGroups: []VRRPSyncGroup{},
+		VRRPInstances:  []VRRPInstance{},
+		VirtualServers: []VirtualServer{},
+	}
+	root := &node{children: nodes, block: true}
+	var instances []*instanceDraft
+	globalSeen := false
+	d.walk(root, "the top level", map[string]kw{
+		"global_defs": {multi: true, fn: func(n *node) {
+			if globalSeen {
+				d.diag.warnf(n.pos(), "several global_defs blocks: they are merged")
+			}
+			globalSeen = true
+			if d.shape(n, true, 0, 0) {
+				d.global(n, &cfg.Global)
+			}
+		}},
+		"vrrp_script": {multi: true, fn: func(n *node) {
+			if d.shape(n, true, 1, 1) {
+				cfg.VRRPScripts = append(cfg.VRRPScripts, d.vrrpScript(n))
+			}
+		}},
+		"vrrp_sync_group": {multi: true, fn: func(n *node) {
+			if d.shape(n, true, 1, 1) {
+				cfg.VRRPSyncGroups = append(cfg.VRRPSyncGroups, d.syncGroup(n))
+			}
+		}},
+		"vrrp_instance": {multi: true, fn: func(n *node) {
+			if d.shape(n, true, 1, 1) {
+				instances = append(instances, d.instance(n))
+			}
+		}},
+		"virtual_server": {multi: true, fn: func(n *node) {
+			if vs, ok := d.virtualServer(n); ok {
+				cfg.VirtualServers = append(cfg.VirtualServers, vs)
+			}
+		}},
+	})
+	// Instance defaults come from global_defs, wherever it appears.
+	for _, in := range instances {
+		cfg.VRRPInstances = append(cfg.VRRPInstances, in.resolve(&cfg.Global))
+	}
+	return cfg
+}
+
+func (d *decoder) global(n *node, g *GlobalDefs) {
+	if !g.Pos.IsValid() {
+		g.Pos = n.pos()
+	}
+	d.walk(n, "global_defs", map[string]kw{
+		"router_id": {fn: func(n *node) { d.str(n, &g.RouterID) }},
+		"lvs_id":    {fn: func(n *node) { d.str(n, &g.RouterID) }},
+		"vrrp_mcast_group4": {fn: func(n *node) {
+			var a netip.Addr
+			d.addrKw(n, &a)
+			if a.IsValid() {
+				if !a.Is4() || !a.IsMulticast() {
+					d.diag.errorf(n.args[0].pos, "vrrp_mcast_group4 must be an IPv4 multicast address, not %s", a)
+					return
+				}
+				g.VRRPMcastGroup4 = a
+			}
+		}},
+		"vrrp_mcast_group6": {fn: func(n *node) {
+			var a netip.Addr
+			d.addrKw(n, &a)
+			if a.IsValid() {
+				if !a.Is6() || !a.IsMulticast() {
+					d.diag.errorf(n.args[0].pos, "vrrp_mcast_group6 must be an IPv6 multicast address, not %s", a)
+					return
+				}
+				g.VRRPMcastGroup6 = a
+			}
+		}},
+		"vrrp_version":                    {fn: func(n *node) { d.intKw(n, 2, 3, &g.VRRPVersion) }},
+		"vrrp_garp_master_delay":          {fn: func(n *node) { d.durKw(n, 0, maxTimer, true, &g.VRRPGarpMasterDelay) }},
+		"vrrp_garp_master_repeat":         {fn: func(n *node) { d.intKw(n, 1, 1<<20, &g.VRRPGarpMasterRepeat) }},
+		"vrrp_garp_master_refresh":        {fn: func(n *node) { d.durKw(n, 0, maxTimer, true, &g.VRRPGarpMasterRefresh) }},
+		"vrrp_garp_master_refresh_repeat": {fn: func(n *node) { d.intKw(n, 1, 1<<20, &g.VRRPGarpMasterRefreshRepeat) }},
+		"vrrp_garp_lower_prio_delay":      {fn: func(n *node) { d.durKw(n, 0, maxTimer, true, &g.VRRPGarpLowerPrioDelay) }},
+		"vrrp_garp_lower_prio_repeat":     {fn: func(n *node) { d.intKw(n, 0, 1<<20, &g.VRRPGarpLowerPrioRepeat) }},
+		"vrrp_garp_interval":              {fn: func(n *node) { d.durKw(n, 0, time.Second, false, &g.VRRPGarpInterval) }},
+		"vrrp_gna_interval":               {fn: func(n *node) { d.durKw(n, 0, time.Second, false, &g.VRRPGnaInterval) }},
+		"vrrp_strict":                     {fn: func(n *node) { d.flag(n, &g.VRRPStrict) }},
+		"vrrp_skip_check_adv_addr":        {fn: func(n *node) { d.flag(n, &g.VRRPSkipCheckAdvAddr) }},
+		"enable_script_security":          {fn: func(n *node) { d.flag(n, &g.EnableScriptSecurity) }},
+		"script_user": {fn: func(n *node) {
+			if d.shape(n, false, 1, 2) {
+				g.ScriptUser = n.args[0].text
+				if len(n.args) == 2 {
+					g.ScriptGroup = n.args[1].text
+				}
+			}
+		}},
+	})
+}
+
+func (d *decoder) vrrpScript(n *node) VRRPScript {
+	s := VRRPScript{Pos: n.pos(), Name: n.args[0].text, Interval: defaultScriptInterval, Rise: 1, Fall: 1}
+	var timeout *time.Duration
+	d.walk(n, "vrrp_script "+s.Name, map[string]kw{
+		"script":   {fn: func(n *node) { d.script(n, &s.Script) }},
+		"interval": {fn: func(n *node) { d.durKw(n, time.Millisecond, maxTimer, false, &s.Interval) }},
+		"timeout":  {fn: func(n *node) { d.durPtr(n, time.Millisecond, maxTimer, false, &timeout) }},
+		"weight": {fn: func(n *node) {
+			if !d.shape(n, false, 1, 2) {
+				return
+			}
+			if v, ok := d.intRange(n.args[0], "weight", -253, 253); ok {
+				s.Weight = int(v)
+			}
+			if len(n.args) == 2 {
+				if n.args[1].text != "reverse" {
+					d.diag.errorf(n.args[1].pos, "weight: expected \"reverse\", got %q", n.args[1].text)
+					return
+				}
+				s.WeightReverse = true
+			}
+		}},
+		"rise": {fn: func(n *node) { d.intKw(n, 1, 1<<20, &s.Rise) }},
+		"fall": {fn: func(n *node) { d.intKw(n, 1, 1<<20, &s.Fall) }},
+		"user": {fn: func(n *node) {
+			if d.shape(n, false, 1, 2) {
+				s.User = n.args[0].text
+				if len(n.args) == 2 {
+					s.Group = n.args[1].text
+				}
+			}
+		}},
+		"init_fail": {fn: func(n *node) { d.flag(n, &s.InitFail) }},
+	})
+	s.Timeout = s.Interval
+	if timeout != nil {
+		s.Timeout = *timeout
+	}
+	if s.Script.IsZero() {
+		d.diag.errorf(n.pos(), "vrrp_script %s has no script", s.Name)
+	}
+	return s
+}
+
+func (d *decoder) syncGroup(n *node) VRRPSyncGroup {
+	g := VRRPSyncGroup{Pos: n.pos(), Name: n.args[0].text, Group: []NameRef{}, TrackScripts: []TrackScript{}, TrackIfaces: []TrackIface{}}
+	groupSeen := false
+	d.walk(n, "vrrp_sync_group "+g.Name, map[string]kw{
+		"group": {fn: func(n *node) {
+			groupSeen = true
+			g.Group = append(g.Group, d.names(n)...)
+		}},
+		"notify_master":   {fn: func(n *node) { d.script(n, &g.NotifyMaster) }},
+		"notify_backup":   {fn: func(n *node) { d.script(n, &g.NotifyBackup) }},
+		"notify_fault":    {fn: func(n *node) { d.script(n, &g.NotifyFault) }},
+		"notify_stop":     {fn: func(n *node) { d.script(n, &g.NotifyStop) }},
+		"notify":          {fn: func(n *node) { d.script(n, &g.Notify) }},
+		"track_script":    {multi: true, fn: func(n *node) { g.TrackScripts = append(g.TrackScripts, d.trackScripts(n)...) }},
+		"track_interface": {multi: true, fn: func(n *node) { g.TrackIfaces = append(g.TrackIfaces, d.trackIfaces(n)...) }},
+		"global_tracking": {fn: func(n *node) {
+			d.diag.warnf(n.pos(), "accepted, ignored: global_tracking (deprecated in keepalived; lvsctl applies each instance's own tracking)")
+		}},
+	})
+	if !groupSeen {
+		d.diag.errorf(n.pos(), "vrrp_sync_group %s has no group { } block", g.Name)
+	}
+	return g
+}
+
+func (d *decoder) trackScripts(n *node) []TrackScript {
+	out := []TrackScript{}
+	if !d.shape(n, true, 0, 0) {
+		return out
+	}
+	for _, c := range n.children {
+		if d.special(c) {
+			continue
+		}
+		if c.block {
+			d.diag.errorf(c.pos(), "unexpected block in track_script")
+			continue
+		}
+		ts := TrackScript{Pos: c.pos(), Name: c.key.text}
+		args := c.args
+		if len(args) > 0 {
+			if args[0].text != "weight" || len(args) < 2 || len(args) > 3 {
+				d.diag.errorf(args[0].pos, "track_script entry: expected NAME [weight N [reverse]]")
+				continue
+			}
+			v, ok := d.intRange(args[1], "track_script weight", -253, 253)
+			if !ok {
+				continue
+			}
+			ts.Weight, ts.WeightSet = int(v), true
+			if len(args) == 3 {
+				if args[2].text != "reverse" {
+					d.diag.errorf(args[2].pos, "track_script entry: expected \"reverse\", got %q", args[2].text)
+					continue
+				}
+				ts.Reverse = true
+			}
+		}
+		out = append(out, ts)
+	}
+	return out
+}
+
+func (d *decoder) trackIfaces(n *node) []TrackIface {
+	out := []TrackIface{}
+	if !d.shape(n, true, 0, 0) {
+		return out
+	}
+	for _, c := range n.children {
+		if d.special(c) {
+			continue
+		}
+		if c.block {
+			d.diag.errorf(c.pos(), "unexpected block in track_interface")
+			continue
+		}
+		ti := TrackIface{Pos: c.pos(), Name: c.key.text}
+		if len(c.args) > 0 {
+			if c.args[0].text != "weight" || len(c.args) != 2 {
+				d.diag.errorf(c.args[0].pos, "track_interface entry: expected IFACE [weight N]")
+				continue
+			}
+			v, ok := d.intRange(c.args[1], "track_interface weight", -254, 254)
+			if !ok {
+				continue
+			}
+			ti.Weight, ti.WeightSet = int(v), true
+		}
+		out = append(out, ti)
+	}
+	return out
+}
+
+// instanceDraft holds an instance whose defaults from global_defs are not
+// applied yet (global_defs may come after it).
+type instanceDraft struct {
+	in                                           VRRPInstance
+	version                                      *int
+	garpDelay, garpRefresh, garpLowDelay         *time.Duration
+	garpRepeat, garpRefreshRepeat, garpLowRepeat *int
+}
+
+func (dr *instanceDraft) resolve(g *GlobalDefs) VRRPInstance {
+	in := dr.in
+	pick := func(p *int, def int) int {
+		if p != nil {
+			return *p
+		}
+		return def
+	}
+	pickD := func(p *time.Duration, def time.Duration) time.Duration {
+		if p != nil {
+			return *p
+		}
+		return def
+	}
+	in.Version = pick(dr.version, g.VRRPVersion)
+	in.GarpMasterDelay = pickD(dr.garpDelay, g.VRRPGarpMasterDelay)
+	in.GarpMasterRepeat = pick(dr.garpRepeat, g.VRRPGarpMasterRepeat)
+	in.GarpMasterRefresh = pickD(dr.garpRefresh, g.VRRPGarpMasterRefresh)
+	in.GarpMasterRefreshRepeat = pick(dr.garpRefreshRepeat, g.VRRPGarpMasterRefreshRepeat)
+	in.GarpLowerPrioDelay = pickD(dr.garpLowDelay, g.VRRPGarpLowerPrioDelay)
+	in.GarpLowerPrioRepeat = pick(dr.garpLowRepeat, g.VRRPGarpLowerPrioRepeat)
+	return in
+}
+
+func (d *decoder) instance(n *node) *instanceDraft {
+	dr := &instanceDraft{in: VRRPInstance{
+		Pos: n.pos(), Name: n.args[0].text, State: StateBackup, Priority: defaultPriority,
+		AdvertInt: defaultAdvertInt, VIPs: []VIP{}, VIPsExcluded: []VIP{}, UnicastPeers: []UnicastPeer{},
+		TrackIfaces: []TrackIface{}, TrackScripts: []TrackScript{},
+	}}
+	in := &dr.in
+	where := "vrrp_instance " + in.Name
+	stateSet := false
+	d.walk(n, where, map[string]kw{
+		"state": {fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				switch s := State(strings.ToUpper(t.text)); s {
+				case StateMaster, StateBackup:
+					in.State = s
+					stateSet = true
+				default:
+					d.diag.errorf(t.pos, "state: %q is not MASTER or BACKUP", t.text)
+				}
+			}
+		}},
+		"interface":         {fn: func(n *node) { d.str(n, &in.Interface) }},
+		"virtual_router_id": {fn: func(n *node) { d.intKw(n, 1, 255, &in.VirtualRouterID) }},
+		"priority":          {fn: func(n *node) { d.intKw(n, 1, 255, &in.Priority) }},
+		"advert_int": {fn: func(n *node) {
+			// The version-dependent range is checked in validate.
+			d.durKw(n, 10*time.Millisecond, 255*time.Second, false, &in.AdvertInt)
+		}},
+		"version": {fn: func(n *node) { d.intPtr(n, 2, 3, &dr.version) }},
+		"authentication": {fn: func(n *node) {
+			if d.shape(n, true, 0, 0) {
+				in.Auth = d.auth(n)
+			}
+		}},
+		"virtual_ipaddress":          {multi: true, fn: func(n *node) { in.VIPs = append(in.VIPs, d.vips(n)...) }},
+		"virtual_ipaddress_excluded": {multi: true, fn: func(n *node) { in.VIPsExcluded = append(in.VIPsExcluded, d.vips(n)...) }},
+		"unicast_src_ip":             {fn: func(n *node) { d.addrKw(n, &in.UnicastSrcIP) }},
+		"mcast_src_ip":               {fn: func(n *node) { d.addrKw(n, &in.MCastSrcIP) }},
+		"unicast_peer":               {multi: true, fn: func(n *node) { in.UnicastPeers = append(in.UnicastPeers, d.peers(n)...) }},
+		"nopreempt":                  {fn: func(n *node) { d.flag(n, &in.NoPreempt) }},
+		"preempt": {fn: func(n *node) {
+			var p bool
+			d.flag(n, &p)
+			in.NoPreempt = !p
+		}},
+		"preempt_delay":              {fn: func(n *node) { d.durKw(n, 0, 1000*time.Second, false, &in.PreemptDelay) }},
+		"garp_master_delay":          {fn: func(n *node) { d.durPtr(n, 0, maxTimer, true, &dr.garpDelay) }},
+		"garp_master_repeat":         {fn: func(n *node) { d.intPtr(n, 1, 1<<20, &dr.garpRepeat) }},
+		"garp_master_refresh":        {fn: func(n *node) { d.durPtr(n, 0, maxTimer, true, &dr.garpRefresh) }},
+		"garp_master_refresh_repeat": {fn: func(n *node) { d.intPtr(n, 1, 1<<20, &dr.garpRefreshRepeat) }},
+		"garp_lower_prio_delay":      {fn: func(n *node) { d.durPtr(n, 0, maxTimer, true, &dr.garpLowDelay) }},
+		"garp_lower_prio_repeat":     {fn: func(n *node) { d.intPtr(n, 0, 1<<20, &dr.garpLowRepeat) }},
+		"dont_track_primary":         {fn: func(n *node) { d.flag(n, &in.DontTrackPrimary) }},
+		"track_interface":            {multi: true, fn: func(n *node) { in.TrackIfaces = append(in.TrackIfaces, d.trackIfaces(n)...) }},
+		"track_script":               {multi: true, fn: func(n *node) { in.TrackScripts = append(in.TrackScripts, d.trackScripts(n)...) }},
+		"notify_master":              {fn: func(n *node) { d.script(n, &in.NotifyMaster) }},
+		"notify_backup":              {fn: func(n *node) { d.script(n, &in.NotifyBackup) }},
+		"notify_fault":               {fn: func(n *node) { d.script(n, &in.NotifyFault) }},
+		"notify_stop":                {fn: func(n *node) { d.script(n, &in.NotifyStop) }},
+		"notify":                     {fn: func(n *node) { d.script(n, &in.Notify) }},
+	})
+	for _, list := range [][]VIP{in.VIPs, in.VIPsExcluded} {
+		for i := range list {
+			if list[i].Dev == "" {
+				list[i].Dev = in.Interface
+			}
+		}
+	}
+	if !stateSet && in.Priority == 255 {
+		// keepalived derives the initial state from the priority.
+		in.State = StateMaster
+	}
+	if in.Interface == "" {
+		d.diag.errorf(n.pos(), "%s has no interface", where)
+	}
+	if in.VirtualRouterID == 0 && !d.hasKey(n, "virtual_router_id") {
+		d.diag.errorf(n.pos(), "%s has no virtual_router_id", where)
+	}
+	return dr
+}
+
+func (d *decoder) hasKey(n *node, key string) bool {
+	for _, c := range n.children {
+		if c.key.text == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *decoder) auth(n *node) *Authentication {
+	a := &Authentication{Pos: n.pos()}
+	d.walk(n, "authentication", map[string]kw{
+		"auth_type": {fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				switch strings.ToUpper(t.text) {
+				case "PASS":
+					a.Type = "PASS"
+				case "AH":
+					d.diag.errorf(t.pos, "auth_type AH is not supported by lvsctl (it changes the packet format; keepalived deprecates it): use PASS or no authentication")
+				default:
+					d.diag.errorf(t.pos, "auth_type: %q is not PASS", t.text)
+				}
+			}
+		}},
+		"auth_pass": {fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				a.Pass = t.text
+				if len(a.Pass) > 8 {
+					d.diag.warnf(t.pos, "auth_pass is longer than 8 characters: only %q is used (as keepalived does)", a.Pass[:8])
+					a.Pass = a.Pass[:8]
+				}
+			}
+		}},
+	})
+	if a.Type == "" && a.Pass != "" {
+		a.Type = "PASS"
+	}
+	if a.Type == "PASS" && a.Pass == "" {
+		d.diag.errorf(n.pos(), "authentication with auth_type PASS needs auth_pass")
+	}
+	return a
+}
+
+// vips reads virtual_ipaddress lines:
+// ADDR[/LEN] [brd ADDR] [dev IFACE] [scope SCOPE] [label LABEL].
+func (d *decoder) vips(n *node) []VIP {
+	var out []VIP
+	if !d.shape(n, true, 0, 0) {
+		return nil
+	}
+	for _, c := range n.children {
+		if d.special(c) {
+			continue
+		}
+		if c.block {
+			d.diag.errorf(c.pos(), "unexpected block in %s", n.key.text)
+			continue
+		}
+		v := VIP{Pos: c.pos(), Scope: "global"}
+		text := c.key.text
+		var err error
+		if strings.Contains(text, "/") {
+			v.Prefix, err = netip.ParsePrefix(text)
+		} else {
+			var a netip.Addr
+			a, err = netip.ParseAddr(text)
+			if err == nil {
+				v.Prefix = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		if err != nil || v.Prefix.Addr().Zone() != "" {
+			d.diag.errorf(c.pos(), "%s: %q is not an IP address or ADDR/LEN", n.key.text, text)
+			continue
+		}
+		v.Prefix = netip.PrefixFrom(v.Prefix.Addr().Unmap(), v.Prefix.Bits())
+		ok := true
+		args := c.args
+		for i := 0; i < len(args); i += 2 {
+			opt := args[i]
+			if i+1 >= len(args) {
+				d.diag.errorf(opt.pos, "%s: option %q needs a value", n.key.text, opt.text)
+				ok = false
+				break
+			}
+			val := args[i+1]
+			switch opt.text {
+			case "dev":
+				v.Dev = val.text
+			case "label":
+				v.Label = val.text
+			case "scope":
+				switch val.text {
+				case "global", "site", "link", "host", "nowhere":
+					v.Scope = val.text
+				default:
+					d.diag.errorf(val.pos, "scope: %q is not global, site, link, host or nowhere", val.text)
+					ok = false
+				}
+			case "brd", "broadcast":
+				if a, good := d.addr(val, "brd"); good {
+					v.Broadcast = a
+				} else {
+					ok = false
+				}
+			default:
+				d.diag.errorf(opt.pos, "%s: unsupported address option %q (lvsctl supports dev, brd, scope and label)", n.key.text, opt.text)
+				ok = false
+			}
+			if !ok {
+				break
+			}
+		}
+		if ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (d *decoder) peers(n *node) []UnicastPeer {
+	var out []UnicastPeer
+	if !d.shape(n, true, 0, 0) {
+		return nil
+	}
+	for _, c := range n.children {
+		if d.special(c) {
+			continue
+		}
+		if c.block || len(c.args) > 0 {
+			d.diag.errorf(c.pos(), "unicast_peer: expected one address per line (min_ttl/max_ttl are not supported)")
+			continue
+		}
+		if a, ok := d.addr(c.key, "unicast_peer"); ok {
+			out = append(out, UnicastPeer{Pos: c.pos(), Addr: a})
+		}
+	}
+	return out
+}
+
+// checkDefaults are the checker settings a virtual server or real server
+// may give to the checkers below it.
+type checkDefaults struct {
+	retry                                    *int
+	delayBeforeRetry, warmup, connectTimeout *time.Duration
+	delayLoop                                *time.Duration
+}
+
+func (c checkDefaults) over(parent checkDefaults) checkDefaults {
+	if c.retry == nil {
+		c.retry = parent.retry
+	}
+	if c.delayBeforeRetry == nil {
+		c.delayBeforeRetry = parent.delayBeforeRetry
+	}
+	if c.warmup == nil {
+		c.warmup = parent.warmup
+	}
+	if c.connectTimeout == nil {
+		c.connectTimeout = parent.connectTimeout
+	}
+	if c.delayLoop == nil {
+		c.delayLoop = parent.delayLoop
+	}
+	return c
+}
+
+func (d *decoder) checkDefaultKeywords(spec map[string]kw, c *checkDefaults) {
+	spec["retry"] = kw{fn: func(n *node) { d.intPtr(n, 0, 1<<20, &c.retry) }}
+	spec["delay_before_retry"] = kw{fn: func(n *node) { d.durPtr(n, 0, maxTimer, false, &c.delayBeforeRetry) }}
+	spec["warmup"] = kw{fn: func(n *node) { d.durPtr(n, 0, maxTimer, false, &c.warmup) }}
+	spec["connect_timeout"] = kw{fn: func(n *node) { d.durPtr(n, time.Millisecond, maxTimer, false, &c.connectTimeout) }}
+	spec["delay_loop"] = kw{fn: func(n *node) { d.durPtr(n, time.Millisecond, maxTimer, false, &c.delayLoop) }}
+}
+
+func (d *decoder) virtualServer(n *node) (VirtualServer, bool) {
+	vs := VirtualServer{Pos: n.pos(), Scheduler: defaultScheduler, Method: MethodNAT, Quorum: 1, RealServers: []RealServer{}}
+	if !d.shape(n, true, 2, 2) {
+		return vs, false
+	}
+	if n.args[0].text == "fwmark" {
+		v, ok := d.intRange(n.args[1], "fwmark", 1, 1<<32-1)
+		if !ok {
+			return vs, false
+		}
+		vs.FWMark = uint32(v)
+	} else {
+		a, ok := d.addr(n.args[0], "virtual_server")
+		if !ok {
+			return vs, false
+		}
+		p, ok := d.port(n.args[1], "virtual_server")
+		if !ok {
+			return vs, false
+		}
+		vs.Addr, vs.Port = a, p
+	}
+	where := "virtual_server " + vsName(&vs)
+	def := checkDefaults{}
+	protoSet, methodSet := false, false
+	var (
+		sorryInhibit bool
+		sorryMethod  Method
+		persistence  bool
+		rsNodes      []*node
+	)
+	spec := map[string]kw{
+		"lb_algo":    {fn: func(n *node) { d.scheduler(n, &vs.Scheduler) }},
+		"lvs_sched":  {fn: func(n *node) { d.scheduler(n, &vs.Scheduler) }},
+		"lb_kind":    {fn: func(n *node) { methodSet = d.methodKw(n, &vs.Method) || methodSet }},
+		"lvs_method": {fn: func(n *node) { methodSet = d.methodKw(n, &vs.Method) || methodSet }},
+		"protocol": {fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				switch p := Protocol(strings.ToUpper(t.text)); p {
+				case ProtoTCP, ProtoUDP, ProtoSCTP:
+					vs.Protocol, protoSet = p, true
+				default:
+					d.diag.errorf(t.pos, "protocol: %q is not TCP, UDP or SCTP", t.text)
+					protoSet = true
+				}
+			}
+		}},
+		"persistence_timeout": {fn: func(n *node) {
+			persistence = true
+			if !d.shape(n, false, 0, 1) {
+				return
+			}
+			vs.PersistenceTimeout = defaultPersistence
+			if len(n.args) == 1 {
+				if v, ok := d.seconds(n.args[0], "persistence_timeout", 0, maxTimer, true); ok {
+					vs.PersistenceTimeout = v
+				}
+			}
+		}},
+		"persistence_granularity": {fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				vs.PersistenceGranularity = d.granularity(t)
+			}
+		}},
+		"sorry_server": {fn: func(n *node) {
+			if !d.shape(n, false, 2, 2) {
+				return
+			}
+			a, ok1 := d.addr(n.args[0], "sorry_server")
+			p, ok2 := d.port(n.args[1], "sorry_server")
+			if ok1 && ok2 {
+				vs.SorryServer = &SorryServer{Pos: n.pos(), Addr: a, Port: p}
+			}
+		}},
+		"sorry_server_inhibit":    {fn: func(n *node) { d.flag(n, &sorryInhibit) }},
+		"sorry_server_lvs_method": {fn: func(n *node) { d.methodKw(n, &sorryMethod) }},
+		"inhibit_on_failure":      {fn: func(n *node) { d.flag(n, &vs.InhibitOnFailure) }},
+		"quorum":                  {fn: func(n *node) { d.intKw(n, 1, 1<<31-1, &vs.Quorum) }},
+		"hysteresis":              {fn: func(n *node) { d.intKw(n, 0, 1<<31-1, &vs.Hysteresis) }},
+		"quorum_up":               {fn: func(n *node) { d.script(n, &vs.QuorumUp) }},
+		"quorum_down":             {fn: func(n *node) { d.script(n, &vs.QuorumDown) }},
+		"alpha":                   {fn: func(n *node) { d.flag(n, &vs.Alpha) }},
+		"omega":                   {fn: func(n *node) { d.flag(n, &vs.Omega) }},
+		"ha_suspend":              {fn: func(n *node) { d.flag(n, &vs.HASuspend) }},
+		"ops":                     {fn: func(n *node) { d.flag(n, &vs.OPS) }},
+		"virtualhost":             {fn: func(n *node) { d.str(n, &vs.VirtualHost) }},
+		"real_server":             {multi: true, fn: func(n *node) { rsNodes = append(rsNodes, n) }},
+	}
+	d.checkDefaultKeywords(spec, &def)
+	d.walk(n, where, spec)
+	vs.DelayLoop = defaultDelayLoop
+	if def.delayLoop != nil {
+		vs.DelayLoop = *def.delayLoop
+	} else {
+		dl := defaultDelayLoop
+		def.delayLoop = &dl
+	}
+	if vs.SorryServer != nil {
+		vs.SorryServer.Inhibit = sorryInhibit
+		vs.SorryServer.Method = vs.Method
+		if sorryMethod != "" {
+			vs.SorryServer.Method = sorryMethod
+		}
+	}
+	if !protoSet && !vs.IsFWMark() {
+		d.diag.errorf(n.pos(), "%s has no protocol: add \"protocol TCP\" (or UDP/SCTP); keepalived would silently default to UDP", where)
+	}
+	if vs.IsFWMark() && protoSet {
+		d.diag.warnf(n.pos(), "%s: protocol is ignored for fwmark services (keepalived ignores it too)", where)
+		vs.Protocol = ""
+	}
+	if !methodSet {
+		d.diag.warnf(n.pos(), "%s has no lb_kind: using NAT (keepalived's default); lvsctl is built for DR", where)
+	}
+	if vs.Port == 0 && !vs.IsFWMark() && !persistence {
+		d.diag.errorf(n.pos(), "%s: port 0 is only valid for persistent services; keepalived would silently make it persistent (360s)", where)
+	}
+	for _, rn := range rsNodes {
+		if rs, ok := d.realServer(rn, &vs, def); ok {
+			vs.RealServers = append(vs.RealServers, rs)
+		}
+	}
+	return vs, true
+}
+
+func vsName(vs *VirtualServer) string {
+	if vs.IsFWMark() {
+		return "fwmark " + strconv.FormatUint(uint64(vs.FWMark), 10)
+	}
+	return netip.AddrPortFrom(vs.Addr, vs.Port).String()
+}
+
+func (d *decoder) scheduler(n *node, dst *string) {
+	t, ok := d.value(n)
+	if !ok {
+		return
+	}
+	for _, s := range Schedulers {
+		if s == t.text {
+			*dst = s
+			return
+		}
+	}
+	sp := map[string]kw{}
+	for _, s := range Schedulers {
+		sp[s] = kw{}
+	}
+	d.diag.errorf(t.pos, "%s: unknown scheduler %q (one of %s)%s", n.key.text, t.text, strings.Join(Schedulers, " "), suggest(t.text, sp))
+}
+
+func (d *decoder) methodKw(n *node, dst *Method) bool {
+	t, ok := d.value(n)
+	if !ok {
+		return false
+	}
+	m, ok := d.method(t, n.key.text)
+	if ok {
+		*dst = m
+	}
+	return true
+}
+
+// granularity parses a persistence mask: an IPv4 netmask or a prefix length.
+func (d *decoder) granularity(t token) netip.Prefix {
+	if bits, err := strconv.Atoi(t.text); err == nil {
+		if bits < 0 || bits > 128 {
+			d.diag.errorf(t.pos, "persistence_granularity %d out of range 0..128", bits)
+			return netip.Prefix{}
+		}
+		if bits <= 32 {
+			return netip.PrefixFrom(netip.IPv4Unspecified(), bits)
+		}
+		return netip.PrefixFrom(netip.IPv6Unspecified(), bits)
+	}
+	a, err := netip.ParseAddr(t.text)
+	if err != nil || !a.Is4() {
+		d.diag.errorf(t.pos, "persistence_granularity: %q is not an IPv4 netmask or a prefix length", t.text)
+		return netip.Prefix{}
+	}
+	b := a.As4()
+	m := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	ones := 0
+	for m&(1<<31) != 0 {
+		ones++
+		m <<= 1
+	}
+	if m != 0 {
+		d.diag.errorf(t.pos, "persistence_granularity: %s is not a contiguous netmask", a)
+		return netip.Prefix{}
+	}
+	return netip.PrefixFrom(netip.IPv4Unspecified(), ones)
+}
+
+func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults) (RealServer, bool) {
+	rs := RealServer{Pos: n.pos(), Weight: 1, Method: vs.Method, InhibitOnFailure: vs.InhibitOnFailure, Checkers: []Checker{}}
+	if !d.shape(n, true, 1, 2) {
+		return rs, false
+	}
+	a, ok := d.addr(n.args[0], "real_server")
+	if !ok {
+		return rs, false
+	}
+	rs.Addr = a
+	if len(n.args) == 2 {
+		p, ok := d.port(n.args[1], "real_server")
+		if !ok {
+			return rs, false
+		}
+		rs.Port = p
+	} else if !vs.IsFWMark() {
+		rs.Port = vs.Port
+	}
+	where := "real_server " + netip.AddrPortFrom(rs.Addr, rs.Port).String()
+	def := checkDefaults{}
+	var virtualhost *string
+	var checkNodes []*node
+	spec := map[string]kw{
+		"weight":             {fn: func(n *node) { d.intKw(n, 0, 65535, &rs.Weight) }},
+		"inhibit_on_failure": {fn: func(n *node) { d.flag(n, &rs.InhibitOnFailure) }},
+		"notify_up":          {fn: func(n *node) { d.script(n, &rs.NotifyUp) }},
+		"notify_down":        {fn: func(n *node) { d.script(n, &rs.NotifyDown) }},
+		"uthreshold": {fn: func(n *node) {
+			var v int
+			d.intKw(n, 0, 1<<32-1, &v)
+			rs.UThreshold = uint32(v)
+		}},
+		"lthreshold": {fn: func(n *node) {
+			var v int
+			d.intKw(n, 0, 1<<32-1, &v)
+			rs.LThreshold = uint32(v)
+		}},
+		"lb_kind":    {fn: func(n *node) { d.methodKw(n, &rs.Method) }},
+		"lvs_method": {fn: func(n *node) { d.methodKw(n, &rs.Method) }},
+		"virtualhost": {fn: func(n *node) {
+			var s string
+			d.str(n, &s)
+			virtualhost = &s
+		}},
+		"HTTP_GET":   {multi: true, fn: func(n *node) { checkNodes = append(checkNodes, n) }},
+		"SSL_GET":    {multi: true, fn: func(n *node) { checkNodes = append(checkNodes, n) }},
+		"TCP_CHECK":  {multi: true, fn: func(n *node) { checkNodes = append(checkNodes, n) }},
+		"MISC_CHECK": {multi: true, fn: func(n *node) { checkNodes = append(checkNodes, n) }},
+	}
+	d.checkDefaultKeywords(spec, &def)
+	d.walk(n, where, spec)
+	def = def.over(parent)
+	vh := vs.VirtualHost
+	if virtualhost != nil {
+		vh = *virtualhost
+	}
+	for _, cn := range checkNodes {
+		if c, ok := d.checker(cn, &rs, def, vh); ok {
+			rs.Checkers = append(rs.Checkers, c)
+		}
+	}
+	return rs, true
+}
+
+func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtualhost string) (Checker, bool) {
+	typ := CheckerType(n.key.text)
+	c := Checker{Pos: n.pos(), Type: typ, ConnectIP: rs.Addr, ConnectPort: rs.Port, Rise: 1, Fall: 1}
+	if !d.shape(n, true, 0, 0) {
+		return c, false
+	}
+	own := checkDefaults{}
+	spec := map[string]kw{
+		"connect_ip": {fn: func(n *node) { d.addrKw(n, &c.ConnectIP) }},
+		"connect_port": {fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				if p, ok := d.port(t, "connect"); ok {
+					c.ConnectPort = p
+				}
+			}
+		}},
+		"bindto": {fn: func(n *node) { d.addrKw(n, &c.BindTo) }},
+		"bind_port": {fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				if p, ok := d.port(t, "bind"); ok {
+					c.BindPort = p
+				}
+			}
+		}},
+		"rise": {fn: func(n *node) { d.intKw(n, 1, 1<<20, &c.Rise) }},
+		"fall": {fn: func(n *node) { d.intKw(n, 1, 1<<20, &c.Fall) }},
+	}
+	d.checkDefaultKeywords(spec, &own)
+	retryDefault, dbrDefault := 1, time.Second
+	switch typ {
+	case CheckHTTP, CheckSSL:
+		dbrDefault = 3 * time.Second
+		h := &HTTPChecker{URLs: []URL{}, VirtualHost: virtualhost, TLS: typ == CheckSSL}
+		c.HTTP = h
+		spec["url"] = kw{multi: true, fn: func(n *node) {
+			if u, ok := d.url(n); ok {
+				h.URLs = append(h.URLs, u)
+			}
+		}}
+		spec["virtualhost"] = kw{fn: func(n *node) { d.str(n, &h.VirtualHost) }}
+		spec["nb_get_retry"] = kw{fn: func(n *node) {
+			d.intPtr(n, 0, 1<<20, &own.retry)
+			d.diag.warnf(n.pos(), "nb_get_retry is deprecated (in keepalived too): write retry; accepted with the same meaning")
+		}}
+	case CheckMisc:
+		retryDefault = 0
+		m := &MiscChecker{}
+		c.Misc = m
+		var timeout *time.Duration
+		spec["misc_path"] = kw{fn: func(n *node) { d.script(n, &m.Path) }}
+		spec["misc_timeout"] = kw{fn: func(n *node) { d.durPtr(n, time.Second, maxTimer, true, &timeout) }}
+		spec["misc_dynamic"] = kw{fn: func(n *node) { d.flag(n, &m.Dynamic) }}
+		spec["user"] = kw{fn: func(n *node) {
+			if d.shape(n, false, 1, 2) {
+				m.User = n.args[0].text
+				if len(n.args) == 2 {
+					m.Group = n.args[1].text
+				}
+			}
+		}}
+		defer func() {
+			m.Timeout = c.DelayLoop
+			if timeout != nil {
+				m.Timeout = *timeout
+			}
+		}()
+	}
+	d.walk(n, string(typ), spec)
+	// Own value, else real server, else virtual server, else the type's default.
+	eff := own.over(parent)
+	c.Retry = retryDefault
+	if eff.retry != nil {
+		c.Retry = *eff.retry
+	}
+	c.DelayBeforeRetry = dbrDefault
+	if eff.delayBeforeRetry != nil {
+		c.DelayBeforeRetry = *eff.delayBeforeRetry
+	}
+	if eff.warmup != nil {
+		c.Warmup = *eff.warmup
+	}
+	c.ConnectTimeout = defaultConnectTimeout
+	if eff.connectTimeout != nil {
+		c.ConnectTimeout = *eff.connectTimeout
+	}
+	c.DelayLoop = defaultDelayLoop
+	if eff.delayLoop != nil {
+		c.DelayLoop = *eff.delayLoop
+	}
+	switch {
+	case c.HTTP != nil && len(c.HTTP.URLs) == 0:
+		d.diag.errorf(n.pos(), "%s has no url { } block", typ)
+	case c.Misc != nil && c.Misc.Path.IsZero():
+		d.diag.errorf(n.pos(), "MISC_CHECK has no misc_path")
+	}
+	if c.ConnectPort == 0 && typ != CheckMisc {
+		d.diag.errorf(n.pos(), "%s has no port to connect to: give connect_port (the real server has none)", typ)
+	}
+	return c, true
+}
+
+func (d *decoder) url(n *node) (URL, bool) {
+	u := URL{Pos: n.pos(), StatusCodes: []int{}}
+	if !d.shape(n, true, 0, 0) {
+		return u, false
+	}
+	d.walk(n, "url", map[string]kw{
+		"path": {fn: func(n *node) { d.str(n, &u.Path) }},
+		"digest": {fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				s := strings.ToLower(t.text)
+				if len(s) != 32 || strings.Trim(s, "0123456789abcdef") != "" {
+					d.diag.errorf(t.pos, "digest: %q is not an MD5 sum (32 hex digits)", t.text)
+					return
+				}
+				u.Digest = s
+			}
+		}},
+		"status_code": {multi: true, fn: func(n *node) {
+			if !d.shape(n, false, 1, -1) {
+				return
+			}
+			for _, t := range n.args {
+				lo, hi, ok := strings.Cut(t.text, "-")
+				if !ok {
+					hi = lo
+				}
+				a, err1 := strconv.Atoi(lo)
+				b, err2 := strconv.Atoi(hi)
+				if err1 != nil || err2 != nil || a < 100 || b > 599 || a > b {
+					d.diag.errorf(t.pos, "status_code: %q is not a code or range within 100..599", t.text)
+					continue
+				}
+				for x := a; x <= b; x++ {
+					u.StatusCodes = append(u.StatusCodes, x)
+				}
+			}
+		}},
+	})
+	if u.Path == "" {
+		d.diag.errorf(n.pos(), "url has no path")
+	}
+	if len(u.StatusCodes) == 0 {
+		for x := 200; x <= 299; x++ {
+			u.StatusCodes = append(u.StatusCodes, x)
+		}
+	}
+	return u, true
+}

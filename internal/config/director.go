@@ -1,0 +1,101 @@
+package config
+
+import (
+	"time"
+
+	"github.com/lvsctl/lvsctl/director"
+)
+
+// Director converts the virtual servers into the director's configuration,
+// and maps every RealServerKey (the ID HealthServers gives each real server)
+// to the real server it names.
+func (c *Config) Director() (director.Config, map[string]director.RealRef) {
+	var out director.Config
+	refs := map[string]director.RealRef{}
+	for i := range c.VirtualServers {
+		vs := &c.VirtualServers[i]
+		key := director.ServiceKey{Port: vs.Port, FWMark: vs.FWMark}
+		if vs.IsFWMark() {
+			// The kernel keys fwmark services by family too: take the
+			// real servers' (keepalived does the same).
+			key.Family = director.IPv4
+			if len(vs.RealServers) > 0 && vs.RealServers[0].Addr.Is6() && !vs.RealServers[0].Addr.Is4In6() {
+				key.Family = director.IPv6
+			}
+		} else {
+			key.Addr = vs.Addr.Unmap()
+			key.Family = director.FamilyOf(key.Addr)
+			key.Protocol = protocolNumber(vs.Protocol)
+		}
+		svc := director.Service{Key: key, Scheduler: vs.Scheduler}
+		if vs.PersistenceTimeout > 0 {
+			svc.Flags |= director.FlagPersistent
+			svc.Timeout = uint32((vs.PersistenceTimeout + time.Second - 1) / time.Second)
+		}
+		if vs.OPS {
+			svc.Flags |= director.FlagOnePacket
+		}
+		if g := vs.PersistenceGranularity; g.IsValid() {
+			if key.Family == director.IPv6 {
+				svc.Netmask = uint32(g.Bits())
+			} else {
+				svc.Netmask = director.IPv4Netmask(g.Bits())
+			}
+		}
+		dv := director.VirtualService{
+			Service:    svc,
+			Pos:        vs.Pos.String(),
+			Quorum:     vs.Quorum,
+			Hysteresis: vs.Hysteresis,
+			QuorumUp:   vs.QuorumUp.Command,
+			QuorumDown: vs.QuorumDown.Command,
+			Alpha:      vs.Alpha,
+			Omega:      vs.Omega,
+		}
+		for j := range vs.RealServers {
+			rs := &vs.RealServers[j]
+			dv.RealServers = append(dv.RealServers, director.RealServer{
+				Addr:             rs.Addr.Unmap(),
+				Port:             rs.Port,
+				Weight:           rs.Weight,
+				Forward:          forwardOf(rs.Method),
+				UpperThreshold:   rs.UThreshold,
+				LowerThreshold:   rs.LThreshold,
+				InhibitOnFailure: rs.InhibitOnFailure,
+				NotifyUp:         rs.NotifyUp.Command,
+				NotifyDown:       rs.NotifyDown.Command,
+				Checkers:         min(len(rs.Checkers), 1),
+				Pos:              rs.Pos.String(),
+			})
+			refs[RealServerKey(vs, rs)] = director.RealRef{Service: key,
+				Real: director.DestKey{Addr: rs.Addr.Unmap(), Port: rs.Port}}
+		}
+		if ss := vs.SorryServer; ss != nil {
+			dv.Sorry = &director.RealServer{Addr: ss.Addr.Unmap(), Port: ss.Port, Weight: 1,
+				Forward: forwardOf(ss.Method), Pos: ss.Pos.String()}
+			dv.SorryInhibit = ss.Inhibit
+		}
+		out.Services = append(out.Services, dv)
+	}
+	return out, refs
+}
+
+func protocolNumber(p Protocol) director.Protocol {
+	switch p {
+	case ProtoUDP:
+		return director.UDP
+	case ProtoSCTP:
+		return director.SCTP
+	}
+	return director.TCP
+}
+
+func forwardOf(m Method) director.Forward {
+	switch m {
+	case MethodDR:
+		return director.DirectRoute
+	case MethodTUN:
+		return director.Tunnel
+	}
+	return director.Masq
+}

@@ -1,0 +1,126 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+
+	"github.com/lvsctl/lvsctl/healthcheck"
+)
+
+// RealServerKey names a real server of a virtual server; it is the ID of
+// the healthcheck.Server built for it, so a consumer can map events back.
+// Examples: "TCP 10.16.8.100:80 -> 10.16.8.8:80", "FWM 7 -> 10.0.0.1:80".
+func RealServerKey(vs *VirtualServer, rs *RealServer) string {
+	dst := netip.AddrPortFrom(rs.Addr, rs.Port).String()
+	if vs.IsFWMark() {
+		return fmt.Sprintf("FWM %d -> %s", vs.FWMark, dst)
+	}
+	return fmt.Sprintf("%s %s -> %s", vs.Protocol, netip.AddrPortFrom(vs.Addr, vs.Port), dst)
+}
+
+// HealthServers returns one healthcheck.Server per real server of every
+// virtual server, keyed by RealServerKey, with one Spec per checker. A
+// real server without checkers is included with none (always up).
+func HealthServers(c *Config) ([]healthcheck.Server, error) {
+	var out []healthcheck.Server
+	for i := range c.VirtualServers {
+		vs := &c.VirtualServers[i]
+		for j := range vs.RealServers {
+			rs := &vs.RealServers[j]
+			srv := healthcheck.Server{ID: RealServerKey(vs, rs)}
+			for k := range rs.Checkers {
+				spec, err := HealthSpec(vs, rs, &rs.Checkers[k])
+				if err != nil {
+					return nil, fmt.Errorf("%s: %s: %w", rs.Checkers[k].Pos, srv.ID, err)
+				}
+				srv.Checks = append(srv.Checks, spec)
+			}
+			out = append(out, srv)
+		}
+	}
+	return out, nil
+}
+
+// HealthSpec converts one checker of rs (in vs) to a healthcheck.Spec.
+func HealthSpec(vs *VirtualServer, rs *RealServer, ck *Checker) (healthcheck.Spec, error) {
+	s := healthcheck.Spec{
+		ConnectTimeout:   ck.ConnectTimeout,
+		DelayLoop:        ck.DelayLoop,
+		DelayBeforeRetry: ck.DelayBeforeRetry,
+		Retry:            ck.Retry,
+		Warmup:           ck.Warmup,
+		Alpha:            vs.Alpha,
+		Rise:             ck.Rise,
+		Fall:             ck.Fall,
+	}
+	ip, port := ck.ConnectIP, ck.ConnectPort
+	if !ip.IsValid() {
+		ip = rs.Addr
+	}
+	if port == 0 {
+		port = rs.Port
+	}
+	s.Addr = netip.AddrPortFrom(ip, port)
+	switch {
+	case ck.BindTo.IsValid():
+		s.BindTo = netip.AddrPortFrom(ck.BindTo, ck.BindPort)
+	case ck.BindPort != 0 && ip.Is4():
+		s.BindTo = netip.AddrPortFrom(netip.IPv4Unspecified(), ck.BindPort)
+	case ck.BindPort != 0:
+		s.BindTo = netip.AddrPortFrom(netip.IPv6Unspecified(), ck.BindPort)
+	}
+	switch ck.Type {
+	case CheckTCP:
+		s.Kind = healthcheck.TCPCheck
+	case CheckHTTP, CheckSSL:
+		s.Kind = healthcheck.HTTPGet
+		if ck.Type == CheckSSL {
+			s.Kind = healthcheck.SSLGet
+		}
+		if ck.HTTP == nil {
+			return s, fmt.Errorf("%s without url settings", ck.Type)
+		}
+		h := &healthcheck.HTTPSpec{VirtualHost: ck.HTTP.VirtualHost}
+		if h.VirtualHost == "" {
+			h.VirtualHost = vs.VirtualHost
+		}
+		for _, u := range ck.HTTP.URLs {
+			h.URLs = append(h.URLs, healthcheck.URL{
+				Path: u.Path, Digest: u.Digest, Status: StatusRanges(u.StatusCodes),
+			})
+		}
+		s.HTTP = h
+	case CheckMisc:
+		s.Kind = healthcheck.MiscCheck
+		if ck.Misc == nil {
+			return s, fmt.Errorf("MISC_CHECK without misc_path")
+		}
+		s.Misc = &healthcheck.MiscSpec{Command: ck.Misc.Path.Command, Timeout: ck.Misc.Timeout, Dynamic: ck.Misc.Dynamic}
+	default:
+		return s, fmt.Errorf("checker %s is not supported by lvsctl", ck.Type)
+	}
+	if err := s.Validate(); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// StatusRanges turns a list of accepted codes into sorted inclusive ranges
+// (nil for none: the checker's default 200-299).
+func StatusRanges(codes []int) []healthcheck.StatusRange {
+	if len(codes) == 0 {
+		return nil
+	}
+	c := append([]int(nil), codes...)
+	sort.Ints(c)
+	var out []healthcheck.StatusRange
+	for _, v := range c {
+		if n := len(out); n > 0 && v <= out[n-1].Max+1 {
+			out[n-1].Max = max(out[n-1].Max, v)
+			continue
+		}
+		out = append(out, healthcheck.StatusRange{Min: v, Max: v})
+	}
+	return out
+}

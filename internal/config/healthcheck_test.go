@@ -1,0 +1,87 @@
+package config
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/healthcheck"
+)
+
+func TestHealthServersSeed(t *testing.T) {
+	cfg, _, err := LoadWith("testdata/seed/lvs-dr-ka67.conf", Options{})
+	require.NoError(t, err)
+	servers, err := HealthServers(cfg)
+	require.NoError(t, err)
+	var ids []string
+	for _, s := range servers {
+		ids = append(ids, s.ID)
+	}
+	assert.Equal(t, []string{
+		"TCP 10.16.8.100:80 -> 10.16.8.8:80", "TCP 10.16.8.100:80 -> 10.16.8.9:80",
+		"TCP 10.16.8.101:80 -> 10.16.8.8:80", "TCP 10.16.8.101:80 -> 10.16.8.9:80",
+	}, ids)
+	require.Len(t, servers[0].Checks, 1)
+	assert.Equal(t, healthcheck.Spec{
+		Kind: healthcheck.HTTPGet, Addr: netip.MustParseAddrPort("10.16.8.8:80"),
+		ConnectTimeout: time.Second, DelayLoop: 3 * time.Second, DelayBeforeRetry: time.Second,
+		Retry: 3, Rise: 1, Fall: 1,
+		HTTP: &healthcheck.HTTPSpec{URLs: []healthcheck.URL{{Path: "/", Status: []healthcheck.StatusRange{{Min: 200, Max: 200}}}}},
+	}, servers[0].Checks[0])
+}
+
+func TestHealthSpecKinds(t *testing.T) {
+	src := `
+virtual_server 10.0.0.100 80 {
+    delay_loop 5
+    protocol TCP
+    alpha
+    virtualhost www.example
+    real_server 10.0.0.1 80 {
+        TCP_CHECK {
+            connect_port 8080
+            bindto 10.0.0.200
+            connect_timeout 2
+        }
+        SSL_GET {
+            url {
+                path /health
+                digest 9b3a0c85a887a256d6939da88aabd8cd
+                status_code 200 201 202 301
+            }
+        }
+        MISC_CHECK {
+            misc_path "/usr/local/bin/check 'a b'"
+            misc_timeout 3
+            misc_dynamic
+        }
+    }
+}
+`
+	cfg, _, err := Parse("t.conf", []byte(src), Options{})
+	require.NoError(t, err)
+	servers, err := HealthServers(cfg)
+	require.NoError(t, err)
+	require.Len(t, servers, 1)
+	c := servers[0].Checks
+	require.Len(t, c, 3)
+	assert.Equal(t, healthcheck.TCPCheck, c[0].Kind)
+	assert.Equal(t, "10.0.0.1:8080", c[0].Addr.String())
+	assert.Equal(t, "10.0.0.200:0", c[0].BindTo.String())
+	assert.Equal(t, 2*time.Second, c[0].ConnectTimeout)
+	assert.True(t, c[0].Alpha)
+	assert.Equal(t, healthcheck.SSLGet, c[1].Kind)
+	assert.Equal(t, "www.example", c[1].HTTP.VirtualHost)
+	assert.Equal(t, []healthcheck.StatusRange{{Min: 200, Max: 202}, {Min: 301, Max: 301}}, c[1].HTTP.URLs[0].Status)
+	assert.Equal(t, healthcheck.MiscCheck, c[2].Kind)
+	assert.Equal(t, &healthcheck.MiscSpec{Command: "/usr/local/bin/check 'a b'", Timeout: 3 * time.Second, Dynamic: true}, c[2].Misc)
+}
+
+func TestStatusRanges(t *testing.T) {
+	assert.Nil(t, StatusRanges(nil))
+	assert.Equal(t, []healthcheck.StatusRange{{Min: 200, Max: 204}, {Min: 404, Max: 404}},
+		StatusRanges([]int{404, 204, 200, 201, 202, 203, 203}))
+}

@@ -1,0 +1,143 @@
+package config
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+type tokenKind int
+
+const (
+	tokWord tokenKind = iota
+	tokLBrace
+	tokRBrace
+	tokNewline
+	tokEOF
+)
+
+// token is one lexical element. Quoted is set for words written in double
+// quotes (so that "{" is a word, not a brace). Glued is set for a quoted
+// word that directly follows a bare word without a space, a frequent typo
+// (notify_"/path/script") that keepalived silently mis-reads.
+type token struct {
+	kind   tokenKind
+	pos    Position
+	text   string
+	quoted bool
+	glued  bool
+}
+
+// lexer splits one file into tokens. It never fails: problems (an
+// unterminated quote, a bad byte) are recorded as diagnostics and lexing
+// continues, so one pass reports everything.
+type lexer struct {
+	file string
+	src  []byte
+	off  int
+	line int
+	col  int
+	diag *diagnostics
+}
+
+func newLexer(file string, src []byte, diag *diagnostics) *lexer {
+	return &lexer{file: file, src: src, line: 1, col: 1, diag: diag}
+}
+
+func (l *lexer) pos() Position { return Position{File: l.file, Line: l.line, Col: l.col} }
+
+func (l *lexer) advance() {
+	if l.src[l.off] == '\n' {
+		l.line++
+		l.col = 1
+	} else {
+		l.col++
+	}
+	l.off++
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v' }
+
+// tokens lexes the whole input.
+func (l *lexer) tokens() []token {
+	var out []token
+	prevBareEnd := -1 // offset just after the last bare word
+	for l.off < len(l.src) {
+		c := l.src[l.off]
+		switch {
+		case c == '\n':
+			out = append(out, token{kind: tokNewline, pos: l.pos()})
+			l.advance()
+		case isSpace(c):
+			l.advance()
+		case c == '#' || c == '!':
+			for l.off < len(l.src) && l.src[l.off] != '\n' {
+				l.advance()
+			}
+		case c == '{':
+			out = append(out, token{kind: tokLBrace, pos: l.pos(), text: "{"})
+			l.advance()
+		case c == '}':
+			out = append(out, token{kind: tokRBrace, pos: l.pos(), text: "}"})
+			l.advance()
+		case c == '"':
+			glued := prevBareEnd == l.off
+			t := l.quoted()
+			t.glued = glued
+			out = append(out, t)
+		default:
+			out = append(out, l.bare())
+			prevBareEnd = l.off
+		}
+	}
+	out = append(out, token{kind: tokEOF, pos: l.pos()})
+	return out
+}
+
+func (l *lexer) quoted() token {
+	start := l.pos()
+	l.advance() // opening quote
+	var b strings.Builder
+	for l.off < len(l.src) {
+		c := l.src[l.off]
+		switch c {
+		case '"':
+			l.advance()
+			return token{kind: tokWord, pos: start, text: l.valid(start, b.String()), quoted: true}
+		case '\n':
+			l.diag.errorf(start, "unterminated quoted string (a quoted string must end on the same line)")
+			return token{kind: tokWord, pos: start, text: l.valid(start, b.String()), quoted: true}
+		case '\\':
+			if l.off+1 < len(l.src) && (l.src[l.off+1] == '"' || l.src[l.off+1] == '\\') {
+				l.advance()
+				c = l.src[l.off]
+			}
+		}
+		b.WriteByte(c)
+		l.advance()
+	}
+	l.diag.errorf(start, "unterminated quoted string (a quoted string must end on the same line)")
+	return token{kind: tokWord, pos: start, text: l.valid(start, b.String()), quoted: true}
+}
+
+// valid reports text that is not UTF-8 (it could not be dumped as JSON
+// faithfully) and returns a repaired copy.
+func (l *lexer) valid(pos Position, text string) string {
+	if utf8.ValidString(text) {
+		return text
+	}
+	l.diag.errorf(pos, "invalid UTF-8 in %q", text)
+	return strings.ToValidUTF8(text, "\uFFFD")
+}
+
+func (l *lexer) bare() token {
+	start := l.pos()
+	from := l.off
+	for l.off < len(l.src) {
+		c := l.src[l.off]
+		if c == '\n' || isSpace(c) || c == '{' || c == '}' || c == '"' || c == '#' || c == '!' {
+			break
+		}
+		l.advance()
+	}
+	return token{kind: tokWord, pos: start, text: l.valid(start, string(l.src[from:l.off]))}
+}

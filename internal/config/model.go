@@ -1,0 +1,400 @@
+package config
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is the effective configuration of one keepalived.conf (with its
+// includes): every keyword the file leaves out carries keepalived's default,
+// and every checker carries the values it inherits from its real server and
+// virtual server, so consumers never need to resolve inheritance themselves.
+//
+// Durations are time.Duration; in JSON they are integer nanoseconds, which
+// round-trips exactly. Addresses are netip values (JSON: their text form).
+type Config struct {
+	Global         GlobalDefs      `json:"global_defs"`
+	VRRPScripts    []VRRPScript    `json:"vrrp_scripts"`
+	VRRPSyncGroups []VRRPSyncGroup `json:"vrrp_sync_groups"`
+	VRRPInstances  []VRRPInstance  `json:"vrrp_instances"`
+	VirtualServers []VirtualServer `json:"virtual_servers"`
+}
+
+// GlobalDefs is the global_defs block.
+type GlobalDefs struct {
+	Pos Position `json:"pos"`
+	// RouterID identifies this host; keepalived defaults it to the hostname,
+	// lvsctl leaves it empty when unset (consumers may fill the hostname).
+	RouterID string `json:"router_id"`
+	// VRRPMcastGroup4 is the IPv4 multicast group for adverts (224.0.0.18).
+	VRRPMcastGroup4 netip.Addr `json:"vrrp_mcast_group4"`
+	// VRRPMcastGroup6 is the IPv6 multicast group for adverts (ff02::12).
+	VRRPMcastGroup6 netip.Addr `json:"vrrp_mcast_group6"`
+	// VRRPVersion is the default VRRP version of instances (2).
+	VRRPVersion int `json:"vrrp_version"`
+	// VRRPGarp* are the defaults of the instances' garp_* keywords.
+	VRRPGarpMasterDelay         time.Duration `json:"vrrp_garp_master_delay"`
+	VRRPGarpMasterRepeat        int           `json:"vrrp_garp_master_repeat"`
+	VRRPGarpMasterRefresh       time.Duration `json:"vrrp_garp_master_refresh"`
+	VRRPGarpMasterRefreshRepeat int           `json:"vrrp_garp_master_refresh_repeat"`
+	VRRPGarpLowerPrioDelay      time.Duration `json:"vrrp_garp_lower_prio_delay"`
+	VRRPGarpLowerPrioRepeat     int           `json:"vrrp_garp_lower_prio_repeat"`
+	// VRRPGarpInterval is the pause between gratuitous ARPs of one burst.
+	VRRPGarpInterval time.Duration `json:"vrrp_garp_interval"`
+	// VRRPGnaInterval is the pause between unsolicited neighbour adverts.
+	VRRPGnaInterval time.Duration `json:"vrrp_gna_interval"`
+	// VRRPStrict enforces RFC compliance (no unicast, no auth with v3...).
+	VRRPStrict bool `json:"vrrp_strict"`
+	// VRRPSkipCheckAdvAddr skips checking the addresses of adverts from the
+	// current master.
+	VRRPSkipCheckAdvAddr bool `json:"vrrp_skip_check_adv_addr"`
+	// EnableScriptSecurity refuses scripts writable by non-root users.
+	EnableScriptSecurity bool `json:"enable_script_security"`
+	// ScriptUser and ScriptGroup run scripts when set (default: root).
+	ScriptUser  string `json:"script_user"`
+	ScriptGroup string `json:"script_group"`
+}
+
+// Script is a command line run by lvsctl (notify scripts, vrrp_script,
+// MISC_CHECK). Command is the full text as written (quotes removed).
+type Script struct {
+	Pos     Position `json:"pos"`
+	Command string   `json:"command"`
+}
+
+// IsZero reports whether no script was configured.
+func (s Script) IsZero() bool { return s.Command == "" }
+
+// VRRPScript is a vrrp_script block.
+type VRRPScript struct {
+	Pos    Position `json:"pos"`
+	Name   string   `json:"name"`
+	Script Script   `json:"script"`
+	// Interval between runs (1s).
+	Interval time.Duration `json:"interval"`
+	// Timeout of one run; keepalived's default is the interval.
+	Timeout time.Duration `json:"timeout"`
+	// Weight added to the priority of tracking instances (0: the script
+	// puts the instance into FAULT instead). Range -254..254.
+	Weight int `json:"weight"`
+	// WeightReverse applies the weight when the script fails instead.
+	WeightReverse bool `json:"weight_reverse"`
+	// Rise successes in a row mark it OK, Fall failures mark it KO (1, 1).
+	Rise int `json:"rise"`
+	Fall int `json:"fall"`
+	// User (and Group) to run as; empty means global script_user.
+	User  string `json:"user"`
+	Group string `json:"group"`
+	// InitFail starts the script in the failed state.
+	InitFail bool `json:"init_fail"`
+}
+
+// VRRPSyncGroup is a vrrp_sync_group block.
+type VRRPSyncGroup struct {
+	Pos  Position `json:"pos"`
+	Name string   `json:"name"`
+	// Group lists the member instances by name (each with its position).
+	Group        []NameRef     `json:"group"`
+	NotifyMaster Script        `json:"notify_master"`
+	NotifyBackup Script        `json:"notify_backup"`
+	NotifyFault  Script        `json:"notify_fault"`
+	NotifyStop   Script        `json:"notify_stop"`
+	Notify       Script        `json:"notify"`
+	TrackScripts []TrackScript `json:"track_script"`
+	TrackIfaces  []TrackIface  `json:"track_interface"`
+}
+
+// NameRef is a reference to a named object (instance, script) with the
+// position of the reference, so a dangling reference can be reported there.
+type NameRef struct {
+	Pos  Position `json:"pos"`
+	Name string   `json:"name"`
+}
+
+// State is the initial VRRP state of an instance.
+type State string
+
+// Initial states.
+const (
+	StateMaster State = "MASTER"
+	StateBackup State = "BACKUP"
+)
+
+// VRRPInstance is a vrrp_instance block.
+type VRRPInstance struct {
+	Pos  Position `json:"pos"`
+	Name string   `json:"name"`
+	// State is the initial state (BACKUP). keepalived starts a MASTER with
+	// priority < 255 as BACKUP anyway until its first advert timer.
+	State     State  `json:"state"`
+	Interface string `json:"interface"`
+	// VirtualRouterID is the VRID, 1..255 (required).
+	VirtualRouterID int `json:"virtual_router_id"`
+	// Priority 1..255 (100); 255 means address owner.
+	Priority int `json:"priority"`
+	// AdvertInt is the advertisement interval (1s); VRRPv2 only supports
+	// whole seconds, VRRPv3 centiseconds.
+	AdvertInt time.Duration `json:"advert_int"`
+	// Version is the VRRP version, 2 or 3 (global vrrp_version, default 2).
+	Version int `json:"version"`
+	// Auth is nil when no authentication block is configured.
+	Auth *Authentication `json:"authentication,omitempty"`
+	// VIPs are the virtual_ipaddress entries; VIPsExcluded those of
+	// virtual_ipaddress_excluded (added/removed, not in adverts).
+	VIPs         []VIP `json:"virtual_ipaddress"`
+	VIPsExcluded []VIP `json:"virtual_ipaddress_excluded"`
+	// UnicastSrcIP is the source of unicast adverts (invalid = primary
+	// address of the interface). MCastSrcIP the same for multicast.
+	UnicastSrcIP netip.Addr    `json:"unicast_src_ip"`
+	MCastSrcIP   netip.Addr    `json:"mcast_src_ip"`
+	UnicastPeers []UnicastPeer `json:"unicast_peer"`
+	// NoPreempt: a higher priority BACKUP does not take over a MASTER.
+	NoPreempt bool `json:"nopreempt"`
+	// PreemptDelay delays preemption after startup (0).
+	PreemptDelay time.Duration `json:"preempt_delay"`
+	// Garp* default to the global vrrp_garp_* values.
+	GarpMasterDelay         time.Duration `json:"garp_master_delay"`
+	GarpMasterRepeat        int           `json:"garp_master_repeat"`
+	GarpMasterRefresh       time.Duration `json:"garp_master_refresh"`
+	GarpMasterRefreshRepeat int           `json:"garp_master_refresh_repeat"`
+	GarpLowerPrioDelay      time.Duration `json:"garp_lower_prio_delay"`
+	GarpLowerPrioRepeat     int           `json:"garp_lower_prio_repeat"`
+	// DontTrackPrimary: a fault of Interface does not make the instance FAULT.
+	DontTrackPrimary bool          `json:"dont_track_primary"`
+	TrackIfaces      []TrackIface  `json:"track_interface"`
+	TrackScripts     []TrackScript `json:"track_script"`
+	NotifyMaster     Script        `json:"notify_master"`
+	NotifyBackup     Script        `json:"notify_backup"`
+	NotifyFault      Script        `json:"notify_fault"`
+	NotifyStop       Script        `json:"notify_stop"`
+	// Notify is called with "INSTANCE" NAME STATE PRIORITY on every change.
+	Notify Script `json:"notify"`
+	// SyncGroup is the name of the vrrp_sync_group this instance belongs to
+	// ("" if none); filled by the loader.
+	SyncGroup string `json:"sync_group"`
+}
+
+// Authentication is the authentication block (VRRPv2 only). lvsctl only
+// supports PASS: AH changes the packet format and is refused.
+type Authentication struct {
+	Pos  Position `json:"pos"`
+	Type string   `json:"auth_type"`
+	// Pass is the password; keepalived uses at most 8 characters.
+	Pass string `json:"auth_pass"`
+}
+
+// VIP is one virtual_ipaddress line:
+// ADDR[/LEN] [brd ADDR] [dev IFACE] [scope SCOPE] [label LABEL].
+type VIP struct {
+	Pos Position `json:"pos"`
+	// Prefix is the address with its prefix length (/32 or /128 when the
+	// file gives none, as keepalived does).
+	Prefix netip.Prefix `json:"prefix"`
+	// Broadcast is the brd address (invalid when not given).
+	Broadcast netip.Addr `json:"brd"`
+	// Dev is the interface the address goes on (filled with the instance's
+	// interface when not given).
+	Dev string `json:"dev"`
+	// Scope is the address scope (global, site, link, host, nowhere) ("global").
+	Scope string `json:"scope"`
+	// Label is the address label (e.g. eth0:1), "" for none.
+	Label string `json:"label"`
+}
+
+// UnicastPeer is one unicast_peer entry.
+type UnicastPeer struct {
+	Pos  Position   `json:"pos"`
+	Addr netip.Addr `json:"addr"`
+}
+
+// TrackIface is one track_interface entry; Weight 0 means the interface
+// going down puts the instance into FAULT.
+type TrackIface struct {
+	Pos    Position `json:"pos"`
+	Name   string   `json:"name"`
+	Weight int      `json:"weight"`
+	// WeightSet is true when the entry gave its own weight.
+	WeightSet bool `json:"weight_set"`
+}
+
+// TrackScript is one track_script entry: a reference to a vrrp_script.
+// When WeightSet is true, Weight overrides the script's own weight.
+type TrackScript struct {
+	Pos       Position `json:"pos"`
+	Name      string   `json:"name"`
+	Weight    int      `json:"weight"`
+	WeightSet bool     `json:"weight_set"`
+	// Reverse corresponds to the "reverse" keyword after the weight.
+	Reverse bool `json:"reverse"`
+}
+
+// Protocol is the L4 protocol of a virtual server.
+type Protocol string
+
+// Virtual server protocols.
+const (
+	ProtoTCP  Protocol = "TCP"
+	ProtoUDP  Protocol = "UDP"
+	ProtoSCTP Protocol = "SCTP"
+)
+
+// Method is an IPVS forwarding method.
+type Method string
+
+// Forwarding methods (lb_kind / lvs_method).
+const (
+	MethodNAT Method = "NAT"
+	MethodDR  Method = "DR"
+	MethodTUN Method = "TUN"
+)
+
+// Schedulers are the IPVS schedulers a virtual server may name.
+var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos"}
+
+// VirtualServer is a virtual_server block: either an address/port/protocol
+// service or a firewall-mark service (FWMark != 0, Addr invalid).
+type VirtualServer struct {
+	Pos      Position   `json:"pos"`
+	Addr     netip.Addr `json:"addr"`
+	Port     uint16     `json:"port"`
+	FWMark   uint32     `json:"fwmark"`
+	Protocol Protocol   `json:"protocol"`
+	// DelayLoop is the interval between checks (60s).
+	DelayLoop time.Duration `json:"delay_loop"`
+	// Scheduler is lb_algo / lvs_sched ("wlc").
+	Scheduler string `json:"lb_algo"`
+	// Method is lb_kind / lvs_method (NAT), the default of its real servers.
+	Method Method `json:"lb_kind"`
+	// PersistenceTimeout (0: not persistent).
+	PersistenceTimeout time.Duration `json:"persistence_timeout"`
+	// PersistenceGranularity is the client mask of persistence (invalid
+	// prefix: host only).
+	PersistenceGranularity netip.Prefix `json:"persistence_granularity"`
+	// OPS is one-packet scheduling (UDP only).
+	OPS bool `json:"ops"`
+	// SorryServer is used when every real server is down (nil: none).
+	SorryServer *SorryServer `json:"sorry_server,omitempty"`
+	// InhibitOnFailure is the default for real servers.
+	InhibitOnFailure bool `json:"inhibit_on_failure"`
+	// Quorum is the minimum sum of weights of up real servers (1);
+	// Hysteresis the margin around it (0).
+	Quorum     int    `json:"quorum"`
+	Hysteresis int    `json:"hysteresis"`
+	QuorumUp   Script `json:"quorum_up"`
+	QuorumDown Script `json:"quorum_down"`
+	// Alpha starts real servers down until their first check passes.
+	Alpha bool `json:"alpha"`
+	// Omega runs notify_down / quorum_down scripts when the service is removed.
+	Omega bool `json:"omega"`
+	// HASuspend suspends checks while the VIP is absent.
+	HASuspend bool `json:"ha_suspend"`
+	// VirtualHost is the default Host header of HTTP/SSL checks.
+	VirtualHost string       `json:"virtualhost"`
+	RealServers []RealServer `json:"real_servers"`
+}
+
+// IsFWMark reports whether the service is selected by firewall mark.
+func (vs *VirtualServer) IsFWMark() bool { return vs.FWMark != 0 }
+
+// SorryServer is the sorry_server of a virtual server.
+type SorryServer struct {
+	Pos    Position   `json:"pos"`
+	Addr   netip.Addr `json:"addr"`
+	Port   uint16     `json:"port"`
+	Method Method     `json:"lb_kind"`
+	// Inhibit is sorry_server_inhibit.
+	Inhibit bool `json:"inhibit"`
+}
+
+// RealServer is a real_server block.
+type RealServer struct {
+	Pos  Position   `json:"pos"`
+	Addr netip.Addr `json:"addr"`
+	Port uint16     `json:"port"`
+	// Weight 0..65535 (1, or the virtual server's weight).
+	Weight int `json:"weight"`
+	// Method is the forwarding method (the virtual server's).
+	Method Method `json:"lb_kind"`
+	// InhibitOnFailure sets weight 0 instead of removing it when down.
+	InhibitOnFailure bool   `json:"inhibit_on_failure"`
+	NotifyUp         Script `json:"notify_up"`
+	NotifyDown       Script `json:"notify_down"`
+	// UThreshold / LThreshold are IPVS connection thresholds (0: none).
+	UThreshold uint32    `json:"uthreshold"`
+	LThreshold uint32    `json:"lthreshold"`
+	Checkers   []Checker `json:"checkers"`
+}
+
+// CheckerType is the kind of a health checker.
+type CheckerType string
+
+// Checker kinds.
+const (
+	CheckHTTP CheckerType = "HTTP_GET"
+	CheckSSL  CheckerType = "SSL_GET"
+	CheckTCP  CheckerType = "TCP_CHECK"
+	CheckMisc CheckerType = "MISC_CHECK"
+)
+
+// Checker is one health check of a real server. The common fields hold
+// effective values (own keyword, else real server, else virtual server,
+// else keepalived's default for that checker type); HTTP is set for
+// HTTP_GET/SSL_GET and Misc for MISC_CHECK.
+type Checker struct {
+	Pos  Position    `json:"pos"`
+	Type CheckerType `json:"type"`
+	// ConnectIP / ConnectPort default to the real server's address/port.
+	ConnectIP   netip.Addr `json:"connect_ip"`
+	ConnectPort uint16     `json:"connect_port"`
+	// BindTo / BindPort are the source address/port (invalid / 0: any).
+	BindTo   netip.Addr `json:"bindto"`
+	BindPort uint16     `json:"bind_port"`
+	// ConnectTimeout (5s).
+	ConnectTimeout time.Duration `json:"connect_timeout"`
+	// DelayLoop between checks (the real/virtual server's delay_loop).
+	DelayLoop time.Duration `json:"delay_loop"`
+	// Retry is how many times a failed check is retried before the server
+	// is marked down (retry / nb_get_retry; 1, MISC_CHECK 0).
+	Retry int `json:"retry"`
+	// DelayBeforeRetry (HTTP_GET/SSL_GET 3s, others 1s).
+	DelayBeforeRetry time.Duration `json:"delay_before_retry"`
+	// Warmup is the maximum random delay before the first check (0).
+	Warmup time.Duration `json:"warmup"`
+	// Rise and Fall are lvsctl extensions: consecutive passed checks needed
+	// to mark a down server up, and failed checks (each after its retries)
+	// to mark an up server down. Both 1, which is keepalived's behaviour.
+	Rise int          `json:"rise"`
+	Fall int          `json:"fall"`
+	HTTP *HTTPChecker `json:"http,omitempty"`
+	Misc *MiscChecker `json:"misc,omitempty"`
+}
+
+// HTTPChecker holds the HTTP_GET / SSL_GET specific settings.
+type HTTPChecker struct {
+	URLs []URL `json:"urls"`
+	// VirtualHost is the Host header ("" : the connect address).
+	VirtualHost string `json:"virtualhost"`
+	// TLS is true for SSL_GET.
+	TLS bool `json:"tls"`
+}
+
+// URL is one url block of an HTTP checker.
+type URL struct {
+	Pos  Position `json:"pos"`
+	Path string   `json:"path"`
+	// Digest is the expected MD5 of the body in lower-case hex ("" : none).
+	Digest string `json:"digest"`
+	// StatusCodes are the accepted codes (200-299 when none are given).
+	StatusCodes []int `json:"status_code"`
+}
+
+// MiscChecker is the MISC_CHECK specific part.
+type MiscChecker struct {
+	Path Script `json:"misc_path"`
+	// Timeout of the script (the delay_loop when unset).
+	Timeout time.Duration `json:"misc_timeout"`
+	// Dynamic: exit codes 2..255 set the weight to code-2.
+	Dynamic bool   `json:"misc_dynamic"`
+	User    string `json:"user"`
+	Group   string `json:"group"`
+}

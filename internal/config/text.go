@@ -1,0 +1,366 @@
+package config
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// WriteText writes cfg in keepalived.conf syntax with every effective
+// value spelt out (defaults included), so the output is itself a valid
+// configuration that loads to the same Config (positions aside).
+func WriteText(w io.Writer, cfg *Config) error {
+	p := &printer{w: bufio.NewWriter(w)}
+	p.global(&cfg.Global)
+	for i := range cfg.VRRPScripts {
+		p.vrrpScript(&cfg.VRRPScripts[i])
+	}
+	for i := range cfg.VRRPSyncGroups {
+		p.syncGroup(&cfg.VRRPSyncGroups[i])
+	}
+	for i := range cfg.VRRPInstances {
+		p.instance(&cfg.VRRPInstances[i])
+	}
+	for i := range cfg.VirtualServers {
+		p.virtualServer(&cfg.VirtualServers[i])
+	}
+	return p.w.Flush()
+}
+
+type printer struct {
+	w      *bufio.Writer
+	indent int
+}
+
+func (p *printer) line(args ...string) {
+	p.w.WriteString(strings.Repeat("    ", p.indent))
+	p.w.WriteString(strings.Join(args, " "))
+	p.w.WriteByte('\n')
+}
+
+func (p *printer) open(args ...string) {
+	p.line(append(args, "{")...)
+	p.indent++
+}
+
+func (p *printer) close() {
+	p.indent--
+	p.line("}")
+}
+
+func quote(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\r\f\v\"{}#!\\") && !strings.ContainsAny(s[:1], "$@~") {
+		return s
+	}
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `"` + r.Replace(s) + `"`
+}
+
+func secs(d time.Duration) string { return fmtSeconds(d) }
+func itoa(i int) string           { return strconv.Itoa(i) }
+
+func (p *printer) flag(name string, on bool) {
+	if on {
+		p.line(name)
+	}
+}
+
+func (p *printer) opt(name, val string) {
+	if val != "" {
+		p.line(name, quote(val))
+	}
+}
+
+func (p *printer) addr(name string, a netip.Addr) {
+	if a.IsValid() {
+		p.line(name, a.String())
+	}
+}
+
+func (p *printer) script(name string, s Script) {
+	if !s.IsZero() {
+		p.line(name, quote(s.Command))
+	}
+}
+
+func (p *printer) global(g *GlobalDefs) {
+	p.open("global_defs")
+	p.opt("router_id", g.RouterID)
+	p.line("vrrp_mcast_group4", g.VRRPMcastGroup4.String())
+	p.line("vrrp_mcast_group6", g.VRRPMcastGroup6.String())
+	p.line("vrrp_version", itoa(g.VRRPVersion))
+	p.line("vrrp_garp_master_delay", secs(g.VRRPGarpMasterDelay))
+	p.line("vrrp_garp_master_repeat", itoa(g.VRRPGarpMasterRepeat))
+	p.line("vrrp_garp_master_refresh", secs(g.VRRPGarpMasterRefresh))
+	p.line("vrrp_garp_master_refresh_repeat", itoa(g.VRRPGarpMasterRefreshRepeat))
+	p.line("vrrp_garp_lower_prio_delay", secs(g.VRRPGarpLowerPrioDelay))
+	p.line("vrrp_garp_lower_prio_repeat", itoa(g.VRRPGarpLowerPrioRepeat))
+	p.line("vrrp_garp_interval", secs(g.VRRPGarpInterval))
+	p.line("vrrp_gna_interval", secs(g.VRRPGnaInterval))
+	p.flag("vrrp_strict", g.VRRPStrict)
+	p.flag("vrrp_skip_check_adv_addr", g.VRRPSkipCheckAdvAddr)
+	p.flag("enable_script_security", g.EnableScriptSecurity)
+	if g.ScriptUser != "" {
+		p.line(strings.TrimSpace("script_user " + quote(g.ScriptUser) + " " + quoteOpt(g.ScriptGroup)))
+	}
+	p.close()
+}
+
+func quoteOpt(s string) string {
+	if s == "" {
+		return ""
+	}
+	return quote(s)
+}
+
+func (p *printer) vrrpScript(s *VRRPScript) {
+	p.open("vrrp_script", quote(s.Name))
+	p.script("script", s.Script)
+	p.line("interval", secs(s.Interval))
+	p.line("timeout", secs(s.Timeout))
+	if s.WeightReverse {
+		p.line("weight", itoa(s.Weight), "reverse")
+	} else {
+		p.line("weight", itoa(s.Weight))
+	}
+	p.line("rise", itoa(s.Rise))
+	p.line("fall", itoa(s.Fall))
+	if s.User != "" {
+		p.line(strings.TrimSpace("user " + quote(s.User) + " " + quoteOpt(s.Group)))
+	}
+	p.flag("init_fail", s.InitFail)
+	p.close()
+}
+
+func (p *printer) trackScripts(ts []TrackScript) {
+	if len(ts) == 0 {
+		return
+	}
+	p.open("track_script")
+	for _, t := range ts {
+		switch {
+		case t.WeightSet && t.Reverse:
+			p.line(quote(t.Name), "weight", itoa(t.Weight), "reverse")
+		case t.WeightSet:
+			p.line(quote(t.Name), "weight", itoa(t.Weight))
+		default:
+			p.line(quote(t.Name))
+		}
+	}
+	p.close()
+}
+
+func (p *printer) trackIfaces(ts []TrackIface) {
+	if len(ts) == 0 {
+		return
+	}
+	p.open("track_interface")
+	for _, t := range ts {
+		if t.WeightSet {
+			p.line(quote(t.Name), "weight", itoa(t.Weight))
+		} else {
+			p.line(quote(t.Name))
+		}
+	}
+	p.close()
+}
+
+func (p *printer) syncGroup(g *VRRPSyncGroup) {
+	p.open("vrrp_sync_group", quote(g.Name))
+	p.open("group")
+	for _, m := range g.Group {
+		p.line(quote(m.Name))
+	}
+	p.close()
+	p.script("notify_master", g.NotifyMaster)
+	p.script("notify_backup", g.NotifyBackup)
+	p.script("notify_fault", g.NotifyFault)
+	p.script("notify_stop", g.NotifyStop)
+	p.script("notify", g.Notify)
+	p.trackScripts(g.TrackScripts)
+	p.trackIfaces(g.TrackIfaces)
+	p.close()
+}
+
+func (p *printer) vips(name string, vs []VIP) {
+	if len(vs) == 0 {
+		return
+	}
+	p.open(name)
+	for _, v := range vs {
+		args := []string{v.Prefix.String()}
+		if v.Broadcast.IsValid() {
+			args = append(args, "brd", v.Broadcast.String())
+		}
+		if v.Dev != "" {
+			args = append(args, "dev", quote(v.Dev))
+		}
+		args = append(args, "scope", v.Scope)
+		if v.Label != "" {
+			args = append(args, "label", quote(v.Label))
+		}
+		p.line(args...)
+	}
+	p.close()
+}
+
+func (p *printer) instance(in *VRRPInstance) {
+	p.open("vrrp_instance", quote(in.Name))
+	p.line("state", string(in.State))
+	p.line("interface", quote(in.Interface))
+	p.line("virtual_router_id", itoa(in.VirtualRouterID))
+	p.line("priority", itoa(in.Priority))
+	p.line("advert_int", secs(in.AdvertInt))
+	p.line("version", itoa(in.Version))
+	if in.Auth != nil {
+		p.open("authentication")
+		p.opt("auth_type", in.Auth.Type)
+		p.opt("auth_pass", in.Auth.Pass)
+		p.close()
+	}
+	p.vips("virtual_ipaddress", in.VIPs)
+	p.vips("virtual_ipaddress_excluded", in.VIPsExcluded)
+	p.addr("unicast_src_ip", in.UnicastSrcIP)
+	p.addr("mcast_src_ip", in.MCastSrcIP)
+	if len(in.UnicastPeers) > 0 {
+		p.open("unicast_peer")
+		for _, u := range in.UnicastPeers {
+			p.line(u.Addr.String())
+		}
+		p.close()
+	}
+	p.flag("nopreempt", in.NoPreempt)
+	p.line("preempt_delay", secs(in.PreemptDelay))
+	p.line("garp_master_delay", secs(in.GarpMasterDelay))
+	p.line("garp_master_repeat", itoa(in.GarpMasterRepeat))
+	p.line("garp_master_refresh", secs(in.GarpMasterRefresh))
+	p.line("garp_master_refresh_repeat", itoa(in.GarpMasterRefreshRepeat))
+	p.line("garp_lower_prio_delay", secs(in.GarpLowerPrioDelay))
+	p.line("garp_lower_prio_repeat", itoa(in.GarpLowerPrioRepeat))
+	p.flag("dont_track_primary", in.DontTrackPrimary)
+	p.trackIfaces(in.TrackIfaces)
+	p.trackScripts(in.TrackScripts)
+	p.script("notify_master", in.NotifyMaster)
+	p.script("notify_backup", in.NotifyBackup)
+	p.script("notify_fault", in.NotifyFault)
+	p.script("notify_stop", in.NotifyStop)
+	p.script("notify", in.Notify)
+	if in.SyncGroup != "" {
+		p.line("! member of vrrp_sync_group", quote(in.SyncGroup))
+	}
+	p.close()
+}
+
+func (p *printer) virtualServer(vs *VirtualServer) {
+	if vs.IsFWMark() {
+		p.open("virtual_server", "fwmark", strconv.FormatUint(uint64(vs.FWMark), 10))
+	} else {
+		p.open("virtual_server", vs.Addr.String(), strconv.Itoa(int(vs.Port)))
+		p.line("protocol", string(vs.Protocol))
+	}
+	p.line("delay_loop", secs(vs.DelayLoop))
+	p.line("lb_algo", vs.Scheduler)
+	p.line("lb_kind", string(vs.Method))
+	if vs.PersistenceTimeout > 0 {
+		p.line("persistence_timeout", secs(vs.PersistenceTimeout))
+	}
+	if vs.PersistenceGranularity.IsValid() {
+		p.line("persistence_granularity", strconv.Itoa(vs.PersistenceGranularity.Bits()))
+	}
+	p.flag("ops", vs.OPS)
+	if s := vs.SorryServer; s != nil {
+		p.line("sorry_server", s.Addr.String(), strconv.Itoa(int(s.Port)))
+		p.line("sorry_server_lvs_method", string(s.Method))
+		p.flag("sorry_server_inhibit", s.Inhibit)
+	}
+	p.flag("inhibit_on_failure", vs.InhibitOnFailure)
+	p.line("quorum", itoa(vs.Quorum))
+	p.line("hysteresis", itoa(vs.Hysteresis))
+	p.script("quorum_up", vs.QuorumUp)
+	p.script("quorum_down", vs.QuorumDown)
+	p.flag("alpha", vs.Alpha)
+	p.flag("omega", vs.Omega)
+	p.flag("ha_suspend", vs.HASuspend)
+	p.opt("virtualhost", vs.VirtualHost)
+	for i := range vs.RealServers {
+		p.realServer(&vs.RealServers[i])
+	}
+	p.close()
+}
+
+func (p *printer) realServer(rs *RealServer) {
+	p.open("real_server", rs.Addr.String(), strconv.Itoa(int(rs.Port)))
+	p.line("weight", itoa(rs.Weight))
+	p.line("lb_kind", string(rs.Method))
+	p.flag("inhibit_on_failure", rs.InhibitOnFailure)
+	p.script("notify_up", rs.NotifyUp)
+	p.script("notify_down", rs.NotifyDown)
+	if rs.UThreshold != 0 {
+		p.line("uthreshold", strconv.FormatUint(uint64(rs.UThreshold), 10))
+	}
+	if rs.LThreshold != 0 {
+		p.line("lthreshold", strconv.FormatUint(uint64(rs.LThreshold), 10))
+	}
+	for i := range rs.Checkers {
+		p.checker(&rs.Checkers[i])
+	}
+	p.close()
+}
+
+func (p *printer) checker(c *Checker) {
+	p.open(string(c.Type))
+	p.addr("connect_ip", c.ConnectIP)
+	p.line("connect_port", strconv.Itoa(int(c.ConnectPort)))
+	p.addr("bindto", c.BindTo)
+	if c.BindPort != 0 {
+		p.line("bind_port", strconv.Itoa(int(c.BindPort)))
+	}
+	p.line("connect_timeout", secs(c.ConnectTimeout))
+	p.line("delay_loop", secs(c.DelayLoop))
+	p.line("retry", itoa(c.Retry))
+	p.line("delay_before_retry", secs(c.DelayBeforeRetry))
+	p.line("warmup", secs(c.Warmup))
+	p.line("rise", itoa(c.Rise), "! lvsctl extension")
+	p.line("fall", itoa(c.Fall), "! lvsctl extension")
+	if h := c.HTTP; h != nil {
+		p.opt("virtualhost", h.VirtualHost)
+		for _, u := range h.URLs {
+			p.open("url")
+			p.line("path", quote(u.Path))
+			p.opt("digest", u.Digest)
+			p.line("status_code", codeRanges(u.StatusCodes))
+			p.close()
+		}
+	}
+	if m := c.Misc; m != nil {
+		p.script("misc_path", m.Path)
+		p.line("misc_timeout", secs(m.Timeout))
+		p.flag("misc_dynamic", m.Dynamic)
+		if m.User != "" {
+			p.line(strings.TrimSpace("user " + quote(m.User) + " " + quoteOpt(m.Group)))
+		}
+	}
+	p.close()
+}
+
+// codeRanges writes status codes compactly: "200-299 301".
+func codeRanges(codes []int) string {
+	var parts []string
+	for i := 0; i < len(codes); {
+		j := i
+		for j+1 < len(codes) && codes[j+1] == codes[j]+1 {
+			j++
+		}
+		if j > i {
+			parts = append(parts, fmt.Sprintf("%d-%d", codes[i], codes[j]))
+		} else {
+			parts = append(parts, strconv.Itoa(codes[i]))
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, " ")
+}

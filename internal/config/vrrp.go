@@ -1,0 +1,112 @@
+package config
+
+import (
+	"strings"
+
+	"github.com/lvsctl/lvsctl/vrrp"
+)
+
+// VRRP converts the VRRP part of the configuration (global multicast
+// group, vrrp_script, vrrp_sync_group, vrrp_instance) into the vrrp
+// package's types. Values the loader already defaulted are passed through;
+// semantic checks happen in vrrp.Config.Validate.
+func (c *Config) VRRP() vrrp.Config {
+	out := vrrp.Config{McastGroup4: c.Global.VRRPMcastGroup4}
+	for _, s := range c.VRRPScripts {
+		out.Scripts = append(out.Scripts, vrrp.ScriptConfig{
+			Name:          s.Name,
+			Command:       s.Script.Command,
+			Interval:      s.Interval,
+			Timeout:       s.Timeout,
+			Weight:        s.Weight,
+			WeightReverse: s.WeightReverse,
+			Rise:          s.Rise,
+			Fall:          s.Fall,
+			InitFail:      s.InitFail,
+		})
+	}
+	for _, g := range c.VRRPSyncGroups {
+		sg := vrrp.SyncGroupConfig{Name: g.Name, Notify: vrrpNotify(g.NotifyMaster, g.NotifyBackup, g.NotifyFault, g.NotifyStop, g.Notify)}
+		for _, m := range g.Group {
+			sg.Instances = append(sg.Instances, m.Name)
+		}
+		out.SyncGroups = append(out.SyncGroups, sg)
+	}
+	for _, in := range c.VRRPInstances {
+		ic := vrrp.InstanceConfig{
+			Name:              in.Name,
+			Interface:         in.Interface,
+			InitialState:      string(in.State),
+			VRID:              uint8(in.VirtualRouterID),
+			Priority:          uint8(in.Priority),
+			AdvertInt:         in.AdvertInt,
+			Version:           uint8(in.Version),
+			AuthType:          vrrp.AuthNone,
+			Nopreempt:         in.NoPreempt,
+			PreemptDelay:      in.PreemptDelay,
+			DontTrackPrimary:  in.DontTrackPrimary,
+			GARPRepeat:        in.GarpMasterRepeat,
+			GARPDelay:         in.GarpMasterDelay,
+			GARPRefresh:       in.GarpMasterRefresh,
+			GARPRefreshRepeat: in.GarpMasterRefreshRepeat,
+			Notify:            vrrpNotify(in.NotifyMaster, in.NotifyBackup, in.NotifyFault, in.NotifyStop, in.Notify),
+		}
+		if in.Auth != nil {
+			ic.AuthType = strings.ToUpper(in.Auth.Type)
+			ic.AuthPass = in.Auth.Pass
+		}
+		ic.SrcIP = in.MCastSrcIP
+		if len(in.UnicastPeers) > 0 {
+			ic.SrcIP = in.UnicastSrcIP
+		}
+		for _, p := range in.UnicastPeers {
+			ic.UnicastPeers = append(ic.UnicastPeers, p.Addr)
+		}
+		ic.VIPs = vrrpVIPs(in.VIPs)
+		ic.ExcludedVIPs = vrrpVIPs(in.VIPsExcluded)
+		for _, t := range in.TrackIfaces {
+			ic.TrackInterfaces = append(ic.TrackInterfaces, vrrp.TrackInterface{Name: t.Name, Weight: t.Weight})
+		}
+		for _, t := range in.TrackScripts {
+			ic.TrackScripts = append(ic.TrackScripts, vrrp.TrackScript{Name: t.Name, Weight: t.Weight, WeightSet: t.WeightSet, Reverse: t.Reverse})
+		}
+		out.Instances = append(out.Instances, ic)
+	}
+	// keepalived applies a sync group's track_script/track_interface to
+	// every member.
+	for _, g := range c.VRRPSyncGroups {
+		for i := range out.Instances {
+			if out.Instances[i].Name == "" || !member(g, out.Instances[i].Name) {
+				continue
+			}
+			for _, t := range g.TrackIfaces {
+				out.Instances[i].TrackInterfaces = append(out.Instances[i].TrackInterfaces, vrrp.TrackInterface{Name: t.Name, Weight: t.Weight})
+			}
+			for _, t := range g.TrackScripts {
+				out.Instances[i].TrackScripts = append(out.Instances[i].TrackScripts, vrrp.TrackScript{Name: t.Name, Weight: t.Weight, WeightSet: t.WeightSet, Reverse: t.Reverse})
+			}
+		}
+	}
+	return out
+}
+
+func member(g VRRPSyncGroup, name string) bool {
+	for _, m := range g.Group {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func vrrpNotify(master, backup, fault, stop, any Script) vrrp.NotifyConfig {
+	return vrrp.NotifyConfig{Master: master.Command, Backup: backup.Command, Fault: fault.Command, Stop: stop.Command, Any: any.Command}
+}
+
+func vrrpVIPs(in []VIP) []vrrp.VIP {
+	var out []vrrp.VIP
+	for _, v := range in {
+		out = append(out, vrrp.VIP{Prefix: v.Prefix, Broadcast: v.Broadcast, Dev: v.Dev, Scope: v.Scope, Label: v.Label})
+	}
+	return out
+}

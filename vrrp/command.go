@@ -1,0 +1,128 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// shellChars are the characters that make a command line need /bin/sh.
+const shellChars = "|&;<>()$`*?[]#~{}\n"
+
+// command is a parsed notify or track script line.
+type command struct {
+	text  string
+	argv  []string
+	shell bool
+}
+
+// parseCommand splits a keepalived script line into argv. Lines with shell
+// syntax (pipes, redirections, variables, globs...) run under /bin/sh -c;
+// everything else runs directly, with '...' and "..." quoting and
+// backslash escapes understood.
+func parseCommand(s string) (command, error) {
+	c := command{text: s}
+	if strings.TrimSpace(s) == "" {
+		return c, errors.New("empty command")
+	}
+	if strings.ContainsAny(s, shellChars) {
+		c.shell = true
+		c.argv = []string{"/bin/sh", "-c", s}
+		return c, nil
+	}
+	var (
+		args  []string
+		cur   strings.Builder
+		inArg bool
+		quote rune
+	)
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else if r == '\\' && quote == '"' && i+1 < len(rs) {
+				i++
+				cur.WriteRune(rs[i])
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\'' || r == '"':
+			quote, inArg = r, true
+		case r == '\\' && i+1 < len(rs):
+			i++
+			cur.WriteRune(rs[i])
+			inArg = true
+		case r == ' ' || r == '\t':
+			if inArg {
+				args = append(args, cur.String())
+				cur.Reset()
+				inArg = false
+			}
+		default:
+			cur.WriteRune(r)
+			inArg = true
+		}
+	}
+	if quote != 0 {
+		return c, fmt.Errorf("unterminated quote in %q", s)
+	}
+	if inArg {
+		args = append(args, cur.String())
+	}
+	c.argv = args
+	return c, nil
+}
+
+// check reports why the command cannot run (missing, not executable); nil
+// when it looks runnable. Shell lines are checked for /bin/sh only.
+func (c command) check() error {
+	if len(c.argv) == 0 {
+		return errors.New("empty command")
+	}
+	if _, err := exec.LookPath(c.argv[0]); err != nil {
+		return fmt.Errorf("%s: %w", c.argv[0], err)
+	}
+	return nil
+}
+
+// starter starts a prepared command; the runtime uses it to start children
+// inside the network namespace the node was created in.
+type starter func(*exec.Cmd) error
+
+// run executes the command with extra arguments appended, bounded by
+// timeout. The whole process group is killed on timeout.
+func (c command) run(ctx context.Context, start starter, timeout time.Duration, extra ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	argv := append(append([]string(nil), c.argv...), extra...)
+	if c.shell && len(extra) > 0 {
+		// "$0" is the script name, the appended words become "$@".
+		argv = append([]string{"/bin/sh", "-c", c.text + ` "$@"`, "sh"}, extra...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdin = nil
+	cmd.Stdout, cmd.Stderr = nil, nil
+	cmd.Env = os.Environ()
+	if err := start(cmd); err != nil {
+		return fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		return fmt.Errorf("%s: %w", argv[0], ctx.Err())
+	}
+}

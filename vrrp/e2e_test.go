@@ -1,0 +1,248 @@
+//go:build e2e
+
+package vrrp_test
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/vrrp/vrrplab"
+)
+
+const (
+	vip1 = "10.16.8.100" // VI_1, vrid 191, ka67 priority 100, ka68 95
+	vip2 = "10.16.8.101" // VI_2, vrid 192, ka68 priority 100, ka67 95
+	// startup: both start BACKUP and the higher priority wins after
+	// 3 × advert_int + skew = 3.61 s.
+	electTimeout = 8 * time.Second
+)
+
+func get(t *testing.T, n *vrrplab.Net, vip string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	body, err := n.Client.Get(ctx, "http://"+vip+"/")
+	require.NoError(t, err)
+	return body
+}
+
+// The seed's two-master setup: VI_1 on ka67, VI_2 on ka68, each VIP on
+// exactly one director, and the client reaches each through its owner.
+func TestE2ETwoMasters(t *testing.T) {
+	n := vrrplab.NewNet(t, false)
+	a := vrrplab.StartLvsctl(t, n.A, "testdata/ka67.conf")
+	b := vrrplab.StartLvsctl(t, n.B, "testdata/ka68.conf")
+	vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.A, "eth1", vip1)
+	vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.B, "eth1", vip2)
+	assert.Equal(t, "ka67", get(t, n, vip1))
+	assert.Equal(t, "ka68", get(t, n, vip2))
+	// The seed's notify.sh does not exist here: reported, VRRP runs anyway.
+	assert.Contains(t, a.Proc.Output(), "notify script cannot run")
+	// Stopping ka68 moves VI_2 to ka67 without losing a probe.
+	p := vrrplab.StartProber(n.Client, vip2+":80", 10*time.Millisecond, 300*time.Millisecond)
+	b.Stop(t)
+	vrrplab.WaitOwner(t, 3*time.Second, n.A, n.B, n.A, "eth1", vip2)
+	time.Sleep(300 * time.Millisecond)
+	loss := vrrplab.Summarize(p.Stop(), time.Time{}, time.Time{})
+	assert.Zero(t, loss.Lost, "graceful handover lost probes: %+v", loss)
+	a.Stop(t)
+	assert.False(t, vrrplab.HasAddr(n.A, "eth1", vip1), "addresses removed on stop")
+	assert.False(t, vrrplab.HasAddr(n.A, "eth1", vip2), "addresses removed on stop")
+}
+
+// Graceful stop, return (preemption), crash (cable cut) and return, with a
+// client probing the VIP every 10 ms.
+func TestE2EHandover(t *testing.T) {
+	n := vrrplab.NewNet(t, false)
+	ads := vrrplab.WatchAdverts(t, n.Client, "eth1", "224.0.0.111")
+	a := vrrplab.StartLvsctl(t, n.A, "testdata/ka67.conf")
+	vrrplab.StartLvsctl(t, n.B, "testdata/ka68.conf")
+	vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.A, "eth1", vip1)
+	p := vrrplab.StartProber(n.Client, vip1+":80", 10*time.Millisecond, 300*time.Millisecond)
+	defer p.Stop()
+
+	t.Run("graceful", func(t *testing.T) {
+		from := time.Now()
+		a.Stop(t)
+		vrrplab.WaitOwner(t, 2*time.Second, n.A, n.B, n.B, "eth1", vip1)
+		time.Sleep(200 * time.Millisecond)
+		loss := vrrplab.Summarize(p.Stop(), from, time.Time{})
+		assert.Zero(t, loss.Lost, "make-before-break must not lose a probe: %+v", loss)
+		p = vrrplab.StartProber(n.Client, vip1+":80", 10*time.Millisecond, 300*time.Millisecond)
+	})
+	t.Run("preempt", func(t *testing.T) {
+		start := time.Now()
+		a = vrrplab.StartLvsctl(t, n.A, "testdata/ka67.conf")
+		vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.A, "eth1", vip1)
+		first := ads.FirstFrom(191, netip.MustParseAddr("10.16.8.10"), start)
+		took := first.At.Sub(start)
+		// 3 × 1 s + (256-100)/256 s after start, plus process start-up.
+		assert.InDelta(t, 3609, took.Milliseconds(), 300, "preempt took %v", took)
+		time.Sleep(300 * time.Millisecond)
+		loss := vrrplab.Summarize(p.Stop(), start, time.Time{})
+		assert.Zero(t, loss.Lost, "preemption must not lose a probe: %+v", loss)
+		p = vrrplab.StartProber(n.Client, vip1+":80", 10*time.Millisecond, 300*time.Millisecond)
+	})
+	t.Run("crash", func(t *testing.T) {
+		time.Sleep(1500 * time.Millisecond)
+		cut := time.Now()
+		n.LinkA1.Cut()
+		vrrplab.WaitOwner(t, 5*time.Second, n.A, n.B, n.B, "eth1", vip1)
+		last := ads.LastFrom(191, netip.MustParseAddr("10.16.8.10"), cut)
+		first := ads.FirstFrom(191, netip.MustParseAddr("10.16.8.11"), cut)
+		require.False(t, last.At.IsZero() || first.At.IsZero(), "adverts around the cut not seen")
+		// RFC bound: 3 × 1 s + (256-95)/256 s after the last advert heard.
+		took := first.At.Sub(last.At)
+		assert.InDelta(t, 3629, took.Milliseconds(), 50, "backup took over %v after the last advert", took)
+		time.Sleep(200 * time.Millisecond)
+		loss := vrrplab.Summarize(p.Stop(), cut, time.Time{})
+		assert.Less(t, loss.Outage, 3700*time.Millisecond, "%+v", loss)
+		p = vrrplab.StartProber(n.Client, vip1+":80", 10*time.Millisecond, 300*time.Millisecond)
+	})
+	t.Run("return", func(t *testing.T) {
+		back := time.Now()
+		n.LinkA1.Reconnect()
+		vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.A, "eth1", vip1)
+		time.Sleep(300 * time.Millisecond)
+		loss := vrrplab.Summarize(p.Stop(), back, time.Time{})
+		assert.Zero(t, loss.Lost, "return must not lose a probe: %+v", loss)
+		assert.Equal(t, "ka67", get(t, n, vip1))
+		p = vrrplab.StartProber(n.Client, vip1+":80", 10*time.Millisecond, 300*time.Millisecond)
+	})
+}
+
+// VRRPv3 with advert_int 0.1: crash failover well under a second.
+func TestE2EV3SubSecond(t *testing.T) {
+	n := vrrplab.NewNet(t, false)
+	ads := vrrplab.WatchAdverts(t, n.Client, "eth1", "224.0.0.111")
+	vrrplab.StartLvsctl(t, n.A, "testdata/v3-ka67.conf")
+	vrrplab.StartLvsctl(t, n.B, "testdata/v3-ka68.conf")
+	vrrplab.WaitOwner(t, 3*time.Second, n.A, n.B, n.A, "eth1", vip1)
+	p := vrrplab.StartProber(n.Client, vip1+":80", 10*time.Millisecond, 300*time.Millisecond)
+	time.Sleep(500 * time.Millisecond)
+	cut := time.Now()
+	n.LinkA1.Cut()
+	vrrplab.WaitOwner(t, 2*time.Second, n.A, n.B, n.B, "eth1", vip1)
+	time.Sleep(200 * time.Millisecond)
+	loss := vrrplab.Summarize(p.Stop(), cut, time.Time{})
+	last := ads.LastFrom(191, netip.MustParseAddr("10.16.8.10"), cut)
+	first := ads.FirstFrom(191, netip.MustParseAddr("10.16.8.11"), cut)
+	took := first.At.Sub(last.At)
+	// 3 × 0.1 s + (256-95) × 0.1 s / 256.
+	assert.InDelta(t, 363, took.Milliseconds(), 50, "takeover %v after the last advert", took)
+	assert.Less(t, loss.Outage, 500*time.Millisecond, "%+v", loss)
+}
+
+// The seed's sync group VG_1 (External_1 on eth1, Internal_1 on eth2):
+// when the master's eth2 fails, both VIPs move together.
+func TestE2ESyncGroup(t *testing.T) {
+	n := vrrplab.NewNet(t, true)
+	vrrplab.StartLvsctl(t, n.A, "testdata/sync-ka67.conf")
+	vrrplab.StartLvsctl(t, n.B, "testdata/sync-ka68.conf")
+	const ext, in = "10.16.8.100", "172.16.8.100"
+	var master, other = n.A, n.B
+	vrrplab.WaitFor(t, electTimeout, "both VIPs on one director", func() bool {
+		if vrrplab.HasAddr(n.A, "eth1", ext) && vrrplab.HasAddr(n.A, "eth2", in) && !vrrplab.HasAddr(n.B, "eth1", ext) && !vrrplab.HasAddr(n.B, "eth2", in) {
+			master, other = n.A, n.B
+			return true
+		}
+		if vrrplab.HasAddr(n.B, "eth1", ext) && vrrplab.HasAddr(n.B, "eth2", in) && !vrrplab.HasAddr(n.A, "eth1", ext) && !vrrplab.HasAddr(n.A, "eth2", in) {
+			master, other = n.B, n.A
+			return true
+		}
+		return false
+	})
+	link2 := n.LinkA2
+	if master == n.B {
+		link2 = n.LinkB2
+	}
+	link2.Cut()
+	vrrplab.WaitFor(t, 6*time.Second, "both VIPs moved to "+other.Name(), func() bool {
+		return vrrplab.HasAddr(other, "eth1", ext) && vrrplab.HasAddr(other, "eth2", in) &&
+			!vrrplab.HasAddr(master, "eth1", ext) && !vrrplab.HasAddr(master, "eth2", in)
+	})
+}
+
+// track_script chk_nginx (weight -10, fall 2, rise 2): when nginx "dies" on
+// ka67, VI_1 (100 → 90 < 95) moves to ka68, and back when it recovers.
+func TestE2ETrackScript(t *testing.T) {
+	n := vrrplab.NewNet(t, false)
+	okA := filepath.Join(n.Dir, "nginx-ka67")
+	for _, f := range []string{okA, filepath.Join(n.Dir, "nginx-ka68")} {
+		require.NoError(t, os.WriteFile(f, nil, 0o644))
+	}
+	vrrplab.StartLvsctl(t, n.A, n.Fixture(t, "testdata", "track-ka67.conf"))
+	vrrplab.StartLvsctl(t, n.B, n.Fixture(t, "testdata", "track-ka68.conf"))
+	vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.A, "eth1", vip1)
+	vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.B, "eth1", vip2)
+	require.NoError(t, os.Remove(okA))
+	// fall 2 × interval 2 s, then the backup's master-down interval 3.63 s.
+	vrrplab.WaitOwner(t, 10*time.Second, n.A, n.B, n.B, "eth1", vip1)
+	require.NoError(t, os.WriteFile(okA, nil, 0o644))
+	vrrplab.WaitOwner(t, 10*time.Second, n.A, n.B, n.A, "eth1", vip1)
+}
+
+// notify_* and notify get keepalived's arguments.
+func TestE2ENotify(t *testing.T) {
+	n := vrrplab.NewNet(t, false)
+	logf := filepath.Join(n.Dir, "notify.log")
+	anyf := filepath.Join(n.Dir, "any.log")
+	require.NoError(t, os.WriteFile(filepath.Join(n.Dir, "notify.sh"), []byte("#!/bin/sh\necho \"$*\" >> "+logf+"\n"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(n.Dir, "notify-any.sh"), []byte("#!/bin/sh\necho \"$*\" >> "+anyf+"\n"), 0o755))
+	a := vrrplab.StartLvsctl(t, n.A, n.Fixture(t, "testdata", "notify-ka67.conf"))
+	vrrplab.WaitFor(t, electTimeout, "VIP on ka67", func() bool { return vrrplab.HasAddr(n.A, "eth1", vip1) })
+	read := func(f string) string { b, _ := os.ReadFile(f); return string(b) }
+	vrrplab.WaitFor(t, 2*time.Second, "notify master", func() bool { return strings.Contains(read(logf), "master") })
+	a.Stop(t)
+	assert.Equal(t, "backup\nmaster\nstop\n", read(logf))
+	assert.Equal(t, "INSTANCE VI_1 BACKUP 100\nINSTANCE VI_1 MASTER 100\nINSTANCE VI_1 STOP 100\n", read(anyf))
+}
+
+// lvsctl and keepalived (Debian package) as peers, in both roles: they
+// agree on the masters, and graceful stop, return, crash and return work
+// both ways.
+func TestE2EKeepalivedInterop(t *testing.T) {
+	for _, roles := range [][2]string{{"keepalived", "lvsctl"}, {"lvsctl", "keepalived"}} {
+		t.Run(roles[0]+"-ka67_"+roles[1]+"-ka68", func(t *testing.T) {
+			n := vrrplab.NewNet(t, false)
+			a := n.Start(t, roles[0], n.A, "testdata/ka67.conf")
+			b := n.Start(t, roles[1], n.B, "testdata/ka68.conf")
+			vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.A, "eth1", vip1)
+			vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.B, "eth1", vip2)
+			// Stable: still one owner each a few adverts later.
+			time.Sleep(2500 * time.Millisecond)
+			vrrplab.WaitOwner(t, 0, n.A, n.B, n.A, "eth1", vip1)
+			vrrplab.WaitOwner(t, 0, n.A, n.B, n.B, "eth1", vip2)
+
+			// ka67 stops: ka68 takes VI_1; ka67 returns and preempts.
+			a.Stop(t)
+			vrrplab.WaitOwner(t, 3*time.Second, n.A, n.B, n.B, "eth1", vip1)
+			a = n.Start(t, roles[0], n.A, "testdata/ka67.conf")
+			vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.A, "eth1", vip1)
+
+			// ka68 crashes (cable cut): ka67 takes VI_2, gives it back.
+			n.LinkB1.Cut()
+			vrrplab.WaitOwner(t, 5*time.Second, n.A, n.B, n.A, "eth1", vip2)
+			n.LinkB1.Reconnect()
+			vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.B, "eth1", vip2)
+
+			// ka68 stops gracefully: ka67 holds both.
+			b.Stop(t)
+			vrrplab.WaitOwner(t, 3*time.Second, n.A, n.B, n.A, "eth1", vip2)
+			vrrplab.WaitOwner(t, 0, n.A, n.B, n.A, "eth1", vip1)
+			for _, d := range []*vrrplab.Daemon{a, b} {
+				if d.Kind == "lvsctl" {
+					assert.NotContains(t, d.Proc.Output(), "dropping VRRP packet", "lvsctl dropped keepalived's adverts")
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,400 @@
+package fsm
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	t0    = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	local = netip.MustParseAddr("10.16.8.10")
+	peer  = netip.MustParseAddr("10.16.8.11")
+	lower = netip.MustParseAddr("10.16.8.9")
+)
+
+// harness drives a machine with a fake clock: advance runs every timer that
+// falls due on the way, like the runtime does.
+type harness struct {
+	t   *testing.T
+	m   *Machine
+	now time.Time
+	log []Action
+}
+
+func newHarness(t *testing.T, cfg Config) *harness {
+	if !cfg.LocalAddr.IsValid() {
+		cfg.LocalAddr = local
+	}
+	return &harness{t: t, m: New(cfg), now: t0}
+}
+
+func (h *harness) step(ev Event) []Action {
+	a := h.m.Step(h.now, ev)
+	h.log = append(h.log, a...)
+	return a
+}
+
+// advance moves the clock by d, ticking at each deadline on the way.
+func (h *harness) advance(d time.Duration) []Action {
+	end := h.now.Add(d)
+	var out []Action
+	for {
+		dl, ok := h.m.Deadline()
+		if !ok || dl.After(end) {
+			break
+		}
+		h.now = dl
+		out = append(out, h.step(Tick{})...)
+	}
+	h.now = end
+	return out
+}
+
+// until advances until the machine enters state s and returns how long it took.
+func (h *harness) until(s State, limit time.Duration) time.Duration {
+	start := h.now
+	for h.m.State() != s {
+		dl, ok := h.m.Deadline()
+		require.True(h.t, ok, "no timer pending while waiting for %s (in %s)", s, h.m.State())
+		require.False(h.t, dl.Sub(start) > limit, "%s not reached within %v", s, limit)
+		h.now = dl
+		h.step(Tick{})
+	}
+	return h.now.Sub(start)
+}
+
+func kinds(acts []Action) []string {
+	var s []string
+	for _, a := range acts {
+		s = append(s, a.String())
+	}
+	return s
+}
+
+func v2(prio uint8) Config {
+	return Config{Version: 2, Priority: prio, AdvertInt: time.Second, GARPRepeat: 5, GARPDelay: 5 * time.Second}
+}
+
+func TestSkewAndMasterDown(t *testing.T) {
+	for name, tc := range map[string]struct {
+		cfg        Config
+		skew, down time.Duration
+	}{
+		"v2 prio 100":        {v2(100), 609375 * time.Microsecond, 3609375 * time.Microsecond},
+		"v2 prio 95":         {v2(95), 628906 * time.Microsecond, 3628906 * time.Microsecond},
+		"v2 prio 254":        {v2(254), 7812 * time.Microsecond, 3007812 * time.Microsecond},
+		"v3 1s prio 95":      {Config{Version: 3, Priority: 95, AdvertInt: time.Second}, 628906 * time.Microsecond, 3628906 * time.Microsecond},
+		"v3 100ms prio 95":   {Config{Version: 3, Priority: 95, AdvertInt: 100 * time.Millisecond}, 62890 * time.Microsecond, 362890 * time.Microsecond},
+		"v3 100ms prio 100":  {Config{Version: 3, Priority: 100, AdvertInt: 100 * time.Millisecond}, 60937 * time.Microsecond, 360937 * time.Microsecond},
+		"v2 3s adverts skew": {Config{Version: 2, Priority: 100, AdvertInt: 3 * time.Second}, 609375 * time.Microsecond, 9609375 * time.Microsecond},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := New(tc.cfg)
+			assert.Equal(t, tc.skew, m.Skew())
+			assert.Equal(t, tc.down, m.MasterDownInterval())
+		})
+	}
+}
+
+func TestStartAsBackupThenMasterAfterDownInterval(t *testing.T) {
+	h := newHarness(t, v2(100))
+	acts := h.step(Start{})
+	assert.Equal(t, []string{"Transition(INIT->BACKUP)"}, kinds(acts))
+	assert.Equal(t, 3609375*time.Microsecond, h.until(Master, 10*time.Second))
+	assert.Equal(t, []string{"Transition(INIT->BACKUP)", "Transition(BACKUP->MASTER)", "SendAdvert(100)", "AddVIPs", "SendGARP(5)"}, kinds(h.log))
+	assert.True(t, h.m.HoldsVIPs())
+	assert.Equal(t, local, h.m.MasterAddr())
+}
+
+func TestOwnerStartsAsMaster(t *testing.T) {
+	h := newHarness(t, v2(255))
+	assert.Equal(t, []string{"Transition(INIT->MASTER)", "SendAdvert(255)", "AddVIPs", "SendGARP(5)"}, kinds(h.step(Start{})))
+	// Tracking never changes an owner's priority.
+	h.step(SetPriority{Priority: 10})
+	assert.Equal(t, uint8(255), h.m.EffectivePriority())
+}
+
+func TestMasterAdvertsEveryIntervalAndGARPSchedule(t *testing.T) {
+	cfg := v2(255)
+	cfg.GARPRefresh = 10 * time.Second
+	cfg.GARPRefreshRepeat = 2
+	h := newHarness(t, cfg)
+	h.step(Start{})
+	h.log = nil
+	acts := h.advance(16 * time.Second)
+	var garps []time.Duration
+	n := 0
+	for _, a := range acts {
+		switch a.Kind {
+		case SendAdvert:
+			n++
+		case SendGARP:
+			garps = append(garps, time.Duration(a.Count))
+		}
+	}
+	assert.Equal(t, 16, n, "one advert per second")
+	// Delayed burst of 5 after 5 s, refresh of 2 at 15 s.
+	assert.Equal(t, []time.Duration{5, 2}, garps)
+}
+
+func TestBackupAcceptsHigherOrEqualAndResetsTimer(t *testing.T) {
+	h := newHarness(t, v2(95))
+	h.step(Start{})
+	for range 10 {
+		h.advance(time.Second)
+		assert.Empty(t, h.step(Advert{Src: peer, Priority: 100, AdvertInt: time.Second}))
+		assert.Equal(t, Backup, h.m.State())
+	}
+	assert.Equal(t, peer, h.m.MasterAddr())
+	// Equal priority is accepted by a backup too (RFC 5798 6.4.2).
+	h.step(Advert{Src: lower, Priority: 95})
+	h.advance(3 * time.Second)
+	assert.Equal(t, Backup, h.m.State())
+	// Master silent: take over after Master_Down_Interval.
+	assert.Equal(t, 628906*time.Microsecond, h.until(Master, time.Second))
+}
+
+func TestBackupPriorityZeroWaitsSkew(t *testing.T) {
+	h := newHarness(t, v2(95))
+	h.step(Start{})
+	h.step(Advert{Src: peer, Priority: 100})
+	h.advance(300 * time.Millisecond)
+	h.step(Advert{Src: peer, Priority: 0})
+	assert.Equal(t, 628906*time.Microsecond, h.until(Master, 5*time.Second))
+}
+
+func TestBackupPreemptsLowerPriorityMaster(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	start := h.now
+	for h.m.State() == Backup {
+		h.advance(time.Second)
+		h.step(Advert{Src: peer, Priority: 95})
+	}
+	// Lower-priority adverts are ignored, so preemption happens one
+	// Master_Down_Interval after start (the keepalived measurement: 3.6 s).
+	assert.Equal(t, Master, h.m.State())
+	assert.Less(t, h.now.Sub(start), 5*time.Second)
+	assert.Contains(t, kinds(h.log), "Transition(BACKUP->MASTER)")
+}
+
+func TestPreemptTiming(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	// Adverts of the lower master arrive every second; they do not hold us.
+	var took time.Duration
+	for i := 0; h.m.State() == Backup; i++ {
+		next := t0.Add(time.Duration(i+1) * time.Second)
+		dl, _ := h.m.Deadline()
+		if dl.Before(next) {
+			h.now = dl
+			h.step(Tick{})
+			took = h.now.Sub(t0)
+			break
+		}
+		h.now = next
+		h.step(Advert{Src: peer, Priority: 95})
+	}
+	assert.Equal(t, 3609375*time.Microsecond, took)
+}
+
+func TestNopreempt(t *testing.T) {
+	cfg := v2(100)
+	cfg.Nopreempt = true
+	h := newHarness(t, cfg)
+	h.step(Start{})
+	for range 20 {
+		h.advance(time.Second)
+		h.step(Advert{Src: peer, Priority: 95})
+	}
+	assert.Equal(t, Backup, h.m.State())
+}
+
+func TestPreemptDelay(t *testing.T) {
+	cfg := v2(100)
+	cfg.PreemptDelay = 10 * time.Second
+	h := newHarness(t, cfg)
+	h.step(Start{})
+	var took time.Duration
+	for i := 1; i < 30; i++ {
+		h.advance(time.Second)
+		if h.m.State() == Master {
+			took = h.now.Sub(t0)
+			break
+		}
+		h.step(Advert{Src: peer, Priority: 95})
+	}
+	// First lower advert at 1 s starts the 10 s delay; adverts are accepted
+	// until 11 s, the last at 11 s is ignored; master down 3.61 s after 10 s.
+	require.Equal(t, Master, h.m.State())
+	assert.Equal(t, 14*time.Second, took, "down timer from the last accepted advert (10 s) + 3.61 s, seen at the next whole second")
+}
+
+func TestMasterYieldsToHigherPriorityWithGrace(t *testing.T) {
+	cfg := v2(255)
+	cfg.ReleaseGrace = 100 * time.Millisecond
+	h := newHarness(t, cfg)
+	h.step(Start{})
+	h.step(SetPriority{Priority: 1}) // owner: ignored
+	h = newHarness(t, Config{Version: 2, Priority: 100, AdvertInt: time.Second, ReleaseGrace: 100 * time.Millisecond})
+	h.step(Start{})
+	h.until(Master, 5*time.Second)
+	h.log = nil
+	acts := h.step(Advert{Src: peer, Priority: 110})
+	assert.Equal(t, []string{"Transition(MASTER->BACKUP)"}, kinds(acts), "no priority 0 when preempted (RFC), addresses kept for the grace")
+	assert.True(t, h.m.HoldsVIPs())
+	assert.Equal(t, []string{"RemoveVIPs"}, kinds(h.advance(100*time.Millisecond)))
+	assert.False(t, h.m.HoldsVIPs())
+}
+
+func TestMasterEqualPriorityTieBreak(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	h.until(Master, 5*time.Second)
+	// Equal priority from a lower address: we stay and force an election.
+	assert.Equal(t, []string{"SendAdvert(100)"}, kinds(h.step(Advert{Src: lower, Priority: 100})))
+	assert.Equal(t, Master, h.m.State())
+	// Equal priority from a higher address: we yield (no grace configured).
+	assert.Equal(t, []string{"Transition(MASTER->BACKUP)", "RemoveVIPs"}, kinds(h.step(Advert{Src: peer, Priority: 100})))
+}
+
+func TestMasterAnswersPriorityZeroAndIgnoresOwnAdverts(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	h.until(Master, 5*time.Second)
+	assert.Equal(t, []string{"SendAdvert(100)"}, kinds(h.step(Advert{Src: peer, Priority: 0})))
+	assert.Empty(t, h.step(Advert{Src: local, Priority: 200}))
+	assert.Equal(t, Master, h.m.State())
+}
+
+func TestFaultFromEveryStateAndBack(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(SetFault{Fault: true})
+	assert.Equal(t, []string{"Transition(INIT->FAULT)"}, kinds(h.step(Start{})))
+	_, ok := h.m.Deadline()
+	assert.False(t, ok, "no timers in FAULT")
+	assert.Equal(t, []string{"Transition(FAULT->BACKUP)"}, kinds(h.step(SetFault{Fault: false})))
+	assert.Equal(t, []string{"Transition(BACKUP->FAULT)"}, kinds(h.step(SetFault{Fault: true})))
+	h.step(SetFault{Fault: false})
+	h.until(Master, 5*time.Second)
+	assert.Equal(t, []string{"SendAdvert(0)", "Transition(MASTER->FAULT)", "RemoveVIPs"}, kinds(h.step(SetFault{Fault: true})))
+	// Adverts do not move a faulty router.
+	assert.Empty(t, h.step(Advert{Src: peer, Priority: 0}))
+	assert.Equal(t, Fault, h.m.State())
+	// Owner leaves FAULT straight to MASTER.
+	o := newHarness(t, v2(255))
+	o.step(SetFault{Fault: true})
+	o.step(Start{})
+	assert.Equal(t, []string{"Transition(FAULT->MASTER)", "SendAdvert(255)", "AddVIPs", "SendGARP(5)"}, kinds(o.step(SetFault{Fault: false})))
+}
+
+func TestGracefulShutdownMakeBeforeBreak(t *testing.T) {
+	cfg := v2(100)
+	cfg.ReleaseGrace = 50 * time.Millisecond
+	h := newHarness(t, cfg)
+	h.step(Start{})
+	h.until(Master, 5*time.Second)
+	h.log = nil
+	assert.Equal(t, []string{"SendAdvert(0)"}, kinds(h.step(Shutdown{})))
+	assert.True(t, h.m.Leaving())
+	// Still holding the addresses while the backup waits its skew time.
+	assert.Empty(t, kinds(h.advance(600*time.Millisecond)))
+	assert.True(t, h.m.HoldsVIPs())
+	assert.Equal(t, Master, h.m.State())
+	// Priority-0 adverts of another leaving router do not count as a new master.
+	assert.Empty(t, h.step(Advert{Src: peer, Priority: 0}))
+	// The new master's advert: release after the grace, then stop.
+	assert.Empty(t, h.step(Advert{Src: peer, Priority: 95}))
+	assert.Equal(t, []string{"RemoveVIPs", "Transition(MASTER->STOP)"}, kinds(h.advance(50*time.Millisecond)))
+	assert.Equal(t, Stopped, h.m.State())
+	assert.Empty(t, h.step(Tick{}))
+}
+
+func TestGracefulShutdownWithoutPeerIsBounded(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	h.until(Master, 5*time.Second)
+	h.log = nil
+	h.step(Shutdown{})
+	took := h.until(Stopped, 10*time.Second)
+	assert.Equal(t, 3609375*time.Microsecond, took)
+	// The priority-0 advert is repeated every interval while waiting.
+	assert.Equal(t, []string{"SendAdvert(0)", "SendAdvert(0)", "SendAdvert(0)", "SendAdvert(0)", "RemoveVIPs", "Transition(MASTER->STOP)"}, kinds(h.log))
+}
+
+func TestShutdownFromBackupAndFaultStopsAtOnce(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	assert.Equal(t, []string{"Transition(BACKUP->STOP)"}, kinds(h.step(Shutdown{})))
+	f := newHarness(t, v2(100))
+	f.step(SetFault{Fault: true})
+	f.step(Start{})
+	assert.Equal(t, []string{"Transition(FAULT->STOP)"}, kinds(f.step(Shutdown{})))
+	// A fault while leaving stops at once.
+	l := newHarness(t, v2(255))
+	l.step(Start{})
+	l.step(Shutdown{})
+	assert.Equal(t, []string{"RemoveVIPs", "Transition(MASTER->STOP)"}, kinds(l.step(SetFault{Fault: true})))
+}
+
+func TestPreemptedMasterShutdownDuringGraceRemovesAtOnce(t *testing.T) {
+	cfg := v2(100)
+	cfg.ReleaseGrace = time.Second
+	h := newHarness(t, cfg)
+	h.step(Start{})
+	h.until(Master, 5*time.Second)
+	h.step(Advert{Src: peer, Priority: 200})
+	assert.True(t, h.m.HoldsVIPs())
+	assert.Equal(t, []string{"RemoveVIPs", "Transition(BACKUP->STOP)"}, kinds(h.step(Shutdown{})))
+}
+
+func TestV3BackupAdoptsMasterInterval(t *testing.T) {
+	h := newHarness(t, Config{Version: 3, Priority: 95, AdvertInt: time.Second})
+	h.step(Start{})
+	h.step(Advert{Src: peer, Priority: 100, AdvertInt: 100 * time.Millisecond})
+	assert.Equal(t, 100*time.Millisecond, h.m.MasterAdvertInt())
+	// Sub-second failover: 3 × 0.1 s + (256-95)×0.1/256 s.
+	assert.Equal(t, 362890*time.Microsecond, h.until(Master, time.Second))
+	// As master it advertises its own interval again.
+	assert.Equal(t, time.Second, h.m.MasterAdvertInt())
+}
+
+func TestV2BackupKeepsOwnInterval(t *testing.T) {
+	h := newHarness(t, v2(95))
+	h.step(Start{})
+	h.step(Advert{Src: peer, Priority: 100, AdvertInt: 3 * time.Second})
+	assert.Equal(t, time.Second, h.m.MasterAdvertInt())
+}
+
+func TestEffectivePriorityDropLetsPeerPreempt(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	h.until(Master, 5*time.Second)
+	h.step(SetPriority{Priority: 90})
+	assert.Equal(t, []string{"SendAdvert(90)"}, kinds(h.advance(time.Second)))
+	// Peer at 95 takes over.
+	assert.Equal(t, []string{"Transition(MASTER->BACKUP)", "RemoveVIPs"}, kinds(h.step(Advert{Src: peer, Priority: 95})))
+	// Priority clamps.
+	h.step(SetPriority{Priority: 0})
+	assert.Equal(t, uint8(1), h.m.EffectivePriority())
+	h.step(SetPriority{Priority: 255})
+	assert.Equal(t, uint8(254), h.m.EffectivePriority())
+}
+
+func TestForceBySyncGroup(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	assert.Equal(t, []string{"Transition(BACKUP->MASTER)", "SendAdvert(100)", "AddVIPs", "SendGARP(5)"}, kinds(h.step(Force{To: Master})))
+	assert.Equal(t, []string{"Transition(MASTER->BACKUP)", "RemoveVIPs"}, kinds(h.step(Force{To: Backup})))
+	h.step(SetFault{Fault: true})
+	assert.Empty(t, h.step(Force{To: Master}), "a faulty member is not forced to MASTER")
+}
+
+func TestStateStrings(t *testing.T) {
+	assert.Equal(t, []string{"INIT", "BACKUP", "MASTER", "FAULT", "STOP"},
+		[]string{Init.String(), Backup.String(), Master.String(), Fault.String(), Stopped.String()})
+}

@@ -1,0 +1,365 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+
+	"github.com/mdlayher/arp"
+	"github.com/mdlayher/ethernet"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+
+	"github.com/lvsctl/lvsctl/vrrp/packet"
+)
+
+// The kernel-facing parts. Each is a small interface so that the node can
+// be tested with recording fakes.
+
+// Transport sends and receives VRRP packets (the IP payload).
+type Transport interface {
+	// Join subscribes to group on the interface.
+	Join(ifindex int, group netip.Addr) error
+	// Send sends payload from src out of ifindex to dst.
+	Send(ifindex int, src, dst netip.Addr, payload []byte) error
+	// Receive blocks for the next packet; it fails once Close was called.
+	Receive(buf []byte) (int, RecvMeta, error)
+	Close() error
+}
+
+// AddrManager installs and removes virtual addresses.
+type AddrManager interface {
+	AddAddr(ifindex int, v VIP) error
+	DelAddr(ifindex int, v VIP) error
+}
+
+// Announcer sends one gratuitous ARP (request and reply) for ip out of ifindex.
+type Announcer interface {
+	Announce(ifindex int, ip netip.Addr) error
+}
+
+// LinkInfo is what the node needs to know of an interface.
+type LinkInfo struct {
+	Name  string
+	Index int
+	Up    bool
+	Addrs []netip.Prefix // IPv4, primary (non-secondary) first
+}
+
+// LinkUpdate reports a change of an interface's state.
+type LinkUpdate struct {
+	Name  string
+	Index int
+	Up    bool
+}
+
+// Links looks up interfaces and reports their changes.
+type Links interface {
+	Lookup(name string) (LinkInfo, error)
+	// Subscribe delivers link changes until ctx ends.
+	Subscribe(ctx context.Context) (<-chan LinkUpdate, error)
+}
+
+// nsHandle runs functions inside the namespace the node was created in,
+// for sockets and children created after New (from other OS threads).
+type nsHandle struct {
+	ns netns.NsHandle
+}
+
+func currentNS() (*nsHandle, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	ns, err := netns.Get()
+	if err != nil {
+		return nil, fmt.Errorf("current network namespace: %w", err)
+	}
+	return &nsHandle{ns: ns}, nil
+}
+
+// do runs fn on a dedicated OS thread switched into the namespace. The
+// thread is thrown away afterwards, so a failed switch back cannot leak a
+// thread in the wrong namespace.
+func (h *nsHandle) do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: the thread dies with the goroutine.
+		if err := netns.Set(h.ns); err != nil {
+			errc <- fmt.Errorf("enter network namespace: %w", err)
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+func (h *nsHandle) close() { _ = h.ns.Close() }
+
+// rawTransport is the IP protocol 112 socket.
+type rawTransport struct {
+	c net.PacketConn
+	p *ipv4.PacketConn
+}
+
+func openRawTransport() (*rawTransport, error) {
+	c, err := net.ListenPacket(fmt.Sprintf("ip4:%d", packet.ProtocolNumber), "0.0.0.0")
+	if err != nil {
+		return nil, fmt.Errorf("open VRRP socket (needs CAP_NET_RAW): %w", err)
+	}
+	p := ipv4.NewPacketConn(c)
+	for _, set := range []func() error{
+		func() error {
+			return p.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface|ipv4.FlagSrc, true)
+		},
+		func() error { return p.SetMulticastTTL(255) },
+		func() error { return p.SetTTL(255) },
+		func() error { return p.SetTOS(0xc0) },
+		func() error { return p.SetMulticastLoopback(false) },
+	} {
+		if err := set(); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("VRRP socket options: %w", err)
+		}
+	}
+	return &rawTransport{c: c, p: p}, nil
+}
+
+func (t *rawTransport) Join(ifindex int, group netip.Addr) error {
+	// Only the index is used on Linux; building the struct avoids a lookup
+	// that would resolve in the calling thread's namespace.
+	err := t.p.JoinGroup(&net.Interface{Index: ifindex}, &net.IPAddr{IP: group.AsSlice()})
+	if err != nil && !errors.Is(err, unix.EADDRINUSE) {
+		return fmt.Errorf("join %s on ifindex %d: %w", group, ifindex, err)
+	}
+	return nil
+}
+
+func (t *rawTransport) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
+	cm := &ipv4.ControlMessage{IfIndex: ifindex}
+	if src.IsValid() {
+		cm.Src = src.AsSlice()
+	}
+	_, err := t.p.WriteTo(payload, cm, &net.IPAddr{IP: dst.AsSlice()})
+	return err
+}
+
+func (t *rawTransport) Receive(buf []byte) (int, RecvMeta, error) {
+	n, cm, src, err := t.p.ReadFrom(buf)
+	if err != nil {
+		return 0, RecvMeta{}, err
+	}
+	meta := RecvMeta{TTL: -1}
+	if cm != nil {
+		meta.TTL = cm.TTL
+		meta.IfIndex = cm.IfIndex
+		meta.Dst, _ = netip.AddrFromSlice(cm.Dst)
+		meta.Dst = meta.Dst.Unmap()
+	}
+	if a, ok := src.(*net.IPAddr); ok {
+		meta.Src, _ = netip.AddrFromSlice(a.IP)
+		meta.Src = meta.Src.Unmap()
+	}
+	return n, meta, nil
+}
+
+func (t *rawTransport) Close() error { return t.c.Close() }
+
+// netlinkSystem implements AddrManager and Links with one netlink handle
+// bound to the node's namespace.
+type netlinkSystem struct {
+	h  *netlink.Handle
+	ns *nsHandle
+}
+
+func (s *netlinkSystem) addr(v VIP) (*netlink.Addr, error) {
+	scope, err := scopeValue(v.Scope)
+	if err != nil {
+		return nil, err
+	}
+	a := &netlink.Addr{
+		IPNet: &net.IPNet{IP: v.Prefix.Addr().AsSlice(), Mask: net.CIDRMask(v.Prefix.Bits(), v.Prefix.Addr().BitLen())},
+		Label: v.Label,
+		Scope: scope,
+	}
+	if v.Broadcast.IsValid() {
+		a.Broadcast = v.Broadcast.AsSlice()
+	}
+	return a, nil
+}
+
+func (s *netlinkSystem) AddAddr(ifindex int, v VIP) error {
+	link, err := s.h.LinkByIndex(ifindex)
+	if err != nil {
+		return fmt.Errorf("link %d: %w", ifindex, err)
+	}
+	a, err := s.addr(v)
+	if err != nil {
+		return err
+	}
+	if err := s.h.AddrReplace(link, a); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("add %s to %s: %w", v.Prefix, link.Attrs().Name, err)
+	}
+	return nil
+}
+
+func (s *netlinkSystem) DelAddr(ifindex int, v VIP) error {
+	link, err := s.h.LinkByIndex(ifindex)
+	if err != nil {
+		return fmt.Errorf("link %d: %w", ifindex, err)
+	}
+	a, err := s.addr(v)
+	if err != nil {
+		return err
+	}
+	if err := s.h.AddrDel(link, a); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("remove %s from %s: %w", v.Prefix, link.Attrs().Name, err)
+	}
+	return nil
+}
+
+func linkUp(a *netlink.LinkAttrs) bool {
+	return a.Flags&net.FlagUp != 0 && (a.OperState == netlink.OperUp || a.OperState == netlink.OperUnknown)
+}
+
+func (s *netlinkSystem) Lookup(name string) (LinkInfo, error) {
+	link, err := s.h.LinkByName(name)
+	if err != nil {
+		return LinkInfo{}, fmt.Errorf("interface %s: %w", name, err)
+	}
+	attrs := link.Attrs()
+	info := LinkInfo{Name: attrs.Name, Index: attrs.Index, Up: linkUp(attrs)}
+	addrs, err := s.h.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		return LinkInfo{}, fmt.Errorf("addresses of %s: %w", name, err)
+	}
+	var secondary []netip.Prefix
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP.To4())
+		if !ok {
+			continue
+		}
+		ones, _ := a.Mask.Size()
+		p := netip.PrefixFrom(ip, ones)
+		if a.Flags&unix.IFA_F_SECONDARY != 0 {
+			secondary = append(secondary, p)
+		} else {
+			info.Addrs = append(info.Addrs, p)
+		}
+	}
+	info.Addrs = append(info.Addrs, secondary...)
+	return info, nil
+}
+
+func (s *netlinkSystem) Subscribe(ctx context.Context) (<-chan LinkUpdate, error) {
+	raw := make(chan netlink.LinkUpdate, 64)
+	done := make(chan struct{})
+	opts := netlink.LinkSubscribeOptions{ErrorCallback: func(error) {}}
+	if s.ns != nil {
+		ns := s.ns.ns
+		opts.Namespace = &ns
+	}
+	if err := netlink.LinkSubscribeWithOptions(raw, done, opts); err != nil {
+		return nil, fmt.Errorf("subscribe to link changes: %w", err)
+	}
+	out := make(chan LinkUpdate, 64)
+	go func() {
+		defer close(out)
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case u, ok := <-raw:
+				if !ok {
+					return
+				}
+				a := u.Attrs()
+				select {
+				case out <- LinkUpdate{Name: a.Name, Index: a.Index, Up: linkUp(a) && u.Header.Type != unix.RTM_DELLINK}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// arpAnnouncer sends gratuitous ARPs with mdlayher/arp, one client per
+// interface, dialled inside the node's namespace on first use (Dial fails
+// until the interface has an IPv4 address, so failures are retried).
+type arpAnnouncer struct {
+	h  *netlink.Handle
+	ns *nsHandle
+
+	mu      sync.Mutex
+	clients map[int]*arpClient
+}
+
+type arpClient struct {
+	c  *arp.Client
+	hw net.HardwareAddr
+}
+
+func (a *arpAnnouncer) client(ifindex int) (*arpClient, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.clients[ifindex]; ok {
+		return c, nil
+	}
+	link, err := a.h.LinkByIndex(ifindex)
+	if err != nil {
+		return nil, fmt.Errorf("link %d: %w", ifindex, err)
+	}
+	attrs := link.Attrs()
+	ifi := &net.Interface{Index: attrs.Index, Name: attrs.Name, HardwareAddr: attrs.HardwareAddr, MTU: attrs.MTU, Flags: attrs.Flags}
+	var c *arp.Client
+	dial := func() error {
+		var err error
+		c, err = arp.Dial(ifi)
+		return err
+	}
+	if a.ns != nil {
+		err = a.ns.do(dial)
+	} else {
+		err = dial()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ARP socket on %s: %w", attrs.Name, err)
+	}
+	ac := &arpClient{c: c, hw: attrs.HardwareAddr}
+	a.clients[ifindex] = ac
+	return ac, nil
+}
+
+func (a *arpAnnouncer) Announce(ifindex int, ip netip.Addr) error {
+	c, err := a.client(ifindex)
+	if err != nil {
+		return err
+	}
+	for _, op := range []arp.Operation{arp.OperationRequest, arp.OperationReply} {
+		p, err := arp.NewPacket(op, c.hw, ip, ethernet.Broadcast, ip)
+		if err != nil {
+			return fmt.Errorf("gratuitous ARP for %s: %w", ip, err)
+		}
+		if err := c.c.WriteTo(p, ethernet.Broadcast); err != nil {
+			return fmt.Errorf("gratuitous ARP for %s: %w", ip, err)
+		}
+	}
+	return nil
+}
+
+func (a *arpAnnouncer) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, c := range a.clients {
+		_ = c.c.Close()
+		delete(a.clients, i)
+	}
+}

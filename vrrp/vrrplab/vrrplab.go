@@ -1,0 +1,368 @@
+//go:build e2e || bench
+
+// Package vrrplab holds what the VRRP end-to-end tests and the handover
+// measurement share: two directors and a client on a lab switch, starting
+// lvsctl or keepalived inside a host, a client that probes a VIP every few
+// milliseconds and a listener that timestamps the adverts on the wire.
+package vrrplab
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lvsctl/lvsctl/e2e/lab"
+	"github.com/lvsctl/lvsctl/vrrp/packet"
+)
+
+// Net is two directors (ka67, ka68) and a client on one switch, with the
+// seed's addresses on eth1 (and optionally a second network on eth2).
+type Net struct {
+	Lab          *lab.Lab
+	Sw1, Sw2     *lab.Switch
+	A, B, Client *lab.Host
+	// LinkA1 ... are the cables of the directors (eth1, eth2).
+	LinkA1, LinkB1, LinkA2, LinkB2 *lab.Link
+	Dir                            string
+}
+
+// NewNet builds the seed's network: ka67 10.16.8.10, ka68 10.16.8.11 and a
+// client 10.16.8.2 on eth1; with twoNets also 172.16.8.10/.11/.2 on eth2.
+// Both directors run a web server on :80 answering with their name.
+func NewNet(t testing.TB, twoNets bool) *Net {
+	t.Helper()
+	l := lab.New(t)
+	n := &Net{Lab: l, Dir: t.TempDir()}
+	n.Sw1 = l.Switch("lan1")
+	n.A, n.B, n.Client = l.Host("ka67"), l.Host("ka68"), l.Host("client")
+	n.LinkA1 = n.Sw1.Attach(n.A, "eth1", "10.16.8.10/24")
+	n.LinkB1 = n.Sw1.Attach(n.B, "eth1", "10.16.8.11/24")
+	n.Sw1.Attach(n.Client, "eth1", "10.16.8.2/24")
+	if twoNets {
+		n.Sw2 = l.Switch("lan2")
+		n.LinkA2 = n.Sw2.Attach(n.A, "eth2", "172.16.8.10/24")
+		n.LinkB2 = n.Sw2.Attach(n.B, "eth2", "172.16.8.11/24")
+		n.Sw2.Attach(n.Client, "eth2", "172.16.8.2/24")
+	}
+	n.A.ServeHTTP("0.0.0.0:80")
+	n.B.ServeHTTP("0.0.0.0:80")
+	return n
+}
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// Lvsctl builds the lvsctl binary once per test process and returns its path.
+func Lvsctl(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "lvsctl-vrrp-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "lvsctl")
+		_, self, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(self), "..", "..")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/lvsctl")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/lvsctl: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("cannot build lvsctl: %v", buildErr)
+	}
+	return buildPath
+}
+
+// Fixture copies testdata file name into the net's directory, replacing
+// @DIR@ with that directory, and returns the copy's path.
+func (n *Net) Fixture(t testing.TB, testdata, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testdata, name))
+	if err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+	out := filepath.Join(n.Dir, name)
+	if err := os.WriteFile(out, []byte(strings.ReplaceAll(string(b), "@DIR@", n.Dir)), 0o644); err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+	return out
+}
+
+// Daemon is a VRRP implementation running in a host.
+type Daemon struct {
+	Kind string // "lvsctl" or "keepalived"
+	Proc *lab.Process
+}
+
+// StartLvsctl runs `lvsctl vrrp run -f conf` in h.
+func StartLvsctl(t testing.TB, h *lab.Host, conf string) *Daemon {
+	t.Helper()
+	cmd := exec.Command(Lvsctl(t), "vrrp", "run", "-f", conf, "--log-level", "debug")
+	return &Daemon{Kind: "lvsctl", Proc: h.StartCmd(cmd)}
+}
+
+// StartKeepalived runs keepalived's VRRP subsystem in h with its own pid
+// files, in the foreground, logging to the console.
+func StartKeepalived(t testing.TB, h *lab.Host, conf, dir string) *Daemon {
+	t.Helper()
+	if _, err := exec.LookPath("keepalived"); err != nil {
+		t.Fatalf("keepalived is not installed (apt-get install keepalived): %v", err)
+	}
+	pid := func(s string) string { return filepath.Join(dir, h.Name()+"-"+s+".pid") }
+	cmd := exec.Command("keepalived", "-n", "-l", "-D", "-P", "-f", conf,
+		"-p", pid("main"), "-r", pid("vrrp"), "-c", pid("checkers"), "-b", pid("bfd"))
+	return &Daemon{Kind: "keepalived", Proc: h.StartCmd(cmd)}
+}
+
+// Start runs kind ("lvsctl" or "keepalived") with conf in h.
+func (n *Net) Start(t testing.TB, kind string, h *lab.Host, conf string) *Daemon {
+	if kind == "keepalived" {
+		return StartKeepalived(t, h, conf, n.Dir)
+	}
+	return StartLvsctl(t, h, conf)
+}
+
+// Stop sends SIGTERM and waits for the daemon to exit.
+func (d *Daemon) Stop(t testing.TB) {
+	t.Helper()
+	if err := d.Proc.Stop(15 * time.Second); err != nil {
+		t.Logf("%s exited with %v", d.Kind, err)
+	}
+}
+
+// HasAddr reports whether h has ip on ifname.
+func HasAddr(h *lab.Host, ifname, ip string) bool {
+	for _, a := range h.Addrs(ifname) {
+		if strings.HasPrefix(a, ip+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// WaitFor polls cond every 10ms until it holds or timeout passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// WaitOwner waits until exactly one of a, b holds ip on ifname and it is want.
+func WaitOwner(t testing.TB, timeout time.Duration, a, b, want *lab.Host, ifname, ip string) {
+	t.Helper()
+	WaitFor(t, timeout, fmt.Sprintf("%s only on %s", ip, want.Name()), func() bool {
+		return HasAddr(a, ifname, ip) == (want == a) && HasAddr(b, ifname, ip) == (want == b)
+	})
+}
+
+// Probe is one TCP connect attempt of the client.
+type Probe struct {
+	At time.Time
+	OK bool
+}
+
+// Prober connects to addr from the client every interval.
+type Prober struct {
+	mu     sync.Mutex
+	probes []Probe
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// StartProber opens a TCP connection to addr (host:port) every interval;
+// a probe succeeds when the handshake completes within timeout. A connect
+// probe, unlike an HTTP request, is not broken by a connection that moves
+// to the new master half-way (the new master would reset it): it measures
+// whether the VIP answers, which is what VRRP controls.
+func StartProber(h *lab.Host, addr string, interval, timeout time.Duration) *Prober {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &Prober{cancel: cancel}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case at := <-tick.C:
+				p.wg.Add(1)
+				go func() {
+					defer p.wg.Done()
+					dctx, cancel := context.WithTimeout(context.Background(), timeout)
+					defer cancel()
+					c, err := h.DialContext(dctx, "tcp", addr)
+					if err == nil {
+						_ = c.Close()
+					}
+					p.mu.Lock()
+					p.probes = append(p.probes, Probe{At: at, OK: err == nil})
+					p.mu.Unlock()
+				}()
+			}
+		}
+	}()
+	return p
+}
+
+// Stop ends probing and returns every probe in time order.
+func (p *Prober) Stop() []Probe {
+	p.cancel()
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := append([]Probe(nil), p.probes...)
+	sort.Slice(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out
+}
+
+// Loss summarises probes: how many failed, and the outage from the first
+// failed probe to the first success after the last failure.
+type Loss struct {
+	Total, Lost int
+	Outage      time.Duration
+	// First is the first failed probe, Recovered the first success after
+	// the last failure.
+	First, Recovered time.Time
+}
+
+// Summarize computes the loss of probes sent in [from, to) (zero: no bound).
+func Summarize(probes []Probe, from, to time.Time) Loss {
+	var l Loss
+	var in []Probe
+	for _, p := range probes {
+		if (!from.IsZero() && p.At.Before(from)) || (!to.IsZero() && !p.At.Before(to)) {
+			continue
+		}
+		in = append(in, p)
+	}
+	var lastFail time.Time
+	for _, p := range in {
+		l.Total++
+		if !p.OK {
+			l.Lost++
+			if l.First.IsZero() {
+				l.First = p.At
+			}
+			lastFail = p.At
+		}
+	}
+	if l.Lost == 0 {
+		return l
+	}
+	for _, p := range in {
+		if p.OK && p.At.After(lastFail) {
+			l.Recovered = p.At
+			break
+		}
+	}
+	if l.Recovered.IsZero() {
+		l.Recovered = lastFail
+	}
+	l.Outage = l.Recovered.Sub(l.First)
+	return l
+}
+
+// Advert is one VRRP advert seen by the client.
+type Advert struct {
+	At       time.Time
+	Src      netip.Addr
+	VRID     uint8
+	Priority uint8
+}
+
+// AdvertLog records the adverts reaching a host.
+type AdvertLog struct {
+	mu   sync.Mutex
+	ads  []Advert
+	conn net.PacketConn
+	done chan struct{}
+}
+
+// WatchAdverts listens for VRRP on h (which must be on the switch; the lab
+// floods multicast to every port).
+func WatchAdverts(t testing.TB, h *lab.Host, ifname string, group string) *AdvertLog {
+	t.Helper()
+	c, err := h.ListenPacket("ip4:112", "0.0.0.0")
+	if err != nil {
+		t.Fatalf("listen VRRP on %s: %v", h.Name(), err)
+	}
+	ipc := c.(*net.IPConn)
+	if err := joinGroup(h, ipc, ifname, group); err != nil {
+		t.Fatalf("join %s on %s: %v", group, h.Name(), err)
+	}
+	l := &AdvertLog{conn: c, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		buf := make([]byte, 1500)
+		for {
+			k, from, err := c.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			at := time.Now()
+			p, err := packet.Parse(buf[:k], false)
+			if err != nil {
+				continue
+			}
+			src, _ := netip.AddrFromSlice(from.(*net.IPAddr).IP.To4())
+			l.mu.Lock()
+			l.ads = append(l.ads, Advert{At: at, Src: src, VRID: p.VRID, Priority: p.Priority})
+			l.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { _ = c.Close(); <-l.done })
+	return l
+}
+
+// Adverts returns the adverts seen so far.
+func (l *AdvertLog) Adverts() []Advert {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]Advert(nil), l.ads...)
+}
+
+// LastFrom is the last advert of vrid from src with a non-zero priority
+// before t (zero Advert if none).
+func (l *AdvertLog) LastFrom(vrid uint8, src netip.Addr, before time.Time) Advert {
+	var out Advert
+	for _, a := range l.Adverts() {
+		if a.VRID == vrid && a.Src == src && a.Priority != 0 && a.At.Before(before) {
+			out = a
+		}
+	}
+	return out
+}
+
+// FirstFrom is the first advert of vrid from src with a non-zero priority
+// after t.
+func (l *AdvertLog) FirstFrom(vrid uint8, src netip.Addr, after time.Time) Advert {
+	for _, a := range l.Adverts() {
+		if a.VRID == vrid && a.Src == src && a.Priority != 0 && a.At.After(after) {
+			return a
+		}
+	}
+	return Advert{}
+}
