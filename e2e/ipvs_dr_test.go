@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/lvsctl/lvsctl/e2e/lab"
 	"github.com/lvsctl/lvsctl/e2e/vm/guest"
+	"github.com/lvsctl/lvsctl/realserver"
 )
 
 // The seed's cluster (see /work/shared/seed): two real servers behind one
@@ -60,13 +62,15 @@ func newDRCluster(t *testing.T) *drCluster {
 	c.rs1Link = sw.Attach(c.rs1, "eth0", rs1Addr+"/24")
 	c.rs2Link = sw.Attach(c.rs2, "eth0", rs2Addr+"/24")
 	for _, rs := range []*lab.Host{c.rs1, c.rs2} {
-		// What rs.sh does: accept packets for the VIP, never answer ARP
-		// for it, never use it as an ARP source.
-		for _, ifname := range []string{"all", "eth0", "lo"} {
-			rs.SetSysctl("net.ipv4.conf."+ifname+".arp_ignore", "1")
-			rs.SetSysctl("net.ipv4.conf."+ifname+".arp_announce", "2")
-		}
-		rs.AddAddr("lo", vip+"/32")
+		// `lvsctl rs start --vip VIP`: the VIP on lo, arp_ignore=1 and
+		// arp_announce=2, so the real server accepts VIP packets but never
+		// answers ARP for the VIP.
+		m := realserver.New(realserver.NewProcSysctls(), realserver.NewNetlinkAddrs(rs.Handle()), t.TempDir(), nil)
+		err := rs.Do(func() error {
+			_, err := m.Start(context.Background(), realserver.StartOptions{VIPs: []netip.Addr{netip.MustParseAddr(vip)}})
+			return err
+		})
+		require.NoError(t, err, "real server setup on %s", rs.Name())
 		serveName(t, rs, bodySize)
 	}
 	h, err := ipvs.New(c.director.NSPath())

@@ -4,10 +4,10 @@ import (
 	"context"
 	"io"
 	"net"
-	"net/netip"
-	"strconv"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,4 +97,3 @@ func BenchmarkSchedulerPerCheck(b *testing.B) {
 		clk.fireNext()
 	}
 }
-

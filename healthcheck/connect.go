@@ -4,43 +4,58 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"syscall"
 	"time"
 )
 
-// connectOnly is TCP_CHECK's default probe: a non-blocking connect on a raw
-// socket, waited for by Go's poller, then close. It skips what net.Dial
-// does for a connection that will carry data (getsockname, getpeername,
-// TCP_NODELAY, net.Conn allocation): a third fewer system calls per check.
+// connectOnly is TCP_CHECK's default probe: rawDial, then close.
 func connectOnly(ctx context.Context, local, remote netip.AddrPort, timeout time.Duration) error {
+	f, err := rawDial(ctx, local, remote, timeout)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// rawDial is the built-in dialer: a non-blocking connect on a raw socket,
+// waited for by Go's poller. It skips what net.Dial does for a general
+// purpose connection (address resolution, getsockname, getpeername,
+// TCP_NODELAY, keep-alive options): a third fewer system calls and
+// allocations per check. The *os.File supports deadlines.
+func rawDial(ctx context.Context, local, remote netip.AddrPort, timeout time.Duration) (*os.File, error) {
 	family := syscall.AF_INET
 	if remote.Addr().Is6() && !remote.Addr().Is4In6() {
 		family = syscall.AF_INET6
 	}
 	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
 	if err != nil {
-		return fmt.Errorf("socket: %w", err)
+		return nil, fmt.Errorf("socket: %w", err)
 	}
 	if local.IsValid() {
 		if err := syscall.Bind(fd, sockaddr(family, local)); err != nil {
 			_ = syscall.Close(fd)
-			return fmt.Errorf("bind %s: %w", local, err)
+			return nil, fmt.Errorf("bind %s: %w", local, err)
 		}
 	}
 	err = syscall.Connect(fd, sockaddr(family, remote))
-	if err == nil {
+	if err != nil && !errors.Is(err, syscall.EINPROGRESS) {
 		_ = syscall.Close(fd)
-		return nil
-	}
-	if !errors.Is(err, syscall.EINPROGRESS) {
-		_ = syscall.Close(fd)
-		return fmt.Errorf("connect: %w", err)
+		return nil, fmt.Errorf("connect: %w", err)
 	}
 	// os.NewFile registers the non-blocking descriptor with the poller.
 	f := os.NewFile(uintptr(fd), "tcp-check")
-	defer func() { _ = f.Close() }()
+	if err == nil {
+		return f, nil
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = f.Close()
+		}
+	}()
 	deadline := time.Now().Add(timeout)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -50,7 +65,7 @@ func connectOnly(ctx context.Context, local, remote netip.AddrPort, timeout time
 	defer stop()
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return fmt.Errorf("connect: %w", err)
+		return nil, fmt.Errorf("connect: %w", err)
 	}
 	var soErr error
 	err = rc.Write(func(fd uintptr) bool {
@@ -71,16 +86,27 @@ func connectOnly(ctx context.Context, local, remote netip.AddrPort, timeout time
 	})
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return fmt.Errorf("connect: %w", ctx.Err())
+		return nil, fmt.Errorf("connect: %w", ctx.Err())
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return fmt.Errorf("connect: timeout after %s: %w", timeout, err)
+		return nil, fmt.Errorf("connect: timeout after %s: %w", timeout, err)
 	case err != nil:
-		return fmt.Errorf("connect: %w", err)
+		return nil, fmt.Errorf("connect: %w", err)
 	case soErr != nil:
-		return fmt.Errorf("connect: %w", soErr)
+		return nil, fmt.Errorf("connect: %w", soErr)
 	}
-	return nil
+	_ = f.SetWriteDeadline(time.Time{})
+	ok = true
+	return f, nil
 }
+
+// fileConn lets crypto/tls run over a rawDial socket.
+type fileConn struct {
+	*os.File
+	local, remote netip.AddrPort
+}
+
+func (c fileConn) LocalAddr() net.Addr  { return net.TCPAddrFromAddrPort(c.local) }
+func (c fileConn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.remote) }
 
 func sockaddr(family int, ap netip.AddrPort) syscall.Sockaddr {
 	if family == syscall.AF_INET6 {

@@ -34,9 +34,6 @@ type httpProbe struct {
 var bufPool = sync.Pool{New: func() any { b := make([]byte, DefaultMaxHeaderBytes); return &b }}
 
 func newHTTPProbe(s *Spec, dial DialFunc) *httpProbe {
-	if dial == nil {
-		dial = DefaultDial
-	}
 	h := &httpProbe{s: s, dial: dial, maxHdr: s.HTTP.MaxHeaderBytes, maxBody: s.HTTP.MaxBodyBytes, total: s.HTTP.TotalTimeout}
 	if h.maxHdr <= 0 {
 		h.maxHdr = DefaultMaxHeaderBytes
@@ -127,6 +124,7 @@ func statusOK(ranges []StatusRange, code int) bool {
 
 // FetchRequest is one bounded HTTP fetch over a fresh connection.
 type FetchRequest struct {
+	// Dial opens the connection (nil: the built-in raw dialer).
 	Dial          DialFunc
 	Local, Remote netip.AddrPort
 	TLS           *tls.Config // nil: plain HTTP
@@ -160,9 +158,6 @@ var (
 // Fetch sends r.Request and reads the response within r's limits.
 func Fetch(ctx context.Context, r FetchRequest) (FetchResponse, error) {
 	var resp FetchResponse
-	if r.Dial == nil {
-		r.Dial = DefaultDial
-	}
 	if r.MaxHeaderBytes <= 0 {
 		r.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
@@ -178,11 +173,9 @@ func Fetch(ctx context.Context, r FetchRequest) (FetchResponse, error) {
 		}
 		return d
 	}
-	dctx, cancel := context.WithDeadline(ctx, deadline())
-	raw, err := r.Dial(dctx, "tcp", r.Local, r.Remote)
-	cancel()
+	raw, err := dialFor(ctx, r, deadline())
 	if err != nil {
-		return resp, fmt.Errorf("connect: %w", err)
+		return resp, err
 	}
 	var conn net.Conn = raw
 	defer func() { _ = conn.Close() }()
@@ -317,4 +310,22 @@ func truncate(b []byte) []byte {
 		return b[:64]
 	}
 	return b
+}
+
+// dialFor opens r's connection with r.Dial, or rawDial when it is nil.
+func dialFor(ctx context.Context, r FetchRequest, deadline time.Time) (net.Conn, error) {
+	if r.Dial == nil {
+		f, err := rawDial(ctx, r.Local, r.Remote, time.Until(deadline))
+		if err != nil {
+			return nil, err
+		}
+		return fileConn{File: f, local: r.Local, remote: r.Remote}, nil
+	}
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	c, err := r.Dial(dctx, "tcp", r.Local, r.Remote)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return c, nil
 }

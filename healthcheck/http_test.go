@@ -74,8 +74,14 @@ func serveRaw(t *testing.T, handle func(net.Conn)) string {
 	return ln.Addr().String()
 }
 
+// probeOnce probes with the built-in dialer and, to keep both paths
+// honest, checks that an injected net.Dialer gives the same verdict.
 func probeOnce(s *Spec, step int) Result {
-	return newProbe(s, DefaultDial)(context.Background(), step)
+	r := newProbe(s, nil)(context.Background(), step)
+	if r2 := newProbe(s, DefaultDial)(context.Background(), step); r2.OK != r.OK {
+		return Result{Reason: fmt.Sprintf("dialers disagree: %q vs %q", r.Reason, r2.Reason), Weight: NoWeight, OK: !r.OK && false}
+	}
+	return r
 }
 
 func TestHTTPStatusAndDigest(t *testing.T) {

@@ -330,6 +330,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.apply(in, in.m.Step(n.clock.Now(), fsm.SetFault{Fault: n.combinedFault(in)}))
 		n.apply(in, in.m.Step(n.clock.Now(), fsm.Start{}))
 	}
+	n.pullGroups()
 	n.updateSnapshot()
 
 	done := ctx.Done()
@@ -527,17 +528,35 @@ func (n *Node) transitioned(in *instance, a fsm.Action) {
 	if g == nil {
 		return
 	}
-	if a.Reason != "sync group" {
-		switch a.To {
-		case fsm.Master, fsm.Backup:
-			for _, o := range g.members {
-				if o != in {
-					n.apply(o, o.m.Step(n.clock.Now(), fsm.Force{To: a.To}))
-				}
+	// A member that wins an election takes the group along; one that is
+	// demoted by a better master does too. Entering BACKUP at start or
+	// after a fault says nothing about the peer and moves nobody.
+	if a.Reason != "sync group" && (a.To == fsm.Master || (a.To == fsm.Backup && a.From == fsm.Master)) {
+		n.forceGroup(g, in, a.To)
+	}
+	n.groupState(g)
+}
+
+// pullGroups brings BACKUP members of a group with a MASTER member to
+// MASTER: members that were still in INIT or FAULT when the group moved
+// were not forced then.
+func (n *Node) pullGroups() {
+	for _, g := range n.groups {
+		for _, m := range g.members {
+			if m.m.State() == fsm.Master && !m.m.Leaving() {
+				n.forceGroup(g, m, fsm.Master)
+				break
 			}
 		}
 	}
-	n.groupState(g)
+}
+
+func (n *Node) forceGroup(g *syncGroup, except *instance, to fsm.State) {
+	for _, o := range g.members {
+		if o != except {
+			n.apply(o, o.m.Step(n.clock.Now(), fsm.Force{To: to}))
+		}
+	}
 }
 
 // groupState runs the group's notify scripts when the group as a whole
@@ -583,6 +602,7 @@ func (n *Node) retrack() {
 	for _, in := range n.insts {
 		n.apply(in, in.m.Step(now, fsm.SetFault{Fault: n.combinedFault(in)}))
 	}
+	n.pullGroups()
 }
 
 func (n *Node) refreshTracking(in *instance) {

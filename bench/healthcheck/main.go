@@ -268,6 +268,7 @@ func measure(o opts) error {
 		fmt.Printf("connect time:    p50 %s, p99 %s, max %s\n", p50, p99, pmax)
 	}
 	fmt.Printf("failed connects: %d, DOWN events: %d\n", fails.Load(), downs.Load())
+	fmt.Printf("kernel:          %s\n", netstat("ListenOverflows", "ListenDrops", "TCPTimeWaitOverflow", "TW"))
 	fmt.Printf("goroutines:      before %d, steady %d, after %d\n", g0, gSteady, g1)
 	fmt.Printf("fds:             before %d, steady %d, after %d\n", f0, fSteady, f1)
 	if g1 > g0+2 || f1 > f0+2 {
@@ -304,6 +305,27 @@ func (l *latencies) summary() (p50, p99, pmax time.Duration) {
 	}
 	slices.Sort(l.d)
 	return l.d[len(l.d)/2], l.d[len(l.d)*99/100], l.d[len(l.d)-1]
+}
+
+// netstat returns TcpExt counters of this network namespace.
+func netstat(names ...string) string {
+	b, err := os.ReadFile("/proc/self/net/netstat")
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(string(b), "\n")
+	var out []string
+	for i := 0; i+1 < len(lines); i += 2 {
+		k, v := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		for j := range k {
+			for _, n := range names {
+				if k[j] == n && j < len(v) {
+					out = append(out, n+"="+v[j])
+				}
+			}
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // activeOpens is the TCP ActiveOpens counter of this network namespace:

@@ -44,6 +44,7 @@ func (d *decoder) config(nodes []*node) *Config {
 	root := &node{children: nodes, block: true}
 	var instances []*instanceDraft
 	globalSeen := false
+	lowPrio := lowPrioDraft{}
 	d.walk(root, "the top level", map[string]kw{
 		"global_defs": {multi: true, fn: func(n *node) {
 			if globalSeen {
@@ -51,7 +52,7 @@ func (d *decoder) config(nodes []*node) *Config {
 			}
 			globalSeen = true
 			if d.shape(n, true, 0, 0) {
-				d.global(n, &cfg.Global)
+				d.global(n, &cfg.Global, &lowPrio)
 			}
 		}},
 		"vrrp_script": {multi: true, fn: func(n *node) {
@@ -75,6 +76,15 @@ func (d *decoder) config(nodes []*node) *Config {
 			}
 		}},
 	})
+	// keepalived: the lower-priority ARP settings default to the master ones.
+	cfg.Global.VRRPGarpLowerPrioDelay = cfg.Global.VRRPGarpMasterDelay
+	if lowPrio.delay != nil {
+		cfg.Global.VRRPGarpLowerPrioDelay = *lowPrio.delay
+	}
+	cfg.Global.VRRPGarpLowerPrioRepeat = cfg.Global.VRRPGarpMasterRepeat
+	if lowPrio.repeat != nil {
+		cfg.Global.VRRPGarpLowerPrioRepeat = *lowPrio.repeat
+	}
 	// Instance defaults come from global_defs, wherever it appears.
 	for _, in := range instances {
 		cfg.VRRPInstances = append(cfg.VRRPInstances, in.resolve(&cfg.Global))
@@ -82,7 +92,14 @@ func (d *decoder) config(nodes []*node) *Config {
 	return cfg
 }
 
-func (d *decoder) global(n *node, g *GlobalDefs) {
+// lowPrioDraft holds the global lower-priority ARP settings until the
+// master ones they default to are known.
+type lowPrioDraft struct {
+	delay  *time.Duration
+	repeat *int
+}
+
+func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 	if !g.Pos.IsValid() {
 		g.Pos = n.pos()
 	}
@@ -116,8 +133,8 @@ func (d *decoder) global(n *node, g *GlobalDefs) {
 		"vrrp_garp_master_repeat":         {fn: func(n *node) { d.intKw(n, 1, 1<<20, &g.VRRPGarpMasterRepeat) }},
 		"vrrp_garp_master_refresh":        {fn: func(n *node) { d.durKw(n, 0, maxTimer, true, &g.VRRPGarpMasterRefresh) }},
 		"vrrp_garp_master_refresh_repeat": {fn: func(n *node) { d.intKw(n, 1, 1<<20, &g.VRRPGarpMasterRefreshRepeat) }},
-		"vrrp_garp_lower_prio_delay":      {fn: func(n *node) { d.durKw(n, 0, maxTimer, true, &g.VRRPGarpLowerPrioDelay) }},
-		"vrrp_garp_lower_prio_repeat":     {fn: func(n *node) { d.intKw(n, 0, 1<<20, &g.VRRPGarpLowerPrioRepeat) }},
+		"vrrp_garp_lower_prio_delay":      {fn: func(n *node) { d.durPtr(n, 0, maxTimer, true, &low.delay) }},
+		"vrrp_garp_lower_prio_repeat":     {fn: func(n *node) { d.intPtr(n, 0, 1<<20, &low.repeat) }},
 		"vrrp_garp_interval":              {fn: func(n *node) { d.durKw(n, 0, time.Second, false, &g.VRRPGarpInterval) }},
 		"vrrp_gna_interval":               {fn: func(n *node) { d.durKw(n, 0, time.Second, false, &g.VRRPGnaInterval) }},
 		"vrrp_strict":                     {fn: func(n *node) { d.flag(n, &g.VRRPStrict) }},
@@ -696,17 +713,16 @@ func (d *decoder) scheduler(n *node, dst *string) {
 	if !ok {
 		return
 	}
-	for _, s := range Schedulers {
+	scheds := Schedulers()
+	sp := map[string]kw{}
+	for _, s := range scheds {
 		if s == t.text {
 			*dst = s
 			return
 		}
-	}
-	sp := map[string]kw{}
-	for _, s := range Schedulers {
 		sp[s] = kw{}
 	}
-	d.diag.errorf(t.pos, "%s: unknown scheduler %q (one of %s)%s", n.key.text, t.text, strings.Join(Schedulers, " "), suggest(t.text, sp))
+	d.diag.errorf(t.pos, "%s: unknown scheduler %q (one of %s)%s", n.key.text, t.text, strings.Join(scheds, " "), suggest(t.text, sp))
 }
 
 func (d *decoder) methodKw(n *node, dst *Method) bool {

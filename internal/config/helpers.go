@@ -20,6 +20,8 @@ type kw struct {
 	multi bool // may appear several times
 }
 
+// The keyword tables below are read-only after initialisation.
+
 // ignoredKeywords are keepalived keywords that only notify or log (or tune
 // keepalived's own process): lvsctl accepts them with a warning.
 var ignoredKeywords = map[string]string{
@@ -72,7 +74,7 @@ var unsupportedKeywords = map[string]bool{
 	"sni_name": true, "regex": true, "fwmark": true, "vrrp_startup_delay": true, "vrrp_iptables": true,
 	"vrrp_ipsets": true, "nftables": true, "sync_group_tracking_weight": true,
 	"unicast_fault_no_peer": true, "old_unicast_checksum": true, "track_src_ip": true,
-	"strict_mode": true, "enable_script_security_nowarn": true, "vrrp_min_garp": true,
+	"strict_mode": true, "lvs_flush_on_stop": true, "enable_script_security_nowarn": true, "vrrp_min_garp": true,
 }
 
 // walk decodes the children of block n with the keyword table spec.

@@ -32,7 +32,9 @@ type GlobalDefs struct {
 	VRRPMcastGroup6 netip.Addr `json:"vrrp_mcast_group6"`
 	// VRRPVersion is the default VRRP version of instances (2).
 	VRRPVersion int `json:"vrrp_version"`
-	// VRRPGarp* are the defaults of the instances' garp_* keywords.
+	// VRRPGarp* are the defaults of the instances' garp_* keywords
+	// (master delay 5s, repeat 5, refresh 0 = off, refresh repeat 1; the
+	// lower-priority delay and repeat default to the master ones).
 	VRRPGarpMasterDelay         time.Duration `json:"vrrp_garp_master_delay"`
 	VRRPGarpMasterRepeat        int           `json:"vrrp_garp_master_repeat"`
 	VRRPGarpMasterRefresh       time.Duration `json:"vrrp_garp_master_refresh"`
@@ -248,8 +250,10 @@ const (
 	MethodTUN Method = "TUN"
 )
 
-// Schedulers are the IPVS schedulers a virtual server may name.
-var Schedulers = []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos"}
+// Schedulers returns the IPVS schedulers a virtual server may name.
+func Schedulers() []string {
+	return []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos"}
+}
 
 // VirtualServer is a virtual_server block: either an address/port/protocol
 // service or a firewall-mark service (FWMark != 0, Addr invalid).

@@ -235,9 +235,10 @@ func (m *Machine) HoldsVIPs() bool { return m.vipsHeld }
 // EffectivePriority is the priority currently advertised.
 func (m *Machine) EffectivePriority() uint8 { return m.effPrio }
 
-// MasterAddr is the address of the master we last accepted (ours when MASTER).
+// MasterAddr is the address of the master we last accepted (ours when
+// MASTER, the successor's once a leaving master has heard it).
 func (m *Machine) MasterAddr() netip.Addr {
-	if m.state == Master {
+	if m.state == Master && !m.leaving {
 		return m.cfg.LocalAddr
 	}
 	return m.masterAddr

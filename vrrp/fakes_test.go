@@ -1,0 +1,240 @@
+package vrrp
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os/exec"
+	"sync"
+	"time"
+)
+
+// fakeClock is a manual clock: timers fire when the test advances it.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	at      time.Time
+	ch      chan time.Time
+	stopped bool
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{at: c.now.Add(d), ch: make(chan time.Time, 1)}
+	if d <= 0 {
+		t.ch <- c.now
+		t.stopped = true
+	}
+	c.timers = append(c.timers, t)
+	return t.ch, func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		was := !t.stopped
+		t.stopped = true
+		return was
+	}
+}
+
+// Advance moves the clock and fires the timers that are due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	keep := c.timers[:0]
+	for _, t := range c.timers {
+		if t.stopped {
+			continue
+		}
+		if !c.now.Before(t.at) {
+			t.stopped = true
+			t.ch <- c.now
+			continue
+		}
+		keep = append(keep, t)
+	}
+	c.timers = keep
+}
+
+type sent struct {
+	ifindex  int
+	src, dst netip.Addr
+	b        []byte
+}
+
+// fakeTransport records sends and delivers injected packets.
+type fakeTransport struct {
+	mu     sync.Mutex
+	sent   []sent
+	joined []netip.Addr
+	in     chan fakePacket
+	closed chan struct{}
+	once   sync.Once
+}
+
+type fakePacket struct {
+	b    []byte
+	meta RecvMeta
+}
+
+func newFakeTransport() *fakeTransport {
+	return &fakeTransport{in: make(chan fakePacket, 16), closed: make(chan struct{})}
+}
+
+func (f *fakeTransport) Join(_ int, g netip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.joined = append(f.joined, g)
+	return nil
+}
+
+func (f *fakeTransport) Send(ifindex int, src, dst netip.Addr, b []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, sent{ifindex, src, dst, append([]byte(nil), b...)})
+	return nil
+}
+
+func (f *fakeTransport) Receive(buf []byte) (int, RecvMeta, error) {
+	select {
+	case p := <-f.in:
+		return copy(buf, p.b), p.meta, nil
+	case <-f.closed:
+		return 0, RecvMeta{}, errors.New("closed")
+	}
+}
+
+func (f *fakeTransport) Close() error {
+	f.once.Do(func() { close(f.closed) })
+	return nil
+}
+
+func (f *fakeTransport) sends() []sent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sent(nil), f.sent...)
+}
+
+// fakeAddrs records address changes and keeps the resulting set.
+type fakeAddrs struct {
+	mu  sync.Mutex
+	log []string
+	set map[netip.Prefix]bool
+}
+
+func (f *fakeAddrs) AddAddr(_ int, v VIP) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, "add "+v.Prefix.String())
+	f.set[v.Prefix] = true
+	return nil
+}
+
+func (f *fakeAddrs) DelAddr(_ int, v VIP) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, "del "+v.Prefix.String())
+	delete(f.set, v.Prefix)
+	return nil
+}
+
+func (f *fakeAddrs) has(p string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.set[netip.MustParsePrefix(p)]
+}
+
+type fakeARP struct {
+	mu  sync.Mutex
+	ips []netip.Addr
+}
+
+func (f *fakeARP) Announce(_ int, ip netip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ips = append(f.ips, ip)
+	return nil
+}
+
+func (f *fakeARP) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.ips)
+}
+
+// fakeLinks serves fixed interfaces and lets the test push link changes.
+type fakeLinks struct {
+	links   map[string]LinkInfo
+	updates chan LinkUpdate
+}
+
+func (f *fakeLinks) Lookup(name string) (LinkInfo, error) {
+	l, ok := f.links[name]
+	if !ok {
+		return LinkInfo{}, errors.New("no such interface")
+	}
+	return l, nil
+}
+
+func (f *fakeLinks) Subscribe(ctx context.Context) (<-chan LinkUpdate, error) {
+	out := make(chan LinkUpdate)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case u := <-f.updates:
+				select {
+				case out <- u:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// recordingStarter records the argv of every script and runs /bin/true
+// (or /bin/false for argv[0] == "false") instead.
+type recordingStarter struct {
+	mu   sync.Mutex
+	runs [][]string
+}
+
+func (r *recordingStarter) start(c *exec.Cmd) error {
+	r.mu.Lock()
+	r.runs = append(r.runs, append([]string(nil), c.Args...))
+	r.mu.Unlock()
+	bin := "true"
+	if c.Args[0] == "false" {
+		bin = "false"
+	}
+	p, err := exec.LookPath(bin)
+	if err != nil {
+		return err
+	}
+	c.Path, c.Args = p, []string{bin}
+	return c.Start()
+}
+
+func (r *recordingStarter) all() [][]string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]string(nil), r.runs...)
+}

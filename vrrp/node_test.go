@@ -1,0 +1,308 @@
+package vrrp
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/vrrp/packet"
+)
+
+var (
+	ka67  = netip.MustParseAddr("10.16.8.10")
+	ka68  = netip.MustParseAddr("10.16.8.11")
+	group = netip.MustParseAddr("224.0.0.111")
+)
+
+type nodeHarness struct {
+	t       *testing.T
+	clock   *fakeClock
+	tr      *fakeTransport
+	addrs   *fakeAddrs
+	arp     *fakeARP
+	links   *fakeLinks
+	starter *recordingStarter
+	node    *Node
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+func startNode(t *testing.T, cfg Config) *nodeHarness {
+	t.Helper()
+	h := &nodeHarness{
+		t:     t,
+		clock: newFakeClock(),
+		tr:    newFakeTransport(),
+		addrs: &fakeAddrs{set: map[netip.Prefix]bool{}},
+		arp:   &fakeARP{},
+		links: &fakeLinks{
+			links: map[string]LinkInfo{
+				"eth1": {Name: "eth1", Index: 2, Up: true, Addrs: []netip.Prefix{netip.MustParsePrefix("10.16.8.10/24")}},
+				"eth2": {Name: "eth2", Index: 3, Up: true, Addrs: []netip.Prefix{netip.MustParsePrefix("172.16.8.10/24")}},
+			},
+			updates: make(chan LinkUpdate),
+		},
+		starter: &recordingStarter{},
+		done:    make(chan error, 1),
+	}
+	node, err := New(cfg, WithClock(h.clock), WithTransport(h.tr), WithAddrManager(h.addrs),
+		WithAnnouncer(h.arp), WithLinks(h.links), withStarter(h.starter.start),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	require.NoError(t, err)
+	h.node = node
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- node.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-time.After(10 * time.Millisecond):
+				// Let hand-over timers run out.
+				h.clock.Advance(time.Second)
+			}
+		}
+	})
+	return h
+}
+
+func (h *nodeHarness) status(name string) InstanceStatus {
+	for _, s := range h.node.Status() {
+		if s.Name == name {
+			return s
+		}
+	}
+	h.t.Fatalf("no instance %s", name)
+	return InstanceStatus{}
+}
+
+func (h *nodeHarness) eventually(what string, cond func() bool) {
+	h.t.Helper()
+	require.Eventually(h.t, cond, 5*time.Second, time.Millisecond, what)
+}
+
+func (h *nodeHarness) waitState(name, state string) {
+	h.t.Helper()
+	h.eventually(name+" "+state, func() bool { return h.status(name).State == state })
+}
+
+func (h *nodeHarness) inject(p *packet.Packet, meta RecvMeta) {
+	b, err := p.Marshal(meta.Src, meta.Dst)
+	require.NoError(h.t, err)
+	h.tr.in <- fakePacket{b: b, meta: meta}
+}
+
+func instCfg(name, ifname string, vrid, prio uint8, vip string) InstanceConfig {
+	return InstanceConfig{
+		Name: name, Interface: ifname, VRID: vrid, Priority: prio, AdvertInt: time.Second,
+		AuthType: AuthPass, AuthPass: "renwole2",
+		VIPs: []VIP{{Prefix: netip.MustParsePrefix(vip + "/32")}},
+	}
+}
+
+func advert(vrid, prio uint8, vip string) *packet.Packet {
+	return &packet.Packet{Version: 2, VRID: vrid, Priority: prio, AuthType: packet.AuthSimple,
+		AdvertInt: time.Second, AuthData: packet.PaddedPassword("renwole2"),
+		Addresses: []netip.Addr{netip.MustParseAddr(vip)}}
+}
+
+func fromPeer() RecvMeta { return RecvMeta{Src: ka68, Dst: group, TTL: 255, IfIndex: 2} }
+
+func TestNodeOwnerBecomesMasterAtOnce(t *testing.T) {
+	in := instCfg("VI_1", "eth1", 191, 255, "10.16.8.100")
+	in.Notify = NotifyConfig{Master: "notify.sh master", Any: "any.sh"}
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{in}})
+	h.waitState("VI_1", "MASTER")
+	h.eventually("VIP added", func() bool { return h.addrs.has("10.16.8.100/32") })
+	h.eventually("GARP burst", func() bool { return h.arp.count() == 5 })
+	h.eventually("notify ran", func() bool { return len(h.starter.all()) == 2 })
+	assert.Equal(t, [][]string{{"notify.sh", "master"}, {"any.sh", "INSTANCE", "VI_1", "MASTER", "255"}}, h.starter.all())
+
+	s := h.tr.sends()
+	require.NotEmpty(t, s)
+	assert.Equal(t, ka67, s[0].src)
+	assert.Equal(t, group, s[0].dst)
+	p, err := packet.Parse(s[0].b, false)
+	require.NoError(t, err)
+	assert.Equal(t, "VRRPv2, Advertisement, vrid 191, prio 255, authtype simple, intvl 1s, length 20", p.String())
+	assert.Equal(t, packet.PaddedPassword("renwole2"), p.AuthData)
+	assert.Equal(t, []netip.Addr{group}, h.tr.joined)
+
+	st := h.status("VI_1")
+	assert.Equal(t, uint8(255), st.EffectivePriority)
+	assert.Equal(t, ka67, st.MasterAddr)
+	assert.Len(t, st.Problems, 2, "missing notify scripts are reported: %v", st.Problems)
+}
+
+func TestNodeBackupTakesOverAfterMasterDownInterval(t *testing.T) {
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")}})
+	h.waitState("VI_1", "BACKUP")
+	h.clock.Advance(3609 * time.Millisecond)
+	// 3 × 1 s + 156/256 s = 3.609375 s: not yet.
+	h.clock.Advance(0)
+	assert.Equal(t, "BACKUP", h.status("VI_1").State)
+	assert.False(t, h.addrs.has("10.16.8.100/32"))
+	h.clock.Advance(time.Millisecond)
+	h.waitState("VI_1", "MASTER")
+	h.eventually("VIP added", func() bool { return h.addrs.has("10.16.8.100/32") })
+}
+
+func TestNodeDropsBadPacketsWithoutChangingState(t *testing.T) {
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")}})
+	h.waitState("VI_1", "BACKUP")
+
+	ttl := fromPeer()
+	ttl.TTL = 64
+	h.inject(advert(191, 200, "10.16.8.100"), ttl)
+	bad := advert(191, 200, "10.16.8.100")
+	bad.AuthData = packet.PaddedPassword("wrong")
+	h.inject(bad, fromPeer())
+	slow := advert(191, 200, "10.16.8.100")
+	slow.AdvertInt = 2 * time.Second
+	h.inject(slow, fromPeer())
+	noauth := advert(191, 200, "10.16.8.100")
+	noauth.AuthType = packet.AuthNone
+	h.inject(noauth, fromPeer())
+	h.inject(&packet.Packet{Version: 3, VRID: 191, Priority: 200, AdvertInt: time.Second, Addresses: []netip.Addr{netip.MustParseAddr("10.16.8.100")}}, fromPeer())
+	own := fromPeer()
+	own.Src = ka67
+	h.inject(advert(191, 200, "10.16.8.100"), own)
+	// Corrupt checksum.
+	b, err := advert(191, 200, "10.16.8.100").Marshal(ka68, group)
+	require.NoError(t, err)
+	b[7] ^= 0xff
+	h.tr.in <- fakePacket{b: b, meta: fromPeer()}
+	// Truncated.
+	h.tr.in <- fakePacket{b: b[:10], meta: fromPeer()}
+
+	want := map[DropReason]uint64{DropTTL: 1, DropAuthPass: 1, DropInterval: 1, DropAuthType: 1, DropVersion: 1, DropOwn: 1, DropChecksum: 1, DropMalformed: 1}
+	h.eventually("all drops counted", func() bool {
+		d := h.status("VI_1").Counters.Drops
+		for k, v := range want {
+			if d[k] != v {
+				return false
+			}
+		}
+		return true
+	})
+	st := h.status("VI_1")
+	assert.Equal(t, "BACKUP", st.State)
+	assert.Zero(t, st.Counters.AdvertsReceived)
+	assert.False(t, st.MasterAddr.IsValid(), "no bad packet may set the master")
+
+	// Accepted despite a different address list, as keepalived does (logged, counted).
+	other := advert(191, 200, "10.16.8.199")
+	other.Addresses = append(other.Addresses, netip.MustParseAddr("10.16.8.198"))
+	h.inject(other, fromPeer())
+	h.eventually("advert accepted", func() bool { return h.status("VI_1").Counters.AdvertsReceived == 1 })
+	st = h.status("VI_1")
+	assert.Equal(t, ka68, st.MasterAddr)
+	assert.Equal(t, uint64(1), st.Counters.Warnings[WarnAddrCount])
+	// Another VRID is not ours: ignored without counting.
+	h.inject(advert(17, 200, "10.16.8.100"), fromPeer())
+	h.inject(advert(191, 200, "10.16.8.100"), fromPeer())
+	h.eventually("second advert", func() bool { return h.status("VI_1").Counters.AdvertsReceived == 2 })
+}
+
+func TestNodeGracefulShutdownKeepsVIPsUntilNewMaster(t *testing.T) {
+	in := instCfg("VI_1", "eth1", 191, 255, "10.16.8.100")
+	in.Notify = NotifyConfig{Stop: "notify.sh stop"}
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{in}})
+	h.waitState("VI_1", "MASTER")
+	h.eventually("VIP added", func() bool { return h.addrs.has("10.16.8.100/32") })
+	before := len(h.tr.sends())
+	h.cancel()
+	h.eventually("priority 0 sent", func() bool {
+		s := h.tr.sends()
+		if len(s) <= before {
+			return false
+		}
+		p, err := packet.Parse(s[len(s)-1].b, false)
+		return err == nil && p.Priority == 0
+	})
+	assert.True(t, h.status("VI_1").Leaving)
+	assert.True(t, h.addrs.has("10.16.8.100/32"), "make-before-break: VIP kept until the new master is heard")
+	h.inject(advert(191, 100, "10.16.8.100"), fromPeer())
+	h.eventually("new master seen", func() bool { return h.status("VI_1").MasterAddr == ka68 })
+	assert.True(t, h.addrs.has("10.16.8.100/32"), "kept for the release grace")
+	h.clock.Advance(100 * time.Millisecond)
+	select {
+	case err := <-h.done:
+		require.NoError(t, err)
+		h.done <- nil
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the handover")
+	}
+	assert.False(t, h.addrs.has("10.16.8.100/32"))
+	assert.Equal(t, "STOP", h.status("VI_1").State)
+	assert.Contains(t, h.starter.all(), []string{"notify.sh", "stop"}, "notify_stop runs before Run returns")
+}
+
+func TestNodeSyncGroupMovesTogether(t *testing.T) {
+	a := instCfg("External_1", "eth1", 171, 255, "10.16.8.100")
+	b := instCfg("Internal_1", "eth2", 191, 100, "172.16.8.100")
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{a, b},
+		SyncGroups: []SyncGroupConfig{{Name: "VG_1", Instances: []string{"External_1", "Internal_1"}, Notify: NotifyConfig{Any: "group.sh"}}}})
+	// External_1 is the owner and goes MASTER at once; the group pulls Internal_1 along.
+	h.waitState("External_1", "MASTER")
+	h.waitState("Internal_1", "MASTER")
+	h.eventually("both VIPs", func() bool { return h.addrs.has("10.16.8.100/32") && h.addrs.has("172.16.8.100/32") })
+	assert.Equal(t, "VG_1", h.status("Internal_1").SyncGroup)
+
+	// eth2 fails: Internal_1 is FAULT and takes External_1 with it.
+	h.links.updates <- LinkUpdate{Name: "eth2", Index: 3, Up: false}
+	h.waitState("External_1", "FAULT")
+	h.waitState("Internal_1", "FAULT")
+	h.eventually("VIPs removed", func() bool { return !h.addrs.has("10.16.8.100/32") && !h.addrs.has("172.16.8.100/32") })
+	assert.Equal(t, []string{"interface eth2 down"}, h.status("Internal_1").Faults)
+
+	h.links.updates <- LinkUpdate{Name: "eth2", Index: 3, Up: true}
+	h.waitState("External_1", "MASTER")
+	h.waitState("Internal_1", "MASTER")
+	h.eventually("group notify", func() bool {
+		return slices.ContainsFunc(h.starter.all(), func(a []string) bool {
+			return slices.Equal(a, []string{"group.sh", "GROUP", "VG_1", "FAULT", "0"})
+		})
+	})
+	assert.Contains(t, h.starter.all(), []string{"group.sh", "GROUP", "VG_1", "MASTER", "0"})
+}
+
+func TestNodeTrackScriptWeightAndFault(t *testing.T) {
+	a := instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")
+	a.TrackScripts = []TrackScript{{Name: "chk_nginx"}}
+	b := instCfg("VI_2", "eth2", 192, 100, "172.16.8.100")
+	b.TrackScripts = []TrackScript{{Name: "chk_missing", Weight: 0, WeightSet: true}}
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{a, b},
+		Scripts: []ScriptConfig{
+			{Name: "chk_nginx", Command: "false", Interval: 5 * time.Millisecond, Weight: -10, Fall: 2, Rise: 2},
+			{Name: "chk_missing", Command: "/nonexistent/check.sh", Interval: 5 * time.Millisecond, Weight: -5},
+		}})
+	h.eventually("priority lowered by chk_nginx", func() bool { return h.status("VI_1").EffectivePriority == 90 })
+	assert.Equal(t, uint8(100), h.status("VI_1").BasePriority)
+	// A script that cannot run counts as failing; weight 0 means FAULT.
+	h.waitState("VI_2", "FAULT")
+	st := h.status("VI_2")
+	require.Len(t, st.Problems, 1)
+	assert.Contains(t, st.Problems[0], "chk_missing")
+	assert.Equal(t, []string{"script chk_missing failing"}, st.Faults)
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	in := instCfg("VI_1", "eth9", 191, 100, "10.16.8.100")
+	_, err := New(Config{Instances: []InstanceConfig{in}}, WithTransport(newFakeTransport()),
+		WithAddrManager(&fakeAddrs{}), WithAnnouncer(&fakeARP{}), WithLinks(&fakeLinks{}), withStarter((&recordingStarter{}).start))
+	require.Error(t, err, "unknown interface")
+	in.Interface = "eth1"
+	in.AuthType = AuthAH
+	_, err = New(Config{Instances: []InstanceConfig{in}})
+	require.ErrorIs(t, err, ErrConfig)
+}
