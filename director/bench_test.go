@@ -127,3 +127,28 @@ func BenchmarkDiff100k(b *testing.B) {
 func perDest(b *testing.B, n int) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/dest")
 }
+
+// BenchmarkReloadOneOf10000 is a reload of 1,000 services × 10 real servers
+// that changes one weight: validation, desired state, diff against the
+// mirror, one edit.
+func BenchmarkReloadOneOf10000(b *testing.B) {
+	ctx := context.Background()
+	f := fakeipvs.New()
+	d, err := director.New(bigConfig(1000, 10), director.Options{IPVS: f})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := d.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	cfgs := [2]director.Config{bigConfig(1000, 10), bigConfig(1000, 10)}
+	cfgs[1].Services[567].RealServers[3].Weight = 5
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := d.Reload(ctx, cfgs[i%2]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -404,6 +404,9 @@ func (d *Director) logDrift(actual Table) int {
 			warn("service deleted", "vs", k.String())
 			continue
 		}
+		if sameTable(was, now) {
+			continue
+		}
 		if !ServiceEqual(was.Service, now.Service) {
 			warn("service changed", "vs", k.String(), "was", Op{Kind: OpNewService, Service: was.Service}.String(),
 				"now", Op{Kind: OpNewService, Service: now.Service}.String())
@@ -608,4 +611,17 @@ func (d *Director) Lookup(vs, rs string) (ServiceKey, DestKey, error) {
 		return k, DestKey{}, fmt.Errorf("real server %q in %s: %w", rs, k, ErrNotFound)
 	}
 	return ServiceKey{}, DestKey{}, fmt.Errorf("virtual server %q: %w", vs, ErrNotFound)
+}
+
+// sameTable is the cheap check before the sorted, logged comparison.
+func sameTable(a, b *TableService) bool {
+	if !ServiceEqual(a.Service, b.Service) || len(a.Dests) != len(b.Dests) {
+		return false
+	}
+	for k, d := range a.Dests {
+		if o, ok := b.Dests[k]; !ok || !DestEqual(d, o) {
+			return false
+		}
+	}
+	return true
 }

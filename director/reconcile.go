@@ -1,6 +1,7 @@
 package director
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -336,20 +337,23 @@ func sortedKeys(t Table) []ServiceKey {
 	return keys
 }
 
-func serviceKeyLess(a, b ServiceKey) bool {
-	if a.Family != b.Family {
-		return a.Family < b.Family
+func serviceKeyLess(a, b ServiceKey) bool { return a.Compare(b) < 0 }
+
+// Compare orders keys by family, fwmark, address, protocol and port.
+func (k ServiceKey) Compare(o ServiceKey) int {
+	switch {
+	case k.Family != o.Family:
+		return cmp.Compare(k.Family, o.Family)
+	case k.FWMark != o.FWMark:
+		return cmp.Compare(k.FWMark, o.FWMark)
 	}
-	if a.FWMark != b.FWMark {
-		return a.FWMark < b.FWMark
+	if c := k.Addr.Compare(o.Addr); c != 0 {
+		return c
 	}
-	if c := a.Addr.Compare(b.Addr); c != 0 {
-		return c < 0
+	if k.Protocol != o.Protocol {
+		return cmp.Compare(k.Protocol, o.Protocol)
 	}
-	if a.Protocol != b.Protocol {
-		return a.Protocol < b.Protocol
-	}
-	return a.Port < b.Port
+	return cmp.Compare(k.Port, o.Port)
 }
 
 func destKeyLess(a, b DestKey) bool {

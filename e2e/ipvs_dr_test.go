@@ -106,7 +106,8 @@ func serveName(t *testing.T, h *lab.Host, size int) {
 // response body bytes.
 func (c *drCluster) fetch(ctx context.Context, t *testing.T, n int) (map[string]int, int) {
 	t.Helper()
-	hc := c.client.HTTPClient(10 * time.Second)
+	// Generous: under TCG on a busy host one request can take seconds.
+	hc := c.client.HTTPClient(30 * time.Second)
 	split := map[string]int{}
 	total := 0
 	for i := range n {
@@ -262,7 +263,7 @@ func (c *drCluster) waitStats(t *testing.T, svc *ipvs.Service, conns map[string]
 			got[addr] = d.Stats.Connections
 		}
 		assert.Equal(ct, conns, got, "connections scheduled per real server (ipvsadm -Ln --stats)")
-	}, 10*time.Second, 250*time.Millisecond)
+	}, 30*time.Second, 250*time.Millisecond)
 	return ds
 }
 

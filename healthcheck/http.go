@@ -77,9 +77,11 @@ func hostHeader(s *Spec, u *URL) string {
 }
 
 // BuildRequest returns the GET request keepalived's checker sends
-// (HTTP/1.0, so the server closes the connection and never chunks).
+// (HTTP/1.0, so the server closes the connection and never chunks). The
+// User-Agent is keepalived's too: web servers commonly filter their access
+// logs on it.
 func BuildRequest(path, host string) []byte {
-	return []byte("GET " + path + " HTTP/1.0\r\nUser-Agent: lvsctl-healthcheck\r\nHost: " + host + "\r\n\r\n")
+	return []byte("GET " + path + " HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: " + host + "\r\n\r\n")
 }
 
 func (h *httpProbe) urlString(step int) string {

@@ -104,8 +104,12 @@ func (c command) run(ctx context.Context, start starter, timeout time.Duration, 
 	defer cancel()
 	argv := append(append([]string(nil), c.argv...), extra...)
 	if c.shell && len(extra) > 0 {
-		// "$0" is the script name, the appended words become "$@".
-		argv = append([]string{"/bin/sh", "-c", c.text + ` "$@"`, "sh"}, extra...)
+		// Like keepalived, append the words to the command line (quoted).
+		line := c.text
+		for _, e := range extra {
+			line += " '" + strings.ReplaceAll(e, "'", `'\''`) + "'"
+		}
+		argv = []string{"/bin/sh", "-c", line}
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -222,9 +222,18 @@ func TestE2EKeepalivedInterop(t *testing.T) {
 			vrrplab.WaitOwner(t, 0, n.A, n.B, n.A, "eth1", vip1)
 			vrrplab.WaitOwner(t, 0, n.A, n.B, n.B, "eth1", vip2)
 
-			// ka67 stops: ka68 takes VI_1; ka67 returns and preempts.
+			// ka67 stops: ka68 takes VI_1; ka67 returns and preempts. When
+			// the leaving master is lvsctl, no probe is lost even with
+			// keepalived taking over.
+			p := vrrplab.StartProber(n.Client, vip1+":80", 10*time.Millisecond, 300*time.Millisecond)
 			a.Stop(t)
 			vrrplab.WaitOwner(t, 3*time.Second, n.A, n.B, n.B, "eth1", vip1)
+			time.Sleep(200 * time.Millisecond)
+			if loss := vrrplab.Summarize(p.Stop(), time.Time{}, time.Time{}); a.Kind == "lvsctl" {
+				assert.Zero(t, loss.Lost, "graceful handover to keepalived lost probes: %+v", loss)
+			} else {
+				t.Logf("keepalived graceful handover to lvsctl: %d probes lost (%v)", loss.Lost, loss.Outage)
+			}
 			a = n.Start(t, roles[0], n.A, "testdata/ka67.conf")
 			vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.A, "eth1", vip1)
 
@@ -238,11 +247,58 @@ func TestE2EKeepalivedInterop(t *testing.T) {
 			b.Stop(t)
 			vrrplab.WaitOwner(t, 3*time.Second, n.A, n.B, n.A, "eth1", vip2)
 			vrrplab.WaitOwner(t, 0, n.A, n.B, n.A, "eth1", vip1)
-			for _, d := range []*vrrplab.Daemon{a, b} {
-				if d.Kind == "lvsctl" {
-					assert.NotContains(t, d.Proc.Output(), "dropping VRRP packet", "lvsctl dropped keepalived's adverts")
-				}
-			}
+			checkPeerHappy(t, a, b)
 		})
+	}
+}
+
+// Unicast peers and VRRPv3 (centisecond adverts, pseudo-header checksum),
+// each with keepalived as the peer in both roles: one master per VIP, and
+// the VIP moves when the master's cable is cut and comes back after.
+func TestE2EKeepalivedInteropUnicastAndV3(t *testing.T) {
+	for _, tc := range []struct {
+		name, prefix string
+		elect, fail  time.Duration
+	}{
+		{"unicast", "unicast-", electTimeout, 5 * time.Second},
+		{"v3", "v3-", 3 * time.Second, 2 * time.Second},
+	} {
+		for _, roles := range [][2]string{{"keepalived", "lvsctl"}, {"lvsctl", "keepalived"}} {
+			t.Run(tc.name+"/"+roles[0]+"-ka67_"+roles[1]+"-ka68", func(t *testing.T) {
+				n := vrrplab.NewNet(t, false)
+				a := n.Start(t, roles[0], n.A, "testdata/"+tc.prefix+"ka67.conf")
+				b := n.Start(t, roles[1], n.B, "testdata/"+tc.prefix+"ka68.conf")
+				vrrplab.WaitOwner(t, tc.elect, n.A, n.B, n.A, "eth1", vip1)
+				vrrplab.WaitOwner(t, tc.elect, n.A, n.B, n.B, "eth1", vip2)
+				time.Sleep(tc.fail / 2)
+				vrrplab.WaitOwner(t, 0, n.A, n.B, n.A, "eth1", vip1)
+				vrrplab.WaitOwner(t, 0, n.A, n.B, n.B, "eth1", vip2)
+				n.LinkA1.Cut()
+				vrrplab.WaitOwner(t, tc.fail, n.A, n.B, n.B, "eth1", vip1)
+				n.LinkA1.Reconnect()
+				vrrplab.WaitOwner(t, tc.elect, n.A, n.B, n.A, "eth1", vip1)
+				n.LinkB1.Cut()
+				vrrplab.WaitOwner(t, tc.fail, n.A, n.B, n.A, "eth1", vip2)
+				n.LinkB1.Reconnect()
+				vrrplab.WaitOwner(t, tc.elect, n.A, n.B, n.B, "eth1", vip2)
+				checkPeerHappy(t, a, b)
+			})
+		}
+	}
+}
+
+// checkPeerHappy asserts that neither side rejected the other's adverts.
+func checkPeerHappy(t *testing.T, ds ...*vrrplab.Daemon) {
+	t.Helper()
+	for _, d := range ds {
+		out := d.Proc.Output()
+		if d.Kind == "lvsctl" {
+			assert.NotContains(t, out, "dropping VRRP packet", "lvsctl dropped keepalived's adverts")
+			assert.NotContains(t, out, "accepted with a mismatch", "lvsctl saw a mismatch in keepalived's adverts")
+			continue
+		}
+		for _, bad := range []string{"checksum", "nvalid", "mismatch", "bogus", "expected"} {
+			assert.NotContains(t, out, bad, "keepalived complained about lvsctl's adverts")
+		}
 	}
 }

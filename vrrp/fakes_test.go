@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -221,6 +223,11 @@ func (r *recordingStarter) start(c *exec.Cmd) error {
 	r.mu.Lock()
 	r.runs = append(r.runs, append([]string(nil), c.Args...))
 	r.mu.Unlock()
+	if filepath.IsAbs(c.Args[0]) {
+		if _, err := os.Stat(c.Args[0]); err != nil {
+			return err
+		}
+	}
 	bin := "true"
 	if c.Args[0] == "false" {
 		bin = "false"

@@ -306,3 +306,20 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	_, err = New(Config{Instances: []InstanceConfig{in}})
 	require.ErrorIs(t, err, ErrConfig)
 }
+
+func TestNodeTrackInterfaceWeight(t *testing.T) {
+	in := instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")
+	in.TrackInterfaces = []TrackInterface{{Name: "eth2", Weight: -30}}
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{in}})
+	h.waitState("VI_1", "BACKUP")
+	assert.Equal(t, uint8(100), h.status("VI_1").EffectivePriority)
+	h.links.updates <- LinkUpdate{Name: "eth2", Index: 3, Up: false}
+	h.eventually("priority 70", func() bool { return h.status("VI_1").EffectivePriority == 70 })
+	assert.Equal(t, "BACKUP", h.status("VI_1").State, "a weighted interface lowers the priority, no FAULT")
+	h.links.updates <- LinkUpdate{Name: "eth1", Index: 2, Up: false}
+	h.waitState("VI_1", "FAULT")
+	h.links.updates <- LinkUpdate{Name: "eth1", Index: 2, Up: true}
+	h.links.updates <- LinkUpdate{Name: "eth2", Index: 3, Up: true}
+	h.waitState("VI_1", "BACKUP")
+	h.eventually("priority back", func() bool { return h.status("VI_1").EffectivePriority == 100 })
+}

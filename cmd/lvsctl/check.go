@@ -113,19 +113,31 @@ func watch(ctx context.Context, servers []healthcheck.Server, out *printer) erro
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- s.Run(runCtx) }()
+	// The initial states are printed before the first check can run, so
+	// they are followed only by transitions: a real server starts UP
+	// unless one of its checkers has alpha (keepalived's rule).
+	initial := make([]healthcheck.Status, 0, len(servers))
+	for _, srv := range servers {
+		st := healthcheck.Status{ID: srv.ID, State: healthcheck.Up, Reason: "initial state", Weight: healthcheck.NoWeight}
+		for _, sp := range srv.Checks {
+			if sp.Alpha {
+				st.State = healthcheck.Down
+			}
+		}
+		initial = append(initial, st)
+	}
+	sort.Slice(initial, func(i, j int) bool { return initial[i].ID < initial[j].ID })
+	for _, st := range initial {
+		if err := out.status(st); err != nil {
+			cancel()
+			<-done
+			return err
+		}
+	}
 	if err := s.Set(ctx, servers); err != nil {
 		cancel()
 		<-done
 		return fmt.Errorf("check: %w", err)
-	}
-	initial, err := s.Status(ctx)
-	if err == nil {
-		sort.Slice(initial, func(i, j int) bool { return initial[i].ID < initial[j].ID })
-		for _, st := range initial {
-			if err := out.status(st); err != nil {
-				return err
-			}
-		}
 	}
 	for ev := range s.Events() {
 		if err := out.event(ev); err != nil {

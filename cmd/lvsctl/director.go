@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvsctl/lvsctl/director"
@@ -194,6 +195,7 @@ func directorUp(c *cli.Context) error {
 		return loadDirector(path, log)
 	}
 	var companions []func(context.Context) error
+	var collectors []prometheus.Collector
 	var onReload func(context.Context, *daemon.Loaded) error
 	if vcfg, _ := first.Extra.(vrrp.Config); !c.Bool("no-vrrp") && len(vcfg.Instances) > 0 {
 		node, err := vrrp.New(vcfg, vrrp.WithLogger(log))
@@ -201,6 +203,7 @@ func directorUp(c *cli.Context) error {
 			return fmt.Errorf("vrrp: %w", err)
 		}
 		companions = append(companions, node.Run)
+		collectors = append(collectors, daemon.VRRPCollector(node.Status))
 		running := vcfg
 		onReload = func(_ context.Context, l *daemon.Loaded) error {
 			if nc, _ := l.Extra.(vrrp.Config); !reflect.DeepEqual(nc, running) {
@@ -223,6 +226,7 @@ func directorUp(c *cli.Context) error {
 		Reload:        reload,
 		Companions:    companions,
 		OnReload:      onReload,
+		Collectors:    collectors,
 	})
 	if err != nil {
 		return fmt.Errorf("director: %w", err)

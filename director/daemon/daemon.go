@@ -72,6 +72,9 @@ type Options struct {
 	// OnReload gives companions the new configuration after the director
 	// applied it.
 	OnReload func(ctx context.Context, l *Loaded) error
+	// Collectors are extra metrics served with the director's (the VRRP
+	// instances').
+	Collectors []prometheus.Collector
 	// Ready is called once the table is programmed and the control
 	// socket listens.
 	Ready func(d *Daemon)
@@ -169,6 +172,15 @@ func Run(ctx context.Context, o Options) error {
 		}
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(dm.metrics)
+		for _, c := range o.Collectors {
+			if err := reg.Register(c); err != nil {
+				cancel()
+				wg.Wait()
+				ln.Close()
+				dm.stop(err)
+				return fmt.Errorf("metrics: %w", err)
+			}
+		}
 		hs := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
 		spawn("metrics", func(ctx context.Context) error {
 			stop := context.AfterFunc(ctx, func() { hs.Close() })
@@ -205,7 +217,11 @@ func (dm *Daemon) loop(ctx context.Context, errc <-chan error) error {
 		defer t.Stop()
 		resync = t.C
 	}
-	retry := time.NewTicker(dm.o.Retry)
+	// Failed edits are retried with a fresh dump, backing off while they
+	// keep failing so a broken kernel is not hammered with full dumps.
+	delay := dm.o.Retry
+	maxDelay := max(dm.o.Resync, dm.o.Retry)
+	retry := time.NewTimer(delay)
 	defer retry.Stop()
 	for {
 		select {
@@ -222,6 +238,12 @@ func (dm *Daemon) loop(ctx context.Context, errc <-chan error) error {
 			if dm.dir.Dirty() {
 				dm.sync(ctx)
 			}
+			if dm.dir.Dirty() {
+				delay = min(2*delay, maxDelay)
+			} else {
+				delay = dm.o.Retry
+			}
+			retry.Reset(delay)
 		}
 	}
 }

@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/lvsctl/lvsctl/director/daemon"
 	"github.com/lvsctl/lvsctl/director/fakeipvs"
 	"github.com/lvsctl/lvsctl/healthcheck"
+	"github.com/lvsctl/lvsctl/vrrp"
 )
 
 // fakeHealth is a healthcheck scheduler driven by the test.
@@ -29,9 +32,9 @@ type fakeHealth struct {
 	// running mirrors healthcheck.Scheduler: Set only works while Run runs.
 	running chan struct{}
 	mu      sync.Mutex
-	sets   [][]healthcheck.Server
-	events chan healthcheck.Event
-	setErr error
+	sets    [][]healthcheck.Server
+	events  chan healthcheck.Event
+	setErr  error
 }
 
 func newFakeHealth() *fakeHealth {
@@ -280,10 +283,20 @@ func TestMetrics(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	ready := make(chan *daemon.Daemon, 1)
+	companionDone := make(chan struct{})
 	go func() {
 		done <- daemon.Run(ctx, daemon.Options{
 			Load: func() (*daemon.Loaded, error) { return loaded("10.16.8.100"), nil },
 			IPVS: f, MetricsListen: "127.0.0.1:0", Ready: func(d *daemon.Daemon) { ready <- d },
+			Collectors: []prometheus.Collector{daemon.VRRPCollector(func() []vrrp.InstanceStatus {
+				return []vrrp.InstanceStatus{{Name: "VI_1", State: "MASTER", EffectivePriority: 100,
+					Counters: vrrp.Counters{Transitions: 2}}}
+			})},
+			Companions: []func(context.Context) error{func(ctx context.Context) error {
+				<-ctx.Done()
+				close(companionDone)
+				return nil
+			}},
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 	}()
@@ -302,9 +315,45 @@ func TestMetrics(t *testing.T) {
 		`lvsctl_realserver_up{rs="10.16.8.8:80",vs="TCP 10.16.8.100:80"} 1`,
 		`lvsctl_ipvs_realserver_weight{rs="10.16.8.9:80",vs="TCP 10.16.8.100:80"} 1`,
 		`lvsctl_virtual_server_quorum_up{vs="TCP 10.16.8.100:80"} 1`,
+		`lvsctl_vrrp_state{instance="VI_1",state="MASTER"} 1`,
+		`lvsctl_vrrp_state{instance="VI_1",state="BACKUP"} 0`,
+		`lvsctl_vrrp_transitions_total{instance="VI_1"} 2`,
 	} {
 		assert.True(t, strings.Contains(text, want), "missing %s in\n%s", want, text)
 	}
 	cancel()
 	require.NoError(t, <-done)
+	<-companionDone // companions (VRRP) are stopped with the daemon
+}
+
+func TestDaemonRetriesFailedEdits(t *testing.T) {
+	f := fakeipvs.New()
+	var mu sync.Mutex
+	failures := 3
+	f.FailWith(func(op director.Op) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if op.Kind == director.OpNewDest && failures > 0 {
+			failures--
+			return syscall.ENOMEM
+		}
+		return nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	logs := &syncBuffer{}
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{
+			Load: func() (*daemon.Loaded, error) { return loaded("10.16.8.100"), nil },
+			IPVS: f, Retry: time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		})
+	}()
+	require.Eventually(t, func() bool {
+		s := f.Table()[key("10.16.8.100:80")]
+		return s != nil && len(s.Dests) == 2
+	}, 10*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	assert.Contains(t, logs.String(), `msg="IPVS edit failed, will retry" op="add-dest TCP 10.16.8.100:80 -> 10.16.8.8:80`)
+	assert.Contains(t, logs.String(), "cannot allocate memory")
 }

@@ -109,7 +109,7 @@ func (f *IPVS) GetServices(ctx context.Context) ([]director.Service, error) {
 		svc.Flags |= director.FlagHashed
 		out = append(out, svc)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key.String() < out[j].Key.String() })
+	sort.Slice(out, func(i, j int) bool { return out[i].Key.Compare(out[j].Key) < 0 })
 	return out, nil
 }
 

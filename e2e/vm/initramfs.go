@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 )
 
 //go:embed init.sh
@@ -145,6 +146,9 @@ type Run struct {
 	Load  []string          // modules to load, in order
 	Tests []TestBinary      // run one after the other
 	Bins  map[string]string // name in the guest's PATH -> host path
+	// HostTime is when the archive was made; tests compare the guest's
+	// clock with it.
+	HostTime time.Time
 }
 
 // WriteArchive writes the per-run cpio archive: /init, its configuration,
@@ -159,8 +163,8 @@ func (r Run) WriteArchive(out io.Writer) error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	cfg := fmt.Sprintf("NONCE=%s\nMODULES=%s\nexport LVSCTL_VM_BINS=%s\n",
-		shellQuote(r.Nonce), shellQuote(strings.Join(r.Load, " ")), shellQuote(strings.Join(names, " ")))
+	cfg := fmt.Sprintf("NONCE=%s\nMODULES=%s\nexport LVSCTL_VM_BINS=%s\nexport LVSCTL_VM_HOST_TIME=%d\n",
+		shellQuote(r.Nonce), shellQuote(strings.Join(r.Load, " ")), shellQuote(strings.Join(names, " ")), r.HostTime.Unix())
 	if err := w.File("vm/config.sh", 0o644, []byte(cfg)); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -183,7 +184,8 @@ func TestRunArchiveQuotesTestArguments(t *testing.T) {
 		Load:  []string{"crc32c_generic", "ip_vs"},
 		Tests: []TestBinary{{Name: "e2e/director", Path: bin, GuestDir: "/src/e2e/director", Testdata: td,
 			Args: []string{"-test.run=TestA|TestB's", "-test.v"}}},
-		Bins: map[string]string{"lvsctl": bin},
+		Bins:     map[string]string{"lvsctl": bin},
+		HostTime: time.Unix(1764000000, 0),
 	}
 	var buf bytes.Buffer
 	require.NoError(t, r.WriteArchive(&buf))
@@ -193,7 +195,7 @@ func TestRunArchiveQuotesTestArguments(t *testing.T) {
 	}
 	assert.Equal(t, string(initScript), byName["init"].data)
 	assert.Equal(t, uint32(modeFile|0o755), byName["init"].mode)
-	assert.Equal(t, "NONCE='n0nce'\nMODULES='crc32c_generic ip_vs'\nexport LVSCTL_VM_BINS='lvsctl'\n", byName["vm/config.sh"].data)
+	assert.Equal(t, "NONCE='n0nce'\nMODULES='crc32c_generic ip_vs'\nexport LVSCTL_VM_BINS='lvsctl'\nexport LVSCTL_VM_HOST_TIME=1764000000\n", byName["vm/config.sh"].data)
 	assert.Equal(t, `'run_test' 'e2e/director' '/src/e2e/director' '/vm/tests/00-e2e_director.test' '-test.run=TestA|TestB'\''s' '-test.v'`+"\n",
 		byName["vm/tests.sh"].data)
 	assert.Equal(t, "ELF test", byName["vm/tests/00-e2e_director.test"].data)
@@ -237,5 +239,5 @@ func TestMachineArgsBootTheKernelWithTCG(t *testing.T) {
 	assert.Contains(t, args, "-accel tcg -cpu max -m 512 -smp 2")
 	assert.Contains(t, args, "-kernel /boot/vmlinuz-x -initrd /tmp/i.cpio")
 	assert.Contains(t, args, "-no-reboot")
-	assert.Contains(t, args, "panic=-1")
+	assert.Contains(t, args, "panic=-1 no_timer_check")
 }

@@ -191,7 +191,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	if err != nil {
 		return fail(exitSetup, err)
 	}
-	r := vm.Run{Nonce: nonce, Bins: map[string]string{}}
+	r := vm.Run{Nonce: nonce, Bins: map[string]string{}, HostTime: time.Now()}
 	for i, p := range pkgs {
 		bin := filepath.Join(tmp, fmt.Sprintf("%02d.test", i))
 		logf("build %s", p.ImportPath)

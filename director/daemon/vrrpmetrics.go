@@ -1,0 +1,54 @@
+package daemon
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lvsctl/lvsctl/vrrp"
+)
+
+// vrrpStates are the states exported as lvsctl_vrrp_state{state=...}.
+var vrrpStates = []string{"INIT", "BACKUP", "MASTER", "FAULT", "STOP"}
+
+// VRRPCollector exports the VRRP instances run next to the director:
+// state (one series per state, 1 for the current one), priority,
+// transitions and advert counters, under lvsctl_vrrp_.
+func VRRPCollector(status func() []vrrp.InstanceStatus) prometheus.Collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName("lvsctl", "vrrp", name), help, append([]string{"instance"}, labels...), nil)
+	}
+	return &vrrpCollector{
+		status:      status,
+		state:       d("state", "1 for the instance's current state.", "state"),
+		priority:    d("effective_priority", "Priority after tracking adjustments."),
+		transitions: d("transitions_total", "State transitions."),
+		sent:        d("adverts_sent_total", "Adverts sent."),
+		received:    d("adverts_received_total", "Valid adverts received."),
+	}
+}
+
+type vrrpCollector struct {
+	status                                       func() []vrrp.InstanceStatus
+	state, priority, transitions, sent, received *prometheus.Desc
+}
+
+func (c *vrrpCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.state, c.priority, c.transitions, c.sent, c.received} {
+		ch <- d
+	}
+}
+
+func (c *vrrpCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.status() {
+		for _, st := range vrrpStates {
+			v := 0.0
+			if s.State == st {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, v, s.Name, st)
+		}
+		ch <- prometheus.MustNewConstMetric(c.priority, prometheus.GaugeValue, float64(s.EffectivePriority), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.transitions, prometheus.CounterValue, float64(s.Counters.Transitions), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(s.Counters.AdvertsSent), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.received, prometheus.CounterValue, float64(s.Counters.AdvertsReceived), s.Name)
+	}
+}

@@ -1,0 +1,87 @@
+package config
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/vrrp"
+)
+
+func TestVRRPAdapterSeed(t *testing.T) {
+	src := []byte(`global_defs {
+   vrrp_mcast_group4 224.0.0.111
+}
+vrrp_script chk_nginx {
+    script "killall -0 nginx"
+    interval 2
+    weight -10
+    fall 2
+    rise 2
+}
+vrrp_sync_group VG_1 {
+    group {
+        VI_1
+    }
+    notify "/etc/keepalived/group.sh"
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth1
+    virtual_router_id 191
+    priority 100
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass renwole0
+    }
+    virtual_ipaddress {
+        10.16.8.100
+        10.16.8.102/24 dev eth2 label eth2:1 scope link
+    }
+    track_script {
+        chk_nginx
+    }
+    track_interface {
+        eth2 weight -20
+    }
+    unicast_peer {
+        10.16.8.11
+    }
+    nopreempt
+    notify_master "/usr/local/keepalived/etc/keepalived/notify.sh master"
+    notify /usr/local/bin/notify-any.sh
+}
+`)
+	cfg, _, err := Parse("keepalived.conf", src, Options{})
+	require.NoError(t, err)
+	v := cfg.VRRP()
+	require.NoError(t, v.Validate())
+	assert.Equal(t, netip.MustParseAddr("224.0.0.111"), v.McastGroup4)
+	assert.Equal(t, []vrrp.ScriptConfig{{Name: "chk_nginx", Command: "killall -0 nginx", Interval: 2 * time.Second, Timeout: cfg.VRRPScripts[0].Timeout, Weight: -10, Rise: 2, Fall: 2}}, v.Scripts)
+	assert.Equal(t, []vrrp.SyncGroupConfig{{Name: "VG_1", Instances: []string{"VI_1"}, Notify: vrrp.NotifyConfig{Any: "/etc/keepalived/group.sh"}}}, v.SyncGroups)
+	require.Len(t, v.Instances, 1)
+	in := v.Instances[0]
+	assert.Equal(t, "VI_1", in.Name)
+	assert.Equal(t, "MASTER", in.InitialState)
+	assert.Equal(t, uint8(191), in.VRID)
+	assert.Equal(t, uint8(100), in.Priority)
+	assert.Equal(t, time.Second, in.AdvertInt)
+	assert.Equal(t, uint8(2), in.Version)
+	assert.Equal(t, vrrp.AuthPass, in.AuthType)
+	assert.Equal(t, "renwole0", in.AuthPass)
+	assert.True(t, in.Nopreempt)
+	assert.Equal(t, []netip.Addr{netip.MustParseAddr("10.16.8.11")}, in.UnicastPeers)
+	assert.Equal(t, []vrrp.VIP{
+		{Prefix: netip.MustParsePrefix("10.16.8.100/32"), Dev: "eth1", Scope: cfg.VRRPInstances[0].VIPs[0].Scope},
+		{Prefix: netip.MustParsePrefix("10.16.8.102/24"), Dev: "eth2", Label: "eth2:1", Scope: "link", Broadcast: cfg.VRRPInstances[0].VIPs[1].Broadcast},
+	}, in.VIPs)
+	assert.Equal(t, []vrrp.TrackScript{{Name: "chk_nginx"}}, in.TrackScripts)
+	assert.Equal(t, []vrrp.TrackInterface{{Name: "eth2", Weight: -20}}, in.TrackInterfaces)
+	assert.Equal(t, vrrp.NotifyConfig{Master: "/usr/local/keepalived/etc/keepalived/notify.sh master", Any: "/usr/local/bin/notify-any.sh"}, in.Notify)
+	assert.Equal(t, 5, in.GARPRepeat)
+	assert.Equal(t, 5*time.Second, in.GARPDelay)
+}
