@@ -374,3 +374,19 @@ func TestCheckOnceRetries(t *testing.T) {
 	assert.False(t, r.OK)
 	assert.Contains(t, r.Reason, "status 500")
 }
+
+func TestIPv6(t *testing.T) {
+	hosts := make(chan string, 4)
+	ln, err := net.Listen("tcp", "[::1]:0")
+	require.NoError(t, err, "this test needs ::1 on lo")
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hosts <- r.Host }), ReadHeaderTimeout: time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	ap := addrOf(t, ln.Addr().String())
+	tcp := &Spec{Kind: TCPCheck, Addr: ap, ConnectTimeout: time.Second, DelayLoop: time.Second}
+	assert.True(t, probeOnce(tcp, 0).OK)
+	h := httpSpec(t, "http://"+ap.String(), URL{Path: "/"})
+	r := probeOnce(h, 0)
+	assert.True(t, r.OK, r.Reason)
+	assert.Equal(t, ap.String(), <-hosts, "Host is [addr]:port for IPv6")
+}

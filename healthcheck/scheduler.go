@@ -372,7 +372,8 @@ func (s *Scheduler) drop(c *check) {
 
 func (s *Scheduler) upsert(in Server, now time.Time) {
 	srv := s.servers[in.ID]
-	if srv == nil {
+	isNew := srv == nil
+	if isNew {
 		srv = &server{id: in.ID, weight: NoWeight}
 		s.servers[in.ID] = srv
 	}
@@ -411,7 +412,7 @@ func (s *Scheduler) upsert(in Server, now time.Time) {
 	// A new server reports its initial state through Status only; a kept
 	// one whose checkers changed may change state, which is an event.
 	st, w := aggregate(srv)
-	if len(old) == 0 {
+	if isNew {
 		srv.state, srv.weight, srv.reason = st, w, "initial state"
 		return
 	}

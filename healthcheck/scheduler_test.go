@@ -389,3 +389,25 @@ func TestStoppedScheduler(t *testing.T) {
 	_, open := <-s.Events()
 	assert.False(t, open)
 }
+
+func TestUpsertRemove(t *testing.T) {
+	h := newHarness(t, nil)
+	const a = "10.0.0.1:80"
+	h.up(a, true)
+	ctx := context.Background()
+	require.NoError(t, h.s.Upsert(ctx, Server{ID: "rs1", Checks: []Spec{tcpSpec(a)}}))
+	h.run(at(6))
+	require.NoError(t, h.s.Remove(ctx, "rs1"))
+	h.run(at(30))
+	assert.Equal(t, []string{"0/0", "5/0"}, h.callTimes(a))
+	st, err := h.s.Status(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, st)
+	// An existing server without checkers gaining an alpha checker goes
+	// down: that is an event.
+	require.NoError(t, h.s.Upsert(ctx, Server{ID: "rs2"}))
+	sp := tcpSpec(a)
+	sp.Alpha = true
+	require.NoError(t, h.s.Upsert(ctx, Server{ID: "rs2", Checks: []Spec{sp}}))
+	assert.Equal(t, []string{"rs2 UP->DOWN @5"}, evStrings(h.drain()))
+}

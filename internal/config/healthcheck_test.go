@@ -2,6 +2,7 @@ package config
 
 import (
 	"net/netip"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -84,4 +85,24 @@ func TestStatusRanges(t *testing.T) {
 	assert.Nil(t, StatusRanges(nil))
 	assert.Equal(t, []healthcheck.StatusRange{{Min: 200, Max: 204}, {Min: 404, Max: 404}},
 		StatusRanges([]int{404, 204, 200, 201, 202, 203, 203}))
+}
+
+// Every checker of the real-world seed configurations converts.
+func TestHealthServersAllSeeds(t *testing.T) {
+	files, err := filepath.Glob("testdata/seed/*.conf")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	checks := 0
+	for _, f := range files {
+		cfg, _, err := LoadWith(f, Options{})
+		if err != nil {
+			continue // deliberately invalid seeds are the parser's tests
+		}
+		servers, err := HealthServers(cfg)
+		require.NoError(t, err, f)
+		for _, s := range servers {
+			checks += len(s.Checks)
+		}
+	}
+	assert.Positive(t, checks)
 }
