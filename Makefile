@@ -10,7 +10,7 @@ GOFLAGS_E2E ?= -count=1 -timeout 20m
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: all build deps test test-unit test-e2e test-vm e2e-vm lint bench demo clean
+.PHONY: all build deps test test-unit test-e2e lint bench bench-go demo clean
 
 all: build
 
@@ -37,8 +37,28 @@ test-e2e: deps
 lint:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./...
+	$(GO) vet -tags bench ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# The main job on a built-in lab: director + rs1 + rs2 + client in network
+# namespaces. This host's kernel has no IPVS, so the lab runs inside the VM
+# unless /proc/net/ip_vs exists here.
+demo: deps build
+	@if [ -e /proc/net/ip_vs ]; then \
+	  PATH=$(CURDIR)/bin:$$PATH $(GO) test -tags vm -count=1 -v -run TestDemo ./e2e/demo; \
+	else \
+	  $(GO) run ./e2e/vm/cmd/vmrun -v -bin ./cmd/lvsctl -run TestDemo ./e2e/demo; \
+	fi
+
+# Benchmarks that print the figures quoted in README and docs/.
+bench: deps bench-go
+	bash bench/healthcheck.sh
+	bash bench/director.sh
+	bash bench/vrrp-handover.sh
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 
 clean:
 	rm -rf bin .cache

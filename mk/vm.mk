@@ -7,7 +7,7 @@
 #
 # The runner needs no root on the host; `make test-vm` runs `make deps` first.
 
-VM_PKGS    ?= ./e2e/...
+VM_PKGS    ?= ./e2e/... ./director/...
 VM_RUN     ?=
 VM_V       ?=
 VM_BINS    ?= ./cmd/lvsctl

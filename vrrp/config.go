@@ -18,7 +18,7 @@ import (
 )
 
 // DefaultMcastGroup4 is the IPv4 group of VRRP adverts (RFC 5798).
-var DefaultMcastGroup4 = netip.MustParseAddr("224.0.0.18")
+const DefaultMcastGroup4 = "224.0.0.18"
 
 // Config is the VRRP part of a keepalived.conf.
 type Config struct {
@@ -132,7 +132,7 @@ var ErrConfig = errors.New("invalid VRRP configuration")
 func (c *Config) withDefaults() Config {
 	out := *c
 	if !out.McastGroup4.IsValid() {
-		out.McastGroup4 = DefaultMcastGroup4
+		out.McastGroup4 = netip.MustParseAddr(DefaultMcastGroup4)
 	}
 	if out.ReleaseGrace == 0 {
 		out.ReleaseGrace = 100 * time.Millisecond

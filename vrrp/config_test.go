@@ -51,7 +51,7 @@ func TestValidate(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	c := Config{Instances: []InstanceConfig{{Name: "VI_1", Interface: "eth1", VRID: 1, AuthPass: "x"}}, Scripts: []ScriptConfig{{Name: "s", Command: "true"}}}
 	d := c.withDefaults()
-	assert.Equal(t, DefaultMcastGroup4, d.McastGroup4)
+	assert.Equal(t, netip.MustParseAddr(DefaultMcastGroup4), d.McastGroup4)
 	in := d.Instances[0]
 	assert.Equal(t, uint8(2), in.Version)
 	assert.Equal(t, uint8(100), in.Priority)

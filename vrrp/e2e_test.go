@@ -4,6 +4,7 @@ package vrrp_test
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mdlayher/arp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lvsctl/lvsctl/vrrp"
 	"github.com/lvsctl/lvsctl/vrrp/vrrplab"
 )
 
@@ -301,4 +304,75 @@ func checkPeerHappy(t *testing.T, ds ...*vrrplab.Daemon) {
 			assert.NotContains(t, out, bad, "keepalived complained about lvsctl's adverts")
 		}
 	}
+}
+
+// A Node built in-process inside a lab host (as the director does in its
+// tests): sockets and the netlink handle are opened in the host's namespace
+// by New, Run works from any goroutine, the VIP lands on the host, and the
+// gratuitous ARPs (request and reply, sender = target = VIP) reach the client.
+func TestE2EInProcessNode(t *testing.T) {
+	n := vrrplab.NewNet(t, false)
+	vrrplab.StartLvsctl(t, n.B, "testdata/ka68.conf")
+
+	var garp *arp.Client
+	require.NoError(t, n.Client.Do(func() error {
+		ifi, err := net.InterfaceByName("eth1")
+		if err != nil {
+			return err
+		}
+		garp, err = arp.Dial(ifi)
+		return err
+	}))
+	defer garp.Close()
+
+	cfg := vrrp.Config{
+		McastGroup4: netip.MustParseAddr("224.0.0.111"),
+		Instances: []vrrp.InstanceConfig{{
+			Name: "VI_1", Interface: "eth1", VRID: 191, Priority: 100, AdvertInt: time.Second,
+			AuthType: vrrp.AuthPass, AuthPass: "renwole0",
+			VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix(vip1 + "/32")}},
+		}},
+	}
+	var node *vrrp.Node
+	require.NoError(t, n.A.Do(func() error {
+		var err error
+		node, err = vrrp.New(cfg)
+		return err
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- node.Run(ctx) }()
+
+	vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.A, "eth1", vip1)
+	var ops []arp.Operation
+	require.NoError(t, garp.SetReadDeadline(time.Now().Add(2*time.Second)))
+	for len(ops) < 2 {
+		p, _, err := garp.Read()
+		require.NoError(t, err, "no gratuitous ARP seen")
+		if p.SenderIP.String() == vip1 && p.TargetIP.String() == vip1 {
+			assert.Equal(t, n.A.HWAddr("eth1").String(), p.SenderHardwareAddr.String())
+			ops = append(ops, p.Operation)
+		}
+	}
+	assert.ElementsMatch(t, []arp.Operation{arp.OperationRequest, arp.OperationReply}, ops)
+
+	st := node.Status()
+	require.Len(t, st, 1)
+	assert.Equal(t, "MASTER", st[0].State)
+	assert.Equal(t, netip.MustParseAddr("10.16.8.10"), st[0].MasterAddr)
+	assert.NotZero(t, st[0].Counters.AdvertsSent)
+	// ka68 is a silent backup for VI_1 and its VI_2 adverts (vrid 192) are
+	// not ours: nothing received, nothing dropped.
+	assert.Zero(t, st[0].Counters.AdvertsReceived)
+	assert.Empty(t, st[0].Counters.Drops)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	vrrplab.WaitOwner(t, 0, n.A, n.B, n.B, "eth1", vip1)
+	assert.Equal(t, "STOP", node.Status()[0].State)
 }

@@ -211,6 +211,20 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	return n, nil
 }
 
+// Close releases the sockets and handles of a node whose Run was never
+// called (Run releases them itself when it returns). It changes nothing on
+// the host.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	ran := n.ran
+	n.ran = true
+	n.mu.Unlock()
+	if !ran {
+		n.close()
+	}
+	return nil
+}
+
 func (n *Node) close() {
 	if n.tr != nil {
 		_ = n.tr.Close()
@@ -240,7 +254,7 @@ func (n *Node) Run(ctx context.Context) error {
 	n.mu.Lock()
 	if n.ran {
 		n.mu.Unlock()
-		return errors.New("vrrp: Node.Run called twice")
+		return errors.New("vrrp: Node.Run called twice or after Close")
 	}
 	n.ran = true
 	n.mu.Unlock()
@@ -571,7 +585,8 @@ func (n *Node) groupState(g *syncGroup) {
 			return
 		}
 	}
-	if st == g.state || st == fsm.Init {
+	// keepalived sends STOP to instances only.
+	if st == g.state || st == fsm.Init || st == fsm.Stopped {
 		return
 	}
 	g.state = st

@@ -70,6 +70,9 @@ type Links interface {
 // for sockets and children created after New (from other OS threads).
 type nsHandle struct {
 	ns netns.NsHandle
+	// process is true when ns is the namespace of the whole process (the
+	// usual case outside tests): nothing needs switching then.
+	process bool
 }
 
 func currentNS() (*nsHandle, error) {
@@ -79,13 +82,22 @@ func currentNS() (*nsHandle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("current network namespace: %w", err)
 	}
-	return &nsHandle{ns: ns}, nil
+	h := &nsHandle{ns: ns}
+	if main, err := netns.GetFromPath("/proc/self/ns/net"); err == nil {
+		h.process = ns.Equal(main)
+		_ = main.Close()
+	}
+	return h, nil
 }
 
-// do runs fn on a dedicated OS thread switched into the namespace. The
-// thread is thrown away afterwards, so a failed switch back cannot leak a
-// thread in the wrong namespace.
+// do runs fn inside the namespace: directly when it is the process's, else
+// on a dedicated OS thread switched into it. That thread is thrown away
+// afterwards, so a failed switch back cannot leak a thread in the wrong
+// namespace.
 func (h *nsHandle) do(fn func() error) error {
+	if h.process {
+		return fn()
+	}
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()

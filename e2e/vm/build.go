@@ -71,7 +71,7 @@ func (b Builder) TestPackages(ctx context.Context, patterns []string) ([]Package
 			return nil, err
 		}
 		pkgs := map[string][2]string{}
-		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
 			f := strings.Split(line, "\t")
 			if len(f) == 4 {
 				pkgs[f[0]] = [2]string{f[1], f[2] + "|" + f[3]}
