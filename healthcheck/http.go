@@ -132,7 +132,8 @@ type FetchRequest struct {
 	TLS           *tls.Config // nil: plain HTTP
 	Request       []byte
 	// IdleTimeout bounds the connect and every read/write, like
-	// keepalived's connect_timeout; TotalTimeout bounds the whole fetch.
+	// keepalived's connect_timeout (0: 5s); TotalTimeout bounds the whole
+	// fetch (0: DefaultTotalTimeoutFactor × IdleTimeout).
 	IdleTimeout, TotalTimeout time.Duration
 	MaxHeaderBytes            int
 	MaxBodyBytes              int64
@@ -165,6 +166,12 @@ func Fetch(ctx context.Context, r FetchRequest) (FetchResponse, error) {
 	}
 	if r.MaxBodyBytes <= 0 {
 		r.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if r.IdleTimeout <= 0 {
+		r.IdleTimeout = 5 * time.Second // keepalived's default connect_timeout
+	}
+	if r.TotalTimeout <= 0 {
+		r.TotalTimeout = DefaultTotalTimeoutFactor * r.IdleTimeout
 	}
 	start := time.Now()
 	end := start.Add(r.TotalTimeout)

@@ -336,6 +336,8 @@ func TestTCPCheckBindTo(t *testing.T) {
 		ConnectTimeout: time.Second, DelayLoop: time.Second}
 	require.True(t, probeOnce(s, 0).OK)
 	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return from != "" }, 5*time.Second, time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
 	assert.True(t, strings.HasPrefix(from, "127.0.0.2:"), from)
 }
 

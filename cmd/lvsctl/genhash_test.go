@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,9 +22,13 @@ func runLvsctl(args ...string) (int, string, string) {
 }
 
 func TestGenhash(t *testing.T) {
+	var mu sync.Mutex
 	var host string
+	lastHost := func() string { mu.Lock(); defer mu.Unlock(); return host }
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		host = r.Host
+		mu.Unlock()
 		_, _ = io.WriteString(w, "<html>ok</html>\n")
 	})
 	sum := md5.Sum([]byte("<html>ok</html>\n"))
@@ -34,12 +39,12 @@ func TestGenhash(t *testing.T) {
 	code, out, errOut := runLvsctl("genhash", "--url", srv.URL+"/index.html")
 	assert.Equal(t, 0, code, errOut)
 	assert.Equal(t, want, out)
-	assert.Equal(t, strings.TrimPrefix(srv.URL, "http://"), host)
+	assert.Equal(t, strings.TrimPrefix(srv.URL, "http://"), lastHost())
 
 	code, out, errOut = runLvsctl("genhash", "--url", srv.URL+"/", "--virtualhost", "www.example")
 	assert.Equal(t, 0, code, errOut)
 	assert.Equal(t, want, out)
-	assert.Equal(t, "www.example", host)
+	assert.Equal(t, "www.example", lastHost())
 
 	tlsSrv := httptest.NewTLSServer(h)
 	defer tlsSrv.Close()

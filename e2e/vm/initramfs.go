@@ -21,14 +21,22 @@ var initScript []byte
 
 // baseFormat changes whenever the layout of the cached archive changes, so
 // old cache files are not reused.
-const baseFormat = "lvsctl-vm-base-1"
+const baseFormat = "lvsctl-vm-base-2"
 
 // Base describes the cached part of the initramfs.
 type Base struct {
 	Kernel  Kernel
 	Busybox string
 	Modules []string // names to load; see DefaultModules
+	// HostBins are dynamically linked host programs (keepalived) shipped
+	// with their shared-library closure; each is also linked into the
+	// guest's PATH (/usr/local/bin) under its base name.
+	HostBins []string
+	LibDirs  []string // where their libraries are searched; nil: DefaultLibDirs
 }
+
+// HostBinName is the name a host binary gets in the guest's PATH.
+func HostBinName(bin string) string { return filepath.Base(bin) }
 
 // BuildBase returns the path of the cached archive with busybox and the
 // kernel modules (building it when the cache has none for these inputs) and
@@ -42,7 +50,11 @@ func BuildBase(ctx context.Context, b Base, cacheDir string) (archive string, lo
 	if err != nil {
 		return "", nil, err
 	}
-	key, err := b.cacheKey(files)
+	hostFiles, err := b.hostFiles()
+	if err != nil {
+		return "", nil, err
+	}
+	key, err := b.cacheKey(files, hostFiles)
 	if err != nil {
 		return "", nil, err
 	}
@@ -59,7 +71,7 @@ func BuildBase(ctx context.Context, b Base, cacheDir string) (archive string, lo
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	if err := b.write(ctx, tmp, tree, files); err != nil {
+	if err := b.write(ctx, tmp, tree, files, hostFiles); err != nil {
 		return "", nil, err
 	}
 	if err := tmp.Close(); err != nil {
@@ -71,11 +83,42 @@ func BuildBase(ctx context.Context, b Base, cacheDir string) (archive string, lo
 	return archive, load, nil
 }
 
+// hostFiles resolves the closures of all host binaries into one list
+// (libraries they share appear once).
+func (b Base) hostFiles() ([]HostFile, error) {
+	dirs := b.LibDirs
+	if dirs == nil {
+		dirs = DefaultLibDirs()
+	}
+	byGuest := map[string]HostFile{}
+	names := map[string]string{}
+	for _, bin := range b.HostBins {
+		if prev, ok := names[HostBinName(bin)]; ok {
+			return nil, fmt.Errorf("host binaries %s and %s have the same name in the guest's PATH", prev, bin)
+		}
+		names[HostBinName(bin)] = bin
+		files, err := ResolveHostBinary(bin, dirs)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			byGuest[f.Guest] = f
+		}
+	}
+	out := make([]HostFile, 0, len(byGuest))
+	for _, f := range byGuest {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Guest < out[j].Guest })
+	return out, nil
+}
+
 // cacheKey hashes everything the base archive is made from: a rebuilt
-// busybox or an updated kernel package gives a new key.
-func (b Base) cacheKey(files []string) (string, error) {
+// busybox, an updated kernel package or an upgraded library of a host
+// binary gives a new key.
+func (b Base) cacheKey(files []string, hostFiles []HostFile) (string, error) {
 	h := sha256.New()
-	fmt.Fprintln(h, baseFormat, b.Kernel.Version, strings.Join(b.Modules, ","))
+	fmt.Fprintln(h, baseFormat, b.Kernel.Version, strings.Join(b.Modules, ","), strings.Join(b.HostBins, ","))
 	stamp := func(p string) error {
 		st, err := os.Stat(p)
 		if err != nil {
@@ -92,10 +135,19 @@ func (b Base) cacheKey(files []string) (string, error) {
 			return "", err
 		}
 	}
+	for _, f := range hostFiles {
+		if f.Link != "" {
+			fmt.Fprintln(h, f.Guest, "->", f.Link)
+			continue
+		}
+		if err := stamp(f.Source); err != nil {
+			return "", err
+		}
+	}
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
-func (b Base) write(ctx context.Context, out io.Writer, tree *ModuleTree, files []string) error {
+func (b Base) write(ctx context.Context, out io.Writer, tree *ModuleTree, files []string, hostFiles []HostFile) error {
 	w := NewCPIOWriter(out)
 	for _, d := range []string{"proc", "sys", "dev", "run", "tmp", "root", "sbin", "usr/local/bin", "etc"} {
 		if err := w.Dir(d, 0o755); err != nil {
@@ -128,6 +180,30 @@ func (b Base) write(ctx context.Context, out io.Writer, tree *ModuleTree, files 
 	if err := tree.addModules(ctx, w, "lib/modules/"+b.Kernel.Version, files); err != nil {
 		return err
 	}
+	for _, f := range hostFiles {
+		if f.Link != "" {
+			if err := w.Symlink(f.Guest, f.Link); err != nil {
+				return err
+			}
+			continue
+		}
+		st, err := os.Stat(f.Source)
+		if err != nil {
+			return fmt.Errorf("host binary closure: %w", err)
+		}
+		if err := addHostFile(w, f.Guest, f.Source, uint32(st.Mode().Perm())); err != nil {
+			return err
+		}
+	}
+	for _, bin := range b.HostBins {
+		abs, err := filepath.Abs(bin)
+		if err != nil {
+			return fmt.Errorf("host binary %s: %w", bin, err)
+		}
+		if err := w.Symlink("usr/local/bin/"+HostBinName(bin), abs); err != nil {
+			return err
+		}
+	}
 	return w.Close()
 }
 
@@ -146,6 +222,9 @@ type Run struct {
 	Load  []string          // modules to load, in order
 	Tests []TestBinary      // run one after the other
 	Bins  map[string]string // name in the guest's PATH -> host path
+	// HostBins are the names of the base archive's host binaries, for
+	// LVSCTL_VM_HOST_BINS.
+	HostBins []string
 	// HostTime is when the archive was made; tests compare the guest's
 	// clock with it.
 	HostTime time.Time
@@ -163,8 +242,9 @@ func (r Run) WriteArchive(out io.Writer) error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	cfg := fmt.Sprintf("NONCE=%s\nMODULES=%s\nexport LVSCTL_VM_BINS=%s\nexport LVSCTL_VM_HOST_TIME=%d\n",
-		shellQuote(r.Nonce), shellQuote(strings.Join(r.Load, " ")), shellQuote(strings.Join(names, " ")), r.HostTime.Unix())
+	cfg := fmt.Sprintf("NONCE=%s\nMODULES=%s\nexport LVSCTL_VM_BINS=%s\nexport LVSCTL_VM_HOST_BINS=%s\nexport LVSCTL_VM_HOST_TIME=%d\n",
+		shellQuote(r.Nonce), shellQuote(strings.Join(r.Load, " ")), shellQuote(strings.Join(names, " ")),
+		shellQuote(strings.Join(r.HostBins, " ")), r.HostTime.Unix())
 	if err := w.File("vm/config.sh", 0o644, []byte(cfg)); err != nil {
 		return err
 	}

@@ -185,6 +185,7 @@ func TestRunArchiveQuotesTestArguments(t *testing.T) {
 		Tests: []TestBinary{{Name: "e2e/director", Path: bin, GuestDir: "/src/e2e/director", Testdata: td,
 			Args: []string{"-test.run=TestA|TestB's", "-test.v"}}},
 		Bins:     map[string]string{"lvsctl": bin},
+		HostBins: []string{"keepalived"},
 		HostTime: time.Unix(1764000000, 0),
 	}
 	var buf bytes.Buffer
@@ -195,7 +196,8 @@ func TestRunArchiveQuotesTestArguments(t *testing.T) {
 	}
 	assert.Equal(t, string(initScript), byName["init"].data)
 	assert.Equal(t, uint32(modeFile|0o755), byName["init"].mode)
-	assert.Equal(t, "NONCE='n0nce'\nMODULES='crc32c_generic ip_vs'\nexport LVSCTL_VM_BINS='lvsctl'\nexport LVSCTL_VM_HOST_TIME=1764000000\n", byName["vm/config.sh"].data)
+	assert.Equal(t, "NONCE='n0nce'\nMODULES='crc32c_generic ip_vs'\nexport LVSCTL_VM_BINS='lvsctl'\nexport LVSCTL_VM_HOST_BINS='keepalived'\n"+
+		"export LVSCTL_VM_HOST_TIME=1764000000\n", byName["vm/config.sh"].data)
 	assert.Equal(t, `'run_test' 'e2e/director' '/src/e2e/director' '/vm/tests/00-e2e_director.test' '-test.run=TestA|TestB'\''s' '-test.v'`+"\n",
 		byName["vm/tests.sh"].data)
 	assert.Equal(t, "ELF test", byName["vm/tests/00-e2e_director.test"].data)

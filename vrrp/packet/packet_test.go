@@ -151,3 +151,29 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkMarshalV2(b *testing.B) {
+	p := &Packet{Version: 2, VRID: 191, Priority: 100, AuthType: AuthSimple, AdvertInt: time.Second,
+		Addresses: []netip.Addr{netip.MustParseAddr("172.16.8.100")}, AuthData: PaddedPassword("renwole2")}
+	src, dst := netip.MustParseAddr("10.16.8.10"), netip.MustParseAddr("224.0.0.111")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Marshal(src, dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseAndVerify(b *testing.B) {
+	raw, _ := hex.DecodeString(seedAdvert)
+	src, dst := netip.MustParseAddr("10.16.8.10"), netip.MustParseAddr("224.0.0.111")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(raw, false); err != nil {
+			b.Fatal(err)
+		}
+		if VerifyChecksum(raw, src, dst) == ChecksumBad {
+			b.Fatal("bad checksum")
+		}
+	}
+}

@@ -48,4 +48,12 @@ func TestGuestEnvironment(t *testing.T) {
 		out, err := exec.Command(p, "--help").CombinedOutput()
 		require.NoError(t, err, "%s --help: %s", name, out)
 	}
+	// Dynamically linked host programs (-host-bin): the loader, their
+	// libraries and whatever they need at start must be in the guest.
+	for _, name := range strings.Fields(os.Getenv("LVSCTL_VM_HOST_BINS")) {
+		p, err := exec.LookPath(name)
+		require.NoError(t, err, "host binary %s", name)
+		out, err := exec.Command(p, "--version").CombinedOutput()
+		require.NoError(t, err, "%s --version: %s", name, out)
+	}
 }

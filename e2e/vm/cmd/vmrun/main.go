@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path"
 	"path/filepath"
@@ -46,7 +47,7 @@ type options struct {
 	run, skip, count, testTimeout string
 	verbose                       bool
 	tags                          string
-	bins                          listFlag
+	bins, hostBins                listFlag
 	kernel, busybox, qemu         string
 	modules                       string
 	cache                         string
@@ -78,6 +79,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.testTimeout, "test-timeout", "10m", "per test binary panic timeout (-test.timeout)")
 	fs.StringVar(&o.tags, "tags", "", "extra build tags, comma separated (vm is always set)")
 	fs.Var(&o.bins, "bin", "main package to build statically and put in the guest's PATH (repeatable), e.g. ./cmd/lvsctl")
+	fs.Var(&o.hostBins, "host-bin", "dynamically linked host program to ship with its shared libraries into the guest's PATH (repeatable), e.g. /usr/sbin/keepalived or keepalived")
 	fs.StringVar(&o.kernel, "kernel", envOr("LVSCTL_VM_KERNEL", ""), "kernel version or /boot/vmlinuz-<version> path (default: newest with modules) [LVSCTL_VM_KERNEL]")
 	fs.StringVar(&o.busybox, "busybox", envOr("LVSCTL_VM_BUSYBOX", ""), "static busybox binary (default /bin/busybox) [LVSCTL_VM_BUSYBOX]")
 	fs.StringVar(&o.qemu, "qemu", envOr("LVSCTL_VM_QEMU", "qemu-system-x86_64"), "qemu binary [LVSCTL_VM_QEMU]")
@@ -148,6 +150,14 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 
 	// Host dependencies first: a fresh machine learns what to install
 	// before waiting for a build.
+	var hostBins []string
+	for _, hb := range o.hostBins {
+		p, err := exec.LookPath(hb)
+		if err != nil {
+			return fail(exitSetup, fmt.Errorf("%w: host binary for the guest: %w (install its package, e.g. apt-get install %s)", vm.ErrMissing, err, vm.HostBinName(hb)))
+		}
+		hostBins = append(hostBins, p)
+	}
 	qemu, err := vm.FindQEMU(o.qemu)
 	if err != nil {
 		return fail(exitSetup, err)
@@ -192,6 +202,9 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 		return fail(exitSetup, err)
 	}
 	r := vm.Run{Nonce: nonce, Bins: map[string]string{}, HostTime: time.Now()}
+	for _, hb := range hostBins {
+		r.HostBins = append(r.HostBins, vm.HostBinName(hb))
+	}
 	for i, p := range pkgs {
 		bin := filepath.Join(tmp, fmt.Sprintf("%02d.test", i))
 		logf("build %s", p.ImportPath)
@@ -215,7 +228,7 @@ func run(ctx context.Context, args []string, out io.Writer) int {
 	}
 	built := time.Now()
 
-	base, load, err := vm.BuildBase(ctx, vm.Base{Kernel: kernel, Busybox: busybox, Modules: strings.Split(o.modules, ",")}, cache)
+	base, load, err := vm.BuildBase(ctx, vm.Base{Kernel: kernel, Busybox: busybox, Modules: strings.Split(o.modules, ","), HostBins: hostBins}, cache)
 	if err != nil {
 		return fail(exitSetup, err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -13,6 +14,19 @@ func TestFlagsBecomeTestBinaryArgs(t *testing.T) {
 	assert.Equal(t, []string{"./e2e/"}, o.patterns)
 	assert.Equal(t, []string{"./cmd/lvsctl"}, []string(o.bins))
 	assert.Equal(t, []string{"-test.count=1", "-test.timeout=10m", "-test.v", "-test.run=TestIPVSDirectRouting/wrr", "-test.failfast"}, o.binaryArgs())
+}
+
+func TestHostBinIsRepeatable(t *testing.T) {
+	o, err := parseFlags([]string{"-host-bin", "/usr/sbin/keepalived", "-host-bin", "ipvsadm", "./bench/directorvm"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/usr/sbin/keepalived", "ipvsadm"}, []string(o.hostBins))
+}
+
+func TestMissingHostBinIsASetupError(t *testing.T) {
+	var out strings.Builder
+	code := run(t.Context(), []string{"-host-bin", "/nonexistent/keepalived", "./e2e/"}, &out)
+	assert.Equal(t, exitSetup, code, out.String())
+	assert.Contains(t, out.String(), "apt-get install keepalived")
 }
 
 func TestDefaultPackagesAreTheE2ETree(t *testing.T) {
