@@ -9,14 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"reflect"
 	"sort"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvsctl/lvsctl/director"
@@ -25,7 +23,6 @@ import (
 	"github.com/lvsctl/lvsctl/director/ipvs"
 	"github.com/lvsctl/lvsctl/healthcheck"
 	"github.com/lvsctl/lvsctl/internal/config"
-	"github.com/lvsctl/lvsctl/vrrp"
 )
 
 func socketFlag() *cli.StringFlag {
@@ -151,7 +148,7 @@ func loadDirector(path string, log *slog.Logger) (*daemon.Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &daemon.Loaded{Director: dc, Checks: checks, Reals: refs, Extra: cfg.VRRP()}, nil
+	return &daemon.Loaded{Director: dc, Checks: checks, Reals: refs, VRRP: cfg.VRRP()}, nil
 }
 
 func directorUp(c *cli.Context) error {
@@ -167,11 +164,6 @@ func directorUp(c *cli.Context) error {
 		}
 		return cli.Exit("lvsctl: configuration has errors, nothing applied", 1)
 	}
-	client, err := ipvs.Open("")
-	if err != nil {
-		return cli.Exit("lvsctl: "+err.Error(), 1)
-	}
-	defer client.Close()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -194,29 +186,17 @@ func directorUp(c *cli.Context) error {
 		}
 		return loadDirector(path, log)
 	}
-	var companions []func(context.Context) error
-	var collectors []prometheus.Collector
-	var onReload func(context.Context, *daemon.Loaded) error
-	if vcfg, _ := first.Extra.(vrrp.Config); !c.Bool("no-vrrp") && len(vcfg.Instances) > 0 {
-		node, err := vrrp.New(vcfg, vrrp.WithLogger(log))
-		if err != nil {
-			return fmt.Errorf("vrrp: %w", err)
-		}
-		companions = append(companions, node.Run)
-		collectors = append(collectors, daemon.VRRPCollector(node.Status))
-		running := vcfg
-		onReload = func(_ context.Context, l *daemon.Loaded) error {
-			if nc, _ := l.Extra.(vrrp.Config); !reflect.DeepEqual(nc, running) {
-				log.Warn("vrrp_instance changes take effect when the director restarts")
-			}
-			return nil
-		}
-	}
-	hc := healthcheck.New(healthcheck.Options{Logger: log})
 	err = daemon.Run(c.Context, daemon.Options{
-		Load:          load,
-		IPVS:          client,
-		Health:        hc,
+		Load: load,
+		OpenIPVS: func() (director.IPVS, func() error, error) {
+			cl, err := ipvs.Open("")
+			if err != nil {
+				return nil, nil, err
+			}
+			return cl, cl.Close, nil
+		},
+		NoVRRP:        c.Bool("no-vrrp"),
+		Health:        healthcheck.New(healthcheck.Options{Logger: log}),
 		Logger:        log,
 		Resync:        c.Duration("resync"),
 		KeepIPVS:      c.Bool("keep-ipvs"),
@@ -224,10 +204,10 @@ func directorUp(c *cli.Context) error {
 		MetricsListen: c.String("metrics-listen"),
 		Scripts:       daemon.ShellScripts{Log: log},
 		Reload:        reload,
-		Companions:    companions,
-		OnReload:      onReload,
-		Collectors:    collectors,
 	})
+	if errors.Is(err, ipvs.ErrNoIPVS) {
+		return cli.Exit("lvsctl: "+err.Error(), 1)
+	}
 	if err != nil {
 		return fmt.Errorf("director: %w", err)
 	}

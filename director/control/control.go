@@ -14,11 +14,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/vrrp"
 )
 
 // DefaultSocket is where the daemon listens unless told otherwise.
@@ -44,12 +46,102 @@ type Request struct {
 type Response struct {
 	OK     bool             `json:"ok"`
 	Errors []string         `json:"errors,omitempty"`
-	Status *director.Status `json:"status,omitempty"`
+	Status *Status           `json:"status,omitempty"`
+}
+
+// Status is the daemon's state: the director's view of its IPVS services
+// (embedded, so its fields stay at the top level of the JSON) and the VRRP
+// instances it runs.
+type Status struct {
+	director.Status
+	// IPVS is false when the daemon runs without the kernel's IPVS (a
+	// configuration without virtual_server).
+	IPVS bool           `json:"ipvs"`
+	VRRP []VRRPInstance `json:"vrrp_instances,omitempty"`
+}
+
+// VRRPInstance is one VRRP instance as `director status` shows it.
+type VRRPInstance struct {
+	Name      string `json:"name"`
+	Interface string `json:"interface"`
+	VRID      uint8  `json:"vrid"`
+	Version   uint8  `json:"version"`
+	SyncGroup string `json:"sync_group,omitempty"`
+	// State is INIT, BACKUP, MASTER, FAULT or STOP.
+	State string `json:"state"`
+	// Leaving: a master handing over on shutdown (it keeps the VIPs until
+	// it hears the new master).
+	Leaving           bool  `json:"leaving,omitempty"`
+	HoldsVIPs         bool  `json:"holds_vips"`
+	BasePriority      uint8 `json:"base_priority"`
+	EffectivePriority uint8 `json:"effective_priority"`
+	// Master is the current master's address (ours when MASTER), "" while
+	// none is known.
+	Master          string        `json:"master,omitempty"`
+	Source          string        `json:"source,omitempty"`
+	AdvertInt       time.Duration `json:"advert_int_ns"`
+	MasterAdvertInt time.Duration `json:"master_advert_int_ns,omitempty"`
+	VIPs            []string      `json:"vips"`
+	LastTransition  time.Time     `json:"last_transition,omitzero"`
+	Faults          []string      `json:"faults,omitempty"`
+	Problems        []string      `json:"problems,omitempty"`
+	Counters        VRRPCounters  `json:"counters"`
+}
+
+// VRRPCounters are an instance's statistics since the daemon started.
+type VRRPCounters struct {
+	AdvertsSent     uint64 `json:"adverts_sent"`
+	AdvertsReceived uint64 `json:"adverts_received"`
+	Transitions     uint64 `json:"transitions"`
+	SendErrors      uint64 `json:"send_errors"`
+	GARPsSent       uint64 `json:"garps_sent"`
+	GARPErrors      uint64 `json:"garp_errors"`
+	VIPErrors       uint64 `json:"vip_errors"`
+	// Drops counts received packets dropped, by reason.
+	Drops map[string]uint64 `json:"drops"`
+	// Warnings counts adverts accepted with a mismatch, by kind.
+	Warnings map[string]uint64 `json:"warnings,omitempty"`
+}
+
+// VRRPInstanceOf converts a vrrp.InstanceStatus for the wire.
+func VRRPInstanceOf(s vrrp.InstanceStatus) VRRPInstance {
+	v := VRRPInstance{
+		Name: s.Name, Interface: s.Interface, VRID: s.VRID, Version: s.Version, SyncGroup: s.SyncGroup,
+		State: s.State, Leaving: s.Leaving, HoldsVIPs: s.HoldsVIPs,
+		BasePriority: s.BasePriority, EffectivePriority: s.EffectivePriority,
+		AdvertInt: s.AdvertInt, MasterAdvertInt: s.MasterAdvertInt, LastTransition: s.LastTransition,
+		Faults: s.Faults, Problems: s.Problems, VIPs: []string{},
+		Counters: VRRPCounters{
+			AdvertsSent: s.Counters.AdvertsSent, AdvertsReceived: s.Counters.AdvertsReceived,
+			Transitions: s.Counters.Transitions, SendErrors: s.Counters.SendErrors, GARPsSent: s.Counters.GARPsSent,
+			GARPErrors: s.Counters.GARPErrors, VIPErrors: s.Counters.VIPErrors, Drops: map[string]uint64{},
+		},
+	}
+	if s.MasterAddr.IsValid() {
+		v.Master = s.MasterAddr.String()
+	}
+	if s.SourceAddr.IsValid() {
+		v.Source = s.SourceAddr.String()
+	}
+	for _, p := range s.VIPs {
+		v.VIPs = append(v.VIPs, p.String())
+	}
+	sort.Strings(v.VIPs)
+	for r, n := range s.Counters.Drops {
+		v.Counters.Drops[string(r)] = n
+	}
+	for w, n := range s.Counters.Warnings {
+		if v.Counters.Warnings == nil {
+			v.Counters.Warnings = map[string]uint64{}
+		}
+		v.Counters.Warnings[string(w)] = n
+	}
+	return v
 }
 
 // Daemon is what the server needs from the running daemon.
 type Daemon interface {
-	Status(ctx context.Context) (director.Status, error)
+	Status(ctx context.Context) (Status, error)
 	// Reload returns every error of the new configuration.
 	Reload(ctx context.Context) []error
 	Drain(ctx context.Context, vs, rs string, on bool) error

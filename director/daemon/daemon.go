@@ -1,8 +1,12 @@
-// Package daemon runs `lvsctl director up`: it loads the configuration,
-// programs IPVS through a director.Director, feeds it the health-check
-// transitions, heals drift on a timer, reloads on request (SIGHUP or the
-// control socket), serves status and metrics, runs companions such as the
-// VRRP instances, and cleans up on stop.
+// Package daemon runs `lvsctl director up`, keepalived's replacement in one
+// process: it loads the configuration, programs IPVS through a
+// director.Director, feeds it the health-check transitions, runs the
+// file's VRRP instances, heals drift on a timer, reloads on request (SIGHUP
+// or the control socket), serves status and metrics, and cleans up on stop.
+//
+// The kernel's IPVS is opened only when the configuration has virtual
+// servers, so a VRRP-only file (keepalived + nginx) runs on a kernel
+// without IPVS.
 package daemon
 
 import (
@@ -12,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -21,6 +26,7 @@ import (
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/director/control"
 	"github.com/lvsctl/lvsctl/healthcheck"
+	"github.com/lvsctl/lvsctl/vrrp"
 )
 
 // Health is the health-check scheduler (healthcheck.Scheduler).
@@ -37,18 +43,46 @@ type Loaded struct {
 	Checks   []healthcheck.Server
 	// Reals maps every healthcheck.Server ID to its real server.
 	Reals map[string]director.RealRef
-	// Extra carries what companions need from the same file (the VRRP
-	// part); the daemon passes it to OnReload untouched.
-	Extra any
+	// VRRP is the file's vrrp_instance, vrrp_sync_group and vrrp_script
+	// part; no instances means no VRRP.
+	VRRP vrrp.Config
 }
 
-// Options configure Run. Load and IPVS are required.
+// VRRP is a set of VRRP instances (*vrrp.Node).
+type VRRP interface {
+	// Run runs the instances until ctx ends, then hands the addresses over.
+	Run(ctx context.Context) error
+	Status() []vrrp.InstanceStatus
+	// Close releases a node whose Run was never called.
+	Close() error
+}
+
+// NewVRRPNode is the default Options.NewVRRP: vrrp.New in the calling
+// thread's network namespace.
+func NewVRRPNode(cfg vrrp.Config, log *slog.Logger) (VRRP, error) {
+	n, err := vrrp.New(cfg, vrrp.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Options configure Run. Load is required, and IPVS or OpenIPVS.
 type Options struct {
 	// Load reads and validates the configuration; it is called at start
 	// and on every reload. Its error should list every problem with its
 	// position (errors.Join or a type with Unwrap() []error).
 	Load func() (*Loaded, error)
+	// IPVS is an IPVS client that is already open (tests: the fake).
 	IPVS director.IPVS
+	// OpenIPVS opens the kernel's IPVS when IPVS is nil. It is called only
+	// once a configuration has virtual servers, so a VRRP-only file never
+	// needs IPVS. close is called when the daemon stops.
+	OpenIPVS func() (client director.IPVS, close func() error, err error)
+	// NoVRRP ignores the configuration's vrrp_instance blocks.
+	NoVRRP bool
+	// NewVRRP creates the VRRP instances (default NewVRRPNode).
+	NewVRRP func(cfg vrrp.Config, log *slog.Logger) (VRRP, error)
 	// Health runs the checks; nil runs none (every server stays up).
 	Health Health
 	Logger *slog.Logger
@@ -65,15 +99,8 @@ type Options struct {
 	Scripts       director.Scripts
 	// Reload delivers reload requests (SIGHUP).
 	Reload <-chan struct{}
-	// Companions run for the daemon's lifetime (VRRP instances); their
-	// context ends when the daemon stops. An error from one stops the
-	// daemon.
-	Companions []func(ctx context.Context) error
-	// OnReload gives companions the new configuration after the director
-	// applied it.
-	OnReload func(ctx context.Context, l *Loaded) error
-	// Collectors are extra metrics served with the director's (the VRRP
-	// instances').
+	// Collectors are extra metrics served with the director's and the
+	// VRRP instances'.
 	Collectors []prometheus.Collector
 	// Ready is called once the table is programmed and the control
 	// socket listens.
@@ -92,17 +119,25 @@ type Daemon struct {
 	mu       sync.Mutex
 	reals    map[string]director.RealRef
 
+	ipvs *lazyIPVS
+	// vrrp is nil when the configuration has no VRRP instances (or NoVRRP);
+	// vrrpCfg is the configuration it runs.
+	vrrp    VRRP
+	vrrpCfg vrrp.Config
+
 	metricsAddr string
 }
 
 // MetricsAddr is the address metrics are served on ("" when off).
 func (dm *Daemon) MetricsAddr() string { return dm.metricsAddr }
 
-// Run runs the daemon until ctx ends, then stops cleanly: companions and
-// checks end, and the managed IPVS services are removed unless KeepIPVS.
+// Run runs the daemon until ctx ends, then stops cleanly: the VRRP
+// instances hand their addresses over, the checks end, and the managed IPVS
+// services are removed unless KeepIPVS. The services stay programmed until
+// VRRP has let go of the VIPs, so a leaving master forwards until the end.
 func Run(ctx context.Context, o Options) error {
-	if o.Load == nil || o.IPVS == nil {
-		return errors.New("daemon: Load and IPVS are required")
+	if o.Load == nil || (o.IPVS == nil && o.OpenIPVS == nil) {
+		return errors.New("daemon: Load and IPVS or OpenIPVS are required")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -110,15 +145,46 @@ func Run(ctx context.Context, o Options) error {
 	if o.Retry <= 0 {
 		o.Retry = 2 * time.Second
 	}
-	dm := &Daemon{o: o, log: o.Logger, metrics: director.NewMetrics()}
+	if o.NewVRRP == nil {
+		o.NewVRRP = NewVRRPNode
+	}
+	dm := &Daemon{o: o, log: o.Logger, metrics: director.NewMetrics(), ipvs: &lazyIPVS{open: o.OpenIPVS}}
+	if o.IPVS != nil {
+		dm.ipvs.c = o.IPVS
+	}
+	defer dm.ipvs.close(o.Logger)
 	l, err := o.Load()
 	if err != nil {
 		return fmt.Errorf("load configuration: %w", err)
 	}
-	dir, err := director.New(l.Director, director.Options{IPVS: o.IPVS, Logger: o.Logger, Scripts: o.Scripts,
+	dir, err := director.New(l.Director, director.Options{IPVS: dm.ipvs, Logger: o.Logger, Scripts: o.Scripts,
 		KeepIPVS: o.KeepIPVS, Observer: dm.metrics})
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
+	}
+	if len(l.Director.Services) > 0 {
+		if err := dm.ipvs.ensure(); err != nil {
+			return err
+		}
+	}
+	// vrrpRuns is set when Run takes the node over; until then every
+	// failure must close it.
+	vrrpRuns := false
+	if !o.NoVRRP && len(l.VRRP.Instances) > 0 {
+		node, err := o.NewVRRP(l.VRRP, o.Logger)
+		if err != nil {
+			return fmt.Errorf("vrrp: %w", err)
+		}
+		dm.vrrp, dm.vrrpCfg = node, l.VRRP
+		defer func() {
+			if !vrrpRuns {
+				if cerr := node.Close(); cerr != nil {
+					o.Logger.Warn("closing VRRP", "err", cerr)
+				}
+			}
+		}()
+	} else if len(l.VRRP.Instances) > 0 {
+		o.Logger.Info("not running the vrrp_instance blocks (--no-vrrp)", "instances", len(l.VRRP.Instances))
 	}
 	dm.dir = dir
 	dm.reals = l.Reals
@@ -130,7 +196,7 @@ func Run(ctx context.Context, o Options) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4+len(o.Companions))
+	errc := make(chan error, 5)
 	spawn := func(name string, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -172,7 +238,11 @@ func Run(ctx context.Context, o Options) error {
 		}
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(dm.metrics)
-		for _, c := range o.Collectors {
+		collectors := o.Collectors
+		if dm.vrrp != nil {
+			collectors = append(collectors[:len(collectors):len(collectors)], VRRPCollector(dm.vrrp.Status))
+		}
+		for _, c := range collectors {
 			if err := reg.Register(c); err != nil {
 				cancel()
 				wg.Wait()
@@ -193,13 +263,15 @@ func Run(ctx context.Context, o Options) error {
 		dm.metricsAddr = ln.Addr().String()
 		o.Logger.Info("serving metrics", "addr", dm.metricsAddr)
 	}
-	for i, c := range o.Companions {
-		spawn(fmt.Sprintf("companion %d", i), c)
+	if dm.vrrp != nil {
+		vrrpRuns = true
+		spawn("vrrp", dm.vrrp.Run)
 	}
 	if o.Ready != nil {
 		o.Ready(dm)
 	}
-	o.Logger.Info("director running", "services", len(l.Director.Services), "resync", o.Resync.String())
+	o.Logger.Info("director running", "services", len(l.Director.Services), "ipvs", dm.ipvs.opened(),
+		"vrrp_instances", len(dm.vrrpStatus()), "resync", o.Resync.String())
 
 	err = dm.loop(runCtx, errc)
 	cancel()
@@ -300,8 +372,27 @@ func (dm *Daemon) consumeHealth(ctx context.Context) error {
 func (dm *Daemon) Director() *director.Director { return dm.dir }
 
 // Status implements control.Daemon: the director's status with the
-// checks' latest results merged in.
-func (dm *Daemon) Status(ctx context.Context) (director.Status, error) {
+// checks' latest results merged in, and the VRRP instances.
+func (dm *Daemon) Status(ctx context.Context) (control.Status, error) {
+	st, err := dm.directorStatus(ctx)
+	if err != nil {
+		return control.Status{}, err
+	}
+	out := control.Status{Status: st, IPVS: dm.ipvs.opened()}
+	for _, s := range dm.vrrpStatus() {
+		out.VRRP = append(out.VRRP, control.VRRPInstanceOf(s))
+	}
+	return out, nil
+}
+
+func (dm *Daemon) vrrpStatus() []vrrp.InstanceStatus {
+	if dm.vrrp == nil {
+		return nil
+	}
+	return dm.vrrp.Status()
+}
+
+func (dm *Daemon) directorStatus(ctx context.Context) (director.Status, error) {
 	st, err := dm.dir.Status(ctx)
 	if err != nil || dm.o.Health == nil {
 		return st, err
@@ -352,6 +443,10 @@ func (dm *Daemon) Reload(ctx context.Context) []error {
 		// the checks nor the table.
 		err = l.Director.Normalize()
 	}
+	if err == nil && len(l.Director.Services) > 0 {
+		// A VRRP-only start left IPVS closed; virtual servers need it now.
+		err = dm.ipvs.ensure()
+	}
 	if err == nil && dm.o.Health != nil {
 		dm.mu.Lock()
 		old := dm.reals
@@ -377,16 +472,26 @@ func (dm *Daemon) Reload(ctx context.Context) []error {
 	dm.mu.Lock()
 	dm.reals = l.Reals
 	dm.mu.Unlock()
-	if dm.o.OnReload != nil {
-		if err := dm.o.OnReload(ctx, l); err != nil {
-			dm.log.Error("reload of companions failed", "err", err)
-			dm.metrics.Reload("error")
-			return []error{err}
-		}
+	if dm.vrrpChanged(l.VRRP) {
+		// Rebuilding running instances would give up mastership; keepalived
+		// users restart for such changes too, so the change waits for it.
+		dm.log.Warn("vrrp_instance changes take effect when the director restarts")
 	}
 	dm.metrics.Reload("ok")
 	dm.log.Info("reload done", "took", time.Since(start).String())
 	return nil
+}
+
+// vrrpChanged reports whether cfg differs from the VRRP configuration
+// that runs (none when NoVRRP).
+func (dm *Daemon) vrrpChanged(cfg vrrp.Config) bool {
+	if dm.o.NoVRRP {
+		return false
+	}
+	if dm.vrrp == nil {
+		return len(cfg.Instances) > 0
+	}
+	return !reflect.DeepEqual(cfg, dm.vrrpCfg)
 }
 
 // Drain implements control.Daemon.
@@ -411,3 +516,97 @@ func unjoin(err error) []error {
 }
 
 var _ control.Daemon = (*Daemon)(nil)
+
+// lazyIPVS is the director's IPVS: the kernel's client once a
+// configuration with virtual servers opened it, and an empty table that
+// refuses edits before that. A VRRP-only configuration never opens it,
+// so it runs on kernels without IPVS.
+type lazyIPVS struct {
+	open func() (director.IPVS, func() error, error)
+
+	mu     sync.Mutex
+	c      director.IPVS
+	closer func() error
+}
+
+// errIPVSNotOpen is never expected: edits only follow a configuration with
+// services, which opens IPVS first.
+var errIPVSNotOpen = errors.New("IPVS is not open (the configuration had no virtual_server)")
+
+func (l *lazyIPVS) ensure() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.c != nil {
+		return nil
+	}
+	c, closer, err := l.open()
+	if err != nil {
+		return fmt.Errorf("open IPVS: %w", err)
+	}
+	l.c, l.closer = c, closer
+	return nil
+}
+
+func (l *lazyIPVS) client() director.IPVS {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.c
+}
+
+func (l *lazyIPVS) opened() bool { return l.client() != nil }
+
+func (l *lazyIPVS) close(log *slog.Logger) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closer != nil {
+		if err := l.closer(); err != nil {
+			log.Warn("closing IPVS", "err", err)
+		}
+		l.closer = nil
+	}
+}
+
+func (l *lazyIPVS) GetServices(ctx context.Context) ([]director.Service, error) {
+	if c := l.client(); c != nil {
+		return c.GetServices(ctx)
+	}
+	return nil, nil
+}
+
+func (l *lazyIPVS) GetDestinations(ctx context.Context, svc director.ServiceKey) ([]director.Destination, error) {
+	if c := l.client(); c != nil {
+		return c.GetDestinations(ctx, svc)
+	}
+	return nil, nil
+}
+
+func (l *lazyIPVS) edit(fn func(director.IPVS) error) error {
+	if c := l.client(); c != nil {
+		return fn(c)
+	}
+	return errIPVSNotOpen
+}
+
+func (l *lazyIPVS) NewService(ctx context.Context, svc director.Service) error {
+	return l.edit(func(c director.IPVS) error { return c.NewService(ctx, svc) })
+}
+
+func (l *lazyIPVS) UpdateService(ctx context.Context, svc director.Service) error {
+	return l.edit(func(c director.IPVS) error { return c.UpdateService(ctx, svc) })
+}
+
+func (l *lazyIPVS) DelService(ctx context.Context, svc director.ServiceKey) error {
+	return l.edit(func(c director.IPVS) error { return c.DelService(ctx, svc) })
+}
+
+func (l *lazyIPVS) NewDestination(ctx context.Context, svc director.ServiceKey, dst director.Destination) error {
+	return l.edit(func(c director.IPVS) error { return c.NewDestination(ctx, svc, dst) })
+}
+
+func (l *lazyIPVS) UpdateDestination(ctx context.Context, svc director.ServiceKey, dst director.Destination) error {
+	return l.edit(func(c director.IPVS) error { return c.UpdateDestination(ctx, svc, dst) })
+}
+
+func (l *lazyIPVS) DelDestination(ctx context.Context, svc director.ServiceKey, dst director.DestKey) error {
+	return l.edit(func(c director.IPVS) error { return c.DelDestination(ctx, svc, dst) })
+}

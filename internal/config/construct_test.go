@@ -101,7 +101,8 @@ func TestConstructs(t *testing.T) {
 		{"tcp check defaults", withRS("TCP_CHECK {\n}"), func(t *testing.T, c *Config) {
 			ch := c.VirtualServers[0].RealServers[0].Checkers[0]
 			assert.Equal(t, Checker{Pos: ch.Pos, Type: CheckTCP, ConnectIP: netip.MustParseAddr("192.0.2.2"), ConnectPort: 80,
-				ConnectTimeout: 5 * time.Second, DelayLoop: 60 * time.Second, Retry: 1, DelayBeforeRetry: time.Second, Rise: 1, Fall: 1}, ch)
+				ConnectTimeout: 5 * time.Second, DelayLoop: 60 * time.Second, Retry: 1, DelayBeforeRetry: time.Second,
+				Warmup: 60 * time.Second, Rise: 1, Fall: 1}, ch)
 		}},
 		{"http check defaults", withRS("HTTP_GET {\nurl {\npath /x\n}\n}"), func(t *testing.T, c *Config) {
 			ch := c.VirtualServers[0].RealServers[0].Checkers[0]

@@ -911,9 +911,6 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 	if eff.delayBeforeRetry != nil {
 		c.DelayBeforeRetry = *eff.delayBeforeRetry
 	}
-	if eff.warmup != nil {
-		c.Warmup = *eff.warmup
-	}
 	c.ConnectTimeout = defaultConnectTimeout
 	if eff.connectTimeout != nil {
 		c.ConnectTimeout = *eff.connectTimeout
@@ -921,6 +918,12 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 	c.DelayLoop = defaultDelayLoop
 	if eff.delayLoop != nil {
 		c.DelayLoop = *eff.delayLoop
+	}
+	// keepalived spreads first checks over delay_loop unless told otherwise,
+	// so thousands of checkers do not fire together at start.
+	c.Warmup = c.DelayLoop
+	if eff.warmup != nil {
+		c.Warmup = *eff.warmup
 	}
 	switch {
 	case c.HTTP != nil && len(c.HTTP.URLs) == 0:

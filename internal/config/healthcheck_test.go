@@ -29,7 +29,7 @@ func TestHealthServersSeed(t *testing.T) {
 	assert.Equal(t, healthcheck.Spec{
 		Kind: healthcheck.HTTPGet, Addr: netip.MustParseAddrPort("10.16.8.8:80"),
 		ConnectTimeout: time.Second, DelayLoop: 3 * time.Second, DelayBeforeRetry: time.Second,
-		Retry: 3, Rise: 1, Fall: 1,
+		Retry: 3, Warmup: 3 * time.Second, Rise: 1, Fall: 1,
 		HTTP: &healthcheck.HTTPSpec{URLs: []healthcheck.URL{{Path: "/", Status: []healthcheck.StatusRange{{Min: 200, Max: 200}}}}},
 	}, servers[0].Checks[0])
 }

@@ -362,7 +362,7 @@ type Checker struct {
 	Retry int `json:"retry"`
 	// DelayBeforeRetry (HTTP_GET/SSL_GET 3s, others 1s).
 	DelayBeforeRetry time.Duration `json:"delay_before_retry"`
-	// Warmup is the maximum random delay before the first check (0).
+	// Warmup is the maximum random delay before the first check (delay_loop).
 	Warmup time.Duration `json:"warmup"`
 	// Rise and Fall are lvsctl extensions: consecutive passed checks needed
 	// to mark a down server up, and failed checks (each after its retries)
