@@ -285,8 +285,11 @@ func directorStatus(c *cli.Context) error {
 	return writeDirectorStatus(c.App.Writer, *resp.Status, time.Now())
 }
 
-func writeDirectorStatus(w io.Writer, st director.Status, now time.Time) error {
+func writeDirectorStatus(w io.Writer, st control.Status, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(st.Services) == 0 && !st.IPVS {
+		fmt.Fprintln(tw, "no virtual_server: IPVS not used")
+	}
 	for i, s := range st.Services {
 		if i > 0 {
 			fmt.Fprintln(tw)
@@ -335,7 +338,74 @@ func writeDirectorStatus(w io.Writer, st director.Status, now time.Time) error {
 	if st.Dirty {
 		fmt.Fprintln(tw, "\nsome IPVS edits failed and are being retried (see the daemon log)")
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(st.VRRP) == 0 {
+		return nil
+	}
+	if len(st.Services) > 0 || !st.IPVS {
+		fmt.Fprintln(w)
+	}
+	return writeVRRPStatus(w, st.VRRP, now)
+}
+
+// writeVRRPStatus prints one line per VRRP instance, then what is wrong
+// with each (tracked objects down, scripts that cannot run).
+func writeVRRPStatus(w io.Writer, insts []control.VRRPInstance, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VRRP INSTANCE\tIF\tVRID\tSTATE\tPRIO\tBASE\tMASTER\tVIPS\tSINCE\tSENT\tRECEIVED\tTRANSITIONS\tDROPS")
+	for _, v := range insts {
+		state := v.State
+		if v.Leaving {
+			state += " (leaving)"
+		}
+		master := v.Master
+		if master == "" {
+			master = "-"
+		}
+		since := "-"
+		if !v.LastTransition.IsZero() {
+			since = now.Sub(v.LastTransition).Truncate(time.Second).String() + " ago"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n", v.Name, v.Interface, v.VRID, state,
+			v.EffectivePriority, v.BasePriority, master, strings.Join(v.VIPs, ","), since,
+			v.Counters.AdvertsSent, v.Counters.AdvertsReceived, v.Counters.Transitions, countsString(v.Counters.Drops))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	ew := &errWriter{w: w}
+	for _, v := range insts {
+		for _, f := range v.Faults {
+			fmt.Fprintf(ew, "  %s: %s\n", v.Name, f)
+		}
+		for _, p := range v.Problems {
+			fmt.Fprintf(ew, "  %s: problem: %s\n", v.Name, p)
+		}
+		if c := v.Counters; c.SendErrors+c.GARPErrors+c.VIPErrors > 0 {
+			fmt.Fprintf(ew, "  %s: errors: send %d, gratuitous ARP %d, VIP add/remove %d (see the daemon log)\n", v.Name,
+				c.SendErrors, c.GARPErrors, c.VIPErrors)
+		}
+	}
+	return ew.err
+}
+
+// countsString prints {"ttl": 1, "auth_pass": 4} as "auth_pass=4 ttl=1".
+func countsString(m map[string]uint64) string {
+	if len(m) == 0 {
+		return "-"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
 }
 
 // ipvsJSON is `director ipvs -o json`.

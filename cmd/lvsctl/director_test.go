@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,11 +23,34 @@ import (
 type stubDaemon struct {
 	mu     sync.Mutex
 	drains []string
+	// vrrpOnly answers like a daemon running a file without virtual_server.
+	vrrpOnly bool
 }
 
-func (s *stubDaemon) Status(context.Context) (director.Status, error) {
+// stubVRRP is the seed's ka67: VI_1 master, VI_2 backup of ka68.
+func stubVRRP(since time.Time) []control.VRRPInstance {
+	return []control.VRRPInstance{
+		{Name: "VI_1", Interface: "eth1", VRID: 191, Version: 2, State: "MASTER", HoldsVIPs: true, BasePriority: 100,
+			EffectivePriority: 100, Master: "10.16.8.10", VIPs: []string{"10.16.8.100/32"}, LastTransition: since,
+			Problems: []string{`notify_master "/usr/local/keepalived/etc/keepalived/notify.sh master": not found`},
+			Counters: control.VRRPCounters{AdvertsSent: 42, AdvertsReceived: 1, Transitions: 2,
+				Drops: map[string]uint64{"own_advert": 42, "auth_pass": 3}}},
+		{Name: "VI_2", Interface: "eth1", VRID: 192, Version: 2, State: "BACKUP", BasePriority: 95,
+			EffectivePriority: 85, Master: "10.16.8.11", VIPs: []string{"10.16.8.101/32"}, LastTransition: since,
+			Faults:   []string{"script chk_nginx failing"},
+			Counters: control.VRRPCounters{AdvertsReceived: 40, Transitions: 1, Drops: map[string]uint64{}}},
+	}
+}
+
+func (s *stubDaemon) Status(context.Context) (control.Status, error) {
 	since := time.Now().Add(-90 * time.Second)
-	return director.Status{Services: []director.ServiceStatus{{
+	s.mu.Lock()
+	vrrpOnly := s.vrrpOnly
+	s.mu.Unlock()
+	if vrrpOnly {
+		return control.Status{Status: director.Status{Services: []director.ServiceStatus{}}, VRRP: stubVRRP(since)}, nil
+	}
+	return control.Status{IPVS: true, VRRP: stubVRRP(since), Status: director.Status{Services: []director.ServiceStatus{{
 		Key: "TCP 10.16.8.100:80", Scheduler: "rr", InKernel: true, QuorumUp: true, LiveWeight: 1, Quorum: 1,
 		Reals: []director.RealStatus{
 			{Addr: "10.16.8.8:80", Weight: 1, KernelWeight: -1, Forward: "Route", Health: "down", Since: since,
@@ -34,7 +58,7 @@ func (s *stubDaemon) Status(context.Context) (director.Status, error) {
 			{Addr: "10.16.8.9:80", Weight: 1, KernelWeight: 1, Forward: "Route", Health: "up", Since: since,
 				LastResult: "HTTP 200", Active: 3, Inactive: 7},
 		},
-	}}}, nil
+	}}}}, nil
 }
 
 func (s *stubDaemon) Reload(context.Context) []error {
@@ -81,13 +105,46 @@ func TestDirectorStatusCommand(t *testing.T) {
 
 	code, out, errs = runDirectorCLI("director", "status", "-o", "json", "--socket", sock)
 	require.Equal(t, 0, code, errs)
-	var st director.Status
+	var st control.Status
 	require.NoError(t, json.Unmarshal([]byte(out), &st))
 	assert.Equal(t, uint32(7), st.Services[0].Reals[1].Inactive)
+	require.Len(t, st.VRRP, 2)
+	assert.Equal(t, "MASTER", st.VRRP[0].State)
+	assert.Equal(t, uint64(3), st.VRRP[0].Counters.Drops["auth_pass"])
+	assert.Equal(t, uint8(85), st.VRRP[1].EffectivePriority)
+	assert.Equal(t, uint8(95), st.VRRP[1].BasePriority)
 
 	code, _, errs = runDirectorCLI("director", "status", "-o", "yaml", "--socket", sock)
 	assert.Equal(t, 2, code)
 	assert.Contains(t, errs, "invalid output format")
+}
+
+func TestDirectorStatusVRRP(t *testing.T) {
+	sock, d := serveStub(t)
+	code, out, errs := runDirectorCLI("director", "status", "--socket", sock)
+	require.Equal(t, 0, code, errs)
+	t.Log("\n" + out)
+	assert.Regexp(t, `VRRP INSTANCE\s+IF\s+VRID\s+STATE\s+PRIO\s+BASE\s+MASTER\s+VIPS\s+SINCE\s+SENT\s+RECEIVED\s+TRANSITIONS\s+DROPS\n`, out)
+	assert.Regexp(t, `\nVI_1\s+eth1\s+191\s+MASTER\s+100\s+100\s+10\.16\.8\.10\s+10\.16\.8\.100/32\s+1m30s ago\s+42\s+1\s+2\s+auth_pass=3 own_advert=42\n`, out)
+	assert.Regexp(t, `\nVI_2\s+eth1\s+192\s+BACKUP\s+85\s+95\s+10\.16\.8\.11\s+10\.16\.8\.101/32\s+1m30s ago\s+0\s+40\s+1\s+-\n`, out)
+	assert.Contains(t, out, "  VI_2: script chk_nginx failing\n")
+	assert.Contains(t, out, `  VI_1: problem: notify_master "/usr/local/keepalived/etc/keepalived/notify.sh master": not found`)
+	assert.Less(t, strings.Index(out, "TCP 10.16.8.100:80"), strings.Index(out, "VRRP INSTANCE"), "services first")
+
+	// A VRRP-only file (keepalived + nginx): no services, IPVS unused.
+	d.mu.Lock()
+	d.vrrpOnly = true
+	d.mu.Unlock()
+	code, out, errs = runDirectorCLI("director", "status", "--socket", sock)
+	require.Equal(t, 0, code, errs)
+	assert.True(t, strings.HasPrefix(out, "no virtual_server: IPVS not used\n\nVRRP INSTANCE"), out)
+	code, out, errs = runDirectorCLI("director", "status", "-o", "json", "--socket", sock)
+	require.Equal(t, 0, code, errs)
+	var st map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	assert.Equal(t, false, st["ipvs"])
+	assert.Equal(t, []any{}, st["services"])
+	assert.Len(t, st["vrrp_instances"], 2)
 }
 
 func TestDirectorReloadDrainEnable(t *testing.T) {

@@ -44,9 +44,9 @@ type Request struct {
 // Response is the daemon's answer. Errors holds every problem (a reload can
 // fail with many config errors, each with its position).
 type Response struct {
-	OK     bool             `json:"ok"`
-	Errors []string         `json:"errors,omitempty"`
-	Status *Status           `json:"status,omitempty"`
+	OK     bool     `json:"ok"`
+	Errors []string `json:"errors,omitempty"`
+	Status *Status  `json:"status,omitempty"`
 }
 
 // Status is the daemon's state: the director's view of its IPVS services

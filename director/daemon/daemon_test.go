@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -283,21 +283,15 @@ func TestMetrics(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	ready := make(chan *daemon.Daemon, 1)
-	companionDone := make(chan struct{})
+	node := newFakeVRRP()
+	l := loaded("10.16.8.100")
+	l.VRRP = seedVRRP()
 	go func() {
 		done <- daemon.Run(ctx, daemon.Options{
-			Load: func() (*daemon.Loaded, error) { return loaded("10.16.8.100"), nil },
+			Load: func() (*daemon.Loaded, error) { return l, nil },
 			IPVS: f, MetricsListen: "127.0.0.1:0", Ready: func(d *daemon.Daemon) { ready <- d },
-			Collectors: []prometheus.Collector{daemon.VRRPCollector(func() []vrrp.InstanceStatus {
-				return []vrrp.InstanceStatus{{Name: "VI_1", State: "MASTER", EffectivePriority: 100,
-					Counters: vrrp.Counters{Transitions: 2}}}
-			})},
-			Companions: []func(context.Context) error{func(ctx context.Context) error {
-				<-ctx.Done()
-				close(companionDone)
-				return nil
-			}},
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			NewVRRP: node.new,
+			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
 	}()
 	d := <-ready
@@ -323,7 +317,276 @@ func TestMetrics(t *testing.T) {
 	}
 	cancel()
 	require.NoError(t, <-done)
-	<-companionDone // companions (VRRP) are stopped with the daemon
+}
+
+// seedVRRP is the VRRP part of the seed's LVS-DR ka67 file: VI_1 for the VIP.
+func seedVRRP() vrrp.Config {
+	return vrrp.Config{McastGroup4: netip.MustParseAddr("224.0.0.111"), Instances: []vrrp.InstanceConfig{{
+		Name: "VI_1", Interface: "eth1", InitialState: "MASTER", VRID: 191, Priority: 100, AdvertInt: time.Second,
+		AuthType: vrrp.AuthPass, AuthPass: "renwole0",
+		VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix("10.16.8.100/32")}},
+	}}}
+}
+
+// fakeVRRP stands in for a vrrp.Node and records how the daemon uses it.
+type fakeVRRP struct {
+	mu      sync.Mutex
+	created []vrrp.Config
+	ran     bool
+	closed  bool
+	running chan struct{}
+	// tableAtStop is how many IPVS services existed when Run's context
+	// ended: VRRP must hand over while the services still forward.
+	tableAtStop int
+	table       func() int
+	newErr      error
+}
+
+func newFakeVRRP() *fakeVRRP { return &fakeVRRP{running: make(chan struct{})} }
+
+func (f *fakeVRRP) new(cfg vrrp.Config, _ *slog.Logger) (daemon.VRRP, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.created = append(f.created, cfg)
+	if f.newErr != nil {
+		return nil, f.newErr
+	}
+	return f, nil
+}
+
+func (f *fakeVRRP) Run(ctx context.Context) error {
+	f.mu.Lock()
+	f.ran = true
+	f.mu.Unlock()
+	close(f.running)
+	<-ctx.Done()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.table != nil {
+		f.tableAtStop = f.table()
+	}
+	return nil
+}
+
+func (f *fakeVRRP) Status() []vrrp.InstanceStatus {
+	return []vrrp.InstanceStatus{{Name: "VI_1", Interface: "eth1", VRID: 191, Version: 2, State: "MASTER",
+		HoldsVIPs: true, BasePriority: 100, EffectivePriority: 100, MasterAddr: netip.MustParseAddr("10.16.8.10"),
+		VIPs:     []netip.Prefix{netip.MustParsePrefix("10.16.8.100/32")},
+		Counters: vrrp.Counters{AdvertsSent: 5, Transitions: 2, Drops: map[vrrp.DropReason]uint64{vrrp.DropTTL: 1}}}}
+}
+
+func (f *fakeVRRP) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closed = true
+	return nil
+}
+
+func (f *fakeVRRP) state() (created int, ran, closed bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.created), f.ran, f.closed
+}
+
+// The seed's LVS-DR director: IPVS and VRRP in one daemon. Status shows
+// both, and on stop VRRP hands over before the services are removed.
+func TestDaemonRunsVRRPWithIPVS(t *testing.T) {
+	f := fakeipvs.New()
+	node := newFakeVRRP()
+	node.table = func() int { return len(f.Table()) }
+	l := loaded("10.16.8.100")
+	l.VRRP = seedVRRP()
+	sock := filepath.Join(t.TempDir(), "d.sock")
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	next := l
+	var mu sync.Mutex
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{
+			Load: func() (*daemon.Loaded, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return next, nil
+			},
+			IPVS: f, Socket: sock, NewVRRP: node.new, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		})
+	}()
+	<-node.running
+	assert.Equal(t, []vrrp.Config{seedVRRP()}, node.created)
+
+	resp, err := control.Call(context.Background(), sock, control.Request{Op: control.OpStatus})
+	require.NoError(t, err)
+	require.True(t, resp.OK, resp.Errors)
+	assert.True(t, resp.Status.IPVS)
+	require.Len(t, resp.Status.Services, 1)
+	require.Len(t, resp.Status.VRRP, 1)
+	v := resp.Status.VRRP[0]
+	assert.Equal(t, "MASTER", v.State)
+	assert.Equal(t, "10.16.8.10", v.Master)
+	assert.Equal(t, []string{"10.16.8.100/32"}, v.VIPs)
+	assert.Equal(t, uint64(1), v.Counters.Drops["ttl"])
+
+	// A reload that changes the VRRP part applies the IPVS part and says
+	// the VRRP change waits for a restart; an unchanged one says nothing.
+	resp, err = control.Call(context.Background(), sock, control.Request{Op: control.OpReload})
+	require.NoError(t, err)
+	require.True(t, resp.OK, resp.Errors)
+	assert.NotContains(t, logs.String(), "vrrp_instance changes")
+	mu.Lock()
+	next = loaded("10.16.8.100")
+	next.VRRP = seedVRRP()
+	next.VRRP.Instances[0].Priority = 90
+	mu.Unlock()
+	resp, err = control.Call(context.Background(), sock, control.Request{Op: control.OpReload})
+	require.NoError(t, err)
+	require.True(t, resp.OK, resp.Errors)
+	assert.Contains(t, logs.String(), "vrrp_instance changes take effect when the director restarts")
+
+	cancel()
+	require.NoError(t, <-done)
+	_, ran, closed := node.state()
+	assert.True(t, ran)
+	assert.False(t, closed, "a node that ran is released by Run itself")
+	assert.Equal(t, 1, node.tableAtStop, "VRRP hands over while the IPVS service still forwards")
+	assert.Empty(t, f.Table(), "services removed after VRRP stopped")
+}
+
+// openNoIPVS is OpenIPVS on a kernel without IPVS.
+func openNoIPVS(calls *int) func() (director.IPVS, func() error, error) {
+	return func() (director.IPVS, func() error, error) {
+		*calls++
+		return nil, nil, errNoIPVS
+	}
+}
+
+var errNoIPVS = errors.New("the kernel has no IPVS: load it with `modprobe ip_vs`")
+
+// The seed's keepalived + nginx files have no virtual_server: they run
+// without IPVS, which is never opened.
+func TestDaemonVRRPOnlyRunsWithoutIPVS(t *testing.T) {
+	node := newFakeVRRP()
+	sock := filepath.Join(t.TempDir(), "d.sock")
+	opens := 0
+	var mu sync.Mutex
+	next := &daemon.Loaded{VRRP: seedVRRP()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{
+			Load: func() (*daemon.Loaded, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return next, nil
+			},
+			OpenIPVS: openNoIPVS(&opens), Socket: sock, NewVRRP: node.new, Resync: time.Millisecond,
+			Logger: slog.New(slog.DiscardHandler),
+		})
+	}()
+	<-node.running
+	resp, err := control.Call(context.Background(), sock, control.Request{Op: control.OpStatus})
+	require.NoError(t, err)
+	require.True(t, resp.OK, resp.Errors)
+	assert.False(t, resp.Status.IPVS)
+	assert.Empty(t, resp.Status.Services)
+	assert.Len(t, resp.Status.VRRP, 1)
+
+	// A reload that adds a virtual_server needs IPVS: refused with the
+	// reason, and the running configuration stays.
+	mu.Lock()
+	next = loaded("10.16.8.100")
+	next.VRRP = seedVRRP()
+	mu.Unlock()
+	resp, err = control.Call(context.Background(), sock, control.Request{Op: control.OpReload})
+	require.NoError(t, err)
+	assert.False(t, resp.OK)
+	require.Len(t, resp.Errors, 1)
+	assert.Contains(t, resp.Errors[0], "modprobe ip_vs")
+
+	cancel()
+	require.NoError(t, <-done)
+	assert.Equal(t, 1, opens, "opened only for the reload with a virtual_server")
+}
+
+// A configuration with virtual servers needs IPVS: without it nothing
+// starts, VRRP included.
+func TestDaemonVirtualServersNeedIPVS(t *testing.T) {
+	node := newFakeVRRP()
+	opens := 0
+	l := loaded("10.16.8.100")
+	l.VRRP = seedVRRP()
+	err := daemon.Run(context.Background(), daemon.Options{
+		Load:     func() (*daemon.Loaded, error) { return l, nil },
+		OpenIPVS: openNoIPVS(&opens), NewVRRP: node.new,
+	})
+	require.ErrorIs(t, err, errNoIPVS)
+	assert.Equal(t, 1, opens)
+	created, _, _ := node.state()
+	assert.Zero(t, created, "VRRP not even created")
+}
+
+// A VRRP node created but never run is closed, whatever fails after New.
+func TestDaemonClosesVRRPNodeThatNeverRan(t *testing.T) {
+	for name, broken := range map[string]func(o *daemon.Options){
+		"control socket": func(o *daemon.Options) {
+			o.Socket = filepath.Join(t.TempDir(), "file", "d.sock")
+			require.NoError(t, os.WriteFile(filepath.Dir(o.Socket), nil, 0o644))
+		},
+		"health checks": func(o *daemon.Options) {
+			h := newFakeHealth()
+			h.setErr = healthcheck.ErrInvalidSpec
+			o.Health = h
+		},
+		"metrics listener": func(o *daemon.Options) { o.MetricsListen = "256.0.0.1:0" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			node := newFakeVRRP()
+			f := fakeipvs.New()
+			l := loaded("10.16.8.100")
+			l.VRRP = seedVRRP()
+			o := daemon.Options{Load: func() (*daemon.Loaded, error) { return l, nil }, IPVS: f, NewVRRP: node.new}
+			broken(&o)
+			require.Error(t, daemon.Run(context.Background(), o))
+			created, ran, closed := node.state()
+			assert.Equal(t, 1, created)
+			assert.False(t, ran)
+			assert.True(t, closed)
+			assert.Empty(t, f.Table(), "a failed start cleans up")
+		})
+	}
+}
+
+func TestDaemonVRRPCreateErrorAppliesNothing(t *testing.T) {
+	node := newFakeVRRP()
+	node.newErr = errors.New(`vrrp_instance VI_1: link "eth1" not found`)
+	f := fakeipvs.New()
+	l := loaded("10.16.8.100")
+	l.VRRP = seedVRRP()
+	err := daemon.Run(context.Background(), daemon.Options{Load: func() (*daemon.Loaded, error) { return l, nil },
+		IPVS: f, NewVRRP: node.new})
+	require.ErrorContains(t, err, `vrrp: vrrp_instance VI_1: link "eth1" not found`)
+	assert.Empty(t, f.Ops(), "nothing programmed")
+}
+
+func TestDaemonNoVRRP(t *testing.T) {
+	node := newFakeVRRP()
+	l := loaded("10.16.8.100")
+	l.VRRP = seedVRRP()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := make(chan *daemon.Daemon, 1)
+	go func() {
+		done <- daemon.Run(ctx, daemon.Options{Load: func() (*daemon.Loaded, error) { return l, nil },
+			IPVS: fakeipvs.New(), NewVRRP: node.new, NoVRRP: true, Ready: func(d *daemon.Daemon) { ready <- d }})
+	}()
+	d := <-ready
+	st, err := d.Status(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, st.VRRP)
+	cancel()
+	require.NoError(t, <-done)
+	created, _, _ := node.state()
+	assert.Zero(t, created)
 }
 
 func TestDaemonRetriesFailedEdits(t *testing.T) {
