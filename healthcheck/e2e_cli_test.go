@@ -19,13 +19,11 @@ import (
 // configuration (HTTP_GET on 10.16.8.8/9:80) from a director namespace
 // against two real-server namespaces.
 func TestE2ECheckSeedConfig(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "lvsctl")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/lvsctl").CombinedOutput()
-	require.NoError(t, err, string(out))
 	conf, err := filepath.Abs("../internal/config/testdata/seed/lvs-dr-ka67.conf")
 	require.NoError(t, err)
 
 	l := lab.New(t)
+	bin := l.Lvsctl()
 	sw := l.Switch("lan")
 	dir, rs1, rs2 := l.Host("dir"), l.Host("rs1"), l.Host("rs2")
 	sw.Attach(dir, "eth0", "10.16.8.2/24")

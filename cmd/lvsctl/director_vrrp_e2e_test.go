@@ -21,20 +21,22 @@ import (
 type directorUpProc struct {
 	proc *lab.Process
 	sock string
+	bin  string
 }
 
 func startDirectorUp(t *testing.T, n *vrrplab.Net, h *lab.Host, conf string) *directorUpProc {
 	t.Helper()
 	sock := filepath.Join(n.Dir, h.Name()+".sock")
-	cmd := exec.Command(vrrplab.Lvsctl(t), "director", "up", "-f", conf, "--socket", sock, "--log-level", "debug")
-	return &directorUpProc{proc: h.StartCmd(cmd), sock: sock}
+	bin := n.Lab.Lvsctl()
+	cmd := exec.Command(bin, "director", "up", "-f", conf, "--socket", sock, "--log-level", "debug")
+	return &directorUpProc{proc: h.StartCmd(cmd), sock: sock, bin: bin}
 }
 
 // status runs `lvsctl director status -o json` (the real binary) and
 // returns the instance called name, and the whole status.
 func (d *directorUpProc) status(t *testing.T, name string) (control.VRRPInstance, control.Status) {
 	t.Helper()
-	out, err := exec.Command(vrrplab.Lvsctl(t), "director", "status", "-o", "json", "--socket", d.sock).Output()
+	out, err := exec.Command(d.bin, "director", "status", "-o", "json", "--socket", d.sock).Output()
 	require.NoError(t, err, "director status: %s\n%s", out, d.proc.Output())
 	var st control.Status
 	require.NoError(t, json.Unmarshal(out, &st), string(out))
@@ -49,7 +51,7 @@ func (d *directorUpProc) status(t *testing.T, name string) (control.VRRPInstance
 
 func (d *directorUpProc) statusText(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command(vrrplab.Lvsctl(t), "director", "status", "--socket", d.sock).CombinedOutput()
+	out, err := exec.Command(d.bin, "director", "status", "--socket", d.sock).CombinedOutput()
 	require.NoError(t, err, "director status: %s", out)
 	return string(out)
 }

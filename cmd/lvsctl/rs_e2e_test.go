@@ -23,18 +23,6 @@ import (
 	"github.com/lvsctl/lvsctl/realserver"
 )
 
-// rsBuildLvsctl builds the real binary, which the tests run inside lab
-// hosts: the whole CLI is under test, in a process of the namespace.
-func rsBuildLvsctl(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	require.NoError(t, err, "the e2e tests build lvsctl and need the go tool in PATH")
-	bin := filepath.Join(t.TempDir(), "lvsctl")
-	out, err := exec.Command(goTool, "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
-}
-
 // rsExec runs lvsctl inside h and returns its output and exit code.
 func rsExec(t *testing.T, h *lab.Host, bin string, args ...string) (string, int) {
 	t.Helper()
@@ -76,8 +64,8 @@ func rsARPReply(t *testing.T, client *lab.Host, ifname, ip string) net.HardwareA
 // TestRSCLIRestoresNonDefaultSysctls: a fresh namespace whose ARP sysctls
 // are not the defaults; rs start then rs stop leaves them exactly as found.
 func TestRSCLIRestoresNonDefaultSysctls(t *testing.T) {
-	bin := rsBuildLvsctl(t)
 	l := lab.New(t)
+	bin := l.Lvsctl()
 	rs := l.Host("rs")
 	l.Switch("lan").Attach(rs, "eth0", "10.16.8.8/24")
 	keys := map[string]string{
@@ -136,10 +124,10 @@ func TestRSCLIRestoresNonDefaultSysctls(t *testing.T) {
 // VIP:80 sent to its MAC (as a DR director does) is answered; after rs stop
 // it answers ARP for nothing it did not own before.
 func TestRSCLIRealPackets(t *testing.T) {
-	bin := rsBuildLvsctl(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	l := lab.New(t)
+	bin := l.Lvsctl()
 	sw := l.Switch("lan")
 	client, rs := l.Host("client"), l.Host("rs")
 	sw.Attach(client, "eth0", "10.16.8.2/24")

@@ -51,6 +51,7 @@ type Lab struct {
 	hosts    map[string]*Host
 	switches map[string]*Switch
 	closers  []func() // run in reverse order at cleanup
+	lvsctl   string   // the binary Lvsctl built, once per lab
 }
 
 // New creates an empty lab whose namespaces are removed when t ends. It fails

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -59,36 +58,6 @@ func NewNet(t testing.TB, twoNets bool) *Net {
 	return n
 }
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
-// Lvsctl builds the lvsctl binary once per test process and returns its path.
-func Lvsctl(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "lvsctl-vrrp-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "lvsctl")
-		_, self, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(self), "..", "..")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/lvsctl")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/lvsctl: %w\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("cannot build lvsctl: %v", buildErr)
-	}
-	return buildPath
-}
-
 // Fixture copies testdata file name into the net's directory, replacing
 // @DIR@ with that directory, and returns the copy's path.
 func (n *Net) Fixture(t testing.TB, testdata, name string) string {
@@ -113,7 +82,7 @@ type Daemon struct {
 // StartLvsctl runs `lvsctl vrrp run -f conf` in h.
 func StartLvsctl(t testing.TB, h *lab.Host, conf string) *Daemon {
 	t.Helper()
-	cmd := exec.Command(Lvsctl(t), "vrrp", "run", "-f", conf, "--log-level", "debug")
+	cmd := exec.Command(h.Lab().Lvsctl(), "vrrp", "run", "-f", conf, "--log-level", "debug")
 	return &Daemon{Kind: "lvsctl", Proc: h.StartCmd(cmd)}
 }
 
