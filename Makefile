@@ -6,7 +6,7 @@
 
 GO        ?= go
 BIN       ?= bin/lvsctl
-GOFLAGS_E2E ?= -count=1 -timeout 20m
+GOFLAGS_E2E ?= -count=1 -p 1 -timeout 30m
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
