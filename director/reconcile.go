@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 )
 
 // IPVS is what the director needs from the kernel's IPVS table. Calls are
@@ -229,7 +229,18 @@ func DiffService(ops []Op, want, have *TableService) []Op {
 // in want are deleted, everything else in have is left alone. Deletions of
 // whole services come last.
 func Diff(want, have Table, managed func(ServiceKey) bool) []Op {
+	// Services missing from have cost a known number of edits: size for
+	// them up front (a cold start is all of them), grow for the rest.
+	n := 0
+	for k, w := range want {
+		if have[k] == nil {
+			n += 1 + len(w.Dests)
+		}
+	}
 	var ops []Op
+	if n > 0 {
+		ops = make([]Op, 0, n)
+	}
 	for _, k := range sortedKeys(want) {
 		ops = DiffService(ops, want[k], have[k])
 	}
@@ -333,11 +344,9 @@ func sortedKeys(t Table) []ServiceKey {
 	for k := range t {
 		keys = append(keys, k)
 	}
-	sort.Slice(keys, func(i, j int) bool { return serviceKeyLess(keys[i], keys[j]) })
+	slices.SortFunc(keys, ServiceKey.Compare)
 	return keys
 }
-
-func serviceKeyLess(a, b ServiceKey) bool { return a.Compare(b) < 0 }
 
 // Compare orders keys by family, fwmark, address, protocol and port.
 func (k ServiceKey) Compare(o ServiceKey) int {
@@ -356,11 +365,11 @@ func (k ServiceKey) Compare(o ServiceKey) int {
 	return cmp.Compare(k.Port, o.Port)
 }
 
-func destKeyLess(a, b DestKey) bool {
+func destKeyCompare(a, b DestKey) int {
 	if c := a.Addr.Compare(b.Addr); c != 0 {
-		return c < 0
+		return c
 	}
-	return a.Port < b.Port
+	return cmp.Compare(a.Port, b.Port)
 }
 
 func sortedDests(m map[DestKey]Destination) []Destination {
@@ -368,17 +377,17 @@ func sortedDests(m map[DestKey]Destination) []Destination {
 	for _, d := range m {
 		ds = append(ds, d)
 	}
-	sort.Slice(ds, func(i, j int) bool { return destKeyLess(ds[i].Key(), ds[j].Key()) })
+	slices.SortFunc(ds, func(a, b Destination) int { return destKeyCompare(a.Key(), b.Key()) })
 	return ds
 }
 
 // sortOps orders one service's destination edits: kind first (additions,
 // edits, deletions), then address, so plans are deterministic.
 func sortOps(ops []Op) {
-	sort.Slice(ops, func(i, j int) bool {
-		if ops[i].Kind != ops[j].Kind {
-			return ops[i].Kind < ops[j].Kind
+	slices.SortFunc(ops, func(a, b Op) int {
+		if a.Kind != b.Kind {
+			return cmp.Compare(a.Kind, b.Kind)
 		}
-		return destKeyLess(ops[i].Dest.Key(), ops[j].Dest.Key())
+		return destKeyCompare(a.Dest.Key(), b.Dest.Key())
 	})
 }

@@ -162,7 +162,7 @@ func directorUp(c *cli.Context) error {
 		for _, e := range unjoinErr(err) {
 			fmt.Fprintln(c.App.ErrWriter, e)
 		}
-		return cli.Exit("lvsctl: configuration has errors, nothing applied", 1)
+		return cli.Exit("configuration has errors, nothing applied", 1)
 	}
 
 	hup := make(chan os.Signal, 1)
@@ -206,7 +206,7 @@ func directorUp(c *cli.Context) error {
 		Reload:        reload,
 	})
 	if errors.Is(err, ipvs.ErrNoIPVS) {
-		return cli.Exit("lvsctl: "+err.Error(), 1)
+		return cli.Exit(err.Error(), 1)
 	}
 	if err != nil {
 		return fmt.Errorf("director: %w", err)
@@ -236,7 +236,7 @@ func call(c *cli.Context, req control.Request) (control.Response, error) {
 		for _, e := range resp.Errors {
 			fmt.Fprintln(c.App.ErrWriter, e)
 		}
-		return resp, cli.Exit(fmt.Sprintf("lvsctl: director %s failed", req.Op), 1)
+		return resp, cli.Exit(fmt.Sprintf("director %s failed", req.Op), 1)
 	}
 	return resp, nil
 }
@@ -437,7 +437,7 @@ func directorIPVS(c *cli.Context) error {
 	}
 	client, err := ipvs.Open("")
 	if err != nil {
-		return cli.Exit("lvsctl: "+err.Error(), 1)
+		return cli.Exit(err.Error(), 1)
 	}
 	defer client.Close()
 	t, err := director.Dump(c.Context, client, nil)

@@ -576,96 +576,119 @@ func (d *decoder) checkDefaultKeywords(spec map[string]kw, c *checkDefaults) {
 	spec["delay_loop"] = kw{fn: func(n *node) { d.durPtr(n, time.Millisecond, maxTimer, false, &c.delayLoop) }}
 }
 
+// vsDraft is a virtual_server block being decoded.
+type vsDraft struct {
+	vs                  VirtualServer
+	def                 checkDefaults
+	protoSet, methodSet bool
+	sorryInhibit        bool
+	sorryMethod         Method
+	persistence         bool
+	rsNodes             []*node
+}
+
+// checkDefaultKeywordsOf adds the inheritable checker settings to a static
+// table; def finds them in the block's draft.
+func checkDefaultKeywordsOf[S any](spec map[string]kwOf[S], def func(S) *checkDefaults) map[string]kwOf[S] {
+	spec["retry"] = kwOf[S]{fn: func(d *decoder, s S, n *node) { d.intPtr(n, 0, 1<<20, &def(s).retry) }}
+	spec["delay_before_retry"] = kwOf[S]{fn: func(d *decoder, s S, n *node) { d.durPtr(n, 0, maxTimer, false, &def(s).delayBeforeRetry) }}
+	spec["warmup"] = kwOf[S]{fn: func(d *decoder, s S, n *node) { d.durPtr(n, 0, maxTimer, false, &def(s).warmup) }}
+	spec["connect_timeout"] = kwOf[S]{fn: func(d *decoder, s S, n *node) {
+		d.durPtr(n, time.Millisecond, maxTimer, false, &def(s).connectTimeout)
+	}}
+	spec["delay_loop"] = kwOf[S]{fn: func(d *decoder, s S, n *node) { d.durPtr(n, time.Millisecond, maxTimer, false, &def(s).delayLoop) }}
+	return spec
+}
+
+// vsKeywords is the keyword table of virtual_server (read-only).
+var vsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*vsDraft]{
+	"lb_algo":    {fn: func(d *decoder, v *vsDraft, n *node) { d.scheduler(n, &v.vs.Scheduler) }},
+	"lvs_sched":  {fn: func(d *decoder, v *vsDraft, n *node) { d.scheduler(n, &v.vs.Scheduler) }},
+	"lb_kind":    {fn: func(d *decoder, v *vsDraft, n *node) { v.methodSet = d.methodKw(n, &v.vs.Method) || v.methodSet }},
+	"lvs_method": {fn: func(d *decoder, v *vsDraft, n *node) { v.methodSet = d.methodKw(n, &v.vs.Method) || v.methodSet }},
+	"protocol": {fn: func(d *decoder, v *vsDraft, n *node) {
+		if t, ok := d.value(n); ok {
+			switch p := Protocol(strings.ToUpper(t.text)); p {
+			case ProtoTCP, ProtoUDP, ProtoSCTP:
+				v.vs.Protocol, v.protoSet = p, true
+			default:
+				d.diag.errorf(t.pos, "protocol: %q is not TCP, UDP or SCTP", t.text)
+				v.protoSet = true
+			}
+		}
+	}},
+	"persistence_timeout": {fn: func(d *decoder, v *vsDraft, n *node) {
+		v.persistence = true
+		if !d.shape(n, false, 0, 1) {
+			return
+		}
+		v.vs.PersistenceTimeout = defaultPersistence
+		if len(n.args) == 1 {
+			if t, ok := d.seconds(n.args[0], "persistence_timeout", 0, maxTimer, true); ok {
+				v.vs.PersistenceTimeout = t
+			}
+		}
+	}},
+	"persistence_granularity": {fn: func(d *decoder, v *vsDraft, n *node) {
+		if t, ok := d.value(n); ok {
+			v.vs.PersistenceGranularity = d.granularity(t)
+		}
+	}},
+	"sorry_server": {fn: func(d *decoder, v *vsDraft, n *node) {
+		if !d.shape(n, false, 2, 2) {
+			return
+		}
+		a, ok1 := d.addr(n.args[0], "sorry_server")
+		p, ok2 := d.port(n.args[1], "sorry_server")
+		if ok1 && ok2 {
+			v.vs.SorryServer = &SorryServer{Pos: n.pos(), Addr: a, Port: p}
+		}
+	}},
+	"sorry_server_inhibit":    {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.sorryInhibit) }},
+	"sorry_server_lvs_method": {fn: func(d *decoder, v *vsDraft, n *node) { d.methodKw(n, &v.sorryMethod) }},
+	"inhibit_on_failure":      {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.InhibitOnFailure) }},
+	"quorum":                  {fn: func(d *decoder, v *vsDraft, n *node) { d.intKw(n, 1, 1<<31-1, &v.vs.Quorum) }},
+	"hysteresis":              {fn: func(d *decoder, v *vsDraft, n *node) { d.intKw(n, 0, 1<<31-1, &v.vs.Hysteresis) }},
+	"quorum_up":               {fn: func(d *decoder, v *vsDraft, n *node) { d.script(n, &v.vs.QuorumUp) }},
+	"quorum_down":             {fn: func(d *decoder, v *vsDraft, n *node) { d.script(n, &v.vs.QuorumDown) }},
+	"alpha":                   {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.Alpha) }},
+	"omega":                   {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.Omega) }},
+	"ha_suspend":              {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.HASuspend) }},
+	"ops":                     {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.OPS) }},
+	"virtualhost":             {fn: func(d *decoder, v *vsDraft, n *node) { d.str(n, &v.vs.VirtualHost) }},
+	"real_server":             {multi: true, fn: func(d *decoder, v *vsDraft, n *node) { v.rsNodes = append(v.rsNodes, n) }},
+}, func(v *vsDraft) *checkDefaults { return &v.def })
+
 func (d *decoder) virtualServer(n *node) (VirtualServer, bool) {
-	vs := VirtualServer{Pos: n.pos(), Scheduler: defaultScheduler, Method: MethodNAT, Quorum: 1, RealServers: []RealServer{}}
+	dr := &vsDraft{vs: VirtualServer{Pos: n.pos(), Scheduler: defaultScheduler, Method: MethodNAT, Quorum: 1}}
+	vs := &dr.vs
 	if !d.shape(n, true, 2, 2) {
-		return vs, false
+		vs.RealServers = []RealServer{}
+		return *vs, false
 	}
 	if n.args[0].text == "fwmark" {
 		v, ok := d.intRange(n.args[1], "fwmark", 1, 1<<32-1)
 		if !ok {
-			return vs, false
+			vs.RealServers = []RealServer{}
+			return *vs, false
 		}
 		vs.FWMark = uint32(v)
 	} else {
 		a, ok := d.addr(n.args[0], "virtual_server")
 		if !ok {
-			return vs, false
+			vs.RealServers = []RealServer{}
+			return *vs, false
 		}
 		p, ok := d.port(n.args[1], "virtual_server")
 		if !ok {
-			return vs, false
+			vs.RealServers = []RealServer{}
+			return *vs, false
 		}
 		vs.Addr, vs.Port = a, p
 	}
-	where := "virtual_server " + vsName(&vs)
-	def := checkDefaults{}
-	protoSet, methodSet := false, false
-	var (
-		sorryInhibit bool
-		sorryMethod  Method
-		persistence  bool
-		rsNodes      []*node
-	)
-	spec := map[string]kw{
-		"lb_algo":    {fn: func(n *node) { d.scheduler(n, &vs.Scheduler) }},
-		"lvs_sched":  {fn: func(n *node) { d.scheduler(n, &vs.Scheduler) }},
-		"lb_kind":    {fn: func(n *node) { methodSet = d.methodKw(n, &vs.Method) || methodSet }},
-		"lvs_method": {fn: func(n *node) { methodSet = d.methodKw(n, &vs.Method) || methodSet }},
-		"protocol": {fn: func(n *node) {
-			if t, ok := d.value(n); ok {
-				switch p := Protocol(strings.ToUpper(t.text)); p {
-				case ProtoTCP, ProtoUDP, ProtoSCTP:
-					vs.Protocol, protoSet = p, true
-				default:
-					d.diag.errorf(t.pos, "protocol: %q is not TCP, UDP or SCTP", t.text)
-					protoSet = true
-				}
-			}
-		}},
-		"persistence_timeout": {fn: func(n *node) {
-			persistence = true
-			if !d.shape(n, false, 0, 1) {
-				return
-			}
-			vs.PersistenceTimeout = defaultPersistence
-			if len(n.args) == 1 {
-				if v, ok := d.seconds(n.args[0], "persistence_timeout", 0, maxTimer, true); ok {
-					vs.PersistenceTimeout = v
-				}
-			}
-		}},
-		"persistence_granularity": {fn: func(n *node) {
-			if t, ok := d.value(n); ok {
-				vs.PersistenceGranularity = d.granularity(t)
-			}
-		}},
-		"sorry_server": {fn: func(n *node) {
-			if !d.shape(n, false, 2, 2) {
-				return
-			}
-			a, ok1 := d.addr(n.args[0], "sorry_server")
-			p, ok2 := d.port(n.args[1], "sorry_server")
-			if ok1 && ok2 {
-				vs.SorryServer = &SorryServer{Pos: n.pos(), Addr: a, Port: p}
-			}
-		}},
-		"sorry_server_inhibit":    {fn: func(n *node) { d.flag(n, &sorryInhibit) }},
-		"sorry_server_lvs_method": {fn: func(n *node) { d.methodKw(n, &sorryMethod) }},
-		"inhibit_on_failure":      {fn: func(n *node) { d.flag(n, &vs.InhibitOnFailure) }},
-		"quorum":                  {fn: func(n *node) { d.intKw(n, 1, 1<<31-1, &vs.Quorum) }},
-		"hysteresis":              {fn: func(n *node) { d.intKw(n, 0, 1<<31-1, &vs.Hysteresis) }},
-		"quorum_up":               {fn: func(n *node) { d.script(n, &vs.QuorumUp) }},
-		"quorum_down":             {fn: func(n *node) { d.script(n, &vs.QuorumDown) }},
-		"alpha":                   {fn: func(n *node) { d.flag(n, &vs.Alpha) }},
-		"omega":                   {fn: func(n *node) { d.flag(n, &vs.Omega) }},
-		"ha_suspend":              {fn: func(n *node) { d.flag(n, &vs.HASuspend) }},
-		"ops":                     {fn: func(n *node) { d.flag(n, &vs.OPS) }},
-		"virtualhost":             {fn: func(n *node) { d.str(n, &vs.VirtualHost) }},
-		"real_server":             {multi: true, fn: func(n *node) { rsNodes = append(rsNodes, n) }},
-	}
-	d.checkDefaultKeywords(spec, &def)
-	d.walk(n, where, spec)
+	where := "virtual_server " + vsName(vs)
+	walkWith(d, n, func() string { return where }, vsKeywords, func(k kwOf[*vsDraft], c *node) { k.fn(d, dr, c) })
+	def := dr.def
 	vs.DelayLoop = defaultDelayLoop
 	if def.delayLoop != nil {
 		vs.DelayLoop = *def.delayLoop
@@ -674,31 +697,32 @@ func (d *decoder) virtualServer(n *node) (VirtualServer, bool) {
 		def.delayLoop = &dl
 	}
 	if vs.SorryServer != nil {
-		vs.SorryServer.Inhibit = sorryInhibit
+		vs.SorryServer.Inhibit = dr.sorryInhibit
 		vs.SorryServer.Method = vs.Method
-		if sorryMethod != "" {
-			vs.SorryServer.Method = sorryMethod
+		if dr.sorryMethod != "" {
+			vs.SorryServer.Method = dr.sorryMethod
 		}
 	}
-	if !protoSet && !vs.IsFWMark() {
+	if !dr.protoSet && !vs.IsFWMark() {
 		d.diag.errorf(n.pos(), "%s has no protocol: add \"protocol TCP\" (or UDP/SCTP); keepalived would silently default to UDP", where)
 	}
-	if vs.IsFWMark() && protoSet {
+	if vs.IsFWMark() && dr.protoSet {
 		d.diag.warnf(n.pos(), "%s: protocol is ignored for fwmark services (keepalived ignores it too)", where)
 		vs.Protocol = ""
 	}
-	if !methodSet {
+	if !dr.methodSet {
 		d.diag.warnf(n.pos(), "%s has no lb_kind: using NAT (keepalived's default); lvsctl is built for DR", where)
 	}
-	if vs.Port == 0 && !vs.IsFWMark() && !persistence {
+	if vs.Port == 0 && !vs.IsFWMark() && !dr.persistence {
 		d.diag.errorf(n.pos(), "%s: port 0 is only valid for persistent services; keepalived would silently make it persistent (360s)", where)
 	}
-	for _, rn := range rsNodes {
-		if rs, ok := d.realServer(rn, &vs, def); ok {
+	vs.RealServers = make([]RealServer, 0, len(dr.rsNodes))
+	for _, rn := range dr.rsNodes {
+		if rs, ok := d.realServer(rn, vs, def); ok {
 			vs.RealServers = append(vs.RealServers, rs)
 		}
 	}
-	return vs, true
+	return *vs, true
 }
 
 func vsName(vs *VirtualServer) string {
@@ -722,7 +746,7 @@ func (d *decoder) scheduler(n *node, dst *string) {
 		}
 		sp[s] = kw{}
 	}
-	d.diag.errorf(t.pos, "%s: unknown scheduler %q (one of %s)%s", n.key.text, t.text, strings.Join(scheds, " "), suggest(t.text, sp))
+	d.diag.errorf(t.pos, "%s: unknown scheduler %q (one of %s)%s", n.key.text, t.text, strings.Join(scheds, " "), suggest(t.text, keys(sp)))
 }
 
 func (d *decoder) methodKw(n *node, dst *Method) bool {
@@ -768,69 +792,79 @@ func (d *decoder) granularity(t token) netip.Prefix {
 	return netip.PrefixFrom(netip.IPv4Unspecified(), ones)
 }
 
+// rsDraft is a real_server block being decoded.
+type rsDraft struct {
+	rs          RealServer
+	def         checkDefaults
+	virtualhost *string
+	checkNodes  []*node
+}
+
+func addCheckNode(d *decoder, r *rsDraft, n *node) { r.checkNodes = append(r.checkNodes, n) }
+
+// rsKeywords is the keyword table of real_server (read-only).
+var rsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*rsDraft]{
+	"weight":             {fn: func(d *decoder, r *rsDraft, n *node) { d.intKw(n, 0, 65535, &r.rs.Weight) }},
+	"inhibit_on_failure": {fn: func(d *decoder, r *rsDraft, n *node) { d.flag(n, &r.rs.InhibitOnFailure) }},
+	"notify_up":          {fn: func(d *decoder, r *rsDraft, n *node) { d.script(n, &r.rs.NotifyUp) }},
+	"notify_down":        {fn: func(d *decoder, r *rsDraft, n *node) { d.script(n, &r.rs.NotifyDown) }},
+	"uthreshold": {fn: func(d *decoder, r *rsDraft, n *node) {
+		var v int
+		d.intKw(n, 0, 1<<32-1, &v)
+		r.rs.UThreshold = uint32(v)
+	}},
+	"lthreshold": {fn: func(d *decoder, r *rsDraft, n *node) {
+		var v int
+		d.intKw(n, 0, 1<<32-1, &v)
+		r.rs.LThreshold = uint32(v)
+	}},
+	"lb_kind":    {fn: func(d *decoder, r *rsDraft, n *node) { d.methodKw(n, &r.rs.Method) }},
+	"lvs_method": {fn: func(d *decoder, r *rsDraft, n *node) { d.methodKw(n, &r.rs.Method) }},
+	"virtualhost": {fn: func(d *decoder, r *rsDraft, n *node) {
+		var s string
+		d.str(n, &s)
+		r.virtualhost = &s
+	}},
+	"HTTP_GET":   {multi: true, fn: addCheckNode},
+	"SSL_GET":    {multi: true, fn: addCheckNode},
+	"TCP_CHECK":  {multi: true, fn: addCheckNode},
+	"MISC_CHECK": {multi: true, fn: addCheckNode},
+}, func(r *rsDraft) *checkDefaults { return &r.def })
+
 func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults) (RealServer, bool) {
-	rs := RealServer{Pos: n.pos(), Weight: 1, Method: vs.Method, InhibitOnFailure: vs.InhibitOnFailure, Checkers: []Checker{}}
+	dr := &rsDraft{rs: RealServer{Pos: n.pos(), Weight: 1, Method: vs.Method, InhibitOnFailure: vs.InhibitOnFailure}}
+	rs := &dr.rs
 	if !d.shape(n, true, 1, 2) {
-		return rs, false
+		return *rs, false
 	}
 	a, ok := d.addr(n.args[0], "real_server")
 	if !ok {
-		return rs, false
+		return *rs, false
 	}
 	rs.Addr = a
 	if len(n.args) == 2 {
 		p, ok := d.port(n.args[1], "real_server")
 		if !ok {
-			return rs, false
+			return *rs, false
 		}
 		rs.Port = p
 	} else if !vs.IsFWMark() {
 		rs.Port = vs.Port
 	}
-	where := "real_server " + netip.AddrPortFrom(rs.Addr, rs.Port).String()
-	def := checkDefaults{}
-	var virtualhost *string
-	var checkNodes []*node
-	spec := map[string]kw{
-		"weight":             {fn: func(n *node) { d.intKw(n, 0, 65535, &rs.Weight) }},
-		"inhibit_on_failure": {fn: func(n *node) { d.flag(n, &rs.InhibitOnFailure) }},
-		"notify_up":          {fn: func(n *node) { d.script(n, &rs.NotifyUp) }},
-		"notify_down":        {fn: func(n *node) { d.script(n, &rs.NotifyDown) }},
-		"uthreshold": {fn: func(n *node) {
-			var v int
-			d.intKw(n, 0, 1<<32-1, &v)
-			rs.UThreshold = uint32(v)
-		}},
-		"lthreshold": {fn: func(n *node) {
-			var v int
-			d.intKw(n, 0, 1<<32-1, &v)
-			rs.LThreshold = uint32(v)
-		}},
-		"lb_kind":    {fn: func(n *node) { d.methodKw(n, &rs.Method) }},
-		"lvs_method": {fn: func(n *node) { d.methodKw(n, &rs.Method) }},
-		"virtualhost": {fn: func(n *node) {
-			var s string
-			d.str(n, &s)
-			virtualhost = &s
-		}},
-		"HTTP_GET":   {multi: true, fn: func(n *node) { checkNodes = append(checkNodes, n) }},
-		"SSL_GET":    {multi: true, fn: func(n *node) { checkNodes = append(checkNodes, n) }},
-		"TCP_CHECK":  {multi: true, fn: func(n *node) { checkNodes = append(checkNodes, n) }},
-		"MISC_CHECK": {multi: true, fn: func(n *node) { checkNodes = append(checkNodes, n) }},
-	}
-	d.checkDefaultKeywords(spec, &def)
-	d.walk(n, where, spec)
-	def = def.over(parent)
+	where := func() string { return "real_server " + netip.AddrPortFrom(rs.Addr, rs.Port).String() }
+	walkWith(d, n, where, rsKeywords, func(k kwOf[*rsDraft], c *node) { k.fn(d, dr, c) })
+	def := dr.def.over(parent)
 	vh := vs.VirtualHost
-	if virtualhost != nil {
-		vh = *virtualhost
+	if dr.virtualhost != nil {
+		vh = *dr.virtualhost
 	}
-	for _, cn := range checkNodes {
-		if c, ok := d.checker(cn, &rs, def, vh); ok {
+	rs.Checkers = make([]Checker, 0, len(dr.checkNodes))
+	for _, cn := range dr.checkNodes {
+		if c, ok := d.checker(cn, rs, def, vh); ok {
 			rs.Checkers = append(rs.Checkers, c)
 		}
 	}
-	return rs, true
+	return *rs, true
 }
 
 func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtualhost string) (Checker, bool) {

@@ -20,7 +20,15 @@ type Position struct {
 
 // String formats the position as FILE:LINE:COL.
 func (p Position) String() string {
-	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+	// Called for every real server when converting for the director:
+	// strconv, not fmt.
+	b := make([]byte, 0, len(p.File)+16)
+	b = append(b, p.File...)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(p.Line), 10)
+	b = append(b, ':')
+	b = strconv.AppendInt(b, int64(p.Col), 10)
+	return string(b)
 }
 
 // MarshalText writes the position as FILE:LINE:COL (empty when unset),

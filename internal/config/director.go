@@ -11,7 +11,12 @@ import (
 // to the real server it names.
 func (c *Config) Director() (director.Config, map[string]director.RealRef) {
 	var out director.Config
-	refs := map[string]director.RealRef{}
+	out.Services = make([]director.VirtualService, 0, len(c.VirtualServers))
+	n := 0
+	for i := range c.VirtualServers {
+		n += len(c.VirtualServers[i].RealServers)
+	}
+	refs := make(map[string]director.RealRef, n)
 	for i := range c.VirtualServers {
 		vs := &c.VirtualServers[i]
 		key := director.ServiceKey{Port: vs.Port, FWMark: vs.FWMark}
@@ -51,6 +56,9 @@ func (c *Config) Director() (director.Config, map[string]director.RealRef) {
 			QuorumDown: vs.QuorumDown.Command,
 			Alpha:      vs.Alpha,
 			Omega:      vs.Omega,
+		}
+		if len(vs.RealServers) > 0 {
+			dv.RealServers = make([]director.RealServer, 0, len(vs.RealServers))
 		}
 		for j := range vs.RealServers {
 			rs := &vs.RealServers[j]

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strconv"
 
 	"github.com/lvsctl/lvsctl/healthcheck"
 )
@@ -12,18 +13,30 @@ import (
 // the healthcheck.Server built for it, so a consumer can map events back.
 // Examples: "TCP 10.16.8.100:80 -> 10.16.8.8:80", "FWM 7 -> 10.0.0.1:80".
 func RealServerKey(vs *VirtualServer, rs *RealServer) string {
-	dst := netip.AddrPortFrom(rs.Addr, rs.Port).String()
+	// Built once per real server on every load: appends, not fmt.
+	b := make([]byte, 0, 64)
 	if vs.IsFWMark() {
-		return fmt.Sprintf("FWM %d -> %s", vs.FWMark, dst)
+		b = append(b, "FWM "...)
+		b = strconv.AppendUint(b, uint64(vs.FWMark), 10)
+	} else {
+		b = append(b, vs.Protocol...)
+		b = append(b, ' ')
+		b = netip.AddrPortFrom(vs.Addr, vs.Port).AppendTo(b)
 	}
-	return fmt.Sprintf("%s %s -> %s", vs.Protocol, netip.AddrPortFrom(vs.Addr, vs.Port), dst)
+	b = append(b, " -> "...)
+	b = netip.AddrPortFrom(rs.Addr, rs.Port).AppendTo(b)
+	return string(b)
 }
 
 // HealthServers returns one healthcheck.Server per real server of every
 // virtual server, keyed by RealServerKey, with one Spec per checker. A
 // real server without checkers is included with none (always up).
 func HealthServers(c *Config) ([]healthcheck.Server, error) {
-	var out []healthcheck.Server
+	n := 0
+	for i := range c.VirtualServers {
+		n += len(c.VirtualServers[i].RealServers)
+	}
+	out := make([]healthcheck.Server, 0, n)
 	for i := range c.VirtualServers {
 		vs := &c.VirtualServers[i]
 		for j := range vs.RealServers {

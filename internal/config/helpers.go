@@ -79,7 +79,36 @@ var unsupportedKeywords = map[string]bool{
 
 // walk decodes the children of block n with the keyword table spec.
 func (d *decoder) walk(parent *node, where string, spec map[string]kw) {
-	seen := map[string]Position{}
+	walkWith(d, parent, func() string { return where }, spec, func(k kw, n *node) { k.fn(n) })
+}
+
+// keyword is an entry of a keyword table: closures over one block's state
+// (kw) or static functions over a state passed in (kwOf).
+type keyword interface{ isMulti() bool }
+
+func (k kw) isMulti() bool { return k.multi }
+
+// kwOf is a keyword of a static table whose function gets the block's
+// draft: the hot blocks (virtual_server, real_server, checkers) use them so
+// that decoding 10,000 of them builds no table of closures each time.
+type kwOf[S any] struct {
+	fn    func(d *decoder, s S, n *node)
+	multi bool
+}
+
+func (k kwOf[S]) isMulti() bool { return k.multi }
+
+// walkWith decodes the children of parent with spec; call runs one entry.
+// where names the block in messages and is only computed for one.
+func walkWith[K keyword](d *decoder, parent *node, where func() string, spec map[string]K, call func(K, *node)) {
+	// Keywords seen once at most: few per block, so a small list beats a
+	// map allocated per block.
+	type seenKey struct {
+		key string
+		pos Position
+	}
+	var seenBuf [16]seenKey
+	seen := seenBuf[:0]
 	for _, c := range parent.children {
 		key := c.key.text
 		if c.key.quoted {
@@ -91,18 +120,33 @@ func (d *decoder) walk(parent *node, where string, spec map[string]kw) {
 		}
 		k, ok := spec[key]
 		if !ok {
-			d.unknown(c, where, spec)
+			d.unknown(c, where(), keys(spec))
 			continue
 		}
-		if !k.multi {
-			if first, dup := seen[key]; dup {
-				d.diag.errorf(c.pos(), "%s given twice in %s (first at %d:%d); keepalived silently uses the last one", key, where, first.Line, first.Col)
+		if !k.isMulti() {
+			dup := false
+			for _, s := range seen {
+				if s.key == key {
+					d.diag.errorf(c.pos(), "%s given twice in %s (first at %d:%d); keepalived silently uses the last one", key, where(), s.pos.Line, s.pos.Col)
+					dup = true
+					break
+				}
+			}
+			if dup {
 				continue
 			}
-			seen[key] = c.pos()
+			seen = append(seen, seenKey{key, c.pos()})
 		}
-		k.fn(c)
+		call(k, c)
 	}
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
 
 // special reports (and handles) syntax lvsctl refuses everywhere.
@@ -140,7 +184,7 @@ func (d *decoder) special(n *node) bool {
 	return false
 }
 
-func (d *decoder) unknown(n *node, where string, spec map[string]kw) {
+func (d *decoder) unknown(n *node, where string, spec []string) {
 	if d.diag.full {
 		return
 	}
@@ -152,8 +196,9 @@ func (d *decoder) unknown(n *node, where string, spec map[string]kw) {
 	d.diag.errorf(n.pos(), "unknown keyword %q in %s%s", key, where, suggest(key, spec))
 }
 
-// suggest returns " (did you mean X?)" for the closest keyword, if close.
-func suggest(key string, spec map[string]kw) string {
+// suggest returns " (did you mean X?)" for the closest of the keywords
+// names (in any order; it sorts them), if close.
+func suggest(key string, names []string) string {
 	const maxLen = 40 // longer words are not typos of keywords
 	if len(key) > maxLen {
 		return ""
@@ -161,10 +206,6 @@ func suggest(key string, spec map[string]kw) string {
 	limit := max(len(key)/3, 2)
 	lower := strings.ToLower(key)
 	best, bestD := "", math.MaxInt
-	names := make([]string, 0, len(spec))
-	for k := range spec {
-		names = append(names, k)
-	}
 	sort.Strings(names)
 	for _, k := range names {
 		if d := len(k) - len(key); d > limit || -d > limit {

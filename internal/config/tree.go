@@ -106,6 +106,17 @@ type treeParser struct {
 	toks []token
 	i    int
 	dir  string
+	// slab hands out nodes in chunks: one allocation per 128 statements.
+	slab []node
+}
+
+func (p *treeParser) newNode() *node {
+	if len(p.slab) == 0 {
+		p.slab = make([]node, 128)
+	}
+	n := &p.slab[0]
+	p.slab = p.slab[1:]
+	return n
 }
 
 func (p *treeParser) peek() token { return p.toks[p.i] }
@@ -160,12 +171,17 @@ func (p *treeParser) list(depth int) []*node {
 
 // statement parses KEY ARGS... [ { ... } ].
 func (p *treeParser) statement(depth int) *node {
-	n := &node{key: p.next()}
+	n := p.newNode()
+	n.key = p.next()
+	// The arguments are consecutive tokens: share them with the token
+	// slice instead of copying (capacity capped, so an append copies).
+	from := p.i
 	for {
 		t := p.peek()
 		switch t.kind {
 		case tokWord:
-			n.args = append(n.args, p.next())
+			p.next()
+			n.args = p.toks[from:p.i:p.i]
 			continue
 		case tokLBrace:
 			p.next()
