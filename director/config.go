@@ -171,7 +171,7 @@ func (vs *VirtualService) normalize() error {
 		return fmt.Errorf("%s: hysteresis must not be negative", where)
 	}
 	var errs []error
-	dests := map[DestKey]string{}
+	dests := make(map[DestKey]string, len(vs.RealServers)+1)
 	check := func(r *RealServer, what string) {
 		rw := r.Pos
 		if rw == "" {

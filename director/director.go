@@ -147,14 +147,27 @@ func (d *Director) install(cfg Config, old map[ServiceKey]*vsState) {
 	d.services = make([]*vsState, 0, len(cfg.Services))
 	d.byKey = make(map[ServiceKey]*vsState, len(cfg.Services))
 	for _, vc := range cfg.Services {
-		vs := &vsState{cfg: vc, byKey: make(map[DestKey]*rsState, len(vc.RealServers))}
+		vs := &vsState{cfg: vc, byKey: make(map[DestKey]*rsState, len(vc.RealServers)),
+			rs: make([]*rsState, 0, len(vc.RealServers))}
 		prev := old[vc.Service.Key]
+		// One allocation for the states of a service's real servers and
+		// one for their checkers' flags: 10,000 real servers are
+		// installed on every start and reload.
+		states := make([]rsState, len(vc.RealServers))
+		nchecks := 0
 		for _, rc := range vc.RealServers {
+			nchecks += max(rc.Checkers, 0)
+		}
+		flags := make([]bool, nchecks)
+		for i, rc := range vc.RealServers {
 			var p *rsState
 			if prev != nil {
 				p = prev.byKey[rc.Key()]
 			}
-			rs := newRSState(rc, vc.Alpha || rc.Alpha, p, now)
+			n := max(rc.Checkers, 0)
+			rs := &states[i]
+			initRSState(rs, rc, vc.Alpha || rc.Alpha, p, now, flags[:n:n])
+			flags = flags[n:]
 			vs.rs = append(vs.rs, rs)
 			vs.byKey[rc.Key()] = rs
 		}
@@ -169,8 +182,9 @@ func (d *Director) install(cfg Config, old map[ServiceKey]*vsState) {
 	}
 }
 
-func newRSState(rc RealServer, alpha bool, prev *rsState, now time.Time) *rsState {
-	rs := &rsState{cfg: rc, failed: make([]bool, rc.Checkers), weight: rc.Weight, since: now}
+// initRSState fills rs for rc; failed holds one flag per checker.
+func initRSState(rs *rsState, rc RealServer, alpha bool, prev *rsState, now time.Time, failed []bool) {
+	*rs = rsState{cfg: rc, failed: failed, weight: rc.Weight, since: now}
 	if prev != nil {
 		for i := range rs.failed {
 			if i < len(prev.failed) {
@@ -204,7 +218,6 @@ func newRSState(rc RealServer, alpha bool, prev *rsState, now time.Time) *rsStat
 	if prev != nil && prev.alive != rs.alive {
 		rs.since = now
 	}
-	return rs
 }
 
 func (vs *vsState) liveWeight() int {

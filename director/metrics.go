@@ -2,6 +2,7 @@ package director
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +17,11 @@ type Metrics struct {
 	errs    *prometheus.CounterVec
 	drift   prometheus.Counter
 	reloads *prometheus.CounterVec
+	// opCounters caches ops' children by kind: a cold start counts
+	// thousands of edits, and a child lookup hashes its label each time.
+	// A child appears on first use, as with WithLabelValues.
+	opMu       sync.Mutex
+	opCounters [OpDelService + 1]prometheus.Counter
 
 	svcConns, svcPktsIn, svcPktsOut, svcBytesIn, svcBytesOut *prometheus.Desc
 	rsConns, rsPktsIn, rsPktsOut, rsBytesIn, rsBytesOut      *prometheus.Desc
@@ -68,7 +74,20 @@ func (m *Metrics) SetSource(fn func(context.Context) (Status, error)) { m.status
 func (m *Metrics) Reload(result string) { m.reloads.WithLabelValues(result).Inc() }
 
 // OpApplied implements Observer.
-func (m *Metrics) OpApplied(op Op) { m.ops.WithLabelValues(op.Kind.String()).Inc() }
+func (m *Metrics) OpApplied(op Op) {
+	if op.Kind > OpDelService {
+		m.ops.WithLabelValues(op.Kind.String()).Inc()
+		return
+	}
+	m.opMu.Lock()
+	c := m.opCounters[op.Kind]
+	if c == nil {
+		c = m.ops.WithLabelValues(op.Kind.String())
+		m.opCounters[op.Kind] = c
+	}
+	m.opMu.Unlock()
+	c.Inc()
+}
 
 // OpFailed implements Observer.
 func (m *Metrics) OpFailed(op Op, _ error) { m.errs.WithLabelValues(op.Kind.String()).Inc() }

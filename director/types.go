@@ -6,8 +6,8 @@
 // answers status queries.
 //
 // The kernel is reached only through the small IPVS interface declared here;
-// director/ipvs implements it with github.com/moby/ipvs and
-// director/fakeipvs is a recording fake for tests.
+// director/ipvs implements it over generic netlink and director/fakeipvs
+// is a recording fake for tests.
 package director
 
 import (
@@ -197,9 +197,9 @@ func IPv4Netmask(bits int) uint32 {
 		bits = 32
 	}
 	m := ^uint32(0) << (32 - bits)
-	// The kernel takes the mask in network byte order and moby/ipvs
-	// writes the uint32 in native order, so the value must carry the
-	// mask's bytes in memory order.
+	// The kernel takes the mask in network byte order and the netlink
+	// attribute carries the uint32 in native order, so the value must
+	// carry the mask's bytes in memory order.
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], m)
 	return binary.NativeEndian.Uint32(b[:])

@@ -44,16 +44,3 @@ func TestDestConversion(t *testing.T) {
 	// Netlink hands IPv4 addresses back as 16-byte slices sometimes.
 	assert.Equal(t, d.Addr, addrOf(net.ParseIP("10.16.8.8")))
 }
-
-// toDest is the moby/ipvs form of d, for the round trip through fromDest.
-func toDest(svc director.ServiceKey, d director.Destination) *moby.Destination {
-	return &moby.Destination{
-		Address:         net.IP(d.Addr.AsSlice()),
-		Port:            d.Port,
-		Weight:          d.Weight,
-		ConnectionFlags: uint32(d.Forward),
-		AddressFamily:   uint16(director.FamilyOf(d.Addr)),
-		UpperThreshold:  d.UpperThreshold,
-		LowerThreshold:  d.LowerThreshold,
-	}
-}

@@ -31,25 +31,18 @@ var ErrNoIPVS = errors.New("the kernel has no IPVS (generic netlink family \"IPV
 // CheckFamily verifies that the "IPVS" generic-netlink family exists, as
 // seen from the network namespace at nsPath ("" for the caller's).
 func CheckFamily(nsPath string) error {
-	_, err := familyID(nsPath)
-	return err
-}
-
-// familyID is the id of the IPVS generic-netlink family in the namespace.
-func familyID(nsPath string) (uint16, error) {
 	h, err := handleAt(nsPath)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer h.Close()
-	f, err := h.GenlFamilyGet(FamilyName)
-	if err != nil {
+	if _, err := h.GenlFamilyGet(FamilyName); err != nil {
 		if errors.Is(err, unix.ENOENT) {
-			return 0, ErrNoIPVS
+			return ErrNoIPVS
 		}
-		return 0, fmt.Errorf("query generic netlink family %q: %w", FamilyName, err)
+		return fmt.Errorf("query generic netlink family %q: %w", FamilyName, err)
 	}
-	return f.ID, nil
+	return nil
 }
 
 func handleAt(nsPath string) (*netlink.Handle, error) {
@@ -77,60 +70,29 @@ type Client struct {
 	// mu serializes calls: moby/ipvs handles are not safe for concurrent
 	// use (replies are matched by sequence on one socket).
 	mu sync.Mutex
-	// h reads the table (dumps).
-	h *moby.Handle
-	// ed writes it (edits), see edit.go.
-	ed *editor
+	h  *moby.Handle
 }
 
 // Open checks for IPVS and opens a handle in the namespace at nsPath (""
 // for the caller's own).
 func Open(nsPath string) (*Client, error) {
-	family, err := familyID(nsPath)
-	if err != nil {
+	if err := CheckFamily(nsPath); err != nil {
 		return nil, err
 	}
 	h, err := moby.New(nsPath)
 	if err != nil {
 		return nil, fmt.Errorf("open IPVS netlink handle: %w", err)
 	}
-	ed, err := newEditor(nsPath, family)
-	if err != nil {
-		h.Close()
-		return nil, fmt.Errorf("open IPVS netlink socket: %w", err)
-	}
-	return &Client{h: h, ed: ed}, nil
+	return &Client{h: h}, nil
 }
 
 // Close releases the handle.
 func (c *Client) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var err error
 	if c.h != nil {
 		c.h.Close()
 		c.h = nil
-	}
-	if c.ed != nil {
-		err = c.ed.close()
-		c.ed = nil
-	}
-	return err
-}
-
-// edit runs one edit on the editor socket. what is built only for an
-// error: a cold start makes thousands of edits.
-func (c *Client) edit(ctx context.Context, what func() string, cmd uint8, svc director.Service, dst *director.Destination) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ed == nil {
-		return fmt.Errorf("%s: IPVS client closed", what())
-	}
-	if err := c.ed.do(cmd, svc, dst); err != nil {
-		return fmt.Errorf("%s: %w", what(), err)
 	}
 	return nil
 }
@@ -186,35 +148,38 @@ func (c *Client) GetDestinations(ctx context.Context, svc director.ServiceKey) (
 
 // NewService implements director.IPVS.
 func (c *Client) NewService(ctx context.Context, svc director.Service) error {
-	return c.edit(ctx, func() string { return "add service " + svc.Key.String() }, cmdNewService, svc, nil)
+	return c.do(ctx, "add service "+svc.Key.String(), func(h *moby.Handle) error { return h.NewService(toService(svc)) })
 }
 
 // UpdateService implements director.IPVS.
 func (c *Client) UpdateService(ctx context.Context, svc director.Service) error {
-	return c.edit(ctx, func() string { return "edit service " + svc.Key.String() }, cmdSetService, svc, nil)
+	return c.do(ctx, "edit service "+svc.Key.String(), func(h *moby.Handle) error { return h.UpdateService(toService(svc)) })
 }
 
 // DelService implements director.IPVS.
 func (c *Client) DelService(ctx context.Context, svc director.ServiceKey) error {
-	return c.edit(ctx, func() string { return "delete service " + svc.String() }, cmdDelService, keyOnly(svc), nil)
+	return c.do(ctx, "delete service "+svc.String(), func(h *moby.Handle) error { return h.DelService(keyService(svc)) })
 }
 
 // NewDestination implements director.IPVS.
 func (c *Client) NewDestination(ctx context.Context, svc director.ServiceKey, d director.Destination) error {
-	return c.edit(ctx, func() string { return "add destination " + d.Key().String() + " to " + svc.String() },
-		cmdNewDest, keyOnly(svc), &d)
+	return c.do(ctx, "add destination "+d.Key().String()+" to "+svc.String(), func(h *moby.Handle) error {
+		return h.NewDestination(keyService(svc), toDest(svc, d))
+	})
 }
 
 // UpdateDestination implements director.IPVS.
 func (c *Client) UpdateDestination(ctx context.Context, svc director.ServiceKey, d director.Destination) error {
-	return c.edit(ctx, func() string { return "edit destination " + d.Key().String() + " of " + svc.String() },
-		cmdSetDest, keyOnly(svc), &d)
+	return c.do(ctx, "edit destination "+d.Key().String()+" of "+svc.String(), func(h *moby.Handle) error {
+		return h.UpdateDestination(keyService(svc), toDest(svc, d))
+	})
 }
 
 // DelDestination implements director.IPVS.
 func (c *Client) DelDestination(ctx context.Context, svc director.ServiceKey, d director.DestKey) error {
-	return c.edit(ctx, func() string { return "delete destination " + d.String() + " from " + svc.String() },
-		cmdDelDest, keyOnly(svc), &director.Destination{Addr: d.Addr, Port: d.Port})
+	return c.do(ctx, "delete destination "+d.String()+" from "+svc.String(), func(h *moby.Handle) error {
+		return h.DelDestination(keyService(svc), toDest(svc, director.Destination{Addr: d.Addr, Port: d.Port}))
+	})
 }
 
 // keyService is the part of a moby Service the kernel uses to find it.
@@ -239,6 +204,18 @@ func toService(s director.Service) *moby.Service {
 		ms.Address = net.IP(s.Key.Addr.AsSlice())
 	}
 	return ms
+}
+
+func toDest(svc director.ServiceKey, d director.Destination) *moby.Destination {
+	return &moby.Destination{
+		Address:         net.IP(d.Addr.AsSlice()),
+		Port:            d.Port,
+		Weight:          d.Weight,
+		ConnectionFlags: uint32(d.Forward),
+		AddressFamily:   uint16(director.FamilyOf(d.Addr)),
+		UpperThreshold:  d.UpperThreshold,
+		LowerThreshold:  d.LowerThreshold,
+	}
 }
 
 func fromService(s *moby.Service) director.Service {

@@ -111,7 +111,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 			d.addrKw(n, &a)
 			if a.IsValid() {
 				if !a.Is4() || !a.IsMulticast() {
-					d.diag.errorf(n.args[0].pos, "vrrp_mcast_group4 must be an IPv4 multicast address, not %s", a)
+					d.diag.errorf(n.args[0].pos(), "vrrp_mcast_group4 must be an IPv4 multicast address, not %s", a)
 					return
 				}
 				g.VRRPMcastGroup4 = a
@@ -122,7 +122,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 			d.addrKw(n, &a)
 			if a.IsValid() {
 				if !a.Is6() || !a.IsMulticast() {
-					d.diag.errorf(n.args[0].pos, "vrrp_mcast_group6 must be an IPv6 multicast address, not %s", a)
+					d.diag.errorf(n.args[0].pos(), "vrrp_mcast_group6 must be an IPv6 multicast address, not %s", a)
 					return
 				}
 				g.VRRPMcastGroup6 = a
@@ -167,7 +167,7 @@ func (d *decoder) vrrpScript(n *node) VRRPScript {
 			}
 			if len(n.args) == 2 {
 				if n.args[1].text != "reverse" {
-					d.diag.errorf(n.args[1].pos, "weight: expected \"reverse\", got %q", n.args[1].text)
+					d.diag.errorf(n.args[1].pos(), "weight: expected \"reverse\", got %q", n.args[1].text)
 					return
 				}
 				s.WeightReverse = true
@@ -237,7 +237,7 @@ func (d *decoder) trackScripts(n *node) []TrackScript {
 		args := c.args
 		if len(args) > 0 {
 			if args[0].text != "weight" || len(args) < 2 || len(args) > 3 {
-				d.diag.errorf(args[0].pos, "track_script entry: expected NAME [weight N [reverse]]")
+				d.diag.errorf(args[0].pos(), "track_script entry: expected NAME [weight N [reverse]]")
 				continue
 			}
 			v, ok := d.intRange(args[1], "track_script weight", -253, 253)
@@ -247,7 +247,7 @@ func (d *decoder) trackScripts(n *node) []TrackScript {
 			ts.Weight, ts.WeightSet = int(v), true
 			if len(args) == 3 {
 				if args[2].text != "reverse" {
-					d.diag.errorf(args[2].pos, "track_script entry: expected \"reverse\", got %q", args[2].text)
+					d.diag.errorf(args[2].pos(), "track_script entry: expected \"reverse\", got %q", args[2].text)
 					continue
 				}
 				ts.Reverse = true
@@ -274,7 +274,7 @@ func (d *decoder) trackIfaces(n *node) []TrackIface {
 		ti := TrackIface{Pos: c.pos(), Name: c.key.text}
 		if len(c.args) > 0 {
 			if c.args[0].text != "weight" || len(c.args) != 2 {
-				d.diag.errorf(c.args[0].pos, "track_interface entry: expected IFACE [weight N]")
+				d.diag.errorf(c.args[0].pos(), "track_interface entry: expected IFACE [weight N]")
 				continue
 			}
 			v, ok := d.intRange(c.args[1], "track_interface weight", -254, 254)
@@ -338,7 +338,7 @@ func (d *decoder) instance(n *node) *instanceDraft {
 					in.State = s
 					stateSet = true
 				default:
-					d.diag.errorf(t.pos, "state: %q is not MASTER or BACKUP", t.text)
+					d.diag.errorf(t.pos(), "state: %q is not MASTER or BACKUP", t.text)
 				}
 			}
 		}},
@@ -420,9 +420,9 @@ func (d *decoder) auth(n *node) *Authentication {
 				case "PASS":
 					a.Type = "PASS"
 				case "AH":
-					d.diag.errorf(t.pos, "auth_type AH is not supported by lvsctl (it changes the packet format; keepalived deprecates it): use PASS or no authentication")
+					d.diag.errorf(t.pos(), "auth_type AH is not supported by lvsctl (it changes the packet format; keepalived deprecates it): use PASS or no authentication")
 				default:
-					d.diag.errorf(t.pos, "auth_type: %q is not PASS", t.text)
+					d.diag.errorf(t.pos(), "auth_type: %q is not PASS", t.text)
 				}
 			}
 		}},
@@ -430,7 +430,7 @@ func (d *decoder) auth(n *node) *Authentication {
 			if t, ok := d.value(n); ok {
 				a.Pass = t.text
 				if len(a.Pass) > 8 {
-					d.diag.warnf(t.pos, "auth_pass is longer than 8 characters: only %q is used (as keepalived does)", a.Pass[:8])
+					d.diag.warnf(t.pos(), "auth_pass is longer than 8 characters: only %q is used (as keepalived does)", a.Pass[:8])
 					a.Pass = a.Pass[:8]
 				}
 			}
@@ -482,7 +482,7 @@ func (d *decoder) vips(n *node) []VIP {
 		for i := 0; i < len(args); i += 2 {
 			opt := args[i]
 			if i+1 >= len(args) {
-				d.diag.errorf(opt.pos, "%s: option %q needs a value", n.key.text, opt.text)
+				d.diag.errorf(opt.pos(), "%s: option %q needs a value", n.key.text, opt.text)
 				ok = false
 				break
 			}
@@ -497,7 +497,7 @@ func (d *decoder) vips(n *node) []VIP {
 				case "global", "site", "link", "host", "nowhere":
 					v.Scope = val.text
 				default:
-					d.diag.errorf(val.pos, "scope: %q is not global, site, link, host or nowhere", val.text)
+					d.diag.errorf(val.pos(), "scope: %q is not global, site, link, host or nowhere", val.text)
 					ok = false
 				}
 			case "brd", "broadcast":
@@ -507,7 +507,7 @@ func (d *decoder) vips(n *node) []VIP {
 					ok = false
 				}
 			default:
-				d.diag.errorf(opt.pos, "%s: unsupported address option %q (lvsctl supports dev, brd, scope and label)", n.key.text, opt.text)
+				d.diag.errorf(opt.pos(), "%s: unsupported address option %q (lvsctl supports dev, brd, scope and label)", n.key.text, opt.text)
 				ok = false
 			}
 			if !ok {
@@ -612,7 +612,7 @@ var vsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*vsDraft]{
 			case ProtoTCP, ProtoUDP, ProtoSCTP:
 				v.vs.Protocol, v.protoSet = p, true
 			default:
-				d.diag.errorf(t.pos, "protocol: %q is not TCP, UDP or SCTP", t.text)
+				d.diag.errorf(t.pos(), "protocol: %q is not TCP, UDP or SCTP", t.text)
 				v.protoSet = true
 			}
 		}
@@ -660,7 +660,14 @@ var vsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*vsDraft]{
 }, func(v *vsDraft) *checkDefaults { return &v.def })
 
 func (d *decoder) virtualServer(n *node) (VirtualServer, bool) {
-	dr := &vsDraft{vs: VirtualServer{Pos: n.pos(), Scheduler: defaultScheduler, Method: MethodNAT, Quorum: 1}}
+	// One draft per decoder, reused: the keyword tables' functions make
+	// it escape, and there are thousands of blocks.
+	if d.vsScratch == nil {
+		d.vsScratch = &vsDraft{}
+	}
+	dr := d.vsScratch
+	*dr = vsDraft{vs: VirtualServer{Pos: n.pos(), Scheduler: defaultScheduler, Method: MethodNAT, Quorum: 1},
+		rsNodes: dr.rsNodes[:0]}
 	vs := &dr.vs
 	if !d.shape(n, true, 2, 2) {
 		vs.RealServers = []RealServer{}
@@ -746,7 +753,7 @@ func (d *decoder) scheduler(n *node, dst *string) {
 		}
 		sp[s] = kw{}
 	}
-	d.diag.errorf(t.pos, "%s: unknown scheduler %q (one of %s)%s", n.key.text, t.text, strings.Join(scheds, " "), suggest(t.text, keys(sp)))
+	d.diag.errorf(t.pos(), "%s: unknown scheduler %q (one of %s)%s", n.key.text, t.text, strings.Join(scheds, " "), suggest(t.text, keys(sp)))
 }
 
 func (d *decoder) methodKw(n *node, dst *Method) bool {
@@ -765,7 +772,7 @@ func (d *decoder) methodKw(n *node, dst *Method) bool {
 func (d *decoder) granularity(t token) netip.Prefix {
 	if bits, err := strconv.Atoi(t.text); err == nil {
 		if bits < 0 || bits > 128 {
-			d.diag.errorf(t.pos, "persistence_granularity %d out of range 0..128", bits)
+			d.diag.errorf(t.pos(), "persistence_granularity %d out of range 0..128", bits)
 			return netip.Prefix{}
 		}
 		if bits <= 32 {
@@ -775,7 +782,7 @@ func (d *decoder) granularity(t token) netip.Prefix {
 	}
 	a, err := netip.ParseAddr(t.text)
 	if err != nil || !a.Is4() {
-		d.diag.errorf(t.pos, "persistence_granularity: %q is not an IPv4 netmask or a prefix length", t.text)
+		d.diag.errorf(t.pos(), "persistence_granularity: %q is not an IPv4 netmask or a prefix length", t.text)
 		return netip.Prefix{}
 	}
 	b := a.As4()
@@ -786,7 +793,7 @@ func (d *decoder) granularity(t token) netip.Prefix {
 		m <<= 1
 	}
 	if m != 0 {
-		d.diag.errorf(t.pos, "persistence_granularity: %s is not a contiguous netmask", a)
+		d.diag.errorf(t.pos(), "persistence_granularity: %s is not a contiguous netmask", a)
 		return netip.Prefix{}
 	}
 	return netip.PrefixFrom(netip.IPv4Unspecified(), ones)
@@ -832,7 +839,12 @@ var rsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*rsDraft]{
 }, func(r *rsDraft) *checkDefaults { return &r.def })
 
 func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults) (RealServer, bool) {
-	dr := &rsDraft{rs: RealServer{Pos: n.pos(), Weight: 1, Method: vs.Method, InhibitOnFailure: vs.InhibitOnFailure}}
+	if d.rsScratch == nil {
+		d.rsScratch = &rsDraft{}
+	}
+	dr := d.rsScratch
+	*dr = rsDraft{rs: RealServer{Pos: n.pos(), Weight: 1, Method: vs.Method, InhibitOnFailure: vs.InhibitOnFailure},
+		checkNodes: dr.checkNodes[:0]}
 	rs := &dr.rs
 	if !d.shape(n, true, 1, 2) {
 		return *rs, false
@@ -982,7 +994,7 @@ func (d *decoder) url(n *node) (URL, bool) {
 			if t, ok := d.value(n); ok {
 				s := strings.ToLower(t.text)
 				if len(s) != 32 || strings.Trim(s, "0123456789abcdef") != "" {
-					d.diag.errorf(t.pos, "digest: %q is not an MD5 sum (32 hex digits)", t.text)
+					d.diag.errorf(t.pos(), "digest: %q is not an MD5 sum (32 hex digits)", t.text)
 					return
 				}
 				u.Digest = s
@@ -1000,7 +1012,7 @@ func (d *decoder) url(n *node) (URL, bool) {
 				a, err1 := strconv.Atoi(lo)
 				b, err2 := strconv.Atoi(hi)
 				if err1 != nil || err2 != nil || a < 100 || b > 599 || a > b {
-					d.diag.errorf(t.pos, "status_code: %q is not a code or range within 100..599", t.text)
+					d.diag.errorf(t.pos(), "status_code: %q is not a code or range within 100..599", t.text)
 					continue
 				}
 				for x := a; x <= b; x++ {

@@ -12,6 +12,9 @@ import (
 // decoder turns statement trees into the typed model.
 type decoder struct {
 	diag *diagnostics
+	// Drafts reused from block to block (blocks of one kind never nest).
+	vsScratch *vsDraft
+	rsScratch *rsDraft
 }
 
 // kw describes one keyword of a block.
@@ -105,7 +108,7 @@ func walkWith[K keyword](d *decoder, parent *node, where func() string, spec map
 	// map allocated per block.
 	type seenKey struct {
 		key string
-		pos Position
+		at  Position
 	}
 	var seenBuf [16]seenKey
 	seen := seenBuf[:0]
@@ -127,7 +130,7 @@ func walkWith[K keyword](d *decoder, parent *node, where func() string, spec map
 			dup := false
 			for _, s := range seen {
 				if s.key == key {
-					d.diag.errorf(c.pos(), "%s given twice in %s (first at %d:%d); keepalived silently uses the last one", key, where(), s.pos.Line, s.pos.Col)
+					d.diag.errorf(c.pos(), "%s given twice in %s (first at %d:%d); keepalived silently uses the last one", key, where(), s.at.Line, s.at.Col)
 					dup = true
 					break
 				}
@@ -169,7 +172,7 @@ func (d *decoder) special(n *node) bool {
 	}
 	for _, a := range n.args {
 		if !a.quoted && strings.HasPrefix(a.text, "$") {
-			d.diag.errorf(a.pos, "parameter substitution (%s) is not supported by lvsctl: write the value literally", a.text)
+			d.diag.errorf(a.pos(), "parameter substitution (%s) is not supported by lvsctl: write the value literally", a.text)
 			return true
 		}
 	}
@@ -257,7 +260,7 @@ func (d *decoder) shape(n *node, block bool, minArgs, maxArgs int) bool {
 		d.diag.errorf(n.pos(), "%s needs %s", n.key.text, argCount(minArgs, maxArgs))
 		ok = false
 	case maxArgs >= 0 && len(n.args) > maxArgs:
-		d.diag.errorf(n.args[maxArgs].pos, "%s takes %s; unexpected %q", n.key.text, argCount(minArgs, maxArgs), n.args[maxArgs].text)
+		d.diag.errorf(n.args[maxArgs].pos(), "%s takes %s; unexpected %q", n.key.text, argCount(minArgs, maxArgs), n.args[maxArgs].text)
 		ok = false
 	}
 	return ok
@@ -301,11 +304,11 @@ func (d *decoder) str(n *node, dst *string) {
 func (d *decoder) intRange(t token, what string, lo, hi int64) (int64, bool) {
 	v, err := strconv.ParseInt(t.text, 10, 64)
 	if err != nil {
-		d.diag.errorf(t.pos, "%s: %q is not an integer", what, t.text)
+		d.diag.errorf(t.pos(), "%s: %q is not an integer", what, t.text)
 		return 0, false
 	}
 	if v < lo || v > hi {
-		d.diag.errorf(t.pos, "%s %d out of range %d..%d", what, v, lo, hi)
+		d.diag.errorf(t.pos(), "%s %d out of range %d..%d", what, v, lo, hi)
 		return 0, false
 	}
 	return v, true
@@ -367,11 +370,11 @@ func (d *decoder) seconds(t token, what string, lo, hi time.Duration, integral b
 		if integral {
 			unit = "a whole number of seconds"
 		}
-		d.diag.errorf(t.pos, "%s: %q is not %s", what, t.text, unit)
+		d.diag.errorf(t.pos(), "%s: %q is not %s", what, t.text, unit)
 		return 0, false
 	}
 	if v < lo || v > hi {
-		d.diag.errorf(t.pos, "%s %s out of range %s..%s", what, fmtSeconds(v), fmtSeconds(lo), fmtSeconds(hi))
+		d.diag.errorf(t.pos(), "%s %s out of range %s..%s", what, fmtSeconds(v), fmtSeconds(lo), fmtSeconds(hi))
 		return 0, false
 	}
 	return v, true
@@ -415,14 +418,14 @@ func (d *decoder) flag(n *node, dst *bool) {
 	case "off", "false", "no", "0":
 		*dst = false
 	default:
-		d.diag.errorf(n.args[0].pos, "%s: %q is not on/off, true/false or yes/no", n.key.text, n.args[0].text)
+		d.diag.errorf(n.args[0].pos(), "%s: %q is not on/off, true/false or yes/no", n.key.text, n.args[0].text)
 	}
 }
 
 func (d *decoder) addr(t token, what string) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(t.text)
 	if err != nil || a.Zone() != "" {
-		d.diag.errorf(t.pos, "%s: %q is not an IP address", what, t.text)
+		d.diag.errorf(t.pos(), "%s: %q is not an IP address", what, t.text)
 		return netip.Addr{}, false
 	}
 	return a.Unmap(), true
@@ -453,10 +456,10 @@ func (d *decoder) script(n *node, dst *Script) {
 	}
 	cmd := strings.TrimSpace(strings.Join(parts, " "))
 	if cmd == "" {
-		d.diag.errorf(n.args[0].pos, "%s: empty command", n.key.text)
+		d.diag.errorf(n.args[0].pos(), "%s: empty command", n.key.text)
 		return
 	}
-	*dst = Script{Pos: n.args[0].pos, Command: cmd}
+	*dst = Script{Pos: n.args[0].pos(), Command: cmd}
 }
 
 // names reads a block of bare names, one or more per line.
@@ -474,7 +477,7 @@ func (d *decoder) names(n *node) []NameRef {
 			continue
 		}
 		for _, t := range append([]token{c.key}, c.args...) {
-			out = append(out, NameRef{Pos: t.pos, Name: t.text})
+			out = append(out, NameRef{Pos: t.pos(), Name: t.text})
 		}
 	}
 	return out
@@ -485,6 +488,6 @@ func (d *decoder) method(t token, what string) (Method, bool) {
 	case MethodNAT, MethodDR, MethodTUN:
 		return m, true
 	}
-	d.diag.errorf(t.pos, "%s: unknown forwarding method %q (NAT, DR or TUN)", what, t.text)
+	d.diag.errorf(t.pos(), "%s: unknown forwarding method %q (NAT, DR or TUN)", what, t.text)
 	return "", false
 }

@@ -5,7 +5,7 @@ import (
 	"unicode/utf8"
 )
 
-type tokenKind int
+type tokenKind uint8
 
 const (
 	tokWord tokenKind = iota
@@ -20,18 +20,34 @@ const (
 // word that directly follows a bare word without a space, a frequent typo
 // (notify_"/path/script") that keepalived silently mis-reads.
 type token struct {
-	kind   tokenKind
-	pos    Position
 	text   string
+	at     tokPos
+	kind   tokenKind
 	quoted bool
 	glued  bool
+}
+
+// tokPos is a Position in 16 bytes instead of 32: a file has hundreds
+// of thousands of tokens, and they all live until the file is decoded.
+type tokPos struct {
+	file      *string
+	line, col int32
+}
+
+func (t token) pos() Position { return t.at.position() }
+
+func (p tokPos) position() Position {
+	if p.file == nil {
+		return Position{Line: int(p.line), Col: int(p.col)}
+	}
+	return Position{File: *p.file, Line: int(p.line), Col: int(p.col)}
 }
 
 // lexer splits one file into tokens. It never fails: problems (an
 // unterminated quote, a bad byte) are recorded as diagnostics and lexing
 // continues, so one pass reports everything.
 type lexer struct {
-	file string
+	file *string // shared by the positions of all tokens
 	src  []byte
 	// text is src as one string: bare words are substrings of it, so a
 	// file of 100,000 words costs one allocation, not 100,000.
@@ -43,10 +59,10 @@ type lexer struct {
 }
 
 func newLexer(file string, src []byte, diag *diagnostics) *lexer {
-	return &lexer{file: file, src: src, text: string(src), line: 1, col: 1, diag: diag}
+	return &lexer{file: &file, src: src, text: string(src), line: 1, col: 1, diag: diag}
 }
 
-func (l *lexer) pos() Position { return Position{File: l.file, Line: l.line, Col: l.col} }
+func (l *lexer) pos() tokPos { return tokPos{file: l.file, line: int32(l.line), col: int32(l.col)} }
 
 func (l *lexer) advance() {
 	if l.src[l.off] == '\n' {
@@ -70,7 +86,7 @@ func (l *lexer) tokens() []token {
 		c := l.src[l.off]
 		switch {
 		case c == '\n':
-			out = append(out, token{kind: tokNewline, pos: l.pos()})
+			out = append(out, token{kind: tokNewline, at: l.pos()})
 			l.advance()
 		case isSpace(c):
 			l.advance()
@@ -79,10 +95,10 @@ func (l *lexer) tokens() []token {
 				l.advance()
 			}
 		case c == '{':
-			out = append(out, token{kind: tokLBrace, pos: l.pos(), text: "{"})
+			out = append(out, token{kind: tokLBrace, at: l.pos(), text: "{"})
 			l.advance()
 		case c == '}':
-			out = append(out, token{kind: tokRBrace, pos: l.pos(), text: "}"})
+			out = append(out, token{kind: tokRBrace, at: l.pos(), text: "}"})
 			l.advance()
 		case c == '"':
 			glued := prevBareEnd == l.off
@@ -94,7 +110,7 @@ func (l *lexer) tokens() []token {
 			prevBareEnd = l.off
 		}
 	}
-	out = append(out, token{kind: tokEOF, pos: l.pos()})
+	out = append(out, token{kind: tokEOF, at: l.pos()})
 	return out
 }
 
@@ -107,10 +123,10 @@ func (l *lexer) quoted() token {
 		switch c {
 		case '"':
 			l.advance()
-			return token{kind: tokWord, pos: start, text: l.valid(start, b.String()), quoted: true}
+			return token{kind: tokWord, at: start, text: l.valid(start, b.String()), quoted: true}
 		case '\n':
-			l.diag.errorf(start, "unterminated quoted string (a quoted string must end on the same line)")
-			return token{kind: tokWord, pos: start, text: l.valid(start, b.String()), quoted: true}
+			l.diag.errorf(start.position(), "unterminated quoted string (a quoted string must end on the same line)")
+			return token{kind: tokWord, at: start, text: l.valid(start, b.String()), quoted: true}
 		case '\\':
 			if l.off+1 < len(l.src) && (l.src[l.off+1] == '"' || l.src[l.off+1] == '\\') {
 				l.advance()
@@ -120,17 +136,17 @@ func (l *lexer) quoted() token {
 		b.WriteByte(c)
 		l.advance()
 	}
-	l.diag.errorf(start, "unterminated quoted string (a quoted string must end on the same line)")
-	return token{kind: tokWord, pos: start, text: l.valid(start, b.String()), quoted: true}
+	l.diag.errorf(start.position(), "unterminated quoted string (a quoted string must end on the same line)")
+	return token{kind: tokWord, at: start, text: l.valid(start, b.String()), quoted: true}
 }
 
 // valid reports text that is not UTF-8 (it could not be dumped as JSON
 // faithfully) and returns a repaired copy.
-func (l *lexer) valid(pos Position, text string) string {
+func (l *lexer) valid(pos tokPos, text string) string {
 	if utf8.ValidString(text) {
 		return text
 	}
-	l.diag.errorf(pos, "invalid UTF-8 in %q", text)
+	l.diag.errorf(pos.position(), "invalid UTF-8 in %q", text)
 	return strings.ToValidUTF8(text, "\uFFFD")
 }
 
@@ -144,5 +160,5 @@ func (l *lexer) bare() token {
 		}
 		l.advance()
 	}
-	return token{kind: tokWord, pos: start, text: l.valid(start, l.text[from:l.off])}
+	return token{kind: tokWord, at: start, text: l.valid(start, l.text[from:l.off])}
 }

@@ -25,7 +25,7 @@ func TestLexer(t *testing.T) {
 	}
 	var got []tk
 	for _, x := range toks {
-		got = append(got, tk{x.kind, x.text, x.pos.Line, x.pos.Col, x.quoted, x.glued})
+		got = append(got, tk{x.kind, x.text, x.pos().Line, x.pos().Col, x.quoted, x.glued})
 	}
 	assert.Equal(t, []tk{
 		{tokWord, "a", 1, 1, false, false},

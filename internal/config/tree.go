@@ -18,7 +18,7 @@ type node struct {
 	children []*node
 }
 
-func (n *node) pos() Position { return n.key.pos }
+func (n *node) pos() Position { return n.key.pos() }
 
 // FileSystem is what the loader reads files through; the default is the
 // operating system. Tests and the fuzzer use an in-memory one.
@@ -147,11 +147,11 @@ func (p *treeParser) list(depth int) []*node {
 			if depth > 0 {
 				return out
 			}
-			p.b.diag.errorf(t.pos, "unexpected '}' (no block is open)")
+			p.b.diag.errorf(t.pos(), "unexpected '}' (no block is open)")
 			p.next()
 			continue
 		case tokLBrace:
-			p.b.diag.errorf(t.pos, "unexpected '{' (a block must follow a keyword)")
+			p.b.diag.errorf(t.pos(), "unexpected '{' (a block must follow a keyword)")
 			p.next()
 			// Parse and drop the block so its contents are not misread.
 			p.block(depth + 1)
@@ -210,7 +210,7 @@ func (p *treeParser) statement(depth int) *node {
 
 // block parses the contents of a block whose '{' was consumed, and its '}'.
 func (p *treeParser) block(depth int) []*node {
-	open := p.toks[p.i-1].pos
+	open := p.toks[p.i-1].pos()
 	if depth > p.b.maxBlocks {
 		p.b.diag.errorf(open, "blocks nested deeper than %d levels", p.b.maxBlocks)
 		// Skip to the matching brace without recursing.
@@ -255,11 +255,11 @@ func (p *treeParser) include(n *node) []*node {
 	if strings.ContainsAny(pattern, "*?[") {
 		m, err := p.b.fs.Glob(pattern)
 		if err != nil {
-			p.b.diag.errorf(n.args[0].pos, "bad include pattern %q: %v", n.args[0].text, err)
+			p.b.diag.errorf(n.args[0].pos(), "bad include pattern %q: %v", n.args[0].text, err)
 			return nil
 		}
 		if len(m) == 0 {
-			p.b.diag.warnf(n.args[0].pos, "include %q matches no file", n.args[0].text)
+			p.b.diag.warnf(n.args[0].pos(), "include %q matches no file", n.args[0].text)
 		}
 		names = m
 	} else {
@@ -268,7 +268,7 @@ func (p *treeParser) include(n *node) []*node {
 	sort.Strings(names)
 	var out []*node
 	for _, name := range names {
-		out = append(out, p.b.file(filepath.Clean(name), n.args[0].pos)...)
+		out = append(out, p.b.file(filepath.Clean(name), n.args[0].pos())...)
 	}
 	return out
 }

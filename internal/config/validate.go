@@ -165,7 +165,9 @@ func validateLVS(cfg *Config, diag *diagnostics) {
 		proto  Protocol
 		fwmark uint32
 	}
-	seen := map[vsKey]Position{}
+	seen := make(map[vsKey]Position, len(cfg.VirtualServers))
+	// Reused for every virtual server.
+	rsSeen := map[netip.AddrPort]Position{}
 	for vi := range cfg.VirtualServers {
 		vs := &cfg.VirtualServers[vi]
 		name := "virtual_server " + vsName(vs)
@@ -184,7 +186,7 @@ func validateLVS(cfg *Config, diag *diagnostics) {
 		if len(vs.RealServers) == 0 {
 			diag.warnf(vs.Pos, "%s has no real servers: only its sorry server (if any) will get traffic", name)
 		}
-		rsSeen := map[netip.AddrPort]Position{}
+		clear(rsSeen)
 		weights := 0
 		for ri := range vs.RealServers {
 			rs := &vs.RealServers[ri]
