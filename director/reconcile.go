@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"golang.org/x/sys/unix"
 )
 
-// IPVS is what the director needs from the kernel's IPVS table. Calls are
-// made from one goroutine at a time.
+// IPVS is what the director needs from the kernel's IPVS table. It must be
+// safe for concurrent use: edits are made under the director's lock, but
+// Status dumps without it.
 type IPVS interface {
 	GetServices(ctx context.Context) ([]Service, error)
 	GetDestinations(ctx context.Context, svc ServiceKey) ([]Destination, error)
@@ -165,6 +168,11 @@ func Dump(ctx context.Context, ipvs IPVS, want func(ServiceKey) bool) (Table, er
 			continue
 		}
 		dsts, err := ipvs.GetDestinations(ctx, s.Key)
+		if serviceGone(err) {
+			// Deleted between the two calls (ipvsadm, another tool): it
+			// is simply not in the table, which the next diff handles.
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("list destinations of %s: %w", s.Key, err)
 		}
@@ -177,6 +185,16 @@ func Dump(ctx context.Context, ipvs IPVS, want func(ServiceKey) bool) (Table, er
 		t[s.Key] = ts
 	}
 	return t, nil
+}
+
+// serviceGone reports whether err says the service no longer exists.
+// moby/ipvs returns the kernel's netlink error as a syscall.Errno: ESRCH
+// for a missing service, ENOENT for a missing destination. (The kernel's
+// destination dump itself ends empty, without an error, for a service
+// deleted meanwhile; the service then shows up without destinations and
+// the next resync sees it gone.)
+func serviceGone(err error) bool {
+	return errors.Is(err, unix.ESRCH) || errors.Is(err, unix.ENOENT)
 }
 
 // ServiceEqual compares the attributes the director manages.

@@ -69,13 +69,25 @@ func (s ServiceStatus) ServiceKey() ServiceKey { return s.key }
 
 // Status reads the connection counters of the managed services from the
 // kernel and merges them with what only the director knows.
+//
+// The dump runs without the director's lock: it is as slow as the table is
+// big (and a lost netlink reply would block it), and every Prometheus
+// scrape calls Status, so holding the lock would stall health transitions
+// and drains. The IPVS client serializes its own calls; the merge below
+// takes the lock and reads the state as it is then.
 func (d *Director) Status(ctx context.Context) (Status, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	actual, err := Dump(ctx, d.ipvs, d.managed)
+	managed := make(map[ServiceKey]bool, len(d.byKey))
+	for k := range d.byKey {
+		managed[k] = true
+	}
+	d.mu.Unlock()
+	actual, err := Dump(ctx, d.ipvs, func(k ServiceKey) bool { return managed[k] })
 	if err != nil {
 		return Status{}, err
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	st := Status{Dirty: d.dirty, Services: make([]ServiceStatus, 0, len(d.services))}
 	for _, vs := range d.services {
 		c := vs.cfg.Service

@@ -9,6 +9,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // connectOnly is TCP_CHECK's default probe: rawDial, then close.
@@ -69,20 +70,9 @@ func rawDial(ctx context.Context, local, remote netip.AddrPort, timeout time.Dur
 	}
 	var soErr error
 	err = rc.Write(func(fd uintptr) bool {
-		v, gerr := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_ERROR)
-		if gerr != nil {
-			soErr = gerr
-			return true
-		}
-		switch e := syscall.Errno(v); e {
-		case 0:
-			return true
-		case syscall.EINPROGRESS, syscall.EALREADY, syscall.EINTR:
-			return false
-		default:
-			soErr = e
-			return true
-		}
+		done, err := connectDone(int(fd))
+		soErr = err
+		return done
 	})
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -97,6 +87,47 @@ func rawDial(ctx context.Context, local, remote netip.AddrPort, timeout time.Dur
 	_ = f.SetWriteDeadline(time.Time{})
 	ok = true
 	return f, nil
+}
+
+// connectDone reports whether the pending connect of fd has ended, and how.
+// It is checked before every wait for writability, not only after one: a
+// readiness edge that arrived before RawConn.Write reset the poller's state
+// is lost, so a connect that completed early would otherwise wait for its
+// deadline. While the handshake runs, SO_ERROR is 0 just as after success,
+// so only getpeername tells the two apart (as net.Dial does). It comes
+// first because it settles the common case, a finished handshake, in one
+// system call; on ENOTCONN, SO_ERROR tells a failure from a handshake
+// still in progress. A change of state between the two calls happens after
+// the poller's reset, so the next wait wakes at once and looks again.
+func connectDone(fd int) (bool, error) {
+	switch err := getpeername(fd); {
+	case err == nil:
+		return true, nil
+	case !errors.Is(err, syscall.ENOTCONN):
+		return true, fmt.Errorf("getpeername: %w", err)
+	}
+	v, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+	if err != nil {
+		return true, fmt.Errorf("getsockopt SO_ERROR: %w", err)
+	}
+	switch e := syscall.Errno(v); e {
+	case 0, syscall.EINPROGRESS, syscall.EALREADY, syscall.EINTR:
+		return false, nil
+	default:
+		return true, e
+	}
+}
+
+// getpeername is syscall.Getpeername without decoding the address, which
+// would cost an allocation per check for an answer only its error matters.
+func getpeername(fd int) error {
+	var rsa syscall.RawSockaddrAny
+	n := uint32(syscall.SizeofSockaddrAny)
+	_, _, e := syscall.RawSyscall(syscall.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&n)))
+	if e != 0 {
+		return e
+	}
+	return nil
 }
 
 // fileConn lets crypto/tls run over a rawDial socket.

@@ -53,6 +53,10 @@ type Event struct {
 	Time   time.Time
 	// Weight is the misc_dynamic weight (exit code - 2), or NoWeight.
 	Weight int
+	// Latency is how long the check round that caused the change took,
+	// from its launch to its outcome (retries are rounds of their own).
+	// It is 0 for a change that no check caused (checkers reconfigured).
+	Latency time.Duration
 }
 
 // Status is a snapshot of one real server.
@@ -416,7 +420,7 @@ func (s *Scheduler) upsert(in Server, now time.Time) {
 		srv.state, srv.weight, srv.reason = st, w, "initial state"
 		return
 	}
-	s.maybeEmit(srv, "checkers changed", now)
+	s.maybeEmit(srv, "checkers changed", now, 0)
 }
 
 // sameProbe reports whether two specs probe the same thing, so the state
@@ -505,7 +509,7 @@ func (s *Scheduler) finish(ctx context.Context, o *outcome) {
 		c.due = o.end
 	}
 	s.schedule(c)
-	s.maybeEmit(c.srv, o.res.Reason, o.end)
+	s.maybeEmit(c.srv, o.res.Reason, o.end, o.end.Sub(o.start))
 	s.sendPending(ctx)
 }
 
@@ -524,12 +528,12 @@ func aggregate(srv *server) (State, int) {
 	return st, w
 }
 
-func (s *Scheduler) maybeEmit(srv *server, reason string, now time.Time) {
+func (s *Scheduler) maybeEmit(srv *server, reason string, now time.Time, latency time.Duration) {
 	st, w := aggregate(srv)
 	if st == srv.state && w == srv.weight {
 		return
 	}
-	ev := Event{ID: srv.id, Old: srv.state, New: st, Reason: reason, Time: now, Weight: w}
+	ev := Event{ID: srv.id, Old: srv.state, New: st, Reason: reason, Time: now, Weight: w, Latency: latency}
 	srv.state, srv.weight, srv.reason = st, w, reason
 	s.log.Info("real server health changed", "id", ev.ID, "old", ev.Old, "new", ev.New, "reason", reason, "weight", w)
 	s.pending = append(s.pending, ev)

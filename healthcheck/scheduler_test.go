@@ -411,3 +411,34 @@ func TestUpsertRemove(t *testing.T) {
 	require.NoError(t, h.s.Upsert(ctx, Server{ID: "rs2", Checks: []Spec{sp}}))
 	assert.Equal(t, []string{"rs2 UP->DOWN @5"}, evStrings(h.drain()))
 }
+
+func TestEventLatency(t *testing.T) {
+	h := newHarness(t, nil)
+	const a, b = "10.0.0.1:80", "10.0.0.2:80"
+	h.up(a, false)
+	h.took[a] = 1500 * time.Millisecond
+	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec(a)}})
+	evs := h.run(at(1))
+	require.Equal(t, []string{ev("rs1", Up, Down, 1.5)}, evStrings(evs))
+	assert.Equal(t, 1500*time.Millisecond, evs[0].Latency, "the failed round's duration")
+
+	h.up(a, true)
+	h.took[a] = 250 * time.Millisecond
+	evs = h.run(at(7))
+	require.Equal(t, []string{ev("rs1", Down, Up, 6.75)}, evStrings(evs))
+	assert.Equal(t, 250*time.Millisecond, evs[0].Latency, "the passing round's duration")
+
+	// A second checker fails (its round takes 400ms), then is removed:
+	// that change comes from no probe and has no latency.
+	h.up(b, false)
+	h.took[b] = 400 * time.Millisecond
+	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec(a), tcpSpec(b)}})
+	evs = append(h.drain(), h.run(at(12))...)
+	require.Len(t, evs, 1)
+	assert.Equal(t, Down, evs[0].New)
+	assert.Equal(t, 400*time.Millisecond, evs[0].Latency)
+	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec(a)}})
+	evs = h.drain()
+	require.Len(t, evs, 1)
+	assert.Equal(t, Event{ID: "rs1", Old: Down, New: Up, Reason: "checkers changed", Time: evs[0].Time, Weight: NoWeight}, evs[0])
+}

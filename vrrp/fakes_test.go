@@ -19,6 +19,7 @@ type fakeClock struct {
 }
 
 type fakeTimer struct {
+	d       time.Duration
 	at      time.Time
 	ch      chan time.Time
 	stopped bool
@@ -37,7 +38,7 @@ func (c *fakeClock) Now() time.Time {
 func (c *fakeClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now.Add(d), ch: make(chan time.Time, 1)}
+	t := &fakeTimer{d: d, at: c.now.Add(d), ch: make(chan time.Time, 1)}
 	if d <= 0 {
 		t.ch <- c.now
 		t.stopped = true
@@ -72,6 +73,18 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.timers = keep
 }
 
+// pending reports whether a timer of exactly d is waiting.
+func (c *fakeClock) pending(d time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.timers {
+		if !t.stopped && t.d == d {
+			return true
+		}
+	}
+	return false
+}
+
 type sent struct {
 	ifindex  int
 	src, dst netip.Addr
@@ -84,6 +97,7 @@ type fakeTransport struct {
 	sent   []sent
 	joined []netip.Addr
 	in     chan fakePacket
+	errs   chan error
 	closed chan struct{}
 	once   sync.Once
 }
@@ -94,7 +108,7 @@ type fakePacket struct {
 }
 
 func newFakeTransport() *fakeTransport {
-	return &fakeTransport{in: make(chan fakePacket, 16), closed: make(chan struct{})}
+	return &fakeTransport{in: make(chan fakePacket, 16), errs: make(chan error, 1), closed: make(chan struct{})}
 }
 
 func (f *fakeTransport) Join(_ int, g netip.Addr) error {
@@ -115,6 +129,8 @@ func (f *fakeTransport) Receive(buf []byte) (int, RecvMeta, error) {
 	select {
 	case p := <-f.in:
 		return copy(buf, p.b), p.meta, nil
+	case err := <-f.errs:
+		return 0, RecvMeta{}, err
 	case <-f.closed:
 		return 0, RecvMeta{}, errors.New("closed")
 	}
@@ -178,13 +194,20 @@ func (f *fakeARP) count() int {
 	return len(f.ips)
 }
 
-// fakeLinks serves fixed interfaces and lets the test push link changes.
+// fakeLinks serves interfaces and lets the test push link changes and end
+// the current subscription, as a netlink receive error does.
 type fakeLinks struct {
-	links   map[string]LinkInfo
 	updates chan LinkUpdate
+
+	mu    sync.Mutex
+	links map[string]LinkInfo
+	subs  int
+	kill  chan struct{}
 }
 
 func (f *fakeLinks) Lookup(name string) (LinkInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	l, ok := f.links[name]
 	if !ok {
 		return LinkInfo{}, errors.New("no such interface")
@@ -192,13 +215,45 @@ func (f *fakeLinks) Lookup(name string) (LinkInfo, error) {
 	return l, nil
 }
 
+// setUp changes what Lookup reports, without sending an update.
+func (f *fakeLinks) setUp(name string, up bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l := f.links[name]
+	l.Up = up
+	f.links[name] = l
+}
+
+// endSubscription closes the current subscription's channel.
+func (f *fakeLinks) endSubscription() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.kill != nil {
+		close(f.kill)
+		f.kill = nil
+	}
+}
+
+func (f *fakeLinks) subscriptions() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.subs
+}
+
 func (f *fakeLinks) Subscribe(ctx context.Context) (<-chan LinkUpdate, error) {
+	f.mu.Lock()
+	f.subs++
+	kill := make(chan struct{})
+	f.kill = kill
+	f.mu.Unlock()
 	out := make(chan LinkUpdate)
 	go func() {
 		defer close(out)
 		for {
 			select {
 			case <-ctx.Done():
+				return
+			case <-kill:
 				return
 			case u := <-f.updates:
 				select {

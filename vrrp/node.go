@@ -148,7 +148,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 			}
 			n.closers = append(n.closers, h.Close)
 		}
-		sys := &netlinkSystem{h: h, ns: ns}
+		sys := &netlinkSystem{h: h, ns: ns, log: o.log}
 		if o.addrs == nil {
 			o.addrs = sys
 		}
@@ -239,7 +239,17 @@ type nodeEvent struct {
 	rx     *rxEvent
 	link   *LinkUpdate
 	script *scriptResult
+	// resync asks for every tracked interface to be looked up again, after
+	// a gap in the link subscription in which changes may have been missed.
+	resync bool
 }
+
+// Retry delays for a failing socket and a lost link subscription.
+const (
+	receiveRetry       = 100 * time.Millisecond
+	linkResubscribeMin = 250 * time.Millisecond
+	linkResubscribeMax = 10 * time.Second
+)
 
 type rxEvent struct {
 	b    []byte
@@ -289,10 +299,8 @@ func (n *Node) Run(ctx context.Context) error {
 					return
 				}
 				n.log.Warn("VRRP receive failed", "err", err)
-				select {
-				case <-bg.Done():
+				if !n.sleep(bg, receiveRetry) {
 					return
-				case <-time.After(100 * time.Millisecond):
 				}
 				continue
 			}
@@ -307,19 +315,13 @@ func (n *Node) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for u := range linkCh {
-			select {
-			case events <- nodeEvent{link: &u}:
-			case <-bg.Done():
-				return
-			}
-		}
+		n.watchLinks(bg, linkCh, events)
 	}()
 	for _, ts := range n.scripts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ts.loop(bg, n.start, n.log, func(r scriptResult) {
+			ts.loop(bg, n.start, n.clock, n.log, func(r scriptResult) {
 				select {
 				case events <- nodeEvent{script: &r}:
 				case <-bg.Done():
@@ -372,6 +374,8 @@ func (n *Node) Run(ctx context.Context) error {
 				n.linkChanged(*ev.link)
 			case ev.script != nil:
 				n.scriptChanged(*ev.script)
+			case ev.resync:
+				n.resyncLinks()
 			}
 		case <-timerC:
 		}
@@ -390,6 +394,86 @@ func (n *Node) Run(ctx context.Context) error {
 	wg.Wait()
 	n.updateSnapshot()
 	return nil
+}
+
+// sleep waits d on the node's clock; false when ctx ended first.
+func (n *Node) sleep(ctx context.Context, d time.Duration) bool {
+	c, stop := n.clock.NewTimer(d)
+	defer stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-c:
+		return true
+	}
+}
+
+// watchLinks forwards link changes to the event loop. A subscription can
+// end on its own (netlink closes it on a receive error such as ENOBUFS in a
+// burst of events); then it subscribes again with a capped backoff and has
+// the event loop look every tracked interface up, since changes in the gap
+// were not reported. Without this, a later link-down would never cause FAULT.
+func (n *Node) watchLinks(ctx context.Context, ch <-chan LinkUpdate, events chan<- nodeEvent) {
+	send := func(ev nodeEvent) bool {
+		select {
+		case events <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	backoff := linkResubscribeMin
+	for {
+		delivered := false
+		for u := range ch {
+			delivered = true
+			if !send(nodeEvent{link: &u}) {
+				return
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		// A subscription that delivered something was healthy for a while:
+		// start the backoff over; one that died at once backs off further.
+		if delivered {
+			backoff = linkResubscribeMin
+		}
+		for {
+			n.log.Warn("link monitor ended; subscribing again", "retry_in", backoff)
+			if !n.sleep(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, linkResubscribeMax)
+			var err error
+			if ch, err = n.links.Subscribe(ctx); err == nil {
+				break
+			}
+			n.log.Error("link monitor", "err", err)
+		}
+		n.log.Info("link monitor subscribed again; re-reading tracked interfaces")
+		if !send(nodeEvent{resync: true}) {
+			return
+		}
+	}
+}
+
+// resyncLinks looks up every tracked interface and applies its current state.
+func (n *Node) resyncLinks() {
+	seen := map[string]bool{}
+	for _, in := range n.insts {
+		for name := range in.linkUp {
+			if seen[name] {
+				continue
+			}
+			seen[name] = true
+			info, err := n.links.Lookup(name)
+			if err != nil {
+				n.log.Warn("tracked interface lookup failed; counting it as down", "interface", name, "err", err)
+			}
+			n.linkChanged(LinkUpdate{Name: name, Index: info.Index, Up: err == nil && info.Up})
+		}
+	}
 }
 
 func (n *Node) allStopped() bool {

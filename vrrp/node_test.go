@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -163,6 +164,9 @@ func TestNodeDropsBadPacketsWithoutChangingState(t *testing.T) {
 	ttl := fromPeer()
 	ttl.TTL = 64
 	h.inject(advert(191, 200, "10.16.8.100"), ttl)
+	noTTL := fromPeer()
+	noTTL.TTL = -1
+	h.inject(advert(191, 200, "10.16.8.100"), noTTL)
 	bad := advert(191, 200, "10.16.8.100")
 	bad.AuthData = packet.PaddedPassword("wrong")
 	h.inject(bad, fromPeer())
@@ -184,7 +188,7 @@ func TestNodeDropsBadPacketsWithoutChangingState(t *testing.T) {
 	// Truncated.
 	h.tr.in <- fakePacket{b: b[:10], meta: fromPeer()}
 
-	want := map[DropReason]uint64{DropTTL: 1, DropAuthPass: 1, DropInterval: 1, DropAuthType: 1, DropVersion: 1, DropOwn: 1, DropChecksum: 1, DropMalformed: 1}
+	want := map[DropReason]uint64{DropTTL: 1, DropTTLUnknown: 1, DropAuthPass: 1, DropInterval: 1, DropAuthType: 1, DropVersion: 1, DropOwn: 1, DropChecksum: 1, DropMalformed: 1}
 	h.eventually("all drops counted", func() bool {
 		d := h.status("VI_1").Counters.Drops
 		for k, v := range want {
@@ -286,10 +290,10 @@ func TestNodeTrackScriptWeightAndFault(t *testing.T) {
 			{Name: "chk_nginx", Command: "false", Interval: 5 * time.Millisecond, Weight: -10, Fall: 2, Rise: 2},
 			{Name: "chk_missing", Command: "/nonexistent/check.sh", Interval: 5 * time.Millisecond, Weight: -5},
 		}})
-	h.eventually("priority lowered by chk_nginx", func() bool { return h.status("VI_1").EffectivePriority == 90 })
+	h.eventuallyAdvancing("priority lowered by chk_nginx", 5*time.Millisecond, func() bool { return h.status("VI_1").EffectivePriority == 90 })
 	assert.Equal(t, uint8(100), h.status("VI_1").BasePriority)
 	// A script that cannot run counts as failing; weight 0 means FAULT.
-	h.waitState("VI_2", "FAULT")
+	h.eventuallyAdvancing("VI_2 FAULT", 5*time.Millisecond, func() bool { return h.status("VI_2").State == "FAULT" })
 	st := h.status("VI_2")
 	require.Len(t, st.Problems, 1)
 	assert.Contains(t, st.Problems[0], "chk_missing")
@@ -322,4 +326,83 @@ func TestNodeTrackInterfaceWeight(t *testing.T) {
 	h.links.updates <- LinkUpdate{Name: "eth2", Index: 3, Up: true}
 	h.waitState("VI_1", "BACKUP")
 	h.eventually("priority back", func() bool { return h.status("VI_1").EffectivePriority == 100 })
+}
+
+// eventuallyAdvancing moves the fake clock by step between checks, for
+// conditions that wait on the node's own timers (backoffs, script intervals).
+func (h *nodeHarness) eventuallyAdvancing(what string, step time.Duration, cond func() bool) {
+	h.t.Helper()
+	require.Eventually(h.t, func() bool {
+		if cond() {
+			return true
+		}
+		h.clock.Advance(step)
+		return false
+	}, 5*time.Second, time.Millisecond, what)
+}
+
+// pushLink delivers a link update, failing instead of hanging when nothing
+// listens any more.
+func (h *nodeHarness) pushLink(u LinkUpdate) {
+	h.t.Helper()
+	select {
+	case h.links.updates <- u:
+	case <-time.After(5 * time.Second):
+		h.t.Fatalf("nobody receives link updates any more (wanted to deliver %+v)", u)
+	}
+}
+
+func TestNodeResubscribesWhenLinkMonitorEnds(t *testing.T) {
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")}})
+	h.waitState("VI_1", "BACKUP")
+	require.Equal(t, 1, h.links.subscriptions())
+
+	h.links.endSubscription()
+	h.eventuallyAdvancing("resubscribed", 100*time.Millisecond, func() bool { return h.links.subscriptions() == 2 })
+	h.pushLink(LinkUpdate{Name: "eth1", Index: 2, Up: false})
+	h.waitState("VI_1", "FAULT")
+	assert.Equal(t, []string{"interface eth1 down"}, h.status("VI_1").Faults)
+}
+
+func TestNodeResubscribeBacksOffAndCatchesUpMissedChanges(t *testing.T) {
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")}})
+	h.waitState("VI_1", "BACKUP")
+
+	// The interface goes down while no subscription exists: no update is sent.
+	h.links.endSubscription()
+	h.eventually("backoff timer", func() bool { return h.clock.pending(linkResubscribeMin) })
+	h.links.setUp("eth1", false)
+	h.clock.Advance(linkResubscribeMin)
+	h.eventually("resubscribed", func() bool { return h.links.subscriptions() == 2 })
+	h.waitState("VI_1", "FAULT")
+
+	// A subscription that ends without delivering anything backs off longer.
+	h.links.endSubscription()
+	h.eventually("doubled backoff", func() bool { return h.clock.pending(2 * linkResubscribeMin) })
+	h.clock.Advance(2 * linkResubscribeMin)
+	h.eventually("resubscribed again", func() bool { return h.links.subscriptions() == 3 })
+	h.pushLink(LinkUpdate{Name: "eth1", Index: 2, Up: true})
+	h.waitState("VI_1", "BACKUP")
+}
+
+func TestNodeReceiveErrorBackoffUsesClock(t *testing.T) {
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")}})
+	h.waitState("VI_1", "BACKUP")
+	h.tr.errs <- errors.New("transient")
+	h.eventually("retry waits on the node's clock", func() bool { return h.clock.pending(receiveRetry) })
+	h.clock.Advance(receiveRetry)
+	h.inject(advert(191, 200, "10.16.8.100"), fromPeer())
+	h.eventually("receiving again", func() bool { return h.status("VI_1").Counters.AdvertsReceived == 1 })
+}
+
+func TestTrackScriptIntervalUsesClock(t *testing.T) {
+	in := instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")
+	in.TrackScripts = []TrackScript{{Name: "chk"}}
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{in},
+		Scripts: []ScriptConfig{{Name: "chk", Command: "false", Interval: time.Hour, Weight: -10, Fall: 2, Rise: 1}}})
+	h.eventually("first run", func() bool { return len(h.starter.all()) == 1 })
+	h.eventually("interval timer", func() bool { return h.clock.pending(time.Hour) })
+	h.clock.Advance(time.Hour)
+	h.eventually("second run lowers the priority", func() bool { return h.status("VI_1").EffectivePriority == 90 })
+	assert.Len(t, h.starter.all(), 2)
 }

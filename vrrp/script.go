@@ -3,7 +3,6 @@ package vrrp
 import (
 	"context"
 	"log/slog"
-	"time"
 )
 
 // trackScript is one vrrp_script with its rise/fall state.
@@ -28,12 +27,13 @@ func newTrackScript(cfg ScriptConfig) (*trackScript, error) {
 
 // loop runs the script every interval and reports each change of its
 // OK/failing state after Rise successes or Fall failures in a row.
-func (s *trackScript) loop(ctx context.Context, start starter, log *slog.Logger, report func(scriptResult)) {
+func (s *trackScript) loop(ctx context.Context, start starter, clock Clock, log *slog.Logger, report func(scriptResult)) {
 	ok := !s.cfg.InitFail
 	run, fail := 0, 0
 	logged := false
-	tick := time.NewTicker(s.cfg.Interval)
-	defer tick.Stop()
+	// Runs start on a fixed grid like a ticker's; a run that overruns its
+	// slot is followed by the next at once rather than by a burst.
+	next := clock.Now()
 	for {
 		err := s.cmd.run(ctx, start, s.cfg.Timeout)
 		if ctx.Err() != nil {
@@ -58,10 +58,17 @@ func (s *trackScript) loop(ctx context.Context, start starter, log *slog.Logger,
 			ok = true
 			report(scriptResult{name: s.cfg.Name, ok: true})
 		}
+		now := clock.Now()
+		next = next.Add(s.cfg.Interval)
+		if next.Before(now) {
+			next = now
+		}
+		c, stop := clock.NewTimer(next.Sub(now))
 		select {
 		case <-ctx.Done():
+			stop()
 			return
-		case <-tick.C:
+		case <-c:
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"runtime"
@@ -185,8 +186,9 @@ func (t *rawTransport) Close() error { return t.c.Close() }
 // netlinkSystem implements AddrManager and Links with one netlink handle
 // bound to the node's namespace.
 type netlinkSystem struct {
-	h  *netlink.Handle
-	ns *nsHandle
+	h   *netlink.Handle
+	ns  *nsHandle
+	log *slog.Logger
 }
 
 func (s *netlinkSystem) addr(v VIP) (*netlink.Addr, error) {
@@ -268,10 +270,19 @@ func (s *netlinkSystem) Lookup(name string) (LinkInfo, error) {
 	return info, nil
 }
 
+// Subscribe follows link changes. The channel closes when ctx ends or when
+// netlink ends the subscription on a receive error (e.g. ENOBUFS after a
+// burst of events); the caller is expected to subscribe again.
 func (s *netlinkSystem) Subscribe(ctx context.Context) (<-chan LinkUpdate, error) {
 	raw := make(chan netlink.LinkUpdate, 64)
 	done := make(chan struct{})
-	opts := netlink.LinkSubscribeOptions{ErrorCallback: func(error) {}}
+	opts := netlink.LinkSubscribeOptions{ErrorCallback: func(err error) {
+		if ctx.Err() != nil {
+			// Closing the socket at shutdown ends the receive with an error.
+			return
+		}
+		s.log.Warn("link monitor", "err", err)
+	}}
 	if s.ns != nil {
 		ns := s.ns.ns
 		opts.Namespace = &ns
@@ -282,7 +293,14 @@ func (s *netlinkSystem) Subscribe(ctx context.Context) (<-chan LinkUpdate, error
 	out := make(chan LinkUpdate, 64)
 	go func() {
 		defer close(out)
-		defer close(done)
+		// Closing done closes the netlink socket, which ends the library's
+		// receive goroutine; it may be blocked sending to raw meanwhile, so
+		// raw is drained until that goroutine closes it.
+		defer func() {
+			close(done)
+			for range raw {
+			}
+		}()
 		for {
 			select {
 			case <-ctx.Done():

@@ -14,9 +14,12 @@ type DropReason string
 
 // Drop reasons, named after keepalived's receive checks.
 const (
-	DropMalformed   DropReason = "malformed"
-	DropLength      DropReason = "length"
-	DropTTL         DropReason = "ttl"
+	DropMalformed DropReason = "malformed"
+	DropLength    DropReason = "length"
+	DropTTL       DropReason = "ttl"
+	// DropTTLUnknown: a multicast advert arrived without the TTL control
+	// message the socket always asks for, so the TTL check cannot be made.
+	DropTTLUnknown  DropReason = "ttl_unknown"
 	DropVersion     DropReason = "version"
 	DropType        DropReason = "type"
 	DropAuthType    DropReason = "auth_type"
@@ -69,7 +72,13 @@ func checkAdvert(pol *rxPolicy, b []byte, meta RecvMeta) (*packet.Packet, DropRe
 	if len(b) != p.Len {
 		return nil, DropLength, nil, fmt.Errorf("length %d, %d addresses need %d", len(b), len(p.Addresses), p.Len)
 	}
-	if !pol.unicast && meta.TTL != -1 && meta.TTL != 255 {
+	// The raw socket always asks for the TTL, so its absence on a multicast
+	// advert means the hop-limit guarantee (RFC 3768 7.1) cannot be checked:
+	// fail closed. Unicast peers may be routed; keepalived ignores their TTL.
+	if !pol.unicast && meta.TTL == -1 {
+		return nil, DropTTLUnknown, nil, fmt.Errorf("no TTL control message, expected TTL 255")
+	}
+	if !pol.unicast && meta.TTL != 255 {
 		return nil, DropTTL, nil, fmt.Errorf("TTL %d, expected 255", meta.TTL)
 	}
 	if p.Version != pol.version {

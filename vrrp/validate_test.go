@@ -32,8 +32,9 @@ func TestCheckAdvert(t *testing.T) {
 	}{
 		"good":              {pol: v2pol, p: good, meta: mc},
 		"ttl 64":            {pol: v2pol, p: good, meta: RecvMeta{Src: ka68, Dst: group, TTL: 64}, drop: DropTTL},
-		"ttl unknown":       {pol: v2pol, p: good, meta: RecvMeta{Src: ka68, Dst: group, TTL: -1}},
+		"ttl unknown":       {pol: v2pol, p: good, meta: RecvMeta{Src: ka68, Dst: group, TTL: -1}, drop: DropTTLUnknown},
 		"unicast any ttl":   {pol: uni, p: good, meta: RecvMeta{Src: ka68, Dst: ka67, TTL: 63}},
+		"unicast no ttl":    {pol: uni, p: good, meta: RecvMeta{Src: ka68, Dst: ka67, TTL: -1}},
 		"unicast to group":  {pol: uni, p: good, meta: mc, drop: DropCastMode},
 		"multicast to host": {pol: v2pol, p: good, meta: RecvMeta{Src: ka68, Dst: ka67, TTL: 255}, drop: DropCastMode},
 		"wrong password":    {pol: v2pol, p: func() *packet.Packet { p := good(); p.AuthData = packet.PaddedPassword("renwole1"); return p }, meta: mc, drop: DropAuthPass},

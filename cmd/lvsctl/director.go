@@ -22,7 +22,6 @@ import (
 	"github.com/lvsctl/lvsctl/director/daemon"
 	"github.com/lvsctl/lvsctl/director/ipvs"
 	"github.com/lvsctl/lvsctl/healthcheck"
-	"github.com/lvsctl/lvsctl/internal/config"
 )
 
 func socketFlag() *cli.StringFlag {
@@ -125,41 +124,15 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	return nil, cli.Exit(fmt.Sprintf("invalid log format %q (text or json)", format), 2)
 }
 
-// loadDirector reads the file and converts it for the daemon. Every
-// configuration error becomes one error carrying its FILE:LINE:COL.
-func loadDirector(path string, log *slog.Logger) (*daemon.Loaded, error) {
-	cfg, warns, err := config.Load(path)
-	for _, w := range warns {
-		log.Warn("configuration warning", "msg", w.String())
-	}
-	var list config.ErrorList
-	if errors.As(err, &list) {
-		errs := make([]error, len(list))
-		for i, d := range list {
-			errs[i] = errors.New(d.String())
-		}
-		return nil, errors.Join(errs...)
-	}
-	if err != nil {
-		return nil, err
-	}
-	dc, refs := cfg.Director()
-	checks, err := config.HealthServers(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &daemon.Loaded{Director: dc, Checks: checks, Reals: refs, VRRP: cfg.VRRP()}, nil
-}
-
 func directorUp(c *cli.Context) error {
 	log, err := newLogger(c.App.ErrWriter, c.String("log-format"), c.String("log-level"))
 	if err != nil {
 		return err
 	}
 	path := c.String("file")
-	first, err := loadDirector(path, log)
+	first, err := daemon.LoadFile(path, log)
 	if err != nil {
-		for _, e := range unjoinErr(err) {
+		for _, e := range daemon.Unjoin(err) {
 			fmt.Fprintln(c.App.ErrWriter, e)
 		}
 		return cli.Exit("configuration has errors, nothing applied", 1)
@@ -169,14 +142,7 @@ func directorUp(c *cli.Context) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	reload := make(chan struct{}, 1)
-	go func() {
-		for range hup {
-			select {
-			case reload <- struct{}{}:
-			default:
-			}
-		}
-	}()
+	go forwardHUP(c.Context, hup, reload)
 
 	loaded := first
 	load := func() (*daemon.Loaded, error) {
@@ -184,7 +150,7 @@ func directorUp(c *cli.Context) error {
 			loaded = nil
 			return l, nil
 		}
-		return loadDirector(path, log)
+		return daemon.LoadFile(path, log)
 	}
 	err = daemon.Run(c.Context, daemon.Options{
 		Load: load,
@@ -214,15 +180,21 @@ func directorUp(c *cli.Context) error {
 	return nil
 }
 
-func unjoinErr(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, unjoinErr(e)...)
+// forwardHUP turns SIGHUPs into reload requests until ctx ends (signal.Stop
+// does not close hup). Requests coalesce: one pending reload reads the
+// newest file anyway.
+func forwardHUP(ctx context.Context, hup <-chan os.Signal, reload chan<- struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			select {
+			case reload <- struct{}{}:
+			default:
+			}
 		}
-		return out
 	}
-	return []error{err}
 }
 
 func call(c *cli.Context, req control.Request) (control.Response, error) {

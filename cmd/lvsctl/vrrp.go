@@ -57,17 +57,17 @@ func vrrpRun(c *cli.Context) error {
 	}
 	opts := []vrrp.Option{vrrp.WithLogger(log)}
 	var node *vrrp.Node
-	var mu sync.Mutex
-	write := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		writeStatus(c.String("status-file"), node, log)
-	}
-	if c.String("status-file") != "" {
-		opts = append(opts, vrrp.WithTransitionHook(func(vrrp.InstanceStatus) {
-			// Called from the node's goroutine, which must not block.
-			go write()
-		}))
+	if path := c.String("status-file"); path != "" {
+		// node is set before Run, and the writer only reads it once Run
+		// has asked for a write, or from close after Run.
+		sw := newStatusWriter(func() {
+			if node != nil {
+				writeStatus(path, node.Status(), log)
+			}
+		})
+		defer sw.close()
+		// The hook runs on the node's goroutine, which must not block.
+		opts = append(opts, vrrp.WithTransitionHook(func(vrrp.InstanceStatus) { sw.request() }))
 	}
 	node, err = vrrp.New(vcfg, opts...)
 	if err != nil {
@@ -76,10 +76,49 @@ func vrrpRun(c *cli.Context) error {
 	if err := node.Run(c.Context); err != nil {
 		return fmt.Errorf("vrrp: %w", err)
 	}
-	if c.String("status-file") != "" {
-		write()
-	}
 	return nil
+}
+
+// statusWriter writes the status file from a single goroutine, so writes
+// never overlap and none outlives the command. Requests made while a write
+// runs are coalesced into one more write: only the latest state matters.
+type statusWriter struct {
+	write func()
+	kick  chan struct{}
+	quit  chan struct{}
+	wg    sync.WaitGroup
+}
+
+func newStatusWriter(write func()) *statusWriter {
+	w := &statusWriter{write: write, kick: make(chan struct{}, 1), quit: make(chan struct{})}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		for {
+			select {
+			case <-w.kick:
+				w.write()
+			case <-w.quit:
+				return
+			}
+		}
+	}()
+	return w
+}
+
+// request asks for a write without blocking.
+func (w *statusWriter) request() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// close waits for a running write to finish, then writes the final state.
+func (w *statusWriter) close() {
+	close(w.quit)
+	w.wg.Wait()
+	w.write()
 }
 
 // statusJSON is the status file format.
@@ -98,12 +137,9 @@ type statusJSON struct {
 	Problems          []string          `json:"problems"`
 }
 
-func writeStatus(path string, node *vrrp.Node, log *slog.Logger) {
-	if node == nil {
-		return
-	}
+func writeStatus(path string, statuses []vrrp.InstanceStatus, log *slog.Logger) {
 	var out []statusJSON
-	for _, s := range node.Status() {
+	for _, s := range statuses {
 		j := statusJSON{
 			Name: s.Name, State: s.State, Leaving: s.Leaving,
 			BasePriority: s.BasePriority, EffectivePriority: s.EffectivePriority,
@@ -121,14 +157,15 @@ func writeStatus(path string, node *vrrp.Node, log *slog.Logger) {
 	}
 	b, err := json.MarshalIndent(out, "", "  ")
 	if err != nil {
-		log.Error("status file", "err", err)
+		log.Error("status file", "path", path, "err", err)
 		return
 	}
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err == nil {
-		err = os.Rename(tmp, path)
-		if err != nil {
-			log.Error("status file", "err", err)
-		}
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		log.Error("status file", "path", path, "err", err)
+		return
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		log.Error("status file", "path", path, "err", err)
 	}
 }

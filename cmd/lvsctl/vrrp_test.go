@@ -2,11 +2,18 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/vrrp"
 )
 
 func TestVRRPRunRejectsBadInput(t *testing.T) {
@@ -42,4 +49,64 @@ func TestVRRPRunRejectsBadInput(t *testing.T) {
 			assert.Contains(t, stderr.String(), tc.want)
 		})
 	}
+}
+
+func TestWriteStatus(t *testing.T) {
+	st := []vrrp.InstanceStatus{{Name: "VI_1", State: "MASTER", BasePriority: 100, EffectivePriority: 90,
+		MasterAddr: netip.MustParseAddr("10.16.8.10"),
+		Counters:   vrrp.Counters{AdvertsSent: 3, Drops: map[vrrp.DropReason]uint64{vrrp.DropTTLUnknown: 2}}}}
+
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	path := filepath.Join(t.TempDir(), "status.json")
+	writeStatus(path, st, log)
+	assert.Empty(t, logs.String())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var got []statusJSON
+	require.NoError(t, json.Unmarshal(b, &got))
+	require.Len(t, got, 1)
+	assert.Equal(t, "10.16.8.10", got[0].Master)
+	assert.Equal(t, map[string]uint64{"ttl_unknown": 2}, got[0].Drops)
+
+	// A failing write of the temporary file is logged, not swallowed.
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "status.json")
+	writeStatus(missing, st, log)
+	assert.Contains(t, logs.String(), "status file")
+	assert.Contains(t, logs.String(), "no-such-dir")
+	assert.Contains(t, logs.String(), "no such file or directory")
+}
+
+func TestStatusWriterSerialisesAndFinishesBeforeClose(t *testing.T) {
+	var inflight, calls, finished atomic.Int32
+	var overlapped atomic.Bool
+	gate := make(chan struct{})
+	entered := make(chan struct{})
+	w := newStatusWriter(func() {
+		if inflight.Add(1) > 1 {
+			overlapped.Store(true)
+		}
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-gate
+		}
+		inflight.Add(-1)
+		finished.Add(1)
+	})
+	w.request()
+	<-entered
+	for range 100 {
+		w.request() // coalesced while the first write blocks; never blocks itself
+	}
+	closed := make(chan struct{})
+	go func() {
+		w.close()
+		close(closed)
+	}()
+	close(gate)
+	<-closed
+	assert.False(t, overlapped.Load(), "writes never overlap")
+	assert.Equal(t, calls.Load(), finished.Load(), "no write is still running after close")
+	assert.GreaterOrEqual(t, calls.Load(), int32(2), "close writes the final state")
+	assert.LessOrEqual(t, calls.Load(), int32(3), "requests are coalesced")
 }

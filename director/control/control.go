@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -152,7 +153,22 @@ type Server struct {
 	ln  *net.UnixListener
 	d   Daemon
 	log *slog.Logger
+	// accept is ln.AcceptUnix; tests inject failures.
+	accept func() (*net.UnixConn, error)
+	// drainWait bounds how long Serve waits for requests in flight.
+	drainWait time.Duration
 }
+
+// Accept backoff after an error, as net/http does: a full descriptor table
+// (EMFILE) or an aborted connection must not end the daemon, whose stop
+// would delete every IPVS service.
+const (
+	minAcceptDelay = 5 * time.Millisecond
+	maxAcceptDelay = time.Second
+	// defaultDrainWait bounds Serve's wait for handlers; they see ctx end
+	// and every connection has a deadline, so this is only a safety net.
+	defaultDrainWait = 10 * time.Second
+)
 
 // Listen creates the socket at path (its directory too, mode 0755),
 // replacing a stale socket left by a daemon that died.
@@ -180,23 +196,62 @@ func Listen(path string, d Daemon, log *slog.Logger) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("control socket permissions: %w", err)
 	}
-	return &Server{ln: ln, d: d, log: log}, nil
+	return &Server{ln: ln, d: d, log: log, accept: ln.AcceptUnix, drainWait: defaultDrainWait}, nil
 }
 
-// Serve handles connections until ctx ends, then closes the socket.
+// Serve handles connections until ctx ends, then closes the socket and
+// waits (bounded) for the requests in flight. Accept errors are logged and
+// retried with a capped backoff; Serve returns an error only when the
+// listener was closed by someone else.
 func (s *Server) Serve(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
 	defer stop()
+	var wg sync.WaitGroup
+	defer s.wait(&wg)
 	defer s.ln.Close()
+	var delay time.Duration
 	for {
-		c, err := s.ln.AcceptUnix()
+		c, err := s.accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("control socket accept: %w", err)
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("control socket accept: %w", err)
+			}
+			delay = min(max(2*delay, minAcceptDelay), maxAcceptDelay)
+			s.log.Warn("control socket accept failed, retrying", "err", err, "delay", delay.String())
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			continue
 		}
-		go s.handle(ctx, c)
+		delay = 0
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.handle(ctx, c)
+		}()
+	}
+}
+
+// wait waits for the handlers, at most drainWait.
+func (s *Server) wait(wg *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(s.drainWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.log.Warn("control socket: requests still running at shutdown", "waited", s.drainWait.String())
 	}
 }
 

@@ -138,3 +138,42 @@ func TestControlSocket(t *testing.T) {
 	cancel()
 	require.NoError(t, <-done)
 }
+
+// blocking answers status only when released, to hold a request in flight.
+type blocking struct {
+	stub
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (b blocking) Status(ctx context.Context) (control.Status, error) {
+	close(b.entered)
+	<-b.release
+	return stub{}.Status(ctx)
+}
+
+// Serve returns only after the requests in flight are answered, so the
+// daemon does not tear down the table under a running drain or reload.
+func TestServeWaitsForRequestsInFlight(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "d.sock")
+	b := blocking{entered: make(chan struct{}), release: make(chan struct{})}
+	srv, err := control.Listen(sock, b, nil)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	resp := make(chan control.Response, 1)
+	go func() {
+		r, err := control.Call(context.Background(), sock, control.Request{Op: control.OpStatus})
+		assert.NoError(t, err)
+		resp <- r
+	}()
+	<-b.entered
+	cancel()
+	// Serve cannot return while the handler is blocked (its bound is 10s).
+	require.Never(t, func() bool { return len(done) > 0 }, 200*time.Millisecond, 10*time.Millisecond,
+		"Serve returned with a request in flight")
+	close(b.release)
+	require.NoError(t, <-done)
+	assert.True(t, (<-resp).OK, "the request in flight is answered")
+}

@@ -119,6 +119,9 @@ type Daemon struct {
 	reloadMu sync.Mutex
 	mu       sync.Mutex
 	reals    map[string]director.RealRef
+	// cfg is the director configuration that runs (guarded by reloadMu),
+	// restored when a reload fails half-way.
+	cfg director.Config
 
 	ipvs *lazyIPVS
 	// vrrp is nil when the configuration has no VRRP instances (or NoVRRP);
@@ -189,6 +192,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	dm.dir = dir
 	dm.reals = l.Reals
+	dm.cfg = l.Director
 	dm.metrics.SetSource(dir.Status)
 	if err := dir.Start(ctx); err != nil {
 		return fmt.Errorf("program IPVS: %w", err)
@@ -357,20 +361,42 @@ func (dm *Daemon) consumeHealth(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			dm.mu.Lock()
-			ref, known := dm.reals[ev.ID]
-			dm.mu.Unlock()
+			ref, known := dm.realRef(ev.ID)
 			if !known {
-				dm.log.Debug("health event for an unknown server", "id", ev.ID)
+				// Reloads install the real servers before their checks,
+				// so only a server a reload removed can get here.
+				dm.log.Info("health event for a server no longer configured, ignored", "id", ev.ID)
 				continue
 			}
 			he := director.HealthEvent{Service: ref.Service, Real: ref.Real, Up: ev.New == healthcheck.Up,
-				Result: ev.Reason, HasWeight: ev.Weight != healthcheck.NoWeight, Weight: ev.Weight}
-			if err := dm.dir.HandleHealth(ctx, he); err != nil {
+				Result: ev.Reason, HasWeight: ev.Weight != healthcheck.NoWeight, Weight: ev.Weight, Latency: ev.Latency}
+			err := dm.dir.HandleHealth(ctx, he)
+			if errors.Is(err, director.ErrNotFound) {
+				// A reload ran between the lookup and the event: the
+				// scheduler sends transitions only, so apply the event to
+				// the server the ID names now rather than lose it.
+				if now, ok := dm.realRef(ev.ID); ok && now != ref {
+					ref, he.Service, he.Real = now, now.Service, now.Real
+					err = dm.dir.HandleHealth(ctx, he)
+				}
+				if errors.Is(err, director.ErrNotFound) {
+					dm.log.Info("health event for a server no longer configured, ignored", "id", ev.ID,
+						"vs", ref.Service.String(), "rs", ref.Real.String())
+					continue
+				}
+			}
+			if err != nil {
 				dm.log.Error("applying health change", "vs", ref.Service.String(), "rs", ref.Real.String(), "err", err)
 			}
 		}
 	}
+}
+
+func (dm *Daemon) realRef(id string) (director.RealRef, bool) {
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	ref, ok := dm.reals[id]
+	return ref, ok
 }
 
 // Director is the running director (for tests and embedding).
@@ -448,35 +474,47 @@ func (dm *Daemon) Reload(ctx context.Context) []error {
 		// the checks nor the table.
 		err = l.Director.Normalize()
 	}
+	if err == nil && dm.o.Health != nil {
+		err = validateChecks(l.Checks)
+	}
 	if err == nil && len(l.Director.Services) > 0 {
 		// A VRRP-only start left IPVS closed; virtual servers need it now.
 		err = dm.ipvs.ensure()
 	}
-	if err == nil && dm.o.Health != nil {
+	if err == nil {
+		// The director first, the checks after: a check of a new real
+		// server may report at once, the scheduler reports transitions
+		// only, so the director must know the server by then or the
+		// state is lost until the next transition.
+		_, err = dm.dir.Reload(ctx, l.Director)
+	}
+	if err == nil {
 		dm.mu.Lock()
 		old := dm.reals
 		dm.reals = l.Reals
 		dm.mu.Unlock()
-		if err = dm.o.Health.Set(ctx, l.Checks); err != nil {
-			dm.mu.Lock()
-			dm.reals = old
-			dm.mu.Unlock()
+		if dm.o.Health != nil {
+			if err = dm.o.Health.Set(ctx, l.Checks); err != nil {
+				// Validated above, so only a stopping scheduler gets
+				// here: put the running configuration back.
+				dm.mu.Lock()
+				dm.reals = old
+				dm.mu.Unlock()
+				if _, rerr := dm.dir.Reload(ctx, dm.cfg); rerr != nil {
+					dm.log.Error("restoring the running configuration", "err", rerr)
+				}
+			}
 		}
 	}
-	if err == nil {
-		_, err = dm.dir.Reload(ctx, l.Director)
-	}
 	if err != nil {
-		errs := unjoin(err)
+		errs := Unjoin(err)
 		for _, e := range errs {
 			dm.log.Error("reload failed, keeping the running configuration", "err", e)
 		}
 		dm.metrics.Reload("error")
 		return errs
 	}
-	dm.mu.Lock()
-	dm.reals = l.Reals
-	dm.mu.Unlock()
+	dm.cfg = l.Director
 	if dm.vrrpChanged(l.VRRP) {
 		// Rebuilding running instances would give up mastership; keepalived
 		// users restart for such changes too, so the change waits for it.
@@ -507,18 +545,6 @@ func (dm *Daemon) Drain(ctx context.Context, vs, rs string, on bool) error {
 		return err
 	}
 	return dm.dir.Drain(ctx, svc, real, on)
-}
-
-// unjoin flattens joined errors so each config problem is logged alone.
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, unjoin(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }
 
 var _ control.Daemon = (*Daemon)(nil)

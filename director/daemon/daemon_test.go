@@ -35,6 +35,9 @@ type fakeHealth struct {
 	sets    [][]healthcheck.Server
 	events  chan healthcheck.Event
 	setErr  error
+	// onSet runs after a successful Set, like the scheduler's first
+	// probes of new servers reporting at once.
+	onSet func()
 }
 
 func newFakeHealth() *fakeHealth {
@@ -54,11 +57,16 @@ func (h *fakeHealth) Set(ctx context.Context, s []healthcheck.Server) error {
 		return ctx.Err()
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	if h.setErr != nil {
+		h.mu.Unlock()
 		return h.setErr
 	}
 	h.sets = append(h.sets, s)
+	onSet := h.onSet
+	h.mu.Unlock()
+	if onSet != nil {
+		onSet()
+	}
 	return nil
 }
 func (h *fakeHealth) Events() <-chan healthcheck.Event { return h.events }
@@ -619,4 +627,59 @@ func TestDaemonRetriesFailedEdits(t *testing.T) {
 	require.NoError(t, <-done)
 	assert.Contains(t, logs.String(), `msg="IPVS edit failed, will retry" op="add-dest TCP 10.16.8.100:80 -> 10.16.8.8:80`)
 	assert.Contains(t, logs.String(), "cannot allocate memory")
+}
+
+// A new real server's first transition can come as soon as its checks are
+// set; the director must already have the server then, or the event (the
+// scheduler sends transitions only) is lost for good.
+func TestReloadInstallsServersBeforeTheirChecks(t *testing.T) {
+	hs := start(t, false)
+	next := loaded("10.16.8.100", "10.16.8.101")
+	vs := &next.Director.Services[0]
+	vs.RealServers = append(vs.RealServers, director.RealServer{Addr: netip.MustParseAddr("10.16.8.10"), Port: 80,
+		Weight: 1, Forward: director.DirectRoute, Checkers: 1})
+	next.Reals["new"] = director.RealRef{Service: vs.Service.Key, Real: real("10.16.8.10:80")}
+	next.Checks = append(next.Checks, healthcheck.Server{ID: "new"})
+	hs.mu.Lock()
+	hs.next = func() (*daemon.Loaded, error) { return next, nil }
+	hs.mu.Unlock()
+	hs.h.mu.Lock()
+	hs.h.onSet = func() {
+		hs.h.events <- healthcheck.Event{ID: "new", Old: healthcheck.Up, New: healthcheck.Down,
+			Reason: "connection refused", Weight: healthcheck.NoWeight}
+		// The consumer takes one event at a time: once this one is taken,
+		// the first is applied (or dropped).
+		hs.h.events <- healthcheck.Event{ID: "sentinel", Weight: healthcheck.NoWeight}
+	}
+	hs.h.mu.Unlock()
+
+	resp := hs.call(t, control.Request{Op: control.OpReload})
+	require.True(t, resp.OK, resp.Errors)
+	resp = hs.call(t, control.Request{Op: control.OpStatus})
+	require.True(t, resp.OK, resp.Errors)
+	var health string
+	for _, r := range resp.Status.Services[0].Reals {
+		if r.Addr == "10.16.8.10:80" {
+			health = r.Health
+		}
+	}
+	assert.Equal(t, "down", health, "the new server's first DOWN was lost")
+	assert.NotContains(t, hs.f.Table()[key("10.16.8.100:80")].Dests, real("10.16.8.10:80"))
+}
+
+// A reload with an invalid check changes nothing: the checks are
+// validated before the table is touched.
+func TestReloadValidatesChecksFirst(t *testing.T) {
+	hs := start(t, false)
+	next := loaded("10.16.8.100")
+	next.Checks = append(next.Checks, next.Checks[0]) // duplicate id
+	hs.mu.Lock()
+	hs.next = func() (*daemon.Loaded, error) { return next, nil }
+	hs.mu.Unlock()
+	hs.f.Reset()
+	resp := hs.call(t, control.Request{Op: control.OpReload})
+	assert.False(t, resp.OK)
+	assert.Contains(t, resp.Errors[0], "duplicate server id")
+	assert.Empty(t, hs.f.Ops())
+	assert.Len(t, hs.f.Table(), 2)
 }

@@ -423,6 +423,10 @@ func TestVMIPv6DirectRouting(t *testing.T) {
 	v := newVMLab(t)
 	v.client.AddAddr("eth0", "2001:db8:8::2/64")
 	v.dir.AddAddr("eth0", "2001:db8:8::10/64")
+	// Linux prefers the /128 VIP as the source towards the real servers
+	// (longest matching prefix, capped by each address's prefix length), and
+	// a real server answers the VIP on its own lo: checks must bind to the
+	// director's address, as with keepalived (docs/director.md).
 	v.dir.AddAddr("eth0", "2001:db8:8::100/128")
 	v.rs1.AddAddr("eth0", "2001:db8:8::8/64")
 	v.rs2.AddAddr("eth0", "2001:db8:8::9/64")
@@ -437,12 +441,14 @@ func TestVMIPv6DirectRouting(t *testing.T) {
         weight 1
         TCP_CHECK {
             connect_timeout 1
+            bindto 2001:db8:8::10
         }
     }
     real_server 2001:db8:8::9 80 {
         weight 1
         TCP_CHECK {
             connect_timeout 1
+            bindto 2001:db8:8::10
         }
     }
 }

@@ -69,7 +69,7 @@ func BenchmarkConvert1000x10(b *testing.B) {
 }
 
 // BenchmarkLoadAndConvert1000x10 is the daemon's whole load on start and
-// on every reload (lvsctl's loadDirector).
+// on every reload (daemon.LoadFile).
 func BenchmarkLoadAndConvert1000x10(b *testing.B) {
 	file := writeBenchConf(b)
 	b.ReportAllocs()
