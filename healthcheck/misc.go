@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/lvsctl/lvsctl/internal/cmdline"
 )
 
 // miscGrace is how long a timed-out script gets between SIGTERM and
@@ -13,7 +15,7 @@ import (
 const miscGrace = 2 * time.Second
 
 func probeMisc(ctx context.Context, s *Spec) Result {
-	argv, err := SplitCommand(s.Misc.Command)
+	argv, err := cmdline.Split(s.Misc.Command)
 	if err != nil || len(argv) == 0 {
 		return fail(s, "", "bad misc_path: %v", err)
 	}

@@ -86,32 +86,3 @@ func TestMiscTermIgnoredGetsKilled(t *testing.T) {
 	assert.False(t, r.OK)
 	assert.Contains(t, r.Reason, "timed out")
 }
-
-func TestSplitCommand(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-		err  error
-	}{
-		{"/bin/check", []string{"/bin/check"}, nil},
-		{"  /bin/check  -a   b ", []string{"/bin/check", "-a", "b"}, nil},
-		{`/bin/check 'a b' "c d"`, []string{"/bin/check", "a b", "c d"}, nil},
-		{`/bin/check a\ b`, []string{"/bin/check", "a b"}, nil},
-		{`x "a \"q\" \$HOME \n"`, []string{"x", `a "q" $HOME \n`}, nil},
-		{`x 'it''s'`, []string{"x", "its"}, nil},
-		{`x ""`, []string{"x", ""}, nil},
-		{`x $HOME; rm -rf /`, []string{"x", "$HOME;", "rm", "-rf", "/"}, nil},
-		{`x 'open`, nil, ErrUnterminatedQuote},
-		{`x "open`, nil, ErrUnterminatedQuote},
-		{"", nil, nil},
-	}
-	for _, tc := range tests {
-		got, err := SplitCommand(tc.in)
-		if tc.err != nil {
-			assert.ErrorIs(t, err, tc.err, tc.in)
-			continue
-		}
-		require.NoError(t, err, tc.in)
-		assert.Equal(t, tc.want, got, tc.in)
-	}
-}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/lvsctl/lvsctl/internal/cmdline"
 )
 
 // Kind is the type of a checker.
@@ -151,7 +153,7 @@ func (s *Spec) Validate() error {
 		if s.Misc == nil {
 			return bad("no misc_path")
 		}
-		argv, err := SplitCommand(s.Misc.Command)
+		argv, err := cmdline.Split(s.Misc.Command)
 		if err != nil {
 			return bad("misc_path: %v", err)
 		}

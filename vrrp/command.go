@@ -9,10 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// shellChars are the characters that make a command line need /bin/sh.
-const shellChars = "|&;<>()$`*?[]#~{}\n"
+	"github.com/lvsctl/lvsctl/internal/cmdline"
+)
 
 // command is a parsed notify or track script line.
 type command struct {
@@ -21,64 +20,15 @@ type command struct {
 	shell bool
 }
 
-// parseCommand splits a keepalived script line into argv. Lines with shell
-// syntax (pipes, redirections, variables, globs...) run under /bin/sh -c;
-// everything else runs directly, with '...' and "..." quoting and
-// backslash escapes understood.
+// parseCommand turns a keepalived script line into argv with the rule every
+// script of lvsctl follows (package cmdline): lines with shell syntax run
+// under /bin/sh -c, everything else runs directly.
 func parseCommand(s string) (command, error) {
-	c := command{text: s}
-	if strings.TrimSpace(s) == "" {
-		return c, errors.New("empty command")
+	argv, shell, err := cmdline.Argv(s)
+	if err != nil {
+		return command{text: s}, fmt.Errorf("script %q: %w", s, err)
 	}
-	if strings.ContainsAny(s, shellChars) {
-		c.shell = true
-		c.argv = []string{"/bin/sh", "-c", s}
-		return c, nil
-	}
-	var (
-		args  []string
-		cur   strings.Builder
-		inArg bool
-		quote rune
-	)
-	rs := []rune(s)
-	for i := 0; i < len(rs); i++ {
-		r := rs[i]
-		switch {
-		case quote != 0:
-			if r == quote {
-				quote = 0
-			} else if r == '\\' && quote == '"' && i+1 < len(rs) {
-				i++
-				cur.WriteRune(rs[i])
-			} else {
-				cur.WriteRune(r)
-			}
-		case r == '\'' || r == '"':
-			quote, inArg = r, true
-		case r == '\\' && i+1 < len(rs):
-			i++
-			cur.WriteRune(rs[i])
-			inArg = true
-		case r == ' ' || r == '\t':
-			if inArg {
-				args = append(args, cur.String())
-				cur.Reset()
-				inArg = false
-			}
-		default:
-			cur.WriteRune(r)
-			inArg = true
-		}
-	}
-	if quote != 0 {
-		return c, fmt.Errorf("unterminated quote in %q", s)
-	}
-	if inArg {
-		args = append(args, cur.String())
-	}
-	c.argv = args
-	return c, nil
+	return command{text: s, argv: argv, shell: shell}, nil
 }
 
 // check reports why the command cannot run (missing, not executable); nil

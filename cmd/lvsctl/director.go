@@ -168,7 +168,7 @@ func directorUp(c *cli.Context) error {
 		KeepIPVS:      c.Bool("keep-ipvs"),
 		Socket:        c.String("socket"),
 		MetricsListen: c.String("metrics-listen"),
-		Scripts:       daemon.ShellScripts{Log: log},
+		Scripts:       daemon.ExecScripts{Log: log},
 		Reload:        reload,
 	})
 	if errors.Is(err, ipvs.ErrNoIPVS) {

@@ -6,18 +6,21 @@ import (
 	"os/exec"
 	"syscall"
 	"time"
+
+	"github.com/lvsctl/lvsctl/internal/cmdline"
 )
 
-// ShellScripts runs notify and quorum scripts with /bin/sh -c, each in
-// its own process group, without waiting for them (keepalived does not
-// wait either), killing any that outlives Timeout.
-type ShellScripts struct {
+// ExecScripts runs notify and quorum scripts as the VRRP notify scripts run
+// (package cmdline: directly, or under /bin/sh -c when the line uses shell
+// syntax), each in its own process group, without waiting for them
+// (keepalived does not wait either), killing any that outlives Timeout.
+type ExecScripts struct {
 	Log     *slog.Logger
 	Timeout time.Duration
 }
 
 // Run implements director.Scripts.
-func (s ShellScripts) Run(ctx context.Context, script string) {
+func (s ExecScripts) Run(ctx context.Context, script string) {
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -26,10 +29,15 @@ func (s ShellScripts) Run(ctx context.Context, script string) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	argv, _, err := cmdline.Argv(script)
+	if err != nil {
+		log.Error("notify script cannot run", "script", script, "err", err)
+		return
+	}
 	// The script must outlive a cancelled daemon context (omega scripts
 	// run while stopping), so only the timeout bounds it.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	cmd := exec.CommandContext(sctx, "/bin/sh", "-c", script)
+	cmd := exec.CommandContext(sctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	if err := cmd.Start(); err != nil {

@@ -1,19 +1,43 @@
-package healthcheck
+// Package cmdline turns the script lines of keepalived.conf (misc_path,
+// notify_*, vrrp_script, quorum_up/down) into argv, one rule for all of
+// them: split like a POSIX shell splits words, and hand the line to /bin/sh
+// only when it uses shell syntax.
+package cmdline
 
 import (
 	"errors"
 	"strings"
 )
 
-// ErrUnterminatedQuote is returned by SplitCommand for an open quote.
+// ErrUnterminatedQuote is returned by Split for an open quote.
 var ErrUnterminatedQuote = errors.New("unterminated quote")
 
-// SplitCommand splits a command line into argv the way a POSIX shell splits
+// ErrEmpty is returned by Argv for a line with no words.
+var ErrEmpty = errors.New("empty command")
+
+// ShellChars are the characters that make a command line need /bin/sh
+// (pipes, redirections, lists, variables, globs, comments).
+const ShellChars = "|&;<>()$`*?[]#~{}\n"
+
+// Argv is the argv that runs line: ["/bin/sh", "-c", line] when the line
+// uses shell syntax (shell is then true), else the words of Split, run
+// directly without a shell.
+func Argv(line string) (argv []string, shell bool, err error) {
+	if strings.TrimSpace(line) == "" {
+		return nil, false, ErrEmpty
+	}
+	if strings.ContainsAny(line, ShellChars) {
+		return []string{"/bin/sh", "-c", line}, true, nil
+	}
+	argv, err = Split(line)
+	return argv, false, err
+}
+
+// Split splits a command line into argv the way a POSIX shell splits
 // words: blanks separate words, single quotes keep everything literally,
 // double quotes keep blanks and honour \" \\ \$ \`, and a backslash outside
-// quotes escapes the next character. Nothing is expanded: MISC_CHECK runs
-// the program directly, without a shell.
-func SplitCommand(line string) ([]string, error) {
+// quotes escapes the next character. Nothing is expanded.
+func Split(line string) ([]string, error) {
 	var (
 		args  []string
 		cur   strings.Builder
