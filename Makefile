@@ -6,7 +6,7 @@
 
 GO        ?= go
 BIN       ?= bin/lvsctl
-GOFLAGS_E2E ?= -count=1 -p 1 -timeout 30m
+GOFLAGS_E2E ?= -race -count=1 -p 1 -timeout 30m
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
@@ -27,17 +27,22 @@ test: lint test-e2e test-vm
 
 # Tier 1 only: no root needed.
 test-unit:
-	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 ./...
 
-# Tiers 1+2: unit tests plus the network-namespace tests (build tag e2e).
+# Tiers 1+2: unit tests plus the network-namespace tests (build tag e2e),
+# under the race detector.
 test-e2e: deps
 	@[ "$$(id -u)" -eq 0 ] || { echo "test-e2e: the namespace tier needs root" >&2; exit 1; }
 	$(GO) test -tags e2e $(GOFLAGS_E2E) ./...
 
+# staticcheck is pinned in go.mod as a tool (go tool staticcheck).
 lint:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./...
 	$(GO) vet -tags bench ./...
+	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags e2e ./...
+	$(GO) tool staticcheck -tags bench ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 

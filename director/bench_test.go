@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/director/directortest"
 	"github.com/lvsctl/lvsctl/director/fakeipvs"
 )
 
@@ -22,11 +23,11 @@ func bigConfig(nsvc, nrs int) director.Config {
 		for j := range nrs {
 			vs.RealServers = append(vs.RealServers, director.RealServer{
 				Addr: netip.AddrFrom4([4]byte{10, 200, byte(j >> 8), byte(j)}), Port: 80, Weight: 1,
-				Forward: director.DirectRoute, Checkers: 1})
+				Forward: director.DirectRoute, Checked: true})
 		}
 		c.Services = append(c.Services, vs)
 	}
-	return c
+	return directortest.Complete(c)
 }
 
 func TestReloadChangingOneOf10000IssuesOneOp(t *testing.T) {

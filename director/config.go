@@ -13,8 +13,8 @@ type Config struct {
 
 // VirtualService is one configured virtual_server block.
 type VirtualService struct {
-	// Service holds the kernel attributes. Normalize fills defaults
-	// (netmask, persistence flag).
+	// Service holds the kernel attributes, every default applied by the
+	// configuration loader (scheduler, netmask, persistence flag/timeout).
 	Service Service
 	// Pos is where the block starts in the config ("file:line"), for logs.
 	Pos         string
@@ -24,7 +24,7 @@ type VirtualService struct {
 	// SorryInhibit keeps the sorry server in the table with weight 0 while
 	// it is not needed (sorry_server_inhibit).
 	SorryInhibit bool
-	// Quorum is the minimum sum of weights of live real servers (default 1).
+	// Quorum is the minimum sum of weights of live real servers (≥ 1).
 	Quorum int
 	// Hysteresis delays quorum changes: it is gained at Quorum+Hysteresis
 	// and lost below Quorum-Hysteresis.
@@ -54,17 +54,19 @@ type RealServer struct {
 	// Alpha starts this server down until its checks pass (as the
 	// service's Alpha does for all).
 	Alpha bool
-	// Checkers is the number of health checkers of the server: it is
-	// alive when none of them failed. With none it is always alive.
-	Checkers int
+	// Checked is true when the server has health checkers; without any it
+	// is always alive (and Alpha does not apply).
+	Checked bool
 	// Pos is where the block starts in the config, for logs.
 	Pos string
 }
 
-// RealRef names one real server of one virtual service.
+// RealRef is the identity of one real server of one virtual service, the
+// same value from the configuration through the health checks to status
+// and metrics.
 type RealRef struct {
-	Service ServiceKey
-	Real    DestKey
+	Service ServiceKey `json:"service"`
+	Real    DestKey    `json:"real"`
 }
 
 // Key is the real server's identity as configured (address and the port
@@ -96,18 +98,17 @@ func clampWeight(w int) int {
 	return w
 }
 
-// Normalize fills defaults and checks the configuration; every problem is
-// reported (joined), with the block's position.
-func (c *Config) Normalize() error {
+// Validate asserts the invariants the director relies on. The
+// configuration loader (internal/config) applies every default and reports
+// user errors with their positions; an error here is a programmer's mistake
+// (or a hand-built Config), reported with the block's position.
+func (c *Config) Validate() error {
 	var errs []error
-	seen := map[ServiceKey]string{}
+	seen := make(map[ServiceKey]string, len(c.Services))
 	for i := range c.Services {
 		vs := &c.Services[i]
-		if err := vs.normalize(); err != nil {
+		if err := vs.validate(); err != nil {
 			errs = append(errs, err)
-		}
-		if !vs.Service.Key.Addr.IsValid() && vs.Service.Key.FWMark == 0 {
-			continue
 		}
 		if prev, ok := seen[vs.Service.Key]; ok {
 			errs = append(errs, fmt.Errorf("%s: virtual server %s already defined at %s", vs.Pos, vs.Service.Key, prev))
@@ -118,57 +119,39 @@ func (c *Config) Normalize() error {
 	return errors.Join(errs...)
 }
 
-func (vs *VirtualService) normalize() error {
+func (vs *VirtualService) validate() error {
 	s := &vs.Service
+	k := s.Key
 	where := vs.Pos
 	if where == "" {
-		where = s.Key.String()
+		where = k.String()
 	}
-	k := &s.Key
-	if k.FWMark == 0 {
-		if !k.Addr.IsValid() {
-			return fmt.Errorf("%s: virtual server needs an address or a fwmark", where)
-		}
-		k.Addr = k.Addr.Unmap()
-		k.Family = FamilyOf(k.Addr)
-		if k.Protocol == 0 {
-			k.Protocol = TCP
-		}
-		if k.Protocol != TCP && k.Protocol != UDP && k.Protocol != SCTP {
-			return fmt.Errorf("%s: unsupported protocol %s", where, k.Protocol)
-		}
-	} else {
-		// The kernel keys fwmark services by mark and family only.
-		k.Addr, k.Port, k.Protocol = netip.Addr{}, 0, 0
-		if k.Family == 0 {
-			k.Family = IPv4
-		}
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%s: %s", where, fmt.Sprintf(format, a...))
 	}
-	if s.Scheduler == "" {
-		s.Scheduler = "wlc"
-	}
-	if !ValidScheduler(s.Scheduler) {
-		return fmt.Errorf("%s: unknown scheduler %q", where, s.Scheduler)
-	}
-	s.Flags &^= FlagHashed
-	if s.Timeout > 0 {
-		s.Flags |= FlagPersistent
-	}
-	if s.Flags&FlagPersistent != 0 && s.Timeout == 0 {
-		// keepalived's and ipvsadm's default persistence timeout.
-		s.Timeout = 360
-	}
-	if s.Netmask == 0 {
-		s.Netmask = DefaultNetmask(k.Family)
-	}
-	if k.Family == IPv6 && (s.Netmask < 1 || s.Netmask > 128) {
-		return fmt.Errorf("%s: IPv6 persistence granularity must be a prefix length 1..128, not %d", where, s.Netmask)
-	}
-	if vs.Quorum <= 0 {
-		vs.Quorum = 1
-	}
-	if vs.Hysteresis < 0 {
-		return fmt.Errorf("%s: hysteresis must not be negative", where)
+	switch {
+	case k.Family != IPv4 && k.Family != IPv6:
+		return bad("virtual server family %s", k.Family)
+	case k.FWMark == 0 && (!k.Addr.IsValid() || k.Addr.Is4In6() || FamilyOf(k.Addr) != k.Family):
+		return bad("virtual server needs an address of its family (got %s)", k.Addr)
+	case k.FWMark == 0 && k.Protocol != TCP && k.Protocol != UDP && k.Protocol != SCTP:
+		return bad("unsupported protocol %s", k.Protocol)
+	case k.FWMark != 0 && (k.Addr.IsValid() || k.Port != 0 || k.Protocol != 0):
+		return bad("a fwmark service has no address, port or protocol")
+	case !ValidScheduler(s.Scheduler):
+		return bad("unknown scheduler %q", s.Scheduler)
+	case s.Flags&FlagHashed != 0:
+		return bad("the HASHED flag is the kernel's, never desired")
+	case (s.Flags&FlagPersistent != 0) != (s.Timeout > 0):
+		return bad("persistence flag and timeout disagree (flags %#x, timeout %d)", s.Flags, s.Timeout)
+	case k.Family == IPv6 && (s.Netmask < 1 || s.Netmask > 128):
+		return bad("IPv6 persistence granularity must be a prefix length 1..128, not %d", s.Netmask)
+	case k.Family == IPv4 && s.Netmask == 0:
+		return bad("no IPv4 persistence netmask")
+	case vs.Quorum < 1:
+		return bad("quorum %d is below 1", vs.Quorum)
+	case vs.Hysteresis < 0:
+		return bad("hysteresis must not be negative")
 	}
 	var errs []error
 	dests := make(map[DestKey]string, len(vs.RealServers)+1)
@@ -177,23 +160,20 @@ func (vs *VirtualService) normalize() error {
 		if rw == "" {
 			rw = where
 		}
-		if !r.Addr.IsValid() {
-			errs = append(errs, fmt.Errorf("%s: %s needs an address", rw, what))
+		switch {
+		case !r.Addr.IsValid() || r.Addr.Is4In6():
+			errs = append(errs, fmt.Errorf("%s: %s needs an address (got %s)", rw, what, r.Addr))
 			return
-		}
-		r.Addr = r.Addr.Unmap()
-		if k.FWMark == 0 && FamilyOf(r.Addr) != k.Family && r.Forward != Tunnel {
+		case k.FWMark == 0 && FamilyOf(r.Addr) != k.Family && r.Forward != Tunnel:
 			errs = append(errs, fmt.Errorf("%s: %s %s is not in the family of %s", rw, what, r.Addr, k))
 			return
-		}
-		if r.Weight < 0 || r.Weight > weightMax {
+		case r.Weight < 0 || r.Weight > weightMax:
 			errs = append(errs, fmt.Errorf("%s: %s weight %d out of range 0..%d", rw, what, r.Weight, weightMax))
 			return
-		}
-		if r.Forward != Masq && r.Forward != Tunnel && r.Forward != DirectRoute {
+		case r.Forward != Masq && r.Forward != Tunnel && r.Forward != DirectRoute:
 			errs = append(errs, fmt.Errorf("%s: %s has unknown forwarding method %d", rw, what, r.Forward))
 		}
-		dk := r.Destination(*k, 0).Key()
+		dk := r.Destination(k, 0).Key()
 		if prev, ok := dests[dk]; ok && what == "real server" {
 			errs = append(errs, fmt.Errorf("%s: real server %s duplicates the IPVS destination of %s", rw, r.Key(), prev))
 			return
@@ -207,13 +187,4 @@ func (vs *VirtualService) normalize() error {
 		check(vs.Sorry, "sorry server")
 	}
 	return errors.Join(errs...)
-}
-
-// managedKeys is the set of services a config declares.
-func (c *Config) managedKeys() map[ServiceKey]bool {
-	m := make(map[ServiceKey]bool, len(c.Services))
-	for _, vs := range c.Services {
-		m[vs.Service.Key] = true
-	}
-	return m
 }

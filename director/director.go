@@ -9,16 +9,13 @@ import (
 	"time"
 )
 
-// HealthEvent is one check result for one checker of a real server. Only
-// changes of Up alter the table; every event updates the status.
+// HealthEvent is a real server's health as its checks (aggregated by the
+// health scheduler) last reported it. Only changes of Up or of the dynamic
+// weight alter the table; every event updates the status.
 type HealthEvent struct {
-	Service ServiceKey
-	// Real is the real server as configured (address and check port).
-	Real DestKey
-	// Checker is the index of the checker among the real server's
-	// checkers (0 ≤ Checker < RealServer.Checkers).
-	Checker int
-	Up      bool
+	Ref RealRef
+	// Up is true when every checker of the real server passes.
+	Up bool
 	// HasWeight marks a dynamic weight (MISC_CHECK misc_dynamic): Weight
 	// becomes the real server's effective weight.
 	HasWeight bool
@@ -94,17 +91,13 @@ type vsState struct {
 }
 
 type rsState struct {
-	cfg      RealServer
-	failed   []bool
-	nFailed  int
-	alive    bool
-	since    time.Time
-	weight   int
-	result   string
-	checked  time.Time
-	latency  time.Duration
-	sorry    bool
-	inPoolAt time.Time
+	cfg     RealServer
+	alive   bool
+	since   time.Time
+	weight  int
+	result  string
+	checked time.Time
+	latency time.Duration
 }
 
 // ErrNotFound is returned for an unknown virtual or real server.
@@ -116,7 +109,7 @@ func New(cfg Config, opts Options) (*Director, error) {
 	if opts.IPVS == nil {
 		return nil, errors.New("director: no IPVS client")
 	}
-	if err := cfg.Normalize(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	d := &Director{
@@ -150,24 +143,16 @@ func (d *Director) install(cfg Config, old map[ServiceKey]*vsState) {
 		vs := &vsState{cfg: vc, byKey: make(map[DestKey]*rsState, len(vc.RealServers)),
 			rs: make([]*rsState, 0, len(vc.RealServers))}
 		prev := old[vc.Service.Key]
-		// One allocation for the states of a service's real servers and
-		// one for their checkers' flags: 10,000 real servers are
-		// installed on every start and reload.
+		// One allocation for the states of a service's real servers:
+		// 10,000 real servers are installed on every start and reload.
 		states := make([]rsState, len(vc.RealServers))
-		nchecks := 0
-		for _, rc := range vc.RealServers {
-			nchecks += max(rc.Checkers, 0)
-		}
-		flags := make([]bool, nchecks)
 		for i, rc := range vc.RealServers {
 			var p *rsState
 			if prev != nil {
 				p = prev.byKey[rc.Key()]
 			}
-			n := max(rc.Checkers, 0)
 			rs := &states[i]
-			initRSState(rs, rc, vc.Alpha || rc.Alpha, p, now, flags[:n:n])
-			flags = flags[n:]
+			initRSState(rs, rc, vc.Alpha || rc.Alpha, p, now)
 			vs.rs = append(vs.rs, rs)
 			vs.byKey[rc.Key()] = rs
 		}
@@ -182,41 +167,25 @@ func (d *Director) install(cfg Config, old map[ServiceKey]*vsState) {
 	}
 }
 
-// initRSState fills rs for rc; failed holds one flag per checker.
-func initRSState(rs *rsState, rc RealServer, alpha bool, prev *rsState, now time.Time, failed []bool) {
-	*rs = rsState{cfg: rc, failed: failed, weight: rc.Weight, since: now}
-	if prev != nil {
-		for i := range rs.failed {
-			if i < len(prev.failed) {
-				rs.failed[i] = prev.failed[i]
-			} else {
-				rs.failed[i] = alpha
-			}
-		}
+// initRSState fills rs for rc, carrying the health of prev (the same
+// real server before a reload) over.
+func initRSState(rs *rsState, rc RealServer, alpha bool, prev *rsState, now time.Time) {
+	*rs = rsState{cfg: rc, weight: rc.Weight, since: now, alive: true}
+	switch {
+	case prev != nil && (prev.cfg.Checked || !rc.Checked):
+		rs.alive = prev.alive || !rc.Checked
 		rs.since, rs.result, rs.checked, rs.latency = prev.since, prev.result, prev.checked, prev.latency
-		if prev.weight != prev.cfg.Weight {
+		if prev.weight != prev.cfg.Weight && prev.cfg.Weight == rc.Weight {
 			// A dynamic weight stays until the next check result says
 			// otherwise; a config change of the weight wins.
-			if prev.cfg.Weight == rc.Weight {
-				rs.weight = prev.weight
-			}
+			rs.weight = prev.weight
 		}
-	} else {
-		for i := range rs.failed {
-			rs.failed[i] = alpha
+		if prev.alive != rs.alive {
+			rs.since = now
 		}
-		if alpha && rc.Checkers > 0 {
-			rs.result = "not checked yet (alpha)"
-		}
-	}
-	for _, f := range rs.failed {
-		if f {
-			rs.nFailed++
-		}
-	}
-	rs.alive = rs.nFailed == 0
-	if prev != nil && prev.alive != rs.alive {
-		rs.since = now
+	case alpha && rc.Checked:
+		// New (or newly checked) under alpha: down until its checks pass.
+		rs.alive, rs.result = false, "not checked yet (alpha)"
 	}
 }
 
@@ -453,7 +422,7 @@ func (d *Director) logDrift(actual Table) int {
 // state, quorum state and drains of servers that stay are kept. On a
 // validation error nothing changes.
 func (d *Director) Reload(ctx context.Context, cfg Config) (ApplyResult, error) {
-	if err := cfg.Normalize(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return ApplyResult{}, err
 	}
 	d.mu.Lock()
@@ -480,43 +449,42 @@ func (d *Director) Reload(ctx context.Context, cfg Config) (ApplyResult, error) 
 	return res, nil
 }
 
-// HandleHealth applies one check result: a change of the real server's
+// HandleHealth applies one health report: a change of the real server's
 // liveness (or dynamic weight) becomes the edits of its service only.
 func (d *Director) HandleHealth(ctx context.Context, ev HealthEvent) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	vs := d.byKey[ev.Service]
+	svc, real := ev.Ref.Service, ev.Ref.Real
+	vs := d.byKey[svc]
 	if vs == nil {
-		return fmt.Errorf("health event for %s: virtual server %w", ev.Service, ErrNotFound)
+		return fmt.Errorf("health event for %s: virtual server %w", svc, ErrNotFound)
 	}
-	rs := vs.byKey[ev.Real]
+	rs := vs.byKey[real]
 	if rs == nil {
-		return fmt.Errorf("health event for %s in %s: real server %w", ev.Real, ev.Service, ErrNotFound)
+		return fmt.Errorf("health event for %s in %s: real server %w", real, svc, ErrNotFound)
 	}
 	now := d.now()
 	rs.result, rs.checked, rs.latency = ev.Result, now, ev.Latency
 	changed := false
-	if ev.Checker >= 0 && ev.Checker < len(rs.failed) && rs.failed[ev.Checker] == ev.Up {
-		rs.failed[ev.Checker] = !ev.Up
+	if ev.Up != rs.alive {
+		rs.alive, rs.since, changed = ev.Up, now, true
+		verb := map[bool]string{true: "up", false: "down"}[ev.Up]
+		d.log.Info("real server "+verb, "vs", svc.String(), "rs", real.String(), "result", ev.Result)
 		if ev.Up {
-			rs.nFailed--
+			d.runScript(ctx, rs.cfg.NotifyUp)
 		} else {
-			rs.nFailed++
-		}
-		if alive := rs.nFailed == 0; alive != rs.alive {
-			rs.alive, rs.since, changed = alive, now, true
-			verb := map[bool]string{true: "up", false: "down"}[alive]
-			d.log.Info("real server "+verb, "vs", ev.Service.String(), "rs", ev.Real.String(), "result", ev.Result)
-			if alive {
-				d.runScript(ctx, rs.cfg.NotifyUp)
-			} else {
-				d.runScript(ctx, rs.cfg.NotifyDown)
-			}
+			d.runScript(ctx, rs.cfg.NotifyDown)
 		}
 	}
-	if ev.HasWeight && ev.Weight != rs.weight {
-		d.log.Info("dynamic weight changed", "vs", ev.Service.String(), "rs", ev.Real.String(), "from", rs.weight, "to", ev.Weight)
-		rs.weight, changed = ev.Weight, true
+	weight := rs.cfg.Weight
+	if ev.HasWeight {
+		weight = ev.Weight
+	}
+	if ev.Up && weight != rs.weight {
+		// A dynamic weight (misc_dynamic) while up; a report without one
+		// returns to the configured weight, as keepalived does.
+		d.log.Info("weight changed by the check", "vs", svc.String(), "rs", real.String(), "from", rs.weight, "to", weight)
+		rs.weight, changed = weight, true
 	}
 	if !changed {
 		return nil
@@ -606,24 +574,23 @@ func (d *Director) Stop(ctx context.Context) error {
 	return d.apply(ctx, ops, "stop").Err()
 }
 
-// Lookup finds a service and real server by their configured text forms
-// ("10.16.8.100:80" or "TCP 10.16.8.100:80" or "FWM 5"; "10.16.8.8:80").
-func (d *Director) Lookup(vs, rs string) (ServiceKey, DestKey, error) {
+// Resolve finds the configured real server q names.
+func (d *Director) Resolve(q RealQuery) (RealRef, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, s := range d.services {
 		k := s.cfg.Service.Key
-		if !matchService(k, vs) {
+		if !q.matchService(k) {
 			continue
 		}
 		for _, r := range s.rs {
-			if matchReal(r.cfg.Key(), rs) {
-				return k, r.cfg.Key(), nil
+			if q.matchReal(r.cfg.Key()) {
+				return RealRef{Service: k, Real: r.cfg.Key()}, nil
 			}
 		}
-		return k, DestKey{}, fmt.Errorf("real server %q in %s: %w", rs, k, ErrNotFound)
+		return RealRef{}, fmt.Errorf("real server %s in %s: %w", q.Real, k, ErrNotFound)
 	}
-	return ServiceKey{}, DestKey{}, fmt.Errorf("virtual server %q: %w", vs, ErrNotFound)
+	return RealRef{}, fmt.Errorf("virtual server %s: %w", q.Service, ErrNotFound)
 }
 
 // sameTable is the cheap check before the sorted, logged comparison.

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/director/directortest"
 	"github.com/lvsctl/lvsctl/director/fakeipvs"
 )
 
@@ -39,7 +40,7 @@ func (s *scripts) take() []string {
 
 func rs(addr string, w int) director.RealServer {
 	ap := netip.MustParseAddrPort(addr)
-	return director.RealServer{Addr: ap.Addr(), Port: ap.Port(), Weight: w, Forward: director.DirectRoute, Checkers: 1,
+	return director.RealServer{Addr: ap.Addr(), Port: ap.Port(), Weight: w, Forward: director.DirectRoute, Checked: true,
 		NotifyUp: "up " + addr, NotifyDown: "down " + addr}
 }
 
@@ -52,7 +53,7 @@ func seedConfig() director.Config {
 			RealServers: []director.RealServer{rs("10.16.8.8:80", 1), rs("10.16.8.9:80", 1)},
 		})
 	}
-	return c
+	return directortest.Complete(c)
 }
 
 type fixture struct {
@@ -83,7 +84,7 @@ func (fx *fixture) health(t *testing.T, vs, real string, up bool) {
 	t.Helper()
 	ap := netip.MustParseAddrPort(real)
 	require.NoError(t, fx.d.HandleHealth(context.Background(), director.HealthEvent{
-		Service: vsKey(vs), Real: director.DestKey{Addr: ap.Addr(), Port: ap.Port()}, Up: up, Result: fmt.Sprint(up)}))
+		Ref: director.RealRef{Service: vsKey(vs), Real: director.DestKey{Addr: ap.Addr(), Port: ap.Port()}}, Up: up, Result: fmt.Sprint(up)}))
 }
 
 func TestStartProgramsSeedConfig(t *testing.T) {
@@ -141,9 +142,14 @@ func TestInhibitOnFailureAndDynamicWeight(t *testing.T) {
 	assert.Equal(t, []string{"edit-dest TCP 10.16.8.100:80 -> 10.16.8.8:80 weight=3 fwd=Route thresholds=0/0"}, fx.f.OpStrings())
 	fx.f.Reset()
 	ap := netip.MustParseAddrPort("10.16.8.9:80")
-	require.NoError(t, fx.d.HandleHealth(context.Background(), director.HealthEvent{Service: vsKey("TCP 10.16.8.100:80"),
-		Real: director.DestKey{Addr: ap.Addr(), Port: ap.Port()}, Up: true, HasWeight: true, Weight: 7}))
+	require.NoError(t, fx.d.HandleHealth(context.Background(), director.HealthEvent{Ref: director.RealRef{Service: vsKey("TCP 10.16.8.100:80"),
+		Real: director.DestKey{Addr: ap.Addr(), Port: ap.Port()}}, Up: true, HasWeight: true, Weight: 7}))
 	assert.Equal(t, []string{"edit-dest TCP 10.16.8.100:80 -> 10.16.8.9:80 weight=7 fwd=Route thresholds=0/0"}, fx.f.OpStrings())
+	// A passing report without a dynamic weight (misc_dynamic exit 0)
+	// returns to the configured weight, as keepalived does.
+	fx.f.Reset()
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.9:80", true)
+	assert.Equal(t, []string{"edit-dest TCP 10.16.8.100:80 -> 10.16.8.9:80 weight=1 fwd=Route thresholds=0/0"}, fx.f.OpStrings())
 }
 
 func TestQuorumSorryServerAndHysteresis(t *testing.T) {
@@ -211,8 +217,11 @@ func TestSorryInhibitAndAlpha(t *testing.T) {
 func TestDrainSurvivesReload(t *testing.T) {
 	fx := newFixture(t, seedConfig(), nil)
 	fx.f.Reset()
-	k, r, err := fx.d.Lookup("10.16.8.100:80", "10.16.8.9:80")
+	q, err := director.ParseRealQuery("10.16.8.100:80", "10.16.8.9:80")
 	require.NoError(t, err)
+	ref, err := fx.d.Resolve(q)
+	require.NoError(t, err)
+	k, r := ref.Service, ref.Real
 	require.NoError(t, fx.d.Drain(context.Background(), k, r, true))
 	assert.Equal(t, []string{"edit-dest TCP 10.16.8.100:80 -> 10.16.8.9:80 weight=0 fwd=Route thresholds=0/0"}, fx.f.OpStrings())
 	fx.f.Reset()
@@ -224,7 +233,9 @@ func TestDrainSurvivesReload(t *testing.T) {
 	fx.f.Reset()
 	require.NoError(t, fx.d.Drain(context.Background(), k, r, false))
 	assert.Equal(t, []string{"edit-dest TCP 10.16.8.100:80 -> 10.16.8.9:80 weight=1 fwd=Route thresholds=0/0"}, fx.f.OpStrings())
-	_, _, err = fx.d.Lookup("10.16.8.100:80", "10.9.9.9:80")
+	q, err = director.ParseRealQuery("10.16.8.100:80", "10.9.9.9:80")
+	require.NoError(t, err)
+	_, err = fx.d.Resolve(q)
 	require.ErrorIs(t, err, director.ErrNotFound)
 }
 
@@ -317,14 +328,14 @@ func TestStatus(t *testing.T) {
 	require.Len(t, s.Reals, 2)
 	assert.Equal(t, "down", s.Reals[0].Health)
 	assert.Equal(t, fx.now, s.Reals[0].Since)
-	assert.Equal(t, -1, s.Reals[0].KernelWeight)
+	assert.Nil(t, s.Reals[0].KernelWeight, "not in the kernel")
 	assert.Equal(t, "false", s.Reals[0].LastResult)
 	assert.Equal(t, "up", s.Reals[1].Health)
 	assert.Equal(t, uint32(3), s.Reals[1].Active)
 	assert.Equal(t, uint32(4), s.Reals[1].Inactive)
 }
 
-func TestNormalizeReportsEveryError(t *testing.T) {
+func TestValidateReportsEveryError(t *testing.T) {
 	cfg := seedConfig()
 	cfg.Services[0].Pos = "a.conf:1"
 	cfg.Services[0].Service.Scheduler = "fastest"
@@ -332,7 +343,7 @@ func TestNormalizeReportsEveryError(t *testing.T) {
 	cfg.Services[1].RealServers[1].Addr = netip.MustParseAddr("2001:db8::1")
 	cfg.Services = append(cfg.Services, seedConfig().Services[0])
 	cfg.Services[2].Pos = "a.conf:40"
-	err := cfg.Normalize()
+	err := cfg.Validate()
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `a.conf:1: unknown scheduler "fastest"`)
 	assert.Contains(t, err.Error(), "a.conf:20: real server 2001:db8::1 is not in the family")
@@ -347,6 +358,7 @@ func TestPersistenceAndIPv6Defaults(t *testing.T) {
 			RealServers: []director.RealServer{rs("10.0.0.1:8080", 1)}},
 		{Service: director.Service{Key: vsKey("UDP 10.0.0.53:53"), Scheduler: "lc", Timeout: 60, Netmask: director.IPv4Netmask(24)}},
 	}}
+	cfg = directortest.Complete(cfg)
 	fx := newFixture(t, cfg, nil)
 	assert.Equal(t, []string{
 		"add-service UDP 10.0.0.53:53 sched=lc flags=0x1 timeout=60 netmask=255.255.255.0",

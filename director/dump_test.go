@@ -130,7 +130,8 @@ func TestStatusDumpDoesNotBlockDirector(t *testing.T) {
 	st := <-stc
 	require.Len(t, st.Services, 2)
 	assert.True(t, st.Services[0].Reals[0].Drained, "the merge sees the state after the dump")
-	assert.Equal(t, 0, st.Services[0].Reals[0].KernelWeight)
+	require.NotNil(t, st.Services[0].Reals[0].KernelWeight)
+	assert.Equal(t, 0, *st.Services[0].Reals[0].KernelWeight)
 }
 
 func realKey(s string) director.DestKey {

@@ -156,8 +156,10 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			counter(m.rsBytesOut, r.Stats.BytesOut, s.Key, r.Addr)
 			gauge(m.rsActive, float64(r.Active), s.Key, r.Addr)
 			gauge(m.rsInactive, float64(r.Inactive), s.Key, r.Addr)
-			gauge(m.rsWeight, float64(r.KernelWeight), s.Key, r.Addr)
-			gauge(m.rsUp, b(r.Up()), s.Key, r.Addr)
+			if r.KernelWeight != nil {
+				gauge(m.rsWeight, float64(*r.KernelWeight), s.Key, r.Addr)
+			}
+			gauge(m.rsUp, b(r.Up), s.Key, r.Addr)
 			gauge(m.rsLatency, r.Latency.Seconds(), s.Key, r.Addr)
 		}
 	}

@@ -17,12 +17,14 @@ type Status struct {
 
 // ServiceStatus describes one managed virtual service.
 type ServiceStatus struct {
-	Key       string `json:"key"`
-	Pos       string `json:"pos,omitempty"`
-	Scheduler string `json:"scheduler"`
-	Flags     string `json:"flags,omitempty"`
-	Timeout   uint32 `json:"persistence_timeout,omitempty"`
-	Netmask   string `json:"persistence_netmask,omitempty"`
+	// Service is the service's identity; Key its ipvsadm-style text.
+	Service   ServiceKey `json:"service"`
+	Key       string     `json:"key"`
+	Pos       string     `json:"pos,omitempty"`
+	Scheduler string     `json:"scheduler"`
+	Flags     string     `json:"flags,omitempty"`
+	Timeout   uint32     `json:"persistence_timeout,omitempty"`
+	Netmask   string     `json:"persistence_netmask,omitempty"`
 	// InKernel is false when the service is missing from the kernel.
 	InKernel    bool         `json:"in_kernel"`
 	QuorumUp    bool         `json:"quorum_up"`
@@ -33,17 +35,18 @@ type ServiceStatus struct {
 	Stats       Stats        `json:"stats"`
 	Reals       []RealStatus `json:"real_servers"`
 	Sorry       *RealStatus  `json:"sorry_server,omitempty"`
-
-	key ServiceKey
 }
 
 // RealStatus describes one real server of a service.
 type RealStatus struct {
-	Addr string `json:"addr"`
+	// Real is the real server's identity in its service (address and the
+	// configured port); Addr its text.
+	Real DestKey `json:"real"`
+	Addr string  `json:"addr"`
 	// Weight is the configured (or dynamic) weight; KernelWeight what the
-	// kernel has, -1 when the destination is not in the table.
+	// kernel has, nil when the destination is not in the table.
 	Weight       int           `json:"weight"`
-	KernelWeight int           `json:"kernel_weight"`
+	KernelWeight *int          `json:"kernel_weight"`
 	Forward      string        `json:"forward"`
 	Health       string        `json:"health"`
 	Since        time.Time     `json:"since"`
@@ -54,18 +57,10 @@ type RealStatus struct {
 	Active       uint32        `json:"active_conns"`
 	Inactive     uint32        `json:"inactive_conns"`
 	Stats        Stats         `json:"stats"`
-
-	// Service and Real identify the entry for metrics.
-	svc  ServiceKey
-	real DestKey
-	up   bool
+	// Up is true when the real server's checks pass (a sorry server: while
+	// configured).
+	Up bool `json:"up"`
 }
-
-// Up reports whether the real server's checks pass.
-func (r RealStatus) Up() bool { return r.up }
-
-// ServiceKey is the key of the service this status describes.
-func (s ServiceStatus) ServiceKey() ServiceKey { return s.key }
 
 // Status reads the connection counters of the managed services from the
 // kernel and merges them with what only the director knows.
@@ -92,9 +87,9 @@ func (d *Director) Status(ctx context.Context) (Status, error) {
 	for _, vs := range d.services {
 		c := vs.cfg.Service
 		ss := ServiceStatus{
-			Key: c.Key.String(), Pos: vs.cfg.Pos, Scheduler: c.Scheduler, Flags: FlagsString(c.Scheduler, c.Flags),
+			Service: c.Key, Key: c.Key.String(), Pos: vs.cfg.Pos, Scheduler: c.Scheduler, Flags: FlagsString(c.Scheduler, c.Flags),
 			QuorumUp: vs.quorumUp, LiveWeight: vs.liveWeight(), Quorum: vs.cfg.Quorum, Hysteresis: vs.cfg.Hysteresis,
-			SorryActive: vs.sorryActive(), key: c.Key,
+			SorryActive: vs.sorryActive(),
 		}
 		if c.Flags&FlagPersistent != 0 {
 			ss.Timeout = c.Timeout
@@ -107,29 +102,29 @@ func (d *Director) Status(ctx context.Context) (Status, error) {
 		}
 		for _, rs := range vs.rs {
 			r := RealStatus{
-				Addr: rs.cfg.Key().String(), Weight: rs.weight, KernelWeight: -1, Forward: rs.cfg.Forward.String(),
+				Real: rs.cfg.Key(), Addr: rs.cfg.Key().String(), Weight: rs.weight, Forward: rs.cfg.Forward.String(),
 				Health: "down", Since: rs.since, LastResult: rs.result, LastCheck: rs.checked, Latency: rs.latency,
-				Drained: d.drained[drainKey{c.Key, rs.cfg.Key()}], svc: c.Key, real: rs.cfg.Key(), up: rs.alive,
+				Drained: d.drained[drainKey{c.Key, rs.cfg.Key()}], Up: rs.alive,
 			}
 			if rs.alive {
 				r.Health = "up"
 			}
 			if kt != nil {
 				if kd, ok := kt.Dests[rs.dkey(c.Key)]; ok {
-					r.KernelWeight, r.Active, r.Inactive, r.Stats = kd.Weight, kd.ActiveConns, kd.InactiveConns, kd.Stats
+					r.KernelWeight, r.Active, r.Inactive, r.Stats = &kd.Weight, kd.ActiveConns, kd.InactiveConns, kd.Stats
 				}
 			}
 			ss.Reals = append(ss.Reals, r)
 		}
 		if s := vs.cfg.Sorry; s != nil {
-			r := RealStatus{Addr: s.Key().String(), Weight: s.Weight, KernelWeight: -1, Forward: s.Forward.String(),
-				Health: "sorry-standby", svc: c.Key, real: s.Key(), up: true}
+			r := RealStatus{Real: s.Key(), Addr: s.Key().String(), Weight: s.Weight, Forward: s.Forward.String(),
+				Health: "sorry-standby", Up: true}
 			if ss.SorryActive {
 				r.Health = "sorry-active"
 			}
 			if kt != nil {
 				if kd, ok := kt.Dests[s.Destination(c.Key, 0).Key()]; ok {
-					r.KernelWeight, r.Active, r.Inactive, r.Stats = kd.Weight, kd.ActiveConns, kd.InactiveConns, kd.Stats
+					r.KernelWeight, r.Active, r.Inactive, r.Stats = &kd.Weight, kd.ActiveConns, kd.InactiveConns, kd.Stats
 				}
 			}
 			ss.Sorry = &r
@@ -180,26 +175,49 @@ type parseError struct{ what, s string }
 
 func (e *parseError) Error() string { return "invalid " + e.what + " " + strconv.Quote(e.s) }
 
-func matchService(k ServiceKey, s string) bool {
-	p, err := ParseServiceKey(s)
-	if err != nil {
-		return false
-	}
-	if p.FWMark != 0 {
-		return k.FWMark == p.FWMark
-	}
-	if len(strings.Fields(s)) == 1 {
-		// No protocol given: match any protocol on that address:port.
-		return k.FWMark == 0 && k.Addr == p.Addr && k.Port == p.Port
-	}
-	return k == p
+// RealQuery names a real server the way an operator types it: the
+// protocol of the service and the port of the real server may be left out.
+type RealQuery struct {
+	Service ServiceKey `json:"service"`
+	// AnyProtocol: the operator gave no protocol; any service on the
+	// address and port matches.
+	AnyProtocol bool    `json:"any_protocol,omitempty"`
+	Real        DestKey `json:"real"`
+	// AnyPort: the operator gave no port; the real server's address alone
+	// names it.
+	AnyPort bool `json:"any_port,omitempty"`
 }
 
-func matchReal(k DestKey, s string) bool {
-	ap, err := netip.ParseAddrPort(strings.TrimSpace(s))
+// ParseRealQuery reads an operator's service ("10.16.8.100:80",
+// "TCP 10.16.8.100:80", "FWM 5") and real server ("10.16.8.8:80" or
+// "10.16.8.8").
+func ParseRealQuery(vs, rs string) (RealQuery, error) {
+	var q RealQuery
+	k, err := ParseServiceKey(vs)
 	if err != nil {
-		a, err := netip.ParseAddr(strings.TrimSpace(s))
-		return err == nil && a.Unmap() == k.Addr
+		return q, err
 	}
-	return ap.Addr().Unmap() == k.Addr && ap.Port() == k.Port
+	q.Service, q.AnyProtocol = k, k.FWMark == 0 && len(strings.Fields(vs)) == 1
+	rs = strings.TrimSpace(rs)
+	if ap, err := netip.ParseAddrPort(rs); err == nil {
+		q.Real = DestKey{Addr: ap.Addr().Unmap(), Port: ap.Port()}
+		return q, nil
+	}
+	a, err := netip.ParseAddr(rs)
+	if err != nil {
+		return q, &parseError{what: "real server", s: rs}
+	}
+	q.Real, q.AnyPort = DestKey{Addr: a.Unmap()}, true
+	return q, nil
+}
+
+func (q RealQuery) matchService(k ServiceKey) bool {
+	if q.AnyProtocol {
+		return k.FWMark == 0 && k.Addr == q.Service.Addr && k.Port == q.Service.Port
+	}
+	return k == q.Service
+}
+
+func (q RealQuery) matchReal(k DestKey) bool {
+	return k.Addr == q.Real.Addr && (q.AnyPort || k.Port == q.Real.Port)
 }

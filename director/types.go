@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"strings"
 )
 
 // Protocol is an IP protocol number of a virtual service.
@@ -39,6 +40,31 @@ func (p Protocol) String() string {
 	return "proto" + strconv.Itoa(int(p))
 }
 
+// MarshalText writes the protocol's name ("TCP"); 0 (a fwmark service) is "".
+func (p Protocol) MarshalText() ([]byte, error) {
+	if p == 0 {
+		return nil, nil
+	}
+	return []byte(p.String()), nil
+}
+
+// UnmarshalText reads what MarshalText writes.
+func (p *Protocol) UnmarshalText(b []byte) error {
+	switch strings.ToUpper(string(b)) {
+	case "TCP":
+		*p = TCP
+	case "UDP":
+		*p = UDP
+	case "SCTP":
+		*p = SCTP
+	case "":
+		*p = 0
+	default:
+		return fmt.Errorf("unknown protocol %q", b)
+	}
+	return nil
+}
+
 // Family is an address family (AF_INET or AF_INET6).
 type Family uint16
 
@@ -56,6 +82,24 @@ func (f Family) String() string {
 		return "inet6"
 	}
 	return "af" + strconv.Itoa(int(f))
+}
+
+// MarshalText writes the family as ipvsadm names it ("inet", "inet6").
+func (f Family) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText reads what MarshalText writes.
+func (f *Family) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "inet":
+		*f = IPv4
+	case "inet6":
+		*f = IPv6
+	case "":
+		*f = 0
+	default:
+		return fmt.Errorf("unknown address family %q", b)
+	}
+	return nil
 }
 
 // FamilyOf is the family of addr.
@@ -80,23 +124,31 @@ const (
 	FlagSched3 uint32 = 0x0020
 )
 
-// Schedulers are the kernel's IPVS scheduling algorithms.
-var schedulers = map[string]bool{
-	"rr": true, "wrr": true, "lc": true, "wlc": true, "lblc": true, "lblcr": true,
-	"dh": true, "sh": true, "sed": true, "nq": true, "mh": true, "fo": true, "ovf": true, "twos": true,
-}
+// schedulerNames are the kernel's IPVS scheduling algorithms, in the order
+// ipvsadm's man page lists them: the one list lvsctl has.
+var schedulerNames = [...]string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos"}
+
+// Schedulers returns the IPVS schedulers the kernel knows.
+func Schedulers() []string { return append([]string(nil), schedulerNames[:]...) }
 
 // ValidScheduler reports whether name is an IPVS scheduler the kernel knows.
-func ValidScheduler(name string) bool { return schedulers[name] }
+func ValidScheduler(name string) bool {
+	for _, s := range schedulerNames {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
 
 // ServiceKey identifies a virtual service in the kernel: a fwmark (per
 // family) or protocol + address + port.
 type ServiceKey struct {
-	Family   Family
-	Protocol Protocol
-	Addr     netip.Addr
-	Port     uint16
-	FWMark   uint32
+	Family   Family     `json:"family"`
+	Protocol Protocol   `json:"protocol,omitempty"`
+	Addr     netip.Addr `json:"addr,omitzero"`
+	Port     uint16     `json:"port,omitempty"`
+	FWMark   uint32     `json:"fwmark,omitempty"`
 }
 
 // String formats the key as ipvsadm does ("TCP 10.16.8.100:80", "FWM 5").
@@ -153,8 +205,8 @@ func (f Forward) String() string {
 
 // DestKey identifies a destination inside a service.
 type DestKey struct {
-	Addr netip.Addr
-	Port uint16
+	Addr netip.Addr `json:"addr"`
+	Port uint16     `json:"port"`
 }
 
 func (k DestKey) String() string { return netip.AddrPortFrom(k.Addr, k.Port).String() }

@@ -7,7 +7,7 @@
 #
 # The runner needs no root on the host; `make test-vm` runs `make deps` first.
 
-VM_PKGS    ?= ./e2e/... ./director/...
+VM_PKGS    ?= ./e2e/... ./director/... ./internal/app/
 VM_RUN     ?=
 VM_V       ?=
 VM_BINS    ?= ./cmd/lvsctl
@@ -29,3 +29,4 @@ test-vm: deps
 lint: lint-vm
 lint-vm:
 	$(GO) vet -tags vm ./...
+	$(GO) tool staticcheck -tags vm ./...

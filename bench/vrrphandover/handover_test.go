@@ -90,7 +90,7 @@ func measure(t *testing.T, impl string) result {
 	// (1b) the master comes back and preempts.
 	p = vrrplab.StartProber(n.Client, vip+":80", interval, timeout)
 	start := time.Now()
-	a = n.Start(t, impl, n.A, conf67)
+	n.Start(t, impl, n.A, conf67) // the lab stops it at the end
 	vrrplab.WaitOwner(t, 8*time.Second, n.A, n.B, n.A, "eth1", vip)
 	time.Sleep(time.Second)
 	out.restartPreempt = ads.FirstFrom(vrid, ka67, start).At.Sub(start)

@@ -18,10 +18,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lvsctl/lvsctl/director"
-	"github.com/lvsctl/lvsctl/director/control"
-	"github.com/lvsctl/lvsctl/director/daemon"
 	"github.com/lvsctl/lvsctl/director/ipvs"
 	"github.com/lvsctl/lvsctl/healthcheck"
+	"github.com/lvsctl/lvsctl/internal/app"
+	"github.com/lvsctl/lvsctl/internal/config"
+	"github.com/lvsctl/lvsctl/internal/control"
 )
 
 func socketFlag() *cli.StringFlag {
@@ -130,9 +131,9 @@ func directorUp(c *cli.Context) error {
 		return err
 	}
 	path := c.String("file")
-	first, err := daemon.LoadFile(path, log)
+	first, err := app.LoadFile(path, log)
 	if err != nil {
-		for _, e := range daemon.Unjoin(err) {
+		for _, e := range app.Unjoin(err) {
 			fmt.Fprintln(c.App.ErrWriter, e)
 		}
 		return cli.Exit("configuration has errors, nothing applied", 1)
@@ -145,14 +146,14 @@ func directorUp(c *cli.Context) error {
 	go forwardHUP(c.Context, hup, reload)
 
 	loaded := first
-	load := func() (*daemon.Loaded, error) {
+	load := func() (*config.Desired, error) {
 		if l := loaded; l != nil {
 			loaded = nil
 			return l, nil
 		}
-		return daemon.LoadFile(path, log)
+		return app.LoadFile(path, log)
 	}
-	err = daemon.Run(c.Context, daemon.Options{
+	err = app.Run(c.Context, app.Options{
 		Load: load,
 		OpenIPVS: func() (director.IPVS, func() error, error) {
 			cl, err := ipvs.Open("")
@@ -162,13 +163,13 @@ func directorUp(c *cli.Context) error {
 			return cl, cl.Close, nil
 		},
 		NoVRRP:        c.Bool("no-vrrp"),
-		Health:        healthcheck.New(healthcheck.Options{Logger: log}),
+		Health:        healthcheck.New[director.RealRef](healthcheck.Options{Logger: log}),
 		Logger:        log,
 		Resync:        c.Duration("resync"),
 		KeepIPVS:      c.Bool("keep-ipvs"),
 		Socket:        c.String("socket"),
 		MetricsListen: c.String("metrics-listen"),
-		Scripts:       daemon.ExecScripts{Log: log},
+		Scripts:       app.ExecScripts{Log: log},
 		Reload:        reload,
 	})
 	if errors.Is(err, ipvs.ErrNoIPVS) {
@@ -229,10 +230,14 @@ func directorDrain(c *cli.Context, on bool) error {
 	if on {
 		op = control.OpDrain
 	}
-	if _, err := call(c, control.Request{Op: op, VS: c.Args().Get(0), RS: c.Args().Get(1)}); err != nil {
+	q, err := director.ParseRealQuery(c.Args().Get(0), c.Args().Get(1))
+	if err != nil {
+		return cli.Exit(err.Error(), 2)
+	}
+	if _, err := call(c, control.Request{Op: op, Real: &q}); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(c.App.Writer, "%s %s in %s\n", map[bool]string{true: "drained", false: "enabled"}[on],
+	_, err = fmt.Fprintf(c.App.Writer, "%s %s in %s\n", map[bool]string{true: "drained", false: "enabled"}[on],
 		c.Args().Get(1), c.Args().Get(0))
 	return err
 }
@@ -288,8 +293,8 @@ func writeDirectorStatus(w io.Writer, st control.Status, now time.Time) error {
 		}
 		for _, r := range reals {
 			kw := "-"
-			if r.KernelWeight >= 0 {
-				kw = fmt.Sprint(r.KernelWeight)
+			if r.KernelWeight != nil {
+				kw = fmt.Sprint(*r.KernelWeight)
 			}
 			health := r.Health
 			if r.Drained {

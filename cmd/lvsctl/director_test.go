@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvsctl/lvsctl/director"
-	"github.com/lvsctl/lvsctl/director/control"
+	"github.com/lvsctl/lvsctl/internal/control"
 )
 
 // stubDaemon answers the control socket like a running director.
@@ -43,6 +43,7 @@ func stubVRRP(since time.Time) []control.VRRPInstance {
 }
 
 func (s *stubDaemon) Status(context.Context) (control.Status, error) {
+	one := 1
 	since := time.Now().Add(-90 * time.Second)
 	s.mu.Lock()
 	vrrpOnly := s.vrrpOnly
@@ -53,9 +54,9 @@ func (s *stubDaemon) Status(context.Context) (control.Status, error) {
 	return control.Status{IPVS: true, VRRP: stubVRRP(since), Status: director.Status{Services: []director.ServiceStatus{{
 		Key: "TCP 10.16.8.100:80", Scheduler: "rr", InKernel: true, QuorumUp: true, LiveWeight: 1, Quorum: 1,
 		Reals: []director.RealStatus{
-			{Addr: "10.16.8.8:80", Weight: 1, KernelWeight: -1, Forward: "Route", Health: "down", Since: since,
+			{Addr: "10.16.8.8:80", Weight: 1, Forward: "Route", Health: "down", Since: since,
 				LastResult: "connection refused"},
-			{Addr: "10.16.8.9:80", Weight: 1, KernelWeight: 1, Forward: "Route", Health: "up", Since: since,
+			{Addr: "10.16.8.9:80", Weight: 1, KernelWeight: &one, Forward: "Route", Health: "up", Since: since,
 				LastResult: "HTTP 200", Active: 3, Inactive: 7},
 		},
 	}}}}, nil
@@ -65,10 +66,11 @@ func (s *stubDaemon) Reload(context.Context) []error {
 	return []error{errors.New(`k.conf:3:5: unknown keyword "lb_algoo"`)}
 }
 
-func (s *stubDaemon) Drain(_ context.Context, vs, rs string, on bool) error {
+func (s *stubDaemon) Drain(_ context.Context, q director.RealQuery, on bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if vs != "10.16.8.100:80" {
+	vs, rs := netip.AddrPortFrom(q.Service.Addr, q.Service.Port).String(), q.Real.String()
+	if vs != "10.16.8.100:80" || !q.AnyProtocol {
 		return errors.New("virtual server " + vs + ": not found")
 	}
 	s.drains = append(s.drains, vs+" "+rs+" "+map[bool]string{true: "drain", false: "enable"}[on])

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lvsctl/lvsctl/director"
 )
 
 // keepalived's defaults, named so the docs and code agree.
@@ -744,7 +746,7 @@ func (d *decoder) scheduler(n *node, dst *string) {
 	if !ok {
 		return
 	}
-	scheds := Schedulers()
+	scheds := director.Schedulers()
 	sp := map[string]kw{}
 	for _, s := range scheds {
 		if s == t.text {

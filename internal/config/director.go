@@ -40,6 +40,7 @@ func (c *Config) Director() (director.Config, map[string]director.RealRef) {
 		if vs.OPS {
 			svc.Flags |= director.FlagOnePacket
 		}
+		svc.Netmask = director.DefaultNetmask(key.Family)
 		if g := vs.PersistenceGranularity; g.IsValid() {
 			if key.Family == director.IPv6 {
 				svc.Netmask = uint32(g.Bits())
@@ -72,7 +73,7 @@ func (c *Config) Director() (director.Config, map[string]director.RealRef) {
 				InhibitOnFailure: rs.InhibitOnFailure,
 				NotifyUp:         rs.NotifyUp.Command,
 				NotifyDown:       rs.NotifyDown.Command,
-				Checkers:         min(len(rs.Checkers), 1),
+				Checked:          len(rs.Checkers) > 0,
 				Pos:              rs.Pos.String(),
 			})
 			refs[RealServerKey(vs, rs)] = director.RealRef{Service: key,

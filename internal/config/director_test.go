@@ -16,7 +16,7 @@ func TestDirectorFromSeedLVSDR(t *testing.T) {
 	c, _, err := Load("testdata/seed/lvs-dr-ka67.conf")
 	require.NoError(t, err)
 	dc, refs := c.Director()
-	require.NoError(t, dc.Normalize())
+	require.NoError(t, dc.Validate())
 	require.Len(t, dc.Services, 2)
 	vs := dc.Services[0]
 	assert.Equal(t, "TCP 10.16.8.100:80", vs.Service.Key.String())
@@ -24,7 +24,7 @@ func TestDirectorFromSeedLVSDR(t *testing.T) {
 	require.Len(t, vs.RealServers, 2)
 	assert.Equal(t, director.DirectRoute, vs.RealServers[0].Forward)
 	assert.Equal(t, 1, vs.RealServers[0].Weight)
-	assert.Equal(t, 1, vs.RealServers[0].Checkers)
+	assert.True(t, vs.RealServers[0].Checked)
 
 	servers, err := HealthServers(c)
 	require.NoError(t, err)
@@ -80,7 +80,7 @@ virtual_server fwmark 7 {
 	c, _, err := Parse("t.conf", []byte(src), Options{})
 	require.NoError(t, err)
 	dc, _ := c.Director()
-	require.NoError(t, dc.Normalize())
+	require.NoError(t, dc.Validate())
 	require.Len(t, dc.Services, 2)
 	s := dc.Services[0]
 	assert.Equal(t, uint32(600), s.Service.Timeout)

@@ -250,11 +250,6 @@ const (
 	MethodTUN Method = "TUN"
 )
 
-// Schedulers returns the IPVS schedulers a virtual server may name.
-func Schedulers() []string {
-	return []string{"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "mh", "fo", "ovf", "twos"}
-}
-
 // VirtualServer is a virtual_server block: either an address/port/protocol
 // service or a firewall-mark service (FWMark != 0, Addr invalid).
 type VirtualServer struct {

@@ -20,8 +20,8 @@ type statusOnly struct{}
 func (statusOnly) Status(context.Context) (Status, error) {
 	return Status{Status: director.Status{Services: []director.ServiceStatus{{Key: "TCP 10.0.0.1:80"}}}}, nil
 }
-func (statusOnly) Reload(context.Context) []error                    { return nil }
-func (statusOnly) Drain(context.Context, string, string, bool) error { return nil }
+func (statusOnly) Reload(context.Context) []error                        { return nil }
+func (statusOnly) Drain(context.Context, director.RealQuery, bool) error { return nil }
 
 // A full descriptor table or an aborted connection is transient: Serve
 // goes on (the daemon would otherwise stop and delete every IPVS service).

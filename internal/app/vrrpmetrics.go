@@ -1,4 +1,4 @@
-package daemon
+package app
 
 import (
 	"github.com/prometheus/client_golang/prometheus"

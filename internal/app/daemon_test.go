@@ -1,4 +1,4 @@
-package daemon_test
+package app_test
 
 import (
 	"bytes"
@@ -20,10 +20,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvsctl/lvsctl/director"
-	"github.com/lvsctl/lvsctl/director/control"
-	"github.com/lvsctl/lvsctl/director/daemon"
+	"github.com/lvsctl/lvsctl/director/directortest"
 	"github.com/lvsctl/lvsctl/director/fakeipvs"
 	"github.com/lvsctl/lvsctl/healthcheck"
+	"github.com/lvsctl/lvsctl/internal/app"
+	"github.com/lvsctl/lvsctl/internal/config"
+	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
@@ -32,8 +34,8 @@ type fakeHealth struct {
 	// running mirrors healthcheck.Scheduler: Set only works while Run runs.
 	running chan struct{}
 	mu      sync.Mutex
-	sets    [][]healthcheck.Server
-	events  chan healthcheck.Event
+	sets    [][]healthcheck.Server[director.RealRef]
+	events  chan healthcheck.Event[director.RealRef]
 	setErr  error
 	// onSet runs after a successful Set, like the scheduler's first
 	// probes of new servers reporting at once.
@@ -41,7 +43,7 @@ type fakeHealth struct {
 }
 
 func newFakeHealth() *fakeHealth {
-	return &fakeHealth{events: make(chan healthcheck.Event), running: make(chan struct{})}
+	return &fakeHealth{events: make(chan healthcheck.Event[director.RealRef]), running: make(chan struct{})}
 }
 
 func (h *fakeHealth) Run(ctx context.Context) error {
@@ -50,7 +52,7 @@ func (h *fakeHealth) Run(ctx context.Context) error {
 	return nil
 }
 
-func (h *fakeHealth) Set(ctx context.Context, s []healthcheck.Server) error {
+func (h *fakeHealth) Set(ctx context.Context, s []healthcheck.Server[director.RealRef]) error {
 	select {
 	case <-h.running:
 	case <-ctx.Done():
@@ -69,9 +71,9 @@ func (h *fakeHealth) Set(ctx context.Context, s []healthcheck.Server) error {
 	}
 	return nil
 }
-func (h *fakeHealth) Events() <-chan healthcheck.Event { return h.events }
-func (h *fakeHealth) Status(context.Context) ([]healthcheck.Status, error) {
-	return []healthcheck.Status{{ID: "a8", State: healthcheck.Up, Reason: "HTTP 200",
+func (h *fakeHealth) Events() <-chan healthcheck.Event[director.RealRef] { return h.events }
+func (h *fakeHealth) Status(context.Context) ([]healthcheck.Status[director.RealRef], error) {
+	return []healthcheck.Status[director.RealRef]{{Key: a8, State: healthcheck.Up, Reason: "HTTP 200",
 		Checks: []healthcheck.CheckInfo{{LastRun: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}}}, nil
 }
 
@@ -83,29 +85,36 @@ func key(s string) director.ServiceKey {
 	return k
 }
 
+func query(t *testing.T, vs, rs string) *director.RealQuery {
+	t.Helper()
+	q, err := director.ParseRealQuery(vs, rs)
+	require.NoError(t, err)
+	return &q
+}
+
 func real(s string) director.DestKey {
 	ap := netip.MustParseAddrPort(s)
 	return director.DestKey{Addr: ap.Addr(), Port: ap.Port()}
 }
 
+// a8 is the real server 10.16.8.8:80 of 10.16.8.100:80.
+var a8 = director.RealRef{Service: key("10.16.8.100:80"), Real: real("10.16.8.8:80")}
+
 // loaded builds the seed-like config: VIPs × {10.16.8.8, 10.16.8.9}.
-func loaded(vips ...string) *daemon.Loaded {
-	l := &daemon.Loaded{Reals: map[string]director.RealRef{}}
+func loaded(vips ...string) *config.Desired {
+	l := &config.Desired{}
 	for _, vip := range vips {
 		vs := director.VirtualService{Service: director.Service{Key: key(vip + ":80"), Scheduler: "rr"}}
 		for _, r := range []string{"10.16.8.8:80", "10.16.8.9:80"} {
 			ap := netip.MustParseAddrPort(r)
 			vs.RealServers = append(vs.RealServers, director.RealServer{Addr: ap.Addr(), Port: 80, Weight: 1,
-				Forward: director.DirectRoute, Checkers: 1})
-			id := vip + "/" + r
-			if vip == "10.16.8.100" && r == "10.16.8.8:80" {
-				id = "a8"
-			}
-			l.Reals[id] = director.RealRef{Service: vs.Service.Key, Real: real(r)}
-			l.Checks = append(l.Checks, healthcheck.Server{ID: id})
+				Forward: director.DirectRoute, Checked: true})
+			l.Checks = append(l.Checks, healthcheck.Server[director.RealRef]{
+				Key: director.RealRef{Service: vs.Service.Key, Real: real(r)}})
 		}
 		l.Director.Services = append(l.Director.Services, vs)
 	}
+	l.Director = directortest.Complete(l.Director)
 	return l
 }
 
@@ -117,7 +126,7 @@ type harness struct {
 	cancel context.CancelFunc
 	done   chan error
 	mu     sync.Mutex
-	next   func() (*daemon.Loaded, error)
+	next   func() (*config.Desired, error)
 	reload chan struct{}
 }
 
@@ -142,20 +151,20 @@ func start(t *testing.T, keep bool) *harness {
 	t.Helper()
 	hs := &harness{f: fakeipvs.New(), h: newFakeHealth(), sock: filepath.Join(t.TempDir(), "d.sock"),
 		logs: &syncBuffer{}, done: make(chan error, 1), reload: make(chan struct{})}
-	hs.next = func() (*daemon.Loaded, error) { return loaded("10.16.8.100", "10.16.8.101"), nil }
+	hs.next = func() (*config.Desired, error) { return loaded("10.16.8.100", "10.16.8.101"), nil }
 	ctx, cancel := context.WithCancel(context.Background())
 	hs.cancel = cancel
 	ready := make(chan struct{})
 	go func() {
-		hs.done <- daemon.Run(ctx, daemon.Options{
-			Load: func() (*daemon.Loaded, error) {
+		hs.done <- app.Run(ctx, app.Options{
+			Load: func() (*config.Desired, error) {
 				hs.mu.Lock()
 				defer hs.mu.Unlock()
 				return hs.next()
 			},
 			IPVS: hs.f, Health: hs.h, Socket: hs.sock, KeepIPVS: keep, Reload: hs.reload,
 			Logger: slog.New(slog.NewTextHandler(io.MultiWriter(hs.logs), nil)),
-			Ready:  func(*daemon.Daemon) { close(ready) },
+			Ready:  func(*app.Daemon) { close(ready) },
 		})
 	}()
 	select {
@@ -190,8 +199,7 @@ func TestDaemonLifecycle(t *testing.T) {
 
 	// A health transition becomes one edit.
 	hs.f.Reset()
-	hs.h.events <- healthcheck.Event{ID: "a8", Old: healthcheck.Up, New: healthcheck.Down, Reason: "connection refused",
-		Weight: healthcheck.NoWeight}
+	hs.h.events <- healthcheck.Event[director.RealRef]{Key: a8, Old: healthcheck.Up, New: healthcheck.Down, Reason: "connection refused"}
 	require.Eventually(t, func() bool { return len(hs.f.Ops()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	assert.Equal(t, []string{"del-dest TCP 10.16.8.100:80 -> 10.16.8.8:80"}, hs.f.OpStrings())
 
@@ -206,16 +214,16 @@ func TestDaemonLifecycle(t *testing.T) {
 
 	// Drain and enable.
 	hs.f.Reset()
-	resp = hs.call(t, control.Request{Op: control.OpDrain, VS: "10.16.8.101:80", RS: "10.16.8.9:80"})
+	resp = hs.call(t, control.Request{Op: control.OpDrain, Real: query(t, "10.16.8.101:80", "10.16.8.9:80")})
 	require.True(t, resp.OK, resp.Errors)
 	assert.Equal(t, []string{"edit-dest TCP 10.16.8.101:80 -> 10.16.8.9:80 weight=0 fwd=Route thresholds=0/0"}, hs.f.OpStrings())
-	resp = hs.call(t, control.Request{Op: control.OpDrain, VS: "10.16.8.222:80", RS: "10.16.8.9:80"})
+	resp = hs.call(t, control.Request{Op: control.OpDrain, Real: query(t, "10.16.8.222:80", "10.16.8.9:80")})
 	assert.False(t, resp.OK)
 	assert.Contains(t, resp.Errors[0], "not found")
 
 	// A bad reload keeps the running config and reports every error.
 	hs.mu.Lock()
-	hs.next = func() (*daemon.Loaded, error) {
+	hs.next = func() (*config.Desired, error) {
 		return nil, errors.Join(errors.New("k.conf:3:5: unknown keyword \"lb_algoo\""), errors.New("k.conf:9:1: missing }"))
 	}
 	hs.mu.Unlock()
@@ -229,7 +237,7 @@ func TestDaemonLifecycle(t *testing.T) {
 	// A good reload (via SIGHUP's channel) applies the diff: one VIP fewer;
 	// the drain stays.
 	hs.mu.Lock()
-	hs.next = func() (*daemon.Loaded, error) { return loaded("10.16.8.101"), nil }
+	hs.next = func() (*config.Desired, error) { return loaded("10.16.8.101"), nil }
 	hs.mu.Unlock()
 	hs.reload <- struct{}{}
 	require.Eventually(t, func() bool { return len(hs.f.Ops()) == 1 }, 10*time.Second, 5*time.Millisecond)
@@ -258,9 +266,9 @@ func TestDaemonKeepIPVSAndAdoption(t *testing.T) {
 	done := make(chan error, 1)
 	ready := make(chan struct{})
 	go func() {
-		done <- daemon.Run(ctx, daemon.Options{
-			Load: func() (*daemon.Loaded, error) { return loaded("10.16.8.100", "10.16.8.101"), nil },
-			IPVS: f, Ready: func(*daemon.Daemon) { close(ready) },
+		done <- app.Run(ctx, app.Options{
+			Load: func() (*config.Desired, error) { return loaded("10.16.8.100", "10.16.8.101"), nil },
+			IPVS: f, Ready: func(*app.Daemon) { close(ready) },
 		})
 	}()
 	<-ready
@@ -270,16 +278,16 @@ func TestDaemonKeepIPVSAndAdoption(t *testing.T) {
 }
 
 func TestDaemonStartErrors(t *testing.T) {
-	err := daemon.Run(context.Background(), daemon.Options{
-		Load: func() (*daemon.Loaded, error) { return nil, errors.New("k.conf:1:1: boom") },
+	err := app.Run(context.Background(), app.Options{
+		Load: func() (*config.Desired, error) { return nil, errors.New("k.conf:1:1: boom") },
 		IPVS: fakeipvs.New(),
 	})
 	require.ErrorContains(t, err, "k.conf:1:1: boom")
 	h := newFakeHealth()
 	h.setErr = healthcheck.ErrInvalidSpec
 	f := fakeipvs.New()
-	err = daemon.Run(context.Background(), daemon.Options{
-		Load: func() (*daemon.Loaded, error) { return loaded("10.16.8.100"), nil }, IPVS: f, Health: h,
+	err = app.Run(context.Background(), app.Options{
+		Load: func() (*config.Desired, error) { return loaded("10.16.8.100"), nil }, IPVS: f, Health: h,
 	})
 	require.ErrorIs(t, err, healthcheck.ErrInvalidSpec)
 	assert.Empty(t, f.Table(), "a failed start cleans up")
@@ -290,14 +298,14 @@ func TestMetrics(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	ready := make(chan *daemon.Daemon, 1)
+	ready := make(chan *app.Daemon, 1)
 	node := newFakeVRRP()
 	l := loaded("10.16.8.100")
 	l.VRRP = seedVRRP()
 	go func() {
-		done <- daemon.Run(ctx, daemon.Options{
-			Load: func() (*daemon.Loaded, error) { return l, nil },
-			IPVS: f, MetricsListen: "127.0.0.1:0", Ready: func(d *daemon.Daemon) { ready <- d },
+		done <- app.Run(ctx, app.Options{
+			Load: func() (*config.Desired, error) { return l, nil },
+			IPVS: f, MetricsListen: "127.0.0.1:0", Ready: func(d *app.Daemon) { ready <- d },
 			NewVRRP: node.new,
 			Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		})
@@ -338,11 +346,12 @@ func seedVRRP() vrrp.Config {
 
 // fakeVRRP stands in for a vrrp.Node and records how the daemon uses it.
 type fakeVRRP struct {
-	mu      sync.Mutex
-	created []vrrp.Config
-	ran     bool
-	closed  bool
-	running chan struct{}
+	mu       sync.Mutex
+	created  []vrrp.Config
+	reloaded []vrrp.Config
+	ran      bool
+	closed   bool
+	running  chan struct{}
 	// tableAtStop is how many IPVS services existed when Run's context
 	// ended: VRRP must hand over while the services still forward.
 	tableAtStop int
@@ -352,7 +361,7 @@ type fakeVRRP struct {
 
 func newFakeVRRP() *fakeVRRP { return &fakeVRRP{running: make(chan struct{})} }
 
-func (f *fakeVRRP) new(cfg vrrp.Config, _ *slog.Logger) (daemon.VRRP, error) {
+func (f *fakeVRRP) new(cfg vrrp.Config, _ *slog.Logger) (app.VRRP, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.created = append(f.created, cfg)
@@ -383,6 +392,13 @@ func (f *fakeVRRP) Status() []vrrp.InstanceStatus {
 		Counters: vrrp.Counters{AdvertsSent: 5, Transitions: 2, Drops: map[vrrp.DropReason]uint64{vrrp.DropTTL: 1}}}}
 }
 
+func (f *fakeVRRP) Reload(cfg vrrp.Config) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reloaded = append(f.reloaded, cfg)
+	return nil
+}
+
 func (f *fakeVRRP) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -411,8 +427,8 @@ func TestDaemonRunsVRRPWithIPVS(t *testing.T) {
 	next := l
 	var mu sync.Mutex
 	go func() {
-		done <- daemon.Run(ctx, daemon.Options{
-			Load: func() (*daemon.Loaded, error) {
+		done <- app.Run(ctx, app.Options{
+			Load: func() (*config.Desired, error) {
 				mu.Lock()
 				defer mu.Unlock()
 				return next, nil
@@ -477,12 +493,12 @@ func TestDaemonVRRPOnlyRunsWithoutIPVS(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "d.sock")
 	opens := 0
 	var mu sync.Mutex
-	next := &daemon.Loaded{VRRP: seedVRRP()}
+	next := &config.Desired{VRRP: seedVRRP()}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- daemon.Run(ctx, daemon.Options{
-			Load: func() (*daemon.Loaded, error) {
+		done <- app.Run(ctx, app.Options{
+			Load: func() (*config.Desired, error) {
 				mu.Lock()
 				defer mu.Unlock()
 				return next, nil
@@ -523,8 +539,8 @@ func TestDaemonVirtualServersNeedIPVS(t *testing.T) {
 	opens := 0
 	l := loaded("10.16.8.100")
 	l.VRRP = seedVRRP()
-	err := daemon.Run(context.Background(), daemon.Options{
-		Load:     func() (*daemon.Loaded, error) { return l, nil },
+	err := app.Run(context.Background(), app.Options{
+		Load:     func() (*config.Desired, error) { return l, nil },
 		OpenIPVS: openNoIPVS(&opens), NewVRRP: node.new,
 	})
 	require.ErrorIs(t, err, errNoIPVS)
@@ -535,26 +551,26 @@ func TestDaemonVirtualServersNeedIPVS(t *testing.T) {
 
 // A VRRP node created but never run is closed, whatever fails after New.
 func TestDaemonClosesVRRPNodeThatNeverRan(t *testing.T) {
-	for name, broken := range map[string]func(o *daemon.Options){
-		"control socket": func(o *daemon.Options) {
+	for name, broken := range map[string]func(o *app.Options){
+		"control socket": func(o *app.Options) {
 			o.Socket = filepath.Join(t.TempDir(), "file", "d.sock")
 			require.NoError(t, os.WriteFile(filepath.Dir(o.Socket), nil, 0o644))
 		},
-		"health checks": func(o *daemon.Options) {
+		"health checks": func(o *app.Options) {
 			h := newFakeHealth()
 			h.setErr = healthcheck.ErrInvalidSpec
 			o.Health = h
 		},
-		"metrics listener": func(o *daemon.Options) { o.MetricsListen = "256.0.0.1:0" },
+		"metrics listener": func(o *app.Options) { o.MetricsListen = "256.0.0.1:0" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			node := newFakeVRRP()
 			f := fakeipvs.New()
 			l := loaded("10.16.8.100")
 			l.VRRP = seedVRRP()
-			o := daemon.Options{Load: func() (*daemon.Loaded, error) { return l, nil }, IPVS: f, NewVRRP: node.new}
+			o := app.Options{Load: func() (*config.Desired, error) { return l, nil }, IPVS: f, NewVRRP: node.new}
 			broken(&o)
-			require.Error(t, daemon.Run(context.Background(), o))
+			require.Error(t, app.Run(context.Background(), o))
 			created, ran, closed := node.state()
 			assert.Equal(t, 1, created)
 			assert.False(t, ran)
@@ -570,7 +586,7 @@ func TestDaemonVRRPCreateErrorAppliesNothing(t *testing.T) {
 	f := fakeipvs.New()
 	l := loaded("10.16.8.100")
 	l.VRRP = seedVRRP()
-	err := daemon.Run(context.Background(), daemon.Options{Load: func() (*daemon.Loaded, error) { return l, nil },
+	err := app.Run(context.Background(), app.Options{Load: func() (*config.Desired, error) { return l, nil },
 		IPVS: f, NewVRRP: node.new})
 	require.ErrorContains(t, err, `vrrp: vrrp_instance VI_1: link "eth1" not found`)
 	assert.Empty(t, f.Ops(), "nothing programmed")
@@ -582,10 +598,10 @@ func TestDaemonNoVRRP(t *testing.T) {
 	l.VRRP = seedVRRP()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	ready := make(chan *daemon.Daemon, 1)
+	ready := make(chan *app.Daemon, 1)
 	go func() {
-		done <- daemon.Run(ctx, daemon.Options{Load: func() (*daemon.Loaded, error) { return l, nil },
-			IPVS: fakeipvs.New(), NewVRRP: node.new, NoVRRP: true, Ready: func(d *daemon.Daemon) { ready <- d }})
+		done <- app.Run(ctx, app.Options{Load: func() (*config.Desired, error) { return l, nil },
+			IPVS: fakeipvs.New(), NewVRRP: node.new, NoVRRP: true, Ready: func(d *app.Daemon) { ready <- d }})
 	}()
 	d := <-ready
 	st, err := d.Status(context.Background())
@@ -614,8 +630,8 @@ func TestDaemonRetriesFailedEdits(t *testing.T) {
 	done := make(chan error, 1)
 	logs := &syncBuffer{}
 	go func() {
-		done <- daemon.Run(ctx, daemon.Options{
-			Load: func() (*daemon.Loaded, error) { return loaded("10.16.8.100"), nil },
+		done <- app.Run(ctx, app.Options{
+			Load: func() (*config.Desired, error) { return loaded("10.16.8.100"), nil },
 			IPVS: f, Retry: time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		})
 	}()
@@ -637,19 +653,19 @@ func TestReloadInstallsServersBeforeTheirChecks(t *testing.T) {
 	next := loaded("10.16.8.100", "10.16.8.101")
 	vs := &next.Director.Services[0]
 	vs.RealServers = append(vs.RealServers, director.RealServer{Addr: netip.MustParseAddr("10.16.8.10"), Port: 80,
-		Weight: 1, Forward: director.DirectRoute, Checkers: 1})
-	next.Reals["new"] = director.RealRef{Service: vs.Service.Key, Real: real("10.16.8.10:80")}
-	next.Checks = append(next.Checks, healthcheck.Server{ID: "new"})
+		Weight: 1, Forward: director.DirectRoute, Checked: true})
+	newRef := director.RealRef{Service: vs.Service.Key, Real: real("10.16.8.10:80")}
+	next.Checks = append(next.Checks, healthcheck.Server[director.RealRef]{Key: newRef})
 	hs.mu.Lock()
-	hs.next = func() (*daemon.Loaded, error) { return next, nil }
+	hs.next = func() (*config.Desired, error) { return next, nil }
 	hs.mu.Unlock()
 	hs.h.mu.Lock()
 	hs.h.onSet = func() {
-		hs.h.events <- healthcheck.Event{ID: "new", Old: healthcheck.Up, New: healthcheck.Down,
-			Reason: "connection refused", Weight: healthcheck.NoWeight}
+		hs.h.events <- healthcheck.Event[director.RealRef]{Key: newRef, Old: healthcheck.Up, New: healthcheck.Down,
+			Reason: "connection refused"}
 		// The consumer takes one event at a time: once this one is taken,
 		// the first is applied (or dropped).
-		hs.h.events <- healthcheck.Event{ID: "sentinel", Weight: healthcheck.NoWeight}
+		hs.h.events <- healthcheck.Event[director.RealRef]{}
 	}
 	hs.h.mu.Unlock()
 
@@ -672,14 +688,14 @@ func TestReloadInstallsServersBeforeTheirChecks(t *testing.T) {
 func TestReloadValidatesChecksFirst(t *testing.T) {
 	hs := start(t, false)
 	next := loaded("10.16.8.100")
-	next.Checks = append(next.Checks, next.Checks[0]) // duplicate id
+	next.Checks = append(next.Checks, next.Checks[0]) // duplicate key
 	hs.mu.Lock()
-	hs.next = func() (*daemon.Loaded, error) { return next, nil }
+	hs.next = func() (*config.Desired, error) { return next, nil }
 	hs.mu.Unlock()
 	hs.f.Reset()
 	resp := hs.call(t, control.Request{Op: control.OpReload})
 	assert.False(t, resp.OK)
-	assert.Contains(t, resp.Errors[0], "duplicate server id")
+	assert.Contains(t, resp.Errors[0], "duplicate server")
 	assert.Empty(t, hs.f.Ops())
 	assert.Len(t, hs.f.Table(), 2)
 }

@@ -1,6 +1,6 @@
 //go:build vm
 
-package daemon_test
+package app_test
 
 import (
 	"bufio"
@@ -22,10 +22,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvsctl/lvsctl/director"
-	"github.com/lvsctl/lvsctl/director/control"
 	"github.com/lvsctl/lvsctl/director/ipvs"
 	"github.com/lvsctl/lvsctl/e2e/lab"
 	"github.com/lvsctl/lvsctl/e2e/vm/guest"
+	"github.com/lvsctl/lvsctl/internal/control"
 )
 
 // vmLab is the seed's LVS-DR network: a client, the director holding the
@@ -238,7 +238,8 @@ func TestVMSeedLVSDR(t *testing.T) {
 	require.Len(t, resp.Status.Services, 2)
 	for _, r := range resp.Status.Services[0].Reals {
 		assert.Equal(t, "up", r.Health)
-		assert.Equal(t, 1, r.KernelWeight)
+		require.NotNil(t, r.KernelWeight)
+		assert.Equal(t, 1, *r.KernelWeight)
 	}
 
 	// SIGTERM: clean stop, exit 0, services removed.

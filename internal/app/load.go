@@ -1,19 +1,17 @@
-package daemon
+package app
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
 
-	"github.com/lvsctl/lvsctl/healthcheck"
 	"github.com/lvsctl/lvsctl/internal/config"
 )
 
-// LoadFile reads a keepalived.conf and converts it for the daemon (the
+// LoadFile reads a keepalived.conf into the desired state (the
 // Options.Load of `lvsctl director up`). Every configuration error becomes
 // one error carrying its FILE:LINE:COL, joined (see Unjoin); warnings are
 // logged.
-func LoadFile(path string, log *slog.Logger) (*Loaded, error) {
+func LoadFile(path string, log *slog.Logger) (*config.Desired, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -32,12 +30,7 @@ func LoadFile(path string, log *slog.Logger) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	dc, refs := cfg.Director()
-	checks, err := config.HealthServers(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return &Loaded{Director: dc, Checks: checks, Reals: refs, VRRP: cfg.VRRP()}, nil
+	return cfg.Desired()
 }
 
 // Unjoin flattens joined errors (errors.Join or any Unwrap() []error), so
@@ -54,23 +47,4 @@ func Unjoin(err error) []error {
 		return out
 	}
 	return []error{err}
-}
-
-// validateChecks refuses what healthcheck.Scheduler.Set would refuse, so a
-// reload can check everything before it changes the table.
-func validateChecks(servers []healthcheck.Server) error {
-	seen := make(map[string]bool, len(servers))
-	var errs []error
-	for _, s := range servers {
-		if seen[s.ID] {
-			errs = append(errs, fmt.Errorf("health checks: duplicate server id %q", s.ID))
-		}
-		seen[s.ID] = true
-		for _, c := range s.Checks {
-			if err := c.Validate(); err != nil {
-				errs = append(errs, fmt.Errorf("health checks of %s: %w", s.ID, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }

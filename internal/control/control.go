@@ -38,8 +38,8 @@ const (
 // Request is one client request.
 type Request struct {
 	Op string `json:"op"`
-	VS string `json:"vs,omitempty"`
-	RS string `json:"rs,omitempty"`
+	// Real names the real server of OpDrain and OpEnable.
+	Real *director.RealQuery `json:"real,omitempty"`
 }
 
 // Response is the daemon's answer. Errors holds every problem (a reload can
@@ -145,7 +145,7 @@ type Daemon interface {
 	Status(ctx context.Context) (Status, error)
 	// Reload returns every error of the new configuration.
 	Reload(ctx context.Context) []error
-	Drain(ctx context.Context, vs, rs string, on bool) error
+	Drain(ctx context.Context, q director.RealQuery, on bool) error
 }
 
 // Server answers requests on a unix socket.
@@ -290,7 +290,10 @@ func (s *Server) do(ctx context.Context, req Request) Response {
 		}
 		return r
 	case OpDrain, OpEnable:
-		if err := s.d.Drain(ctx, req.VS, req.RS, req.Op == OpDrain); err != nil {
+		if req.Real == nil {
+			return Response{Errors: []string{req.Op + " needs the real server"}}
+		}
+		if err := s.d.Drain(ctx, *req.Real, req.Op == OpDrain); err != nil {
 			return Response{Errors: []string{err.Error()}}
 		}
 		return Response{OK: true}

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvsctl/lvsctl/director"
-	"github.com/lvsctl/lvsctl/director/control"
+	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
@@ -88,7 +88,7 @@ func TestStatusJSONShape(t *testing.T) {
 func (stub) Reload(context.Context) []error {
 	return []error{errors.New("a.conf:1:1: x"), errors.New("a.conf:2:1: y")}
 }
-func (stub) Drain(_ context.Context, vs, rs string, on bool) error {
+func (stub) Drain(_ context.Context, q director.RealQuery, on bool) error {
 	if !on {
 		return errors.New("nope")
 	}
@@ -125,10 +125,10 @@ func TestControlSocket(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, r.OK)
 	assert.Equal(t, []string{"a.conf:1:1: x", "a.conf:2:1: y"}, r.Errors)
-	r, err = control.Call(ctx, sock, control.Request{Op: control.OpDrain, VS: "a", RS: "b"})
+	r, err = control.Call(ctx, sock, control.Request{Op: control.OpDrain, Real: &director.RealQuery{}})
 	require.NoError(t, err)
 	assert.True(t, r.OK)
-	r, err = control.Call(ctx, sock, control.Request{Op: control.OpEnable, VS: "a", RS: "b"})
+	r, err = control.Call(ctx, sock, control.Request{Op: control.OpEnable, Real: &director.RealQuery{}})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"nope"}, r.Errors)
 	r, err = control.Call(ctx, sock, control.Request{Op: "explode"})

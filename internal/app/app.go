@@ -1,0 +1,378 @@
+// Package app is the composition root of `lvsctl director up`: it wires one
+// desired state (internal/config) into the director (IPVS, only when the
+// file has virtual servers), the health-check scheduler, the VRRP node, the
+// control socket and the metrics listener, with one lifecycle (Run), one
+// cleanup path and one reload (Reload) that every subsystem applies as a
+// diff. It holds no domain logic: that lives in director, healthcheck and
+// vrrp.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/internal/config"
+	"github.com/lvsctl/lvsctl/internal/control"
+	"github.com/lvsctl/lvsctl/vrrp"
+)
+
+// VRRP is a set of VRRP instances (*vrrp.Node).
+type VRRP interface {
+	// Run runs the instances until ctx ends, then hands the addresses over.
+	Run(ctx context.Context) error
+	// Reload applies a new configuration to the running instances as a
+	// diff; on error nothing changed.
+	Reload(cfg vrrp.Config) error
+	Status() []vrrp.InstanceStatus
+	// Close releases a node whose Run was never called.
+	Close() error
+}
+
+// NewVRRPNode is the default Options.NewVRRP: vrrp.New in the calling
+// thread's network namespace.
+func NewVRRPNode(cfg vrrp.Config, log *slog.Logger) (VRRP, error) {
+	n, err := vrrp.New(cfg, vrrp.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Options configure Run. Load is required, and IPVS or OpenIPVS.
+type Options struct {
+	// Load reads and validates the configuration; it is called at start
+	// and on every reload. Its error should list every problem with its
+	// position (errors.Join or a type with Unwrap() []error).
+	Load func() (*config.Desired, error)
+	// IPVS is an IPVS client that is already open (tests: the fake).
+	IPVS director.IPVS
+	// OpenIPVS opens the kernel's IPVS when IPVS is nil. It is called only
+	// once a configuration has virtual servers, so a VRRP-only file never
+	// needs IPVS. close is called when the daemon stops.
+	OpenIPVS func() (client director.IPVS, close func() error, err error)
+	// NoVRRP ignores the configuration's vrrp_instance blocks.
+	NoVRRP bool
+	// NewVRRP creates the VRRP instances (default NewVRRPNode).
+	NewVRRP func(cfg vrrp.Config, log *slog.Logger) (VRRP, error)
+	// Health runs the checks; nil runs none (every server stays up).
+	Health Health
+	Logger *slog.Logger
+	// Resync is the drift-healing interval (0: never).
+	Resync time.Duration
+	// Retry is how soon failed edits are retried (default 2s).
+	Retry time.Duration
+	// KeepIPVS leaves the services in the kernel on stop.
+	KeepIPVS bool
+	// Socket is the control socket path ("": none).
+	Socket string
+	// MetricsListen is the Prometheus listen address ("": none).
+	MetricsListen string
+	Scripts       director.Scripts
+	// Reload delivers reload requests (SIGHUP).
+	Reload <-chan struct{}
+	// Collectors are extra metrics served with the director's and the
+	// VRRP instances'.
+	Collectors []prometheus.Collector
+	// Ready is called once the table is programmed and the control
+	// socket listens.
+	Ready func(d *Daemon)
+}
+
+// Daemon is a running director daemon; it implements control.Daemon.
+type Daemon struct {
+	o       Options
+	log     *slog.Logger
+	metrics *director.Metrics
+
+	// reloadMu serializes reloads (SIGHUP and the socket) and guards
+	// desired, the configuration that runs.
+	reloadMu sync.Mutex
+	desired  *config.Desired
+
+	// mu guards the parts a reload may create after the start: the
+	// director (nil until a configuration has virtual servers) and the
+	// VRRP node (nil until one has vrrp_instance blocks).
+	mu        sync.Mutex
+	dir       *director.Director
+	closeIPVS func() error
+	vrrp      VRRP
+
+	// spawn starts a goroutine that lives until Run's context ends.
+	spawn func(name string, fn func(context.Context) error)
+
+	metricsAddr string
+}
+
+// MetricsAddr is the address metrics are served on ("" when off).
+func (dm *Daemon) MetricsAddr() string { return dm.metricsAddr }
+
+// Director is the running director, nil while the configuration has no
+// virtual servers (for tests and embedding).
+func (dm *Daemon) Director() *director.Director {
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	return dm.dir
+}
+
+func (dm *Daemon) vrrpNode() VRRP {
+	dm.mu.Lock()
+	defer dm.mu.Unlock()
+	return dm.vrrp
+}
+
+// Run runs the daemon until ctx ends, then stops cleanly: the VRRP
+// instances hand their addresses over, the checks end, and the managed IPVS
+// services are removed unless KeepIPVS. The services stay programmed until
+// VRRP has let go of the VIPs, so a leaving master forwards until the end.
+func Run(ctx context.Context, o Options) (err error) {
+	if o.Load == nil || (o.IPVS == nil && o.OpenIPVS == nil) {
+		return errors.New("app: Load and IPVS or OpenIPVS are required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Retry <= 0 {
+		o.Retry = 2 * time.Second
+	}
+	if o.NewVRRP == nil {
+		o.NewVRRP = NewVRRPNode
+	}
+	dm := &Daemon{o: o, log: o.Logger, metrics: director.NewMetrics()}
+
+	// The one cleanup path: every step that needs undoing pushes its undo,
+	// and they run in reverse order whatever ends Run.
+	var undo []func()
+	defer func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}()
+	undo = append(undo, dm.closeKernel)
+
+	d, err := o.Load()
+	if err != nil {
+		return fmt.Errorf("load configuration: %w", err)
+	}
+	if err := d.Director.Validate(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if err := dm.openDirector(d.Director); err != nil {
+		return err
+	}
+	if dm.vrrp, err = dm.newVRRP(d.VRRP); err != nil {
+		return err
+	}
+	vrrpRuns := false
+	undo = append(undo, func() {
+		if n := dm.vrrpNode(); n != nil && !vrrpRuns {
+			if cerr := n.Close(); cerr != nil {
+				o.Logger.Warn("closing VRRP", "err", cerr)
+			}
+		}
+	})
+	dm.desired = d
+	if dir := dm.Director(); dir != nil {
+		if err := dir.Start(ctx); err != nil {
+			return fmt.Errorf("program IPVS: %w", err)
+		}
+		// The services are in the kernel from here on: any way out of Run
+		// removes them (unless KeepIPVS) after everything else stopped.
+		undo = append(undo, func() {
+			if serr := dm.stopDirector(err); serr != nil && err == nil {
+				err = serr
+			}
+		})
+	}
+	// Parsing and the cold start leave megabytes of garbage (a big file, one
+	// netlink buffer per edit) that the runtime would keep resident for
+	// minutes; the daemon then idles for days, so give it back now.
+	debug.FreeOSMemory()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	undo = append(undo, func() { cancel(); wg.Wait() })
+	errc := make(chan error, 8)
+	dm.spawn = func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(runCtx); err != nil && runCtx.Err() == nil {
+				select {
+				case errc <- fmt.Errorf("%s: %w", name, err):
+				default:
+				}
+			}
+		}()
+	}
+
+	if o.Health != nil {
+		// The scheduler takes Set only while it runs.
+		dm.spawn("health checks", o.Health.Run)
+		dm.spawn("health events", dm.consumeHealth)
+		if err := o.Health.Set(runCtx, d.Checks); err != nil {
+			return fmt.Errorf("health checks: %w", err)
+		}
+	}
+	if o.Socket != "" {
+		srv, err := control.Listen(o.Socket, dm, o.Logger)
+		if err != nil {
+			return err
+		}
+		dm.spawn("control socket", srv.Serve)
+	}
+	if o.MetricsListen != "" {
+		if err := dm.serveMetrics(); err != nil {
+			return err
+		}
+	}
+	if n := dm.vrrpNode(); n != nil {
+		vrrpRuns = true
+		dm.spawn("vrrp", n.Run)
+	}
+	if o.Ready != nil {
+		o.Ready(dm)
+	}
+	o.Logger.Info("director running", "services", len(d.Director.Services), "ipvs", dm.Director() != nil,
+		"vrrp_instances", len(dm.vrrpStatus()), "resync", o.Resync.String())
+	return dm.loop(runCtx, errc)
+}
+
+// openDirector creates the director for cfg when cfg has virtual servers
+// and none runs yet, opening the kernel's IPVS first. The director is not
+// started (Start programs the kernel).
+func (dm *Daemon) openDirector(cfg director.Config) error {
+	if len(cfg.Services) == 0 || dm.Director() != nil {
+		return nil
+	}
+	client, closer := dm.o.IPVS, func() error { return nil }
+	if client == nil {
+		c, cl, err := dm.o.OpenIPVS()
+		if err != nil {
+			return fmt.Errorf("open IPVS: %w", err)
+		}
+		client, closer = c, cl
+	}
+	dir, err := director.New(cfg, director.Options{IPVS: client, Logger: dm.log, Scripts: dm.o.Scripts,
+		KeepIPVS: dm.o.KeepIPVS, Observer: dm.metrics})
+	if err != nil {
+		if cerr := closer(); cerr != nil {
+			dm.log.Warn("closing IPVS", "err", cerr)
+		}
+		return fmt.Errorf("configuration: %w", err)
+	}
+	dm.metrics.SetSource(dir.Status)
+	dm.mu.Lock()
+	dm.dir, dm.closeIPVS = dir, closer
+	dm.mu.Unlock()
+	return nil
+}
+
+// newVRRP creates (without running) the node for cfg; nil when cfg has no
+// instances or VRRP is switched off.
+func (dm *Daemon) newVRRP(cfg vrrp.Config) (VRRP, error) {
+	if len(cfg.Instances) == 0 {
+		return nil, nil
+	}
+	if dm.o.NoVRRP {
+		dm.log.Info("not running the vrrp_instance blocks (--no-vrrp)", "instances", len(cfg.Instances))
+		return nil, nil
+	}
+	n, err := dm.o.NewVRRP(cfg, dm.log)
+	if err != nil {
+		return nil, fmt.Errorf("vrrp: %w", err)
+	}
+	return n, nil
+}
+
+func (dm *Daemon) loop(ctx context.Context, errc <-chan error) error {
+	var resync <-chan time.Time
+	if dm.o.Resync > 0 {
+		t := time.NewTicker(dm.o.Resync)
+		defer t.Stop()
+		resync = t.C
+	}
+	// Failed edits are retried with a fresh dump, backing off while they
+	// keep failing so a broken kernel is not hammered with full dumps.
+	delay := dm.o.Retry
+	maxDelay := max(dm.o.Resync, dm.o.Retry)
+	retry := time.NewTimer(delay)
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			dm.log.Error("stopping after a component failed", "err", err)
+			return err
+		case <-dm.o.Reload:
+			dm.Reload(ctx)
+		case <-resync:
+			dm.sync(ctx)
+		case <-retry.C:
+			dir := dm.Director()
+			if dir != nil && dir.Dirty() {
+				dm.sync(ctx)
+			}
+			if dir != nil && dir.Dirty() {
+				delay = min(2*delay, maxDelay)
+			} else {
+				delay = dm.o.Retry
+			}
+			retry.Reset(delay)
+		}
+	}
+}
+
+func (dm *Daemon) sync(ctx context.Context) {
+	dir := dm.Director()
+	if dir == nil {
+		return
+	}
+	n, err := dir.Sync(ctx)
+	if err != nil {
+		dm.log.Error("resync failed", "err", err)
+		return
+	}
+	if n > 0 {
+		dm.log.Warn("repaired IPVS drift", "entries", n)
+	}
+}
+
+// stopDirector removes (or keeps) the managed services; it runs after VRRP
+// handed the VIPs over and the checks ended.
+func (dm *Daemon) stopDirector(cause error) error {
+	dir := dm.Director()
+	if dir == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := dir.Stop(ctx)
+	if err != nil {
+		dm.log.Error("removing IPVS services", "err", err)
+	}
+	dm.log.Info("director stopped", "cause", fmt.Sprint(cause))
+	return err
+}
+
+func (dm *Daemon) closeKernel() {
+	dm.mu.Lock()
+	closer := dm.closeIPVS
+	dm.closeIPVS = nil
+	dm.mu.Unlock()
+	if closer != nil {
+		if err := closer(); err != nil {
+			dm.log.Warn("closing IPVS", "err", err)
+		}
+	}
+}
+
+var _ control.Daemon = (*Daemon)(nil)

@@ -1,0 +1,69 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/healthcheck"
+)
+
+// Health is the health-check scheduler (healthcheck.Scheduler), keyed by
+// the real server's identity.
+type Health interface {
+	Run(ctx context.Context) error
+	Set(ctx context.Context, servers []healthcheck.Server[director.RealRef]) error
+	Events() <-chan healthcheck.Event[director.RealRef]
+	Status(ctx context.Context) ([]healthcheck.Status[director.RealRef], error)
+}
+
+// consumeHealth hands every health transition to the director. The event
+// carries the real server's identity, so no lookup stands in between: a
+// server a reload removed is simply unknown to the director.
+func (dm *Daemon) consumeHealth(ctx context.Context) error {
+	events := dm.o.Health.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				return nil
+			}
+			dir := dm.Director()
+			if dir == nil {
+				continue
+			}
+			he := director.HealthEvent{Ref: ev.Key, Up: ev.New == healthcheck.Up, Result: ev.Reason,
+				HasWeight: ev.HasWeight, Weight: ev.Weight, Latency: ev.Latency}
+			err := dir.HandleHealth(ctx, he)
+			switch {
+			case errors.Is(err, director.ErrNotFound):
+				dm.log.Info("health event for a server no longer configured, ignored",
+					"vs", ev.Key.Service.String(), "rs", ev.Key.Real.String())
+			case err != nil:
+				dm.log.Error("applying health change", "vs", ev.Key.Service.String(), "rs", ev.Key.Real.String(), "err", err)
+			}
+		}
+	}
+}
+
+// validateChecks refuses what healthcheck.Scheduler.Set would refuse, so a
+// reload can check everything before it changes anything.
+func validateChecks(servers []healthcheck.Server[director.RealRef]) error {
+	var errs []error
+	seen := make(map[director.RealRef]bool, len(servers))
+	for _, s := range servers {
+		if seen[s.Key] {
+			errs = append(errs, fmt.Errorf("health checks: duplicate server %s %s", s.Key.Service, s.Key.Real))
+		}
+		seen[s.Key] = true
+		for _, c := range s.Checks {
+			if err := c.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("health checks of %s %s: %w", s.Key.Service, s.Key.Real, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

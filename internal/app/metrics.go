@@ -1,0 +1,42 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// serveMetrics listens on Options.MetricsListen and serves the director's
+// and the VRRP instances' metrics until Run's context ends.
+func (dm *Daemon) serveMetrics() error {
+	ln, err := net.Listen("tcp", dm.o.MetricsListen)
+	if err != nil {
+		return fmt.Errorf("metrics listener: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	collectors := append([]prometheus.Collector{dm.metrics, VRRPCollector(dm.vrrpStatus)}, dm.o.Collectors...)
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			ln.Close()
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
+	hs := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+	dm.spawn("metrics", func(ctx context.Context) error {
+		stop := context.AfterFunc(ctx, func() { hs.Close() })
+		defer stop()
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	dm.metricsAddr = ln.Addr().String()
+	dm.log.Info("serving metrics", "addr", dm.metricsAddr)
+	return nil
+}

@@ -1,0 +1,82 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/internal/control"
+	"github.com/lvsctl/lvsctl/vrrp"
+)
+
+// Status implements control.Daemon: the director's status with the
+// checks' latest results merged in, and the VRRP instances.
+func (dm *Daemon) Status(ctx context.Context) (control.Status, error) {
+	st, err := dm.directorStatus(ctx)
+	if err != nil {
+		return control.Status{}, err
+	}
+	out := control.Status{Status: st, IPVS: dm.Director() != nil}
+	for _, s := range dm.vrrpStatus() {
+		out.VRRP = append(out.VRRP, control.VRRPInstanceOf(s))
+	}
+	return out, nil
+}
+
+func (dm *Daemon) vrrpStatus() []vrrp.InstanceStatus {
+	n := dm.vrrpNode()
+	if n == nil {
+		return nil
+	}
+	return n.Status()
+}
+
+// directorStatus is the director's status with the time of each real
+// server's last completed check, joined by the real server's identity.
+func (dm *Daemon) directorStatus(ctx context.Context) (director.Status, error) {
+	dir := dm.Director()
+	if dir == nil {
+		return director.Status{Services: []director.ServiceStatus{}}, nil
+	}
+	st, err := dir.Status(ctx)
+	if err != nil || dm.o.Health == nil {
+		return st, err
+	}
+	hs, err := dm.o.Health.Status(ctx)
+	if err != nil {
+		return st, nil
+	}
+	idx := make(map[director.RealRef]*director.RealStatus)
+	for i := range st.Services {
+		s := &st.Services[i]
+		for j := range s.Reals {
+			idx[director.RealRef{Service: s.Service, Real: s.Reals[j].Real}] = &s.Reals[j]
+		}
+	}
+	for _, h := range hs {
+		r := idx[h.Key]
+		if r == nil {
+			continue
+		}
+		r.LastResult = h.Reason
+		for _, c := range h.Checks {
+			if c.LastRun.After(r.LastCheck) {
+				r.LastCheck = c.LastRun
+			}
+		}
+	}
+	return st, nil
+}
+
+// Drain implements control.Daemon.
+func (dm *Daemon) Drain(ctx context.Context, q director.RealQuery, on bool) error {
+	dir := dm.Director()
+	if dir == nil {
+		return fmt.Errorf("virtual server %s: %w (the configuration has no virtual_server)", q.Service, director.ErrNotFound)
+	}
+	ref, err := dir.Resolve(q)
+	if err != nil {
+		return err
+	}
+	return dir.Drain(ctx, ref.Service, ref.Real, on)
+}

@@ -1,0 +1,27 @@
+package config
+
+import (
+	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/healthcheck"
+	"github.com/lvsctl/lvsctl/vrrp"
+)
+
+// Desired is everything one load of a keepalived.conf asks for, in the
+// form each subsystem takes it, every default applied: the director's
+// virtual servers, one health-check server per real server keyed by the
+// real server's identity, and the VRRP part. Domain packages never default
+// or re-validate what is here.
+type Desired struct {
+	Director director.Config
+	Checks   []healthcheck.Server[director.RealRef]
+	VRRP     vrrp.Config
+}
+
+// Desired converts a loaded configuration.
+func (c *Config) Desired() (*Desired, error) {
+	checks, err := HealthServers(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Desired{Director: c.Director(), Checks: checks, VRRP: c.VRRP()}, nil
+}
