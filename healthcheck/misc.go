@@ -47,7 +47,7 @@ func probeMisc(ctx context.Context, s *Spec) Result {
 		code := exitErr.ExitCode()
 		if code >= 2 && code <= 255 && s.Misc.Dynamic {
 			r := pass(s, "")
-			r.Weight = code - 2
+			r.Weight, r.HasWeight = code-2, true
 			return r
 		}
 		if code < 0 {
