@@ -28,7 +28,7 @@ func newProbe(s *Spec, dial DialFunc) probeFunc {
 		h := newHTTPProbe(s, dial)
 		return h.probe
 	case MiscCheck:
-		return func(ctx context.Context, _ int) Result { return probeMisc(ctx, s) }
+		return newMiscProbe(s)
 	}
 	return func(context.Context, int) Result { return fail(s, "", "unknown checker kind") }
 }
