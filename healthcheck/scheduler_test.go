@@ -435,3 +435,40 @@ func TestEventLatency(t *testing.T) {
 	require.Len(t, evs, 1)
 	assert.Equal(t, Event[string]{Key: "rs1", Old: Down, New: Up, Reason: "checkers changed", Time: evs[0].Time}, evs[0])
 }
+
+// With alpha, a real server with two checkers starts DOWN, comes UP only
+// once both checkers passed, and goes DOWN again when one of them fails.
+func TestAlphaTwoCheckersUpOnlyWhenBothPass(t *testing.T) {
+	h := newHarness(t, nil)
+	const a, b = "10.0.0.1:80", "10.0.0.1:81"
+	h.up(a, true)
+	h.up(b, false)
+	sa, sb := tcpSpec(a), tcpSpec(b)
+	sa.Alpha, sb.Alpha = true, true
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{sa, sb}})
+	st, err := h.s.Status(context.Background())
+	require.NoError(t, err)
+	require.Len(t, st, 1)
+	assert.Equal(t, Down, st[0].State, "alpha: down before any check")
+
+	// a passes at 0, b fails: still down, and no event for it.
+	assert.Empty(t, h.run(at(4)))
+	st, err = h.s.Status(context.Background())
+	require.NoError(t, err)
+	require.Len(t, st, 1)
+	assert.Equal(t, Down, st[0].State)
+	require.Len(t, st[0].Checks, 2)
+	assert.Equal(t, Up, st[0].Checks[0].State)
+	assert.Equal(t, Down, st[0].Checks[1].State)
+
+	// b passes at 5: both up, the server comes up.
+	h.up(b, true)
+	assert.Equal(t, []string{ev("rs1", Down, Up, 5)}, evStrings(h.run(at(9))))
+
+	// a fails from 10 on: retried at 11 and 12 (retry 2), down at 12
+	// although b still passes.
+	h.up(a, false)
+	assert.Equal(t, []string{ev("rs1", Up, Down, 12)}, evStrings(h.run(at(16))))
+	assert.Equal(t, []string{"0/0", "5/0", "10/0", "11/0", "12/0"}, h.callTimes(a))
+	assert.Equal(t, []string{"0/0", "5/0", "10/0", "15/0"}, h.callTimes(b))
+}
