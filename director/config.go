@@ -61,11 +61,15 @@ type RealServer struct {
 	Pos string
 }
 
-// RealRef names one real server of one virtual service.
+// RealRef names one real server of one virtual service. It is the key of
+// the real server's health checks too, so their events need no lookup.
 type RealRef struct {
 	Service ServiceKey
 	Real    DestKey
 }
+
+// String formats the reference for logs ("TCP 10.16.8.100:80 -> 10.16.8.8:80").
+func (r RealRef) String() string { return r.Service.String() + " -> " + r.Real.String() }
 
 // Key is the real server's identity as configured (address and the port
 // its checks use).
