@@ -162,7 +162,7 @@ func directorUp(c *cli.Context) error {
 			return cl, cl.Close, nil
 		},
 		NoVRRP:        c.Bool("no-vrrp"),
-		Health:        healthcheck.New(healthcheck.Options{Logger: log}),
+		Health:        healthcheck.New[director.RealRef](healthcheck.Options{Logger: log}),
 		Logger:        log,
 		Resync:        c.Duration("resync"),
 		KeepIPVS:      c.Bool("keep-ipvs"),

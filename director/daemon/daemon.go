@@ -33,17 +33,16 @@ import (
 // Health is the health-check scheduler (healthcheck.Scheduler).
 type Health interface {
 	Run(ctx context.Context) error
-	Set(ctx context.Context, servers []healthcheck.Server) error
-	Events() <-chan healthcheck.Event
-	Status(ctx context.Context) ([]healthcheck.Status, error)
+	Set(ctx context.Context, servers []healthcheck.Server[director.RealRef]) error
+	Events() <-chan healthcheck.Event[director.RealRef]
+	Status(ctx context.Context) ([]healthcheck.Status[director.RealRef], error)
 }
 
 // Loaded is one successfully loaded configuration.
 type Loaded struct {
 	Director director.Config
-	Checks   []healthcheck.Server
-	// Reals maps every healthcheck.Server ID to its real server.
-	Reals map[string]director.RealRef
+	// Checks are keyed by the real server they check.
+	Checks []healthcheck.Server[director.RealRef]
 	// VRRP is the file's vrrp_instance, vrrp_sync_group and vrrp_script
 	// part; no instances means no VRRP.
 	VRRP vrrp.Config
@@ -117,8 +116,6 @@ type Daemon struct {
 
 	// reloadMu serializes reloads from SIGHUP and the socket.
 	reloadMu sync.Mutex
-	mu       sync.Mutex
-	reals    map[string]director.RealRef
 	// cfg is the director configuration that runs (guarded by reloadMu),
 	// restored when a reload fails half-way.
 	cfg director.Config
@@ -191,7 +188,6 @@ func Run(ctx context.Context, o Options) error {
 		o.Logger.Info("not running the vrrp_instance blocks (--no-vrrp)", "instances", len(l.VRRP.Instances))
 	}
 	dm.dir = dir
-	dm.reals = l.Reals
 	dm.cfg = l.Director
 	dm.metrics.SetSource(dir.Status)
 	if err := dir.Start(ctx); err != nil {
@@ -361,42 +357,22 @@ func (dm *Daemon) consumeHealth(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			ref, known := dm.realRef(ev.ID)
-			if !known {
-				// Reloads install the real servers before their checks,
-				// so only a server a reload removed can get here.
-				dm.log.Info("health event for a server no longer configured, ignored", "id", ev.ID)
-				continue
-			}
+			ref := ev.Key
 			he := director.HealthEvent{Service: ref.Service, Real: ref.Real, Up: ev.New == healthcheck.Up,
-				Result: ev.Reason, HasWeight: ev.Weight != healthcheck.NoWeight, Weight: ev.Weight, Latency: ev.Latency}
+				Result: ev.Reason, HasWeight: ev.HasWeight, Weight: ev.Weight, Latency: ev.Latency}
 			err := dm.dir.HandleHealth(ctx, he)
 			if errors.Is(err, director.ErrNotFound) {
-				// A reload ran between the lookup and the event: the
-				// scheduler sends transitions only, so apply the event to
-				// the server the ID names now rather than lose it.
-				if now, ok := dm.realRef(ev.ID); ok && now != ref {
-					ref, he.Service, he.Real = now, now.Service, now.Real
-					err = dm.dir.HandleHealth(ctx, he)
-				}
-				if errors.Is(err, director.ErrNotFound) {
-					dm.log.Info("health event for a server no longer configured, ignored", "id", ev.ID,
-						"vs", ref.Service.String(), "rs", ref.Real.String())
-					continue
-				}
+				// Reloads install the real servers before their checks,
+				// so only a server a reload removed can get here.
+				dm.log.Info("health event for a server no longer configured, ignored",
+					"vs", ref.Service.String(), "rs", ref.Real.String())
+				continue
 			}
 			if err != nil {
 				dm.log.Error("applying health change", "vs", ref.Service.String(), "rs", ref.Real.String(), "err", err)
 			}
 		}
 	}
-}
-
-func (dm *Daemon) realRef(id string) (director.RealRef, bool) {
-	dm.mu.Lock()
-	defer dm.mu.Unlock()
-	ref, ok := dm.reals[id]
-	return ref, ok
 }
 
 // Director is the running director (for tests and embedding).
@@ -432,9 +408,8 @@ func (dm *Daemon) directorStatus(ctx context.Context) (director.Status, error) {
 	if err != nil {
 		return st, nil
 	}
-	dm.mu.Lock()
-	reals := dm.reals
-	dm.mu.Unlock()
+	// director.Status names services and real servers by their text
+	// only, so the typed key is matched through its String forms.
 	type k struct{ svc, rs string }
 	idx := map[k]*director.RealStatus{}
 	for i := range st.Services {
@@ -444,11 +419,7 @@ func (dm *Daemon) directorStatus(ctx context.Context) (director.Status, error) {
 		}
 	}
 	for _, h := range hs {
-		ref, ok := reals[h.ID]
-		if !ok {
-			continue
-		}
-		r := idx[k{ref.Service.String(), ref.Real.String()}]
+		r := idx[k{h.Key.Service.String(), h.Key.Real.String()}]
 		if r == nil {
 			continue
 		}
@@ -489,17 +460,10 @@ func (dm *Daemon) Reload(ctx context.Context) []error {
 		_, err = dm.dir.Reload(ctx, l.Director)
 	}
 	if err == nil {
-		dm.mu.Lock()
-		old := dm.reals
-		dm.reals = l.Reals
-		dm.mu.Unlock()
 		if dm.o.Health != nil {
 			if err = dm.o.Health.Set(ctx, l.Checks); err != nil {
 				// Validated above, so only a stopping scheduler gets
 				// here: put the running configuration back.
-				dm.mu.Lock()
-				dm.reals = old
-				dm.mu.Unlock()
 				if _, rerr := dm.dir.Reload(ctx, dm.cfg); rerr != nil {
 					dm.log.Error("restoring the running configuration", "err", rerr)
 				}

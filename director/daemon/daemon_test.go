@@ -32,8 +32,8 @@ type fakeHealth struct {
 	// running mirrors healthcheck.Scheduler: Set only works while Run runs.
 	running chan struct{}
 	mu      sync.Mutex
-	sets    [][]healthcheck.Server
-	events  chan healthcheck.Event
+	sets    [][]healthcheck.Server[director.RealRef]
+	events  chan healthcheck.Event[director.RealRef]
 	setErr  error
 	// onSet runs after a successful Set, like the scheduler's first
 	// probes of new servers reporting at once.
@@ -41,7 +41,7 @@ type fakeHealth struct {
 }
 
 func newFakeHealth() *fakeHealth {
-	return &fakeHealth{events: make(chan healthcheck.Event), running: make(chan struct{})}
+	return &fakeHealth{events: make(chan healthcheck.Event[director.RealRef]), running: make(chan struct{})}
 }
 
 func (h *fakeHealth) Run(ctx context.Context) error {
@@ -50,7 +50,7 @@ func (h *fakeHealth) Run(ctx context.Context) error {
 	return nil
 }
 
-func (h *fakeHealth) Set(ctx context.Context, s []healthcheck.Server) error {
+func (h *fakeHealth) Set(ctx context.Context, s []healthcheck.Server[director.RealRef]) error {
 	select {
 	case <-h.running:
 	case <-ctx.Done():
@@ -69,9 +69,9 @@ func (h *fakeHealth) Set(ctx context.Context, s []healthcheck.Server) error {
 	}
 	return nil
 }
-func (h *fakeHealth) Events() <-chan healthcheck.Event { return h.events }
-func (h *fakeHealth) Status(context.Context) ([]healthcheck.Status, error) {
-	return []healthcheck.Status{{ID: "a8", State: healthcheck.Up, Reason: "HTTP 200",
+func (h *fakeHealth) Events() <-chan healthcheck.Event[director.RealRef] { return h.events }
+func (h *fakeHealth) Status(context.Context) ([]healthcheck.Status[director.RealRef], error) {
+	return []healthcheck.Status[director.RealRef]{{Key: a8(), State: healthcheck.Up, Reason: "HTTP 200",
 		Checks: []healthcheck.CheckInfo{{LastRun: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}}}, nil
 }
 
@@ -88,21 +88,22 @@ func real(s string) director.DestKey {
 	return director.DestKey{Addr: ap.Addr(), Port: ap.Port()}
 }
 
+// a8 is the first real server of loaded's first virtual server.
+func a8() director.RealRef {
+	return director.RealRef{Service: key("10.16.8.100:80"), Real: real("10.16.8.8:80")}
+}
+
 // loaded builds the seed-like config: VIPs × {10.16.8.8, 10.16.8.9}.
 func loaded(vips ...string) *daemon.Loaded {
-	l := &daemon.Loaded{Reals: map[string]director.RealRef{}}
+	l := &daemon.Loaded{}
 	for _, vip := range vips {
 		vs := director.VirtualService{Service: director.Service{Key: key(vip + ":80"), Scheduler: "rr"}}
 		for _, r := range []string{"10.16.8.8:80", "10.16.8.9:80"} {
 			ap := netip.MustParseAddrPort(r)
 			vs.RealServers = append(vs.RealServers, director.RealServer{Addr: ap.Addr(), Port: 80, Weight: 1,
 				Forward: director.DirectRoute, Checkers: 1})
-			id := vip + "/" + r
-			if vip == "10.16.8.100" && r == "10.16.8.8:80" {
-				id = "a8"
-			}
-			l.Reals[id] = director.RealRef{Service: vs.Service.Key, Real: real(r)}
-			l.Checks = append(l.Checks, healthcheck.Server{ID: id})
+			l.Checks = append(l.Checks, healthcheck.Server[director.RealRef]{
+				Key: director.RealRef{Service: vs.Service.Key, Real: real(r)}})
 		}
 		l.Director.Services = append(l.Director.Services, vs)
 	}
@@ -190,8 +191,8 @@ func TestDaemonLifecycle(t *testing.T) {
 
 	// A health transition becomes one edit.
 	hs.f.Reset()
-	hs.h.events <- healthcheck.Event{ID: "a8", Old: healthcheck.Up, New: healthcheck.Down, Reason: "connection refused",
-		Weight: healthcheck.NoWeight}
+	hs.h.events <- healthcheck.Event[director.RealRef]{Key: a8(), Old: healthcheck.Up, New: healthcheck.Down,
+		Reason: "connection refused"}
 	require.Eventually(t, func() bool { return len(hs.f.Ops()) == 1 }, 10*time.Second, 5*time.Millisecond)
 	assert.Equal(t, []string{"del-dest TCP 10.16.8.100:80 -> 10.16.8.8:80"}, hs.f.OpStrings())
 
@@ -638,18 +639,19 @@ func TestReloadInstallsServersBeforeTheirChecks(t *testing.T) {
 	vs := &next.Director.Services[0]
 	vs.RealServers = append(vs.RealServers, director.RealServer{Addr: netip.MustParseAddr("10.16.8.10"), Port: 80,
 		Weight: 1, Forward: director.DirectRoute, Checkers: 1})
-	next.Reals["new"] = director.RealRef{Service: vs.Service.Key, Real: real("10.16.8.10:80")}
-	next.Checks = append(next.Checks, healthcheck.Server{ID: "new"})
+	newRef := director.RealRef{Service: vs.Service.Key, Real: real("10.16.8.10:80")}
+	next.Checks = append(next.Checks, healthcheck.Server[director.RealRef]{Key: newRef})
 	hs.mu.Lock()
 	hs.next = func() (*daemon.Loaded, error) { return next, nil }
 	hs.mu.Unlock()
 	hs.h.mu.Lock()
 	hs.h.onSet = func() {
-		hs.h.events <- healthcheck.Event{ID: "new", Old: healthcheck.Up, New: healthcheck.Down,
-			Reason: "connection refused", Weight: healthcheck.NoWeight}
+		hs.h.events <- healthcheck.Event[director.RealRef]{Key: newRef, Old: healthcheck.Up, New: healthcheck.Down,
+			Reason: "connection refused"}
 		// The consumer takes one event at a time: once this one is taken,
 		// the first is applied (or dropped).
-		hs.h.events <- healthcheck.Event{ID: "sentinel", Weight: healthcheck.NoWeight}
+		hs.h.events <- healthcheck.Event[director.RealRef]{Key: director.RealRef{Service: vs.Service.Key,
+			Real: real("10.16.8.250:80")}}
 	}
 	hs.h.mu.Unlock()
 

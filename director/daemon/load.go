@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/healthcheck"
 	"github.com/lvsctl/lvsctl/internal/config"
 )
@@ -32,12 +33,12 @@ func LoadFile(path string, log *slog.Logger) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	dc, refs := cfg.Director()
+	dc := cfg.Director()
 	checks, err := config.HealthServers(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &Loaded{Director: dc, Checks: checks, Reals: refs, VRRP: cfg.VRRP()}, nil
+	return &Loaded{Director: dc, Checks: checks, VRRP: cfg.VRRP()}, nil
 }
 
 // Unjoin flattens joined errors (errors.Join or any Unwrap() []error), so
@@ -58,17 +59,17 @@ func Unjoin(err error) []error {
 
 // validateChecks refuses what healthcheck.Scheduler.Set would refuse, so a
 // reload can check everything before it changes the table.
-func validateChecks(servers []healthcheck.Server) error {
-	seen := make(map[string]bool, len(servers))
+func validateChecks(servers []healthcheck.Server[director.RealRef]) error {
+	seen := make(map[director.RealRef]bool, len(servers))
 	var errs []error
 	for _, s := range servers {
-		if seen[s.ID] {
-			errs = append(errs, fmt.Errorf("health checks: duplicate server id %q", s.ID))
+		if seen[s.Key] {
+			errs = append(errs, fmt.Errorf("health checks: duplicate server id %s", s.Key))
 		}
-		seen[s.ID] = true
+		seen[s.Key] = true
 		for _, c := range s.Checks {
 			if err := c.Validate(); err != nil {
-				errs = append(errs, fmt.Errorf("health checks of %s: %w", s.ID, err))
+				errs = append(errs, fmt.Errorf("health checks of %s: %w", s.Key, err))
 			}
 		}
 	}

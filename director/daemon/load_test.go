@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/director/daemon"
 )
 
@@ -17,7 +18,17 @@ func TestLoadFile(t *testing.T) {
 	l, err := daemon.LoadFile(filepath.Join("testdata", "seed-lvs-dr.conf"), nil)
 	require.NoError(t, err)
 	assert.NotEmpty(t, l.Director.Services)
-	assert.Len(t, l.Reals, len(l.Checks))
+	// Every check is keyed by a real server the director has.
+	configured := map[director.RealRef]bool{}
+	for _, vs := range l.Director.Services {
+		for _, rs := range vs.RealServers {
+			configured[director.RealRef{Service: vs.Service.Key, Real: rs.Key()}] = true
+		}
+	}
+	assert.Len(t, configured, len(l.Checks))
+	for _, c := range l.Checks {
+		assert.True(t, configured[c.Key], c.Key.String())
+	}
 
 	// Every error alone, with its position.
 	bad := filepath.Join(t.TempDir(), "k.conf")
