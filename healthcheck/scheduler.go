@@ -3,6 +3,7 @@ package healthcheck
 import (
 	"container/heap"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,10 +65,24 @@ type Status[K comparable] struct {
 	Key    K      `json:"key"`
 	State  State  `json:"state"`
 	Reason string `json:"reason"`
-	// Weight is the misc_dynamic weight when HasWeight, as in Event.
-	Weight    int         `json:"weight"`
-	HasWeight bool        `json:"has_weight"`
+	// Weight is the misc_dynamic weight when HasWeight, as in Event. In
+	// JSON they are one field, "weight", absent when there is none.
+	Weight    int         `json:"-"`
+	HasWeight bool        `json:"-"`
 	Checks    []CheckInfo `json:"checks"`
+}
+
+// MarshalJSON writes the dynamic weight as an optional number.
+func (s Status[K]) MarshalJSON() ([]byte, error) {
+	type plain Status[K] // without this method
+	out := struct {
+		plain
+		Weight *int `json:"weight,omitempty"`
+	}{plain: plain(s)}
+	if s.HasWeight {
+		out.Weight = &s.Weight
+	}
+	return json.Marshal(out)
 }
 
 // CheckInfo is a snapshot of one checker.

@@ -2,6 +2,7 @@ package healthcheck
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -471,4 +472,14 @@ func TestAlphaTwoCheckersUpOnlyWhenBothPass(t *testing.T) {
 	assert.Equal(t, []string{ev("rs1", Up, Down, 12)}, evStrings(h.run(at(16))))
 	assert.Equal(t, []string{"0/0", "5/0", "10/0", "11/0", "12/0"}, h.callTimes(a))
 	assert.Equal(t, []string{"0/0", "5/0", "10/0", "15/0"}, h.callTimes(b))
+}
+
+// Status's JSON has the weight only when a dynamic weight is set.
+func TestStatusJSON(t *testing.T) {
+	b, err := json.Marshal(Status[string]{Key: "rs1", State: Up, Reason: "ok"})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"key":"rs1","state":"UP","reason":"ok","checks":null}`, string(b))
+	b, err = json.Marshal(Status[string]{Key: "rs1", State: Up, Reason: "ok", Weight: 0, HasWeight: true})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"key":"rs1","state":"UP","reason":"ok","weight":0,"checks":null}`, string(b))
 }
