@@ -69,6 +69,9 @@ type RealRef struct {
 	Real    DestKey    `json:"real"`
 }
 
+// String formats the reference for logs ("TCP 10.16.8.100:80 -> 10.16.8.8:80").
+func (r RealRef) String() string { return r.Service.String() + " -> " + r.Real.String() }
+
 // Key is the real server's identity as configured (address and the port
 // its checks use).
 func (r RealServer) Key() DestKey { return DestKey{Addr: r.Addr, Port: r.Port} }

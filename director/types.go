@@ -60,7 +60,11 @@ func (p *Protocol) UnmarshalText(b []byte) error {
 	case "":
 		*p = 0
 	default:
-		return fmt.Errorf("unknown protocol %q", b)
+		n, err := strconv.ParseUint(strings.TrimPrefix(string(b), "proto"), 10, 16)
+		if err != nil || !strings.HasPrefix(string(b), "proto") {
+			return fmt.Errorf("unknown protocol %q", b)
+		}
+		*p = Protocol(n)
 	}
 	return nil
 }
@@ -84,8 +88,14 @@ func (f Family) String() string {
 	return "af" + strconv.Itoa(int(f))
 }
 
-// MarshalText writes the family as ipvsadm names it ("inet", "inet6").
-func (f Family) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+// MarshalText writes the family as ipvsadm names it ("inet", "inet6");
+// the zero Family is "".
+func (f Family) MarshalText() ([]byte, error) {
+	if f == 0 {
+		return nil, nil
+	}
+	return []byte(f.String()), nil
+}
 
 // UnmarshalText reads what MarshalText writes.
 func (f *Family) UnmarshalText(b []byte) error {
@@ -97,7 +107,11 @@ func (f *Family) UnmarshalText(b []byte) error {
 	case "":
 		*f = 0
 	default:
-		return fmt.Errorf("unknown address family %q", b)
+		n, err := strconv.ParseUint(strings.TrimPrefix(string(b), "af"), 10, 16)
+		if err != nil || !strings.HasPrefix(string(b), "af") {
+			return fmt.Errorf("unknown address family %q", b)
+		}
+		*f = Family(n)
 	}
 	return nil
 }

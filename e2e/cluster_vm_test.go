@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/e2e/lab"
 	"github.com/lvsctl/lvsctl/e2e/vm/guest"
+	"github.com/lvsctl/lvsctl/internal/control"
 )
 
 // clusterConf is the seed's LVS-DR director file in its master/backup
@@ -113,7 +113,7 @@ func (d *haDirector) ready(t *testing.T) (bool, string) {
 		return false, ""
 	}
 	for _, r := range resp.Status.Services[0].Reals {
-		if r.KernelWeight != 1 {
+		if r.KernelWeight == nil || *r.KernelWeight != 1 {
 			return false, ""
 		}
 	}

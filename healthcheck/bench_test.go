@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lvsctl/lvsctl/internal/clock/clocktest"
 )
 
 func benchListener(b *testing.B) string {
@@ -69,24 +71,24 @@ func BenchmarkHTTPGet(b *testing.B) {
 // BenchmarkSchedulerPerCheck is the scheduler's own cost per check (heap,
 // timer, state machine, bookkeeping) with probes that do nothing.
 func BenchmarkSchedulerPerCheck(b *testing.B) {
-	clk := newFakeClock(t0)
-	s := New(Options{Clock: clk})
+	clk := clocktest.New(t0)
+	s := New[string](Options{Clock: clk})
 	s.inline = true
 	s.mkProbe = func(*Spec, DialFunc) probeFunc {
-		return func(context.Context, int) Result { return Result{OK: true, Weight: NoWeight} }
+		return func(context.Context, int) Result { return Result{OK: true} }
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = s.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 	const n = 10000
-	servers := make([]Server, n)
+	servers := make([]Server[string], n)
 	for i := range servers {
 		sp := tcpSpec("10.0.0.1:80")
 		sp.Addr = netip.MustParseAddrPort("10.0.0.1:" + strconv.Itoa(1+i))
 		sp.DelayLoop = time.Second
 		sp.Warmup = time.Second
-		servers[i] = Server{ID: strconv.Itoa(i), Checks: []Spec{sp}}
+		servers[i] = Server[string]{Key: strconv.Itoa(i), Checks: []Spec{sp}}
 	}
 	if err := s.Set(ctx, servers); err != nil {
 		b.Fatal(err)
@@ -94,6 +96,6 @@ func BenchmarkSchedulerPerCheck(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		clk.fireNext()
+		clk.FireNext()
 	}
 }

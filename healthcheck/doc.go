@@ -4,12 +4,13 @@
 // plus rise/fall hysteresis, at the scale of tens of thousands of checks.
 //
 // The package knows nothing about IPVS: a consumer describes each real
-// server as a [Server] (an opaque ID and its checkers as [Spec] values),
-// hands the set to a [Scheduler] and reads [Event] values, one per change
+// server as a [Server] (a key of the consumer's own comparable type, which
+// the scheduler only compares, and its checkers as [Spec] values), hands
+// the set to a [Scheduler] and reads [Event] values, one per change
 // of a real server's state or dynamic weight. A real server is up only when
 // all of its checkers pass.
 //
 // One goroutine owns all state and a single timer driven by an injectable
-// [Clock]; a check runs in its own goroutine only while it is in flight, so
+// clock (package internal/clock); a check runs in its own goroutine only while it is in flight, so
 // an idle check costs a few hundred bytes of heap and no goroutine.
 package healthcheck

@@ -46,17 +46,17 @@ func TestE2ENamespaces(t *testing.T) {
 	dial := func(ctx context.Context, network string, _, remote netip.AddrPort) (net.Conn, error) {
 		return dir.DialContext(ctx, network, remote.String())
 	}
-	s := healthcheck.New(healthcheck.Options{Dial: dial})
+	s := healthcheck.New[string](healthcheck.Options{Dial: dial})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	require.NoError(t, s.Set(ctx, []healthcheck.Server{
-		{ID: "rs1", Checks: []healthcheck.Spec{spec("10.16.8.8:80")}},
-		{ID: "rs2", Checks: []healthcheck.Spec{spec("10.16.8.9:80")}},
+	require.NoError(t, s.Set(ctx, []healthcheck.Server[string]{
+		{Key: "rs1", Checks: []healthcheck.Spec{spec("10.16.8.8:80")}},
+		{Key: "rs2", Checks: []healthcheck.Spec{spec("10.16.8.9:80")}},
 	}))
 
-	wait := func(id string, want healthcheck.State, limit time.Duration) (healthcheck.Event, time.Duration) {
+	wait := func(id string, want healthcheck.State, limit time.Duration) (healthcheck.Event[string], time.Duration) {
 		t.Helper()
 		start := time.Now()
 		timer := time.NewTimer(limit + 5*time.Second)
@@ -64,7 +64,7 @@ func TestE2ENamespaces(t *testing.T) {
 		for {
 			select {
 			case ev := <-s.Events():
-				if ev.ID == id && ev.New == want {
+				if ev.Key == id && ev.New == want {
 					took := time.Since(start)
 					require.LessOrEqual(t, took, limit, "%s %s after %s: %s", id, want, took, ev.Reason)
 					return ev, took
@@ -81,7 +81,7 @@ func TestE2ENamespaces(t *testing.T) {
 	st, err := s.Status(ctx)
 	require.NoError(t, err)
 	for _, x := range st {
-		require.Equal(t, healthcheck.Up, x.State, "%s: %s", x.ID, x.Reason)
+		require.Equal(t, healthcheck.Up, x.State, "%s: %s", x.Key, x.Reason)
 	}
 	require.Positive(t, web1.Requests())
 	require.Positive(t, web2.Requests())

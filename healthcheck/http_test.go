@@ -79,7 +79,7 @@ func serveRaw(t *testing.T, handle func(net.Conn)) string {
 func probeOnce(s *Spec, step int) Result {
 	r := newProbe(s, nil)(context.Background(), step)
 	if r2 := newProbe(s, DefaultDial)(context.Background(), step); r2.OK != r.OK {
-		return Result{Reason: fmt.Sprintf("dialers disagree: %q vs %q", r.Reason, r2.Reason), Weight: NoWeight}
+		return Result{Reason: fmt.Sprintf("dialers disagree: %q vs %q", r.Reason, r2.Reason)}
 	}
 	return r
 }
@@ -126,7 +126,7 @@ func TestHTTPStatusAndDigest(t *testing.T) {
 			r := probeOnce(s, 0)
 			assert.Equal(t, tc.ok, r.OK, r.Reason)
 			assert.Contains(t, r.Reason, tc.why)
-			assert.Equal(t, NoWeight, r.Weight)
+			assert.False(t, r.HasWeight, "no dynamic weight")
 		})
 	}
 	host, _ := hosts.Load("/ok")

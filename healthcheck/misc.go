@@ -4,56 +4,50 @@ import (
 	"context"
 	"errors"
 	"os/exec"
-	"syscall"
 	"time"
 
-	"github.com/lvsctl/lvsctl/internal/cmdline"
+	"github.com/lvsctl/lvsctl/internal/script"
 )
 
 // miscGrace is how long a timed-out script gets between SIGTERM and
 // SIGKILL (keepalived waits 2 seconds too).
 const miscGrace = 2 * time.Second
 
-func probeMisc(ctx context.Context, s *Spec) Result {
-	argv, err := cmdline.Split(s.Misc.Command)
-	if err != nil || len(argv) == 0 {
-		return fail(s, "", "bad misc_path: %v", err)
+// newMiscProbe builds the MISC_CHECK probe of s. misc_path is split into
+// words once and never run through a shell (keepalived's MISC_CHECK
+// semantics); internal/script gives each run its own process group and
+// kills it at the timeout.
+func newMiscProbe(s *Spec) probeFunc {
+	cmd, err := script.ParseNoShell(s.Misc.Command)
+	if err != nil {
+		r := fail(s, "", "bad misc_path: %v", err)
+		return func(context.Context, int) Result { return r }
 	}
+	run := script.Runner{Grace: miscGrace}
+	return func(ctx context.Context, _ int) Result { return probeMisc(ctx, s, run, cmd) }
+}
+
+func probeMisc(ctx context.Context, s *Spec, run script.Runner, cmd script.Command) Result {
 	timeout := s.Misc.Timeout
 	if timeout <= 0 {
 		timeout = s.DelayLoop
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	// Its own process group, so a timeout kills the script and everything
-	// it started, not only the leader.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = miscGrace
-	err = cmd.Run()
-	if cmd.Process != nil {
-		// Reap stragglers the script left in its group, whatever happened.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	timedOut := errors.Is(ctx.Err(), context.DeadlineExceeded)
+	err := run.Run(ctx, cmd, timeout)
+	code := script.ExitCode(err)
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
 		return pass(s, "")
-	case timedOut:
+	case errors.Is(err, script.ErrTimeout):
 		return fail(s, "", "timed out after %s", timeout)
-	case errors.As(err, &exitErr):
-		code := exitErr.ExitCode()
-		if code >= 2 && code <= 255 && s.Misc.Dynamic {
-			r := pass(s, "")
-			r.Weight = code - 2
-			return r
-		}
-		if code < 0 {
-			return fail(s, "", "killed: %v", exitErr)
-		}
+	case code >= 2 && code <= 255 && s.Misc.Dynamic:
+		r := pass(s, "")
+		r.Weight, r.HasWeight = code-2, true
+		return r
+	case code > 0:
 		return fail(s, "", "exited with status %d", code)
+	case errors.As(err, &exitErr):
+		return fail(s, "", "killed: %v", exitErr)
 	default:
 		return fail(s, "", "%v", err)
 	}

@@ -20,28 +20,33 @@ func miscSpec(cmd string, dynamic bool) *Spec {
 }
 
 func TestMiscExitCodes(t *testing.T) {
+	// none marks a row whose result carries no weight (HasWeight false).
+	const none = -1
 	tests := []struct {
 		cmd     string
 		dynamic bool
 		ok      bool
-		weight  int
+		weight  int // none: no dynamic weight
 		reason  string
 	}{
-		{"/bin/sh -c 'exit 0'", false, true, NoWeight, "passed"},
-		{"/bin/sh -c 'exit 1'", false, false, NoWeight, "exited with status 1"},
-		{"/bin/sh -c 'exit 7'", false, false, NoWeight, "exited with status 7"},
-		{"/bin/sh -c 'exit 1'", true, false, NoWeight, "exited with status 1"},
-		{"/bin/sh -c 'exit 0'", true, true, NoWeight, "passed"},
+		{"/bin/sh -c 'exit 0'", false, true, none, "passed"},
+		{"/bin/sh -c 'exit 1'", false, false, none, "exited with status 1"},
+		{"/bin/sh -c 'exit 7'", false, false, none, "exited with status 7"},
+		{"/bin/sh -c 'exit 1'", true, false, none, "exited with status 1"},
+		{"/bin/sh -c 'exit 0'", true, true, none, "passed"},
 		{"/bin/sh -c 'exit 2'", true, true, 0, "passed"},
 		{"/bin/sh -c 'exit 12'", true, true, 10, "passed"},
 		{"/bin/sh -c 'exit 255'", true, true, 253, "passed"},
-		{"/nonexistent/check", false, false, NoWeight, "no such file"},
+		{"/nonexistent/check", false, false, none, "no such file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.cmd+strconv.FormatBool(tc.dynamic), func(t *testing.T) {
 			r := probeOnce(miscSpec(tc.cmd, tc.dynamic), 0)
 			assert.Equal(t, tc.ok, r.OK, r.Reason)
-			assert.Equal(t, tc.weight, r.Weight)
+			assert.Equal(t, tc.weight != none, r.HasWeight)
+			if tc.weight != none {
+				assert.Equal(t, tc.weight, r.Weight)
+			}
 			assert.Contains(t, r.Reason, tc.reason)
 		})
 	}

@@ -10,8 +10,9 @@ import (
 type Result struct {
 	OK     bool
 	Reason string
-	// Weight is the misc_dynamic weight of a passed probe, else NoWeight.
-	Weight int
+	// Weight is the misc_dynamic weight of a passed probe, when HasWeight.
+	Weight    int
+	HasWeight bool
 }
 
 type probeFunc func(ctx context.Context, step int) Result
@@ -27,7 +28,7 @@ func newProbe(s *Spec, dial DialFunc) probeFunc {
 		h := newHTTPProbe(s, dial)
 		return h.probe
 	case MiscCheck:
-		return func(ctx context.Context, _ int) Result { return probeMisc(ctx, s) }
+		return newMiscProbe(s)
 	}
 	return func(context.Context, int) Result { return fail(s, "", "unknown checker kind") }
 }
@@ -45,14 +46,14 @@ func pass(s *Spec, what string) Result {
 	if what == "" {
 		what = s.Target()
 	}
-	return Result{OK: true, Reason: fmt.Sprintf("%s %s passed", s.Kind, what), Weight: NoWeight}
+	return Result{OK: true, Reason: fmt.Sprintf("%s %s passed", s.Kind, what)}
 }
 
 func fail(s *Spec, what, format string, a ...any) Result {
 	if what == "" {
 		what = s.Target()
 	}
-	return Result{Reason: fmt.Sprintf("%s %s: %s", s.Kind, what, fmt.Sprintf(format, a...)), Weight: NoWeight}
+	return Result{Reason: fmt.Sprintf("%s %s: %s", s.Kind, what, fmt.Sprintf(format, a...))}
 }
 
 func probeTCP(ctx context.Context, s *Spec, dial DialFunc, ok Result) Result {
@@ -79,7 +80,7 @@ func probeTCP(ctx context.Context, s *Spec, dial DialFunc, ok Result) Result {
 // It is what `lvsctl check --once` runs.
 func CheckOnce(ctx context.Context, s *Spec, dial DialFunc) Result {
 	if err := s.Validate(); err != nil {
-		return Result{Reason: err.Error(), Weight: NoWeight}
+		return Result{Reason: err.Error()}
 	}
 	probe := newProbe(s, dial)
 	var last Result

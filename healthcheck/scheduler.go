@@ -3,6 +3,7 @@ package healthcheck
 import (
 	"container/heap"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"reflect"
 	"sync"
 	"time"
+
+	"github.com/lvsctl/lvsctl/internal/clock"
 )
 
 // State is the health of a real server or checker.
@@ -33,26 +36,24 @@ func (s State) String() string {
 // MarshalText makes State print as UP/DOWN in JSON.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
-// NoWeight is the Weight of an Event or Status when no misc_dynamic checker
-// set one: the consumer uses the configured weight.
-const NoWeight = -1
-
-// Server is one real server as the scheduler sees it: an ID chosen by the
-// consumer (opaque here) and its checkers.
-type Server struct {
-	ID     string
+// Server is one real server as the scheduler sees it: a key chosen by the
+// consumer (the scheduler only compares it) and its checkers.
+type Server[K comparable] struct {
+	Key    K
 	Checks []Spec
 }
 
 // Event reports a change of a real server's state or dynamic weight.
-type Event struct {
-	ID       string
+type Event[K comparable] struct {
+	Key      K
 	Old, New State
 	// Reason is the outcome of the probe that caused the change.
 	Reason string
 	Time   time.Time
-	// Weight is the misc_dynamic weight (exit code - 2), or NoWeight.
-	Weight int
+	// Weight is the misc_dynamic weight (exit code - 2) when HasWeight;
+	// without it the consumer uses the configured weight.
+	Weight    int
+	HasWeight bool
 	// Latency is how long the check round that caused the change took,
 	// from its launch to its outcome (retries are rounds of their own).
 	// It is 0 for a change that no check caused (checkers reconfigured).
@@ -60,12 +61,28 @@ type Event struct {
 }
 
 // Status is a snapshot of one real server.
-type Status struct {
-	ID     string      `json:"id"`
-	State  State       `json:"state"`
-	Reason string      `json:"reason"`
-	Weight int         `json:"weight"`
-	Checks []CheckInfo `json:"checks"`
+type Status[K comparable] struct {
+	Key    K      `json:"key"`
+	State  State  `json:"state"`
+	Reason string `json:"reason"`
+	// Weight is the misc_dynamic weight when HasWeight, as in Event. In
+	// JSON they are one field, "weight", absent when there is none.
+	Weight    int         `json:"-"`
+	HasWeight bool        `json:"-"`
+	Checks    []CheckInfo `json:"checks"`
+}
+
+// MarshalJSON writes the dynamic weight as an optional number.
+func (s Status[K]) MarshalJSON() ([]byte, error) {
+	type plain Status[K] // without this method
+	out := struct {
+		plain
+		Weight *int `json:"weight,omitempty"`
+	}{plain: plain(s)}
+	if s.HasWeight {
+		out.Weight = &s.Weight
+	}
+	return json.Marshal(out)
 }
 
 // CheckInfo is a snapshot of one checker.
@@ -95,7 +112,8 @@ func DefaultDial(ctx context.Context, network string, local, remote netip.AddrPo
 
 // Options configure a Scheduler. Every field has a working zero value.
 type Options struct {
-	Clock Clock
+	// Clock is the time source (nil: clock.System).
+	Clock clock.Clock
 	// Dial opens check connections (nil: the built-in dialer, which for
 	// TCP_CHECK is a cheaper connect-and-close on a raw socket).
 	Dial   DialFunc
@@ -115,38 +133,40 @@ type Options struct {
 // ErrStopped is returned by calls made after Run has returned.
 var ErrStopped = errors.New("healthcheck scheduler stopped")
 
-// Scheduler runs the checkers of a set of real servers.
-type Scheduler struct {
-	clock  Clock
+// Scheduler runs the checkers of a set of real servers, each named by a
+// key of type K that the scheduler never looks inside.
+type Scheduler[K comparable] struct {
+	clock  clock.Clock
 	dial   DialFunc
 	log    *slog.Logger
 	rand   func(int64) int64
-	events chan Event
+	events chan Event[K]
 	cmds   chan command
 	done   chan struct{}
 
 	// owned by the Run goroutine
-	servers map[string]*server
-	queue   checkHeap
-	results chan *outcome
+	servers map[K]*server[K]
+	queue   checkHeap[K]
+	results chan *outcome[K]
 	running sync.WaitGroup
-	pending []Event
+	pending []Event[K]
 	workers int
-	jobs    chan job
+	jobs    chan job[K]
 	inline  bool // tests: run probes inside the loop, for exact fake time
 	mkProbe func(*Spec, DialFunc) probeFunc
 }
 
-type server struct {
-	id     string
-	checks []*check
-	state  State
-	weight int
-	reason string
+type server[K comparable] struct {
+	key       K
+	checks    []*check[K]
+	state     State
+	weight    int
+	hasWeight bool
+	reason    string
 }
 
-type check struct {
-	srv     *server
+type check[K comparable] struct {
+	srv     *server[K]
 	spec    Spec
 	probe   probeFunc
 	m       *machine
@@ -155,26 +175,28 @@ type check struct {
 	running bool
 	removed bool
 	reason  string
-	weight  int
-	lastRun time.Time
+	// weight is the dynamic weight of the last passed probe, if it had one.
+	weight    int
+	hasWeight bool
+	lastRun   time.Time
 }
 
-type job struct {
-	c     *check
+type job[K comparable] struct {
+	c     *check[K]
 	step  int
 	start time.Time
 }
 
-type outcome struct {
-	c          *check
+type outcome[K comparable] struct {
+	c          *check[K]
 	res        Result
 	start, end time.Time
 }
 
-// New returns a Scheduler; call Run to start it.
-func New(o Options) *Scheduler {
+// New returns a Scheduler of real servers keyed by K; call Run to start it.
+func New[K comparable](o Options) *Scheduler[K] {
 	if o.Clock == nil {
-		o.Clock = SystemClock{}
+		o.Clock = clock.System{}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -188,29 +210,29 @@ func New(o Options) *Scheduler {
 	if o.Workers <= 0 {
 		o.Workers = 64
 	}
-	return &Scheduler{
+	return &Scheduler[K]{
 		clock:   o.Clock,
 		dial:    o.Dial,
 		log:     o.Logger,
 		rand:    o.Rand,
-		events:  make(chan Event, o.EventBuffer),
+		events:  make(chan Event[K], o.EventBuffer),
 		cmds:    make(chan command),
 		done:    make(chan struct{}),
-		servers: map[string]*server{},
-		results: make(chan *outcome, 1024),
+		servers: map[K]*server[K]{},
+		results: make(chan *outcome[K], 1024),
 		mkProbe: newProbe,
 		workers: o.Workers,
-		jobs:    make(chan job),
+		jobs:    make(chan job[K]),
 	}
 }
 
 // Events delivers one Event per change, in order; it is closed when Run
 // returns.
-func (s *Scheduler) Events() <-chan Event { return s.events }
+func (s *Scheduler[K]) Events() <-chan Event[K] { return s.events }
 
 // Run runs checks until ctx is cancelled, then waits for the checks in
 // flight to end (they see ctx cancelled) and returns.
-func (s *Scheduler) Run(ctx context.Context) error {
+func (s *Scheduler[K]) Run(ctx context.Context) error {
 	defer close(s.events)
 	defer close(s.done)
 	defer s.running.Wait()
@@ -263,7 +285,7 @@ type command struct {
 
 // call runs f on the loop goroutine and waits until it ran and the timer
 // reflects its effect.
-func (s *Scheduler) call(ctx context.Context, f func()) error {
+func (s *Scheduler[K]) call(ctx context.Context, f func()) error {
 	c := command{f: f, done: make(chan struct{})}
 	select {
 	case s.cmds <- c:
@@ -285,16 +307,16 @@ func (s *Scheduler) call(ctx context.Context, f func()) error {
 // must not flap anything); changed timing is applied to the kept state;
 // new checkers start as keepalived starts them. It validates every Spec
 // first and changes nothing on error.
-func (s *Scheduler) Set(ctx context.Context, servers []Server) error {
-	seen := make(map[string]bool, len(servers))
+func (s *Scheduler[K]) Set(ctx context.Context, servers []Server[K]) error {
+	seen := make(map[K]bool, len(servers))
 	for i := range servers {
-		if seen[servers[i].ID] {
-			return fmt.Errorf("%w: duplicate server id %q", ErrInvalidSpec, servers[i].ID)
+		if seen[servers[i].Key] {
+			return fmt.Errorf("%w: duplicate server key %v", ErrInvalidSpec, servers[i].Key)
 		}
-		seen[servers[i].ID] = true
+		seen[servers[i].Key] = true
 		for j := range servers[i].Checks {
 			if err := servers[i].Checks[j].Validate(); err != nil {
-				return fmt.Errorf("server %s: %w", servers[i].ID, err)
+				return fmt.Errorf("server %v: %w", servers[i].Key, err)
 			}
 		}
 	}
@@ -302,27 +324,27 @@ func (s *Scheduler) Set(ctx context.Context, servers []Server) error {
 }
 
 // Upsert adds or updates one real server, with the rules of Set.
-func (s *Scheduler) Upsert(ctx context.Context, srv Server) error {
+func (s *Scheduler[K]) Upsert(ctx context.Context, srv Server[K]) error {
 	for j := range srv.Checks {
 		if err := srv.Checks[j].Validate(); err != nil {
-			return fmt.Errorf("server %s: %w", srv.ID, err)
+			return fmt.Errorf("server %v: %w", srv.Key, err)
 		}
 	}
 	return s.call(ctx, func() { s.upsert(srv, s.clock.Now()) })
 }
 
 // Remove stops checking one real server; a check in flight is abandoned.
-func (s *Scheduler) Remove(ctx context.Context, id string) error {
-	return s.call(ctx, func() { s.remove(id) })
+func (s *Scheduler[K]) Remove(ctx context.Context, key K) error {
+	return s.call(ctx, func() { s.remove(key) })
 }
 
 // Status returns a snapshot of every real server, in no particular order.
-func (s *Scheduler) Status(ctx context.Context) ([]Status, error) {
-	var out []Status
+func (s *Scheduler[K]) Status(ctx context.Context) ([]Status[K], error) {
+	var out []Status[K]
 	err := s.call(ctx, func() {
-		out = make([]Status, 0, len(s.servers))
+		out = make([]Status[K], 0, len(s.servers))
 		for _, srv := range s.servers {
-			st := Status{ID: srv.id, State: srv.state, Reason: srv.reason, Weight: srv.weight}
+			st := Status[K]{Key: srv.key, State: srv.state, Reason: srv.reason, Weight: srv.weight, HasWeight: srv.hasWeight}
 			for _, c := range srv.checks {
 				st.Checks = append(st.Checks, CheckInfo{
 					Kind: c.spec.Kind.String(), Target: c.spec.Target(),
@@ -342,51 +364,51 @@ func stateOf(up bool) State {
 	return Down
 }
 
-func (s *Scheduler) apply(servers []Server) {
-	keep := make(map[string]bool, len(servers))
+func (s *Scheduler[K]) apply(servers []Server[K]) {
+	keep := make(map[K]bool, len(servers))
 	now := s.clock.Now()
 	for _, srv := range servers {
-		keep[srv.ID] = true
+		keep[srv.Key] = true
 		s.upsert(srv, now)
 	}
-	for id := range s.servers {
-		if !keep[id] {
-			s.remove(id)
+	for key := range s.servers {
+		if !keep[key] {
+			s.remove(key)
 		}
 	}
 }
 
-func (s *Scheduler) remove(id string) {
-	srv := s.servers[id]
+func (s *Scheduler[K]) remove(key K) {
+	srv := s.servers[key]
 	if srv == nil {
 		return
 	}
 	for _, c := range srv.checks {
 		s.drop(c)
 	}
-	delete(s.servers, id)
+	delete(s.servers, key)
 }
 
-func (s *Scheduler) drop(c *check) {
+func (s *Scheduler[K]) drop(c *check[K]) {
 	c.removed = true
 	if c.index >= 0 {
 		heap.Remove(&s.queue, c.index)
 	}
 }
 
-func (s *Scheduler) upsert(in Server, now time.Time) {
-	srv := s.servers[in.ID]
+func (s *Scheduler[K]) upsert(in Server[K], now time.Time) {
+	srv := s.servers[in.Key]
 	isNew := srv == nil
 	if isNew {
-		srv = &server{id: in.ID, weight: NoWeight}
-		s.servers[in.ID] = srv
+		srv = &server[K]{key: in.Key}
+		s.servers[in.Key] = srv
 	}
 	old := srv.checks
 	used := make([]bool, len(old))
-	srv.checks = make([]*check, 0, len(in.Checks))
+	srv.checks = make([]*check[K], 0, len(in.Checks))
 	for i := range in.Checks {
 		spec := in.Checks[i]
-		var c *check
+		var c *check[K]
 		for j, oc := range old {
 			if !used[j] && sameProbe(&oc.spec, &spec) {
 				used[j], c = true, oc
@@ -394,7 +416,7 @@ func (s *Scheduler) upsert(in Server, now time.Time) {
 			}
 		}
 		if c == nil {
-			c = &check{srv: srv, index: -1, weight: NoWeight, m: newMachine(&spec)}
+			c = &check[K]{srv: srv, index: -1, m: newMachine(&spec)}
 			c.due = now
 			if spec.Warmup > 0 {
 				c.due = now.Add(time.Duration(s.rand(int64(spec.Warmup))))
@@ -415,9 +437,9 @@ func (s *Scheduler) upsert(in Server, now time.Time) {
 	}
 	// A new server reports its initial state through Status only; a kept
 	// one whose checkers changed may change state, which is an event.
-	st, w := aggregate(srv)
 	if isNew {
-		srv.state, srv.weight, srv.reason = st, w, "initial state"
+		srv.state, srv.weight, srv.hasWeight = aggregate(srv)
+		srv.reason = "initial state"
 		return
 	}
 	s.maybeEmit(srv, "checkers changed", now, 0)
@@ -434,24 +456,24 @@ func sameProbe(a, b *Spec) bool {
 	return reflect.DeepEqual(x, y)
 }
 
-func (s *Scheduler) schedule(c *check) {
+func (s *Scheduler[K]) schedule(c *check[K]) {
 	if !c.removed && c.index < 0 && !c.running {
 		heap.Push(&s.queue, c)
 	}
 }
 
-func (s *Scheduler) launchDue(ctx context.Context) {
+func (s *Scheduler[K]) launchDue(ctx context.Context) {
 	now := s.clock.Now()
 	for len(s.queue) > 0 && !s.queue[0].due.After(now) {
-		c := heap.Pop(&s.queue).(*check)
+		c := heap.Pop(&s.queue).(*check[K])
 		c.running = true
 		step := c.m.step()
 		if s.inline {
 			res := c.probe(ctx, step)
-			s.finish(ctx, &outcome{c: c, res: res, start: now, end: s.clock.Now()})
+			s.finish(ctx, &outcome[K]{c: c, res: res, start: now, end: s.clock.Now()})
 			continue
 		}
-		j := job{c: c, step: step, start: now}
+		j := job[K]{c: c, step: step, start: now}
 		select {
 		case s.jobs <- j:
 		default:
@@ -464,7 +486,7 @@ func (s *Scheduler) launchDue(ctx context.Context) {
 	}
 }
 
-func (s *Scheduler) worker(ctx context.Context) {
+func (s *Scheduler[K]) worker(ctx context.Context) {
 	defer s.running.Done()
 	for {
 		select {
@@ -476,16 +498,16 @@ func (s *Scheduler) worker(ctx context.Context) {
 	}
 }
 
-func (s *Scheduler) runJob(ctx context.Context, j job) {
+func (s *Scheduler[K]) runJob(ctx context.Context, j job[K]) {
 	res := j.c.probe(ctx, j.step)
-	o := &outcome{c: j.c, res: res, start: j.start, end: s.clock.Now()}
+	o := &outcome[K]{c: j.c, res: res, start: j.start, end: s.clock.Now()}
 	select {
 	case s.results <- o:
 	case <-ctx.Done():
 	}
 }
 
-func (s *Scheduler) finish(ctx context.Context, o *outcome) {
+func (s *Scheduler[K]) finish(ctx context.Context, o *outcome[K]) {
 	c := o.c
 	c.running = false
 	if c.removed || ctx.Err() != nil {
@@ -494,11 +516,11 @@ func (s *Scheduler) finish(ctx context.Context, o *outcome) {
 	c.lastRun = o.end
 	c.reason = o.res.Reason
 	if o.res.OK {
-		c.weight = o.res.Weight
+		c.weight, c.hasWeight = o.res.Weight, o.res.HasWeight
 	}
 	_, delay, fromStart := c.m.result(o.res.OK)
 	if !c.m.up {
-		c.weight = NoWeight
+		c.weight, c.hasWeight = 0, false
 	}
 	base := o.end
 	if fromStart {
@@ -514,34 +536,42 @@ func (s *Scheduler) finish(ctx context.Context, o *outcome) {
 }
 
 // aggregate is the server's state: up only when every checker is up; its
-// weight is the last dynamic weight reported by a checker that is up.
-func aggregate(srv *server) (State, int) {
-	st, w := Up, NoWeight
+// weight is the last dynamic weight reported by a checker that is up
+// (hasWeight false: none, the consumer's configured weight applies).
+func aggregate[K comparable](srv *server[K]) (st State, weight int, hasWeight bool) {
+	st = Up
 	for _, c := range srv.checks {
 		if !c.m.up {
 			st = Down
 		}
-		if c.weight != NoWeight {
-			w = c.weight
+		if c.hasWeight {
+			weight, hasWeight = c.weight, true
 		}
 	}
-	return st, w
+	return st, weight, hasWeight
 }
 
-func (s *Scheduler) maybeEmit(srv *server, reason string, now time.Time, latency time.Duration) {
-	st, w := aggregate(srv)
-	if st == srv.state && w == srv.weight {
+func (s *Scheduler[K]) maybeEmit(srv *server[K], reason string, now time.Time, latency time.Duration) {
+	st, w, hasW := aggregate(srv)
+	if st == srv.state && w == srv.weight && hasW == srv.hasWeight {
 		return
 	}
-	ev := Event{ID: srv.id, Old: srv.state, New: st, Reason: reason, Time: now, Weight: w, Latency: latency}
-	srv.state, srv.weight, srv.reason = st, w, reason
-	s.log.Info("real server health changed", "id", ev.ID, "old", ev.Old, "new", ev.New, "reason", reason, "weight", w)
+	ev := Event[K]{Key: srv.key, Old: srv.state, New: st, Reason: reason, Time: now,
+		Weight: w, HasWeight: hasW, Latency: latency}
+	srv.state, srv.weight, srv.hasWeight, srv.reason = st, w, hasW, reason
+	if s.log.Enabled(context.Background(), slog.LevelInfo) {
+		attrs := []any{"key", ev.Key, "old", ev.Old, "new", ev.New, "reason", reason}
+		if hasW {
+			attrs = append(attrs, "weight", w)
+		}
+		s.log.Info("real server health changed", attrs...)
+	}
 	s.pending = append(s.pending, ev)
 }
 
 // sendPending delivers queued events, blocking while the consumer's buffer
 // is full (back-pressure rather than lost transitions).
-func (s *Scheduler) sendPending(ctx context.Context) {
+func (s *Scheduler[K]) sendPending(ctx context.Context) {
 	for _, ev := range s.pending {
 		select {
 		case s.events <- ev:
@@ -553,20 +583,20 @@ func (s *Scheduler) sendPending(ctx context.Context) {
 	s.pending = s.pending[:0]
 }
 
-type checkHeap []*check
+type checkHeap[K comparable] []*check[K]
 
-func (h checkHeap) Len() int           { return len(h) }
-func (h checkHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h checkHeap) Swap(i, j int) {
+func (h checkHeap[K]) Len() int           { return len(h) }
+func (h checkHeap[K]) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h checkHeap[K]) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].index, h[j].index = i, j
 }
-func (h *checkHeap) Push(x any) {
-	c := x.(*check)
+func (h *checkHeap[K]) Push(x any) {
+	c := x.(*check[K])
 	c.index = len(*h)
 	*h = append(*h, c)
 }
-func (h *checkHeap) Pop() any {
+func (h *checkHeap[K]) Pop() any {
 	old := *h
 	c := old[len(old)-1]
 	old[len(old)-1] = nil

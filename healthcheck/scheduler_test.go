@@ -2,6 +2,7 @@ package healthcheck
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -26,8 +27,8 @@ type probeCall struct {
 // harness runs a Scheduler on a fake clock with scripted probes.
 type harness struct {
 	t     *testing.T
-	clk   *fakeClock
-	s     *Scheduler
+	clk   *harnessClock
+	s     *Scheduler[string]
 	mu    sync.Mutex
 	ok    map[string]func(step int) Result
 	took  map[string]time.Duration
@@ -35,8 +36,8 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, rnd func(int64) int64) *harness {
-	h := &harness{t: t, clk: newFakeClock(t0), ok: map[string]func(int) Result{}, took: map[string]time.Duration{}}
-	h.s = New(Options{Clock: h.clk, Rand: rnd})
+	h := &harness{t: t, clk: newHarnessClock(t0), ok: map[string]func(int) Result{}, took: map[string]time.Duration{}}
+	h.s = New[string](Options{Clock: h.clk, Rand: rnd})
 	h.s.inline = true
 	h.s.mkProbe = func(s *Spec, _ DialFunc) probeFunc {
 		return h.probeFor(s.Target())
@@ -53,9 +54,9 @@ func (h *harness) up(name string, ok bool) {
 	defer h.mu.Unlock()
 	h.ok[name] = func(int) Result {
 		if ok {
-			return Result{OK: true, Reason: name + " ok", Weight: NoWeight}
+			return Result{OK: true, Reason: name + " ok"}
 		}
-		return Result{Reason: name + " failed", Weight: NoWeight}
+		return Result{Reason: name + " failed"}
 	}
 }
 
@@ -65,22 +66,15 @@ func (h *harness) script(name string, f func(step int) Result) {
 	h.ok[name] = f
 }
 
-func (h *harness) set(servers ...Server) {
+func (h *harness) set(servers ...Server[string]) {
 	require.NoError(h.t, h.s.Set(context.Background(), servers))
 }
 
 // run fires timers until the clock reaches end, and returns the events.
-func (h *harness) run(end time.Time) []Event {
-	var evs []Event
+func (h *harness) run(end time.Time) []Event[string] {
+	var evs []Event[string]
 	for {
-		h.clk.mu.Lock()
-		var next time.Time
-		for _, t := range h.clk.timers {
-			if t.active && (next.IsZero() || t.deadline.Before(next)) {
-				next = t.deadline
-			}
-		}
-		h.clk.mu.Unlock()
+		next := h.clk.next()
 		if next.IsZero() || next.After(end) {
 			break
 		}
@@ -91,8 +85,8 @@ func (h *harness) run(end time.Time) []Event {
 	return evs
 }
 
-func (h *harness) drain() []Event {
-	var evs []Event
+func (h *harness) drain() []Event[string] {
+	var evs []Event[string]
 	for {
 		select {
 		case ev := <-h.s.Events():
@@ -127,7 +121,7 @@ func (h *harness) probeFor(name string) probeFunc {
 			h.clk.Advance(d)
 		}
 		if f == nil {
-			return Result{Reason: "no script", Weight: NoWeight}
+			return Result{Reason: "no script"}
 		}
 		return f(step)
 	}
@@ -145,10 +139,10 @@ func ev(id string, old, new State, sec float64) string {
 	return fmt.Sprintf("%s %s->%s @%g", id, old, new, at(sec).Sub(t0).Seconds())
 }
 
-func evStrings(evs []Event) []string {
+func evStrings(evs []Event[string]) []string {
 	var out []string
 	for _, e := range evs {
-		out = append(out, fmt.Sprintf("%s %s->%s @%g", e.ID, e.Old, e.New, e.Time.Sub(t0).Seconds()))
+		out = append(out, fmt.Sprintf("%s %s->%s @%g", e.Key, e.Old, e.New, e.Time.Sub(t0).Seconds()))
 	}
 	return out
 }
@@ -157,7 +151,7 @@ func TestTCPRetryTiming(t *testing.T) {
 	h := newHarness(t, nil)
 	const a = "10.0.0.1:80"
 	h.up(a, true)
-	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec(a)}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{tcpSpec(a)}})
 	assert.Empty(t, h.run(at(12)), "an up server that passes produces no event")
 	h.up(a, false) // dies between the checks at 10 and 15
 	evs := h.run(at(30))
@@ -174,7 +168,7 @@ func TestFirstFailureIsEnoughAtStart(t *testing.T) {
 	h := newHarness(t, nil)
 	const a = "10.0.0.1:80"
 	h.up(a, false)
-	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec(a)}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{tcpSpec(a)}})
 	evs := h.run(at(11))
 	// keepalived starts checkers with their retries used up.
 	assert.Equal(t, []string{ev("rs1", Up, Down, 0)}, evStrings(evs))
@@ -187,7 +181,7 @@ func TestAlphaStartsDown(t *testing.T) {
 	h.up(a, true)
 	sp := tcpSpec(a)
 	sp.Alpha = true
-	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{sp}})
 	st, err := h.s.Status(context.Background())
 	require.NoError(t, err)
 	require.Len(t, st, 1)
@@ -203,7 +197,7 @@ func TestWarmupSpreadsFirstCheck(t *testing.T) {
 	h.up(a, true)
 	sp := tcpSpec(a)
 	sp.Warmup = 8 * time.Second
-	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{sp}})
 	h.run(at(8))
 	assert.Equal(t, []int64{int64(8 * time.Second)}, asked)
 	assert.Equal(t, []string{"2/0", "7/0"}, h.callTimes(a))
@@ -216,7 +210,7 @@ func TestRiseFall(t *testing.T) {
 	sp := tcpSpec(a)
 	sp.Retry = 1
 	sp.Rise, sp.Fall = 3, 2
-	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{sp}})
 	h.run(at(4))
 	h.up(a, false)
 	// fail 5, retry 6 (exhausted: fall 1 of 2), fail 11, retry 12: down.
@@ -238,16 +232,16 @@ func TestHTTPPerURLTiming(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		if failing[step] {
-			return Result{Reason: "fail", Weight: NoWeight}
+			return Result{Reason: "fail"}
 		}
-		return Result{OK: true, Weight: NoWeight}
+		return Result{OK: true}
 	})
 	sp := Spec{
 		Kind: HTTPGet, Addr: netip.MustParseAddrPort(a), ConnectTimeout: time.Second,
 		DelayLoop: 3 * time.Second, DelayBeforeRetry: time.Second, Retry: 1,
 		HTTP: &HTTPSpec{URLs: []URL{{Path: "/a"}, {Path: "/b"}}},
 	}
-	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{sp}})
 	assert.Empty(t, h.run(at(7)))
 	mu.Lock()
 	failing[1] = true
@@ -275,7 +269,7 @@ func TestHTTPFastRecovery(t *testing.T) {
 		DelayLoop: 3 * time.Second, DelayBeforeRetry: time.Second, Retry: 1,
 		HTTP: &HTTPSpec{URLs: []URL{{Path: "/a"}, {Path: "/b"}}, FastRecovery: true},
 	}
-	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{sp}})
 	assert.Equal(t, []string{ev("rs1", Up, Down, 0)}, evStrings(h.run(at(2))))
 	h.up(a, true)
 	assert.Equal(t, []string{ev("rs1", Down, Up, 3)}, evStrings(h.run(at(4))))
@@ -288,7 +282,7 @@ func TestMiscTimedFromStart(t *testing.T) {
 		Misc: &MiscSpec{Command: "/bin/check"}}
 	h.up("/bin/check", true)
 	h.took["/bin/check"] = 2 * time.Second
-	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{sp}})
 	h.run(at(11))
 	assert.Equal(t, []string{"0/0", "5/0", "10/0"}, h.callTimes("/bin/check"))
 }
@@ -300,7 +294,7 @@ func TestSeveralCheckersAllMustPass(t *testing.T) {
 	h.up(b, true)
 	sa, sb := tcpSpec(a), tcpSpec(b)
 	sb.DelayLoop = 7 * time.Second
-	h.set(Server{ID: "rs1", Checks: []Spec{sa, sb}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{sa, sb}})
 	h.run(at(1))
 	h.up(b, false)
 	evs := h.run(at(10))
@@ -324,12 +318,12 @@ func TestDynamicWeightEvents(t *testing.T) {
 	h.script("/bin/w", func(int) Result {
 		mu.Lock()
 		defer mu.Unlock()
-		return Result{OK: true, Weight: w}
+		return Result{OK: true, Weight: w, HasWeight: true}
 	})
-	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{sp}})
 	evs := h.run(at(1))
 	require.Len(t, evs, 1)
-	assert.Equal(t, Event{ID: "rs1", Old: Up, New: Up, Weight: 10, Time: at(0), Reason: ""}, evs[0])
+	assert.Equal(t, Event[string]{Key: "rs1", Old: Up, New: Up, Weight: 10, HasWeight: true, Time: at(0), Reason: ""}, evs[0])
 	assert.Empty(t, h.run(at(6)), "same weight: no event")
 	mu.Lock()
 	w = 3
@@ -344,12 +338,12 @@ func TestSetKeepsStateOfUnchangedChecks(t *testing.T) {
 	const a, b = "10.0.0.1:80", "10.0.0.2:80"
 	h.up(a, false)
 	h.up(b, true)
-	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec(a)}}, Server{ID: "rs2", Checks: []Spec{tcpSpec(b)}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{tcpSpec(a)}}, Server[string]{Key: "rs2", Checks: []Spec{tcpSpec(b)}})
 	assert.Equal(t, []string{ev("rs1", Up, Down, 0)}, evStrings(h.run(at(1))))
 	// Reload: rs1 unchanged but with a new delay_loop, rs2 removed.
 	sp := tcpSpec(a)
 	sp.DelayLoop = 2 * time.Second
-	h.set(Server{ID: "rs1", Checks: []Spec{sp}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{sp}})
 	assert.Empty(t, h.drain(), "an unchanged checker keeps its state: no event")
 	st, err := h.s.Status(context.Background())
 	require.NoError(t, err)
@@ -362,7 +356,7 @@ func TestSetKeepsStateOfUnchangedChecks(t *testing.T) {
 	// A changed checker (other port) starts afresh, as in keepalived: up
 	// (not alpha), probed at once (the clock is at the last run, 11).
 	h.up("10.0.0.1:81", true)
-	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec("10.0.0.1:81")}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{tcpSpec("10.0.0.1:81")}})
 	assert.Equal(t, []string{ev("rs1", Down, Up, 11)}, evStrings(h.drain()))
 	assert.Empty(t, h.run(at(20)))
 	assert.Equal(t, []string{"11/0", "16/0"}, h.callTimes("10.0.0.1:81"))
@@ -372,14 +366,14 @@ func TestValidateRejects(t *testing.T) {
 	h := newHarness(t, nil)
 	bad := tcpSpec("10.0.0.1:80")
 	bad.DelayLoop = 0
-	err := h.s.Set(context.Background(), []Server{{ID: "x", Checks: []Spec{bad}}})
+	err := h.s.Set(context.Background(), []Server[string]{{Key: "x", Checks: []Spec{bad}}})
 	require.ErrorIs(t, err, ErrInvalidSpec)
-	err = h.s.Set(context.Background(), []Server{{ID: "x"}, {ID: "x"}})
+	err = h.s.Set(context.Background(), []Server[string]{{Key: "x"}, {Key: "x"}})
 	require.ErrorIs(t, err, ErrInvalidSpec)
 }
 
 func TestStoppedScheduler(t *testing.T) {
-	s := New(Options{})
+	s := New[string](Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- s.Run(ctx) }()
@@ -395,7 +389,7 @@ func TestUpsertRemove(t *testing.T) {
 	const a = "10.0.0.1:80"
 	h.up(a, true)
 	ctx := context.Background()
-	require.NoError(t, h.s.Upsert(ctx, Server{ID: "rs1", Checks: []Spec{tcpSpec(a)}}))
+	require.NoError(t, h.s.Upsert(ctx, Server[string]{Key: "rs1", Checks: []Spec{tcpSpec(a)}}))
 	h.run(at(6))
 	require.NoError(t, h.s.Remove(ctx, "rs1"))
 	h.run(at(30))
@@ -405,10 +399,10 @@ func TestUpsertRemove(t *testing.T) {
 	assert.Empty(t, st)
 	// An existing server without checkers gaining an alpha checker goes
 	// down: that is an event.
-	require.NoError(t, h.s.Upsert(ctx, Server{ID: "rs2"}))
+	require.NoError(t, h.s.Upsert(ctx, Server[string]{Key: "rs2"}))
 	sp := tcpSpec(a)
 	sp.Alpha = true
-	require.NoError(t, h.s.Upsert(ctx, Server{ID: "rs2", Checks: []Spec{sp}}))
+	require.NoError(t, h.s.Upsert(ctx, Server[string]{Key: "rs2", Checks: []Spec{sp}}))
 	assert.Equal(t, []string{"rs2 UP->DOWN @5"}, evStrings(h.drain()))
 }
 
@@ -417,7 +411,7 @@ func TestEventLatency(t *testing.T) {
 	const a, b = "10.0.0.1:80", "10.0.0.2:80"
 	h.up(a, false)
 	h.took[a] = 1500 * time.Millisecond
-	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec(a)}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{tcpSpec(a)}})
 	evs := h.run(at(1))
 	require.Equal(t, []string{ev("rs1", Up, Down, 1.5)}, evStrings(evs))
 	assert.Equal(t, 1500*time.Millisecond, evs[0].Latency, "the failed round's duration")
@@ -432,13 +426,60 @@ func TestEventLatency(t *testing.T) {
 	// that change comes from no probe and has no latency.
 	h.up(b, false)
 	h.took[b] = 400 * time.Millisecond
-	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec(a), tcpSpec(b)}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{tcpSpec(a), tcpSpec(b)}})
 	evs = append(h.drain(), h.run(at(12))...)
 	require.Len(t, evs, 1)
 	assert.Equal(t, Down, evs[0].New)
 	assert.Equal(t, 400*time.Millisecond, evs[0].Latency)
-	h.set(Server{ID: "rs1", Checks: []Spec{tcpSpec(a)}})
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{tcpSpec(a)}})
 	evs = h.drain()
 	require.Len(t, evs, 1)
-	assert.Equal(t, Event{ID: "rs1", Old: Down, New: Up, Reason: "checkers changed", Time: evs[0].Time, Weight: NoWeight}, evs[0])
+	assert.Equal(t, Event[string]{Key: "rs1", Old: Down, New: Up, Reason: "checkers changed", Time: evs[0].Time}, evs[0])
+}
+
+// With alpha, a real server with two checkers starts DOWN, comes UP only
+// once both checkers passed, and goes DOWN again when one of them fails.
+func TestAlphaTwoCheckersUpOnlyWhenBothPass(t *testing.T) {
+	h := newHarness(t, nil)
+	const a, b = "10.0.0.1:80", "10.0.0.1:81"
+	h.up(a, true)
+	h.up(b, false)
+	sa, sb := tcpSpec(a), tcpSpec(b)
+	sa.Alpha, sb.Alpha = true, true
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{sa, sb}})
+	st, err := h.s.Status(context.Background())
+	require.NoError(t, err)
+	require.Len(t, st, 1)
+	assert.Equal(t, Down, st[0].State, "alpha: down before any check")
+
+	// a passes at 0, b fails: still down, and no event for it.
+	assert.Empty(t, h.run(at(4)))
+	st, err = h.s.Status(context.Background())
+	require.NoError(t, err)
+	require.Len(t, st, 1)
+	assert.Equal(t, Down, st[0].State)
+	require.Len(t, st[0].Checks, 2)
+	assert.Equal(t, Up, st[0].Checks[0].State)
+	assert.Equal(t, Down, st[0].Checks[1].State)
+
+	// b passes at 5: both up, the server comes up.
+	h.up(b, true)
+	assert.Equal(t, []string{ev("rs1", Down, Up, 5)}, evStrings(h.run(at(9))))
+
+	// a fails from 10 on: retried at 11 and 12 (retry 2), down at 12
+	// although b still passes.
+	h.up(a, false)
+	assert.Equal(t, []string{ev("rs1", Up, Down, 12)}, evStrings(h.run(at(16))))
+	assert.Equal(t, []string{"0/0", "5/0", "10/0", "11/0", "12/0"}, h.callTimes(a))
+	assert.Equal(t, []string{"0/0", "5/0", "10/0", "15/0"}, h.callTimes(b))
+}
+
+// Status's JSON has the weight only when a dynamic weight is set.
+func TestStatusJSON(t *testing.T) {
+	b, err := json.Marshal(Status[string]{Key: "rs1", State: Up, Reason: "ok"})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"key":"rs1","state":"UP","reason":"ok","checks":null}`, string(b))
+	b, err = json.Marshal(Status[string]{Key: "rs1", State: Up, Reason: "ok", Weight: 0, HasWeight: true})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"key":"rs1","state":"UP","reason":"ok","weight":0,"checks":null}`, string(b))
 }

@@ -6,13 +6,15 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/lvsctl/lvsctl/internal/clock/clocktest"
 )
 
 // benchServers are n real servers with checks checks each (TCP).
-func benchServers(n, checks int) []Server {
-	servers := make([]Server, n)
+func benchServers(n, checks int) []Server[string] {
+	servers := make([]Server[string], n)
 	for i := range servers {
-		servers[i] = Server{ID: "TCP 10.100.0.1:80 -> 10.200.0.1:" + strconv.Itoa(1+i)}
+		servers[i] = Server[string]{Key: "TCP 10.100.0.1:80 -> 10.200.0.1:" + strconv.Itoa(1+i)}
 		for range checks {
 			sp := tcpSpec("10.0.0.1:80")
 			sp.Addr = netip.MustParseAddrPort("10.0.0.1:" + strconv.Itoa(1+i))
@@ -25,8 +27,8 @@ func benchServers(n, checks int) []Server {
 }
 
 func benchSet(b *testing.B, checks int) {
-	clk := newFakeClock(t0)
-	s := New(Options{Clock: clk})
+	clk := clocktest.New(t0)
+	s := New[string](Options{Clock: clk})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = s.Run(ctx); close(done) }()

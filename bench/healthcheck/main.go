@@ -194,13 +194,13 @@ func measure(o opts) error {
 	if o.netDial {
 		hopts.Dial = dial
 	}
-	s := healthcheck.New(hopts)
+	s := healthcheck.New[int](hopts)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 
-	servers := make([]healthcheck.Server, o.n)
+	servers := make([]healthcheck.Server[int], o.n)
 	for i := range servers {
 		sp := healthcheck.Spec{
 			Kind: healthcheck.TCPCheck, Addr: addr(i%o.addrs, o.port),
@@ -212,14 +212,14 @@ func measure(o opts) error {
 			sp.DelayBeforeRetry = 3 * time.Second
 			sp.HTTP = &healthcheck.HTTPSpec{URLs: []healthcheck.URL{{Path: "/health"}}}
 		}
-		servers[i] = healthcheck.Server{ID: fmt.Sprintf("rs%d", i), Checks: []healthcheck.Spec{sp}}
+		servers[i] = healthcheck.Server[int]{Key: i, Checks: []healthcheck.Spec{sp}}
 	}
 	var downs atomic.Int64
 	go func() {
 		for ev := range s.Events() {
 			if ev.New == healthcheck.Down {
 				if downs.Add(1) <= 3 {
-					fmt.Fprintln(os.Stderr, "DOWN:", ev.ID, ev.Reason)
+					fmt.Fprintf(os.Stderr, "DOWN: rs%d %s\n", ev.Key, ev.Reason)
 				}
 			}
 		}

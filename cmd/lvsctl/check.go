@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/healthcheck"
 	"github.com/lvsctl/lvsctl/internal/config"
 )
@@ -69,9 +72,12 @@ func checkCommand() *cli.Command {
 	}
 }
 
+// realServer is the key of a checked real server.
+type realServer = director.RealRef
+
 // checkOnce checks all servers concurrently (bounded), each checker once.
-func checkOnce(ctx context.Context, servers []healthcheck.Server) []healthcheck.Status {
-	out := make([]healthcheck.Status, len(servers))
+func checkOnce(ctx context.Context, servers []healthcheck.Server[realServer]) []healthcheck.Status[realServer] {
+	out := make([]healthcheck.Status[realServer], len(servers))
 	sem := make(chan struct{}, 256)
 	var wg sync.WaitGroup
 	for i := range servers {
@@ -81,15 +87,15 @@ func checkOnce(ctx context.Context, servers []healthcheck.Server) []healthcheck.
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			srv := &servers[i]
-			st := healthcheck.Status{ID: srv.ID, State: healthcheck.Up, Weight: healthcheck.NoWeight, Reason: "no checkers"}
+			st := healthcheck.Status[realServer]{Key: srv.Key, State: healthcheck.Up, Reason: "no checkers"}
 			for j := range srv.Checks {
 				sp := &srv.Checks[j]
 				r := healthcheck.CheckOnce(ctx, sp, nil)
 				ci := healthcheck.CheckInfo{Kind: sp.Kind.String(), Target: sp.Target(), State: healthcheck.Down, Reason: r.Reason, LastRun: time.Now()}
 				if r.OK {
 					ci.State = healthcheck.Up
-					if r.Weight != healthcheck.NoWeight {
-						st.Weight = r.Weight
+					if r.HasWeight {
+						st.Weight, st.HasWeight = r.Weight, true
 					}
 				}
 				if st.State == healthcheck.Up {
@@ -107,8 +113,8 @@ func checkOnce(ctx context.Context, servers []healthcheck.Server) []healthcheck.
 	return out
 }
 
-func watch(ctx context.Context, servers []healthcheck.Server, out *printer) error {
-	s := healthcheck.New(healthcheck.Options{})
+func watch(ctx context.Context, servers []healthcheck.Server[realServer], out *printer) error {
+	s := healthcheck.New[realServer](healthcheck.Options{})
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
@@ -116,9 +122,9 @@ func watch(ctx context.Context, servers []healthcheck.Server, out *printer) erro
 	// The initial states are printed before the first check can run, so
 	// they are followed only by transitions: a real server starts UP
 	// unless one of its checkers has alpha (keepalived's rule).
-	initial := make([]healthcheck.Status, 0, len(servers))
+	initial := make([]healthcheck.Status[realServer], 0, len(servers))
 	for _, srv := range servers {
-		st := healthcheck.Status{ID: srv.ID, State: healthcheck.Up, Reason: "initial state", Weight: healthcheck.NoWeight}
+		st := healthcheck.Status[realServer]{Key: srv.Key, State: healthcheck.Up, Reason: "initial state"}
 		for _, sp := range srv.Checks {
 			if sp.Alpha {
 				st.State = healthcheck.Down
@@ -126,7 +132,7 @@ func watch(ctx context.Context, servers []healthcheck.Server, out *printer) erro
 		}
 		initial = append(initial, st)
 	}
-	sort.Slice(initial, func(i, j int) bool { return initial[i].ID < initial[j].ID })
+	sort.Slice(initial, func(i, j int) bool { return realText(initial[i].Key) < realText(initial[j].Key) })
 	for _, st := range initial {
 		if err := out.status(st); err != nil {
 			cancel()
@@ -154,11 +160,81 @@ type printer struct {
 	json bool
 }
 
-func (p *printer) status(st healthcheck.Status) error {
-	if p.json {
-		return json.NewEncoder(p.w).Encode(st)
+// realText is how the text output names a real server: "TCP
+// 10.16.8.100:80 -> 10.16.8.8:80", or "FWM 7 -> 10.0.0.1:80" (no family:
+// keepalived.conf names a fwmark service by its mark alone).
+func realText(ref realServer) string {
+	svc := ref.Service.String()
+	if ref.Service.FWMark != 0 {
+		svc = "FWM " + strconv.FormatUint(uint64(ref.Service.FWMark), 10)
 	}
-	if _, err := fmt.Fprintf(p.w, "%-4s %s: %s%s\n", st.State, st.ID, st.Reason, weightText(st.Weight)); err != nil {
+	return svc + " -> " + ref.Real.String()
+}
+
+// jsonService is a virtual service in the JSON output: protocol, address
+// and port, or a firewall mark (with the family the kernel keys it by).
+type jsonService struct {
+	Protocol string     `json:"protocol,omitempty"`
+	Address  netip.Addr `json:"address,omitzero"`
+	Port     uint16     `json:"port,omitempty"`
+	FWMark   uint32     `json:"fwmark,omitempty"`
+	Family   string     `json:"family"`
+}
+
+// jsonReal is a real server in the JSON output.
+type jsonReal struct {
+	Address netip.Addr `json:"address"`
+	Port    uint16     `json:"port"`
+}
+
+// jsonKey is the identity part of every JSON line: structured fields to
+// read, and ID, the text output's name of the real server, to show.
+type jsonKey struct {
+	Service jsonService `json:"service"`
+	Real    jsonReal    `json:"real"`
+	ID      string      `json:"id"`
+}
+
+func jsonKeyOf(ref realServer) jsonKey {
+	k := jsonKey{Real: jsonReal{Address: ref.Real.Addr, Port: ref.Real.Port}, ID: realText(ref)}
+	k.Service.Family = ref.Service.Family.String()
+	if ref.Service.FWMark != 0 {
+		k.Service.FWMark = ref.Service.FWMark
+	} else {
+		k.Service.Protocol = ref.Service.Protocol.String()
+		k.Service.Address, k.Service.Port = ref.Service.Addr, ref.Service.Port
+	}
+	return k
+}
+
+// encode writes v as one JSON line, without HTML escaping: the names
+// ("TCP 10.16.8.100:80 -> 10.16.8.8:80") and reasons are read by people
+// and tools, not embedded in a page.
+func (p *printer) encode(v any) error {
+	enc := json.NewEncoder(p.w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// jsonWeight is the dynamic weight, absent (nil) when there is none.
+func jsonWeight(w int, has bool) *int {
+	if !has {
+		return nil
+	}
+	return &w
+}
+
+func (p *printer) status(st healthcheck.Status[realServer]) error {
+	if p.json {
+		return p.encode(struct {
+			jsonKey
+			State  healthcheck.State       `json:"state"`
+			Reason string                  `json:"reason"`
+			Weight *int                    `json:"weight,omitempty"`
+			Checks []healthcheck.CheckInfo `json:"checks"`
+		}{jsonKeyOf(st.Key), st.State, st.Reason, jsonWeight(st.Weight, st.HasWeight), st.Checks})
+	}
+	if _, err := fmt.Fprintf(p.w, "%-4s %s: %s%s\n", st.State, realText(st.Key), st.Reason, weightText(st.Weight, st.HasWeight)); err != nil {
 		return err
 	}
 	for _, c := range st.Checks {
@@ -169,23 +245,23 @@ func (p *printer) status(st healthcheck.Status) error {
 	return nil
 }
 
-func (p *printer) event(ev healthcheck.Event) error {
+func (p *printer) event(ev healthcheck.Event[realServer]) error {
 	if p.json {
-		return json.NewEncoder(p.w).Encode(struct {
-			Time   time.Time         `json:"time"`
-			ID     string            `json:"id"`
+		return p.encode(struct {
+			Time time.Time `json:"time"`
+			jsonKey
 			Old    healthcheck.State `json:"old"`
 			New    healthcheck.State `json:"new"`
 			Reason string            `json:"reason"`
-			Weight int               `json:"weight"`
-		}{ev.Time, ev.ID, ev.Old, ev.New, ev.Reason, ev.Weight})
+			Weight *int              `json:"weight,omitempty"`
+		}{ev.Time, jsonKeyOf(ev.Key), ev.Old, ev.New, ev.Reason, jsonWeight(ev.Weight, ev.HasWeight)})
 	}
-	_, err := fmt.Fprintf(p.w, "%s %s -> %s %s: %s%s\n", ev.Time.Format(time.RFC3339Nano), ev.Old, ev.New, ev.ID, ev.Reason, weightText(ev.Weight))
+	_, err := fmt.Fprintf(p.w, "%s %s -> %s %s: %s%s\n", ev.Time.Format(time.RFC3339Nano), ev.Old, ev.New, realText(ev.Key), ev.Reason, weightText(ev.Weight, ev.HasWeight))
 	return err
 }
 
-func weightText(w int) string {
-	if w == healthcheck.NoWeight {
+func weightText(w int, has bool) string {
+	if !has {
 		return ""
 	}
 	return fmt.Sprintf(" (weight %d)", w)

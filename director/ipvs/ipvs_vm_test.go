@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/director/directortest"
 	"github.com/lvsctl/lvsctl/director/ipvs"
 	"github.com/lvsctl/lvsctl/e2e/lab"
 	"github.com/lvsctl/lvsctl/e2e/vm/guest"
@@ -113,11 +114,11 @@ func TestVMScale(t *testing.T) {
 				Addr: netip.AddrFrom4([4]byte{10, 100, byte(i >> 8), byte(i)}), Port: 80}, Scheduler: "wrr"}}
 			for j := range 10 {
 				vs.RealServers = append(vs.RealServers, director.RealServer{Addr: netip.AddrFrom4([4]byte{10, 200, 0, byte(j)}),
-					Port: 80, Weight: 1, Forward: director.DirectRoute, Checkers: 1})
+					Port: 80, Weight: 1, Forward: director.DirectRoute, Checked: true})
 			}
 			cfg.Services = append(cfg.Services, vs)
 		}
-		return cfg
+		return directortest.Complete(cfg)
 	}
 	start := time.Now()
 	d, err := director.New(cfg(), director.Options{IPVS: c})

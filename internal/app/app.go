@@ -43,8 +43,13 @@ func NewVRRPNode(cfg vrrp.Config, log *slog.Logger) (VRRP, error) {
 	if err != nil {
 		return nil, err
 	}
-	return n, nil
+	return tmpNode{n}, nil
 }
+
+// tmpNode: TEMPORARY until vrrp.Node.Reload lands.
+type tmpNode struct{ *vrrp.Node }
+
+func (tmpNode) Reload(vrrp.Config) error { return nil }
 
 // Options configure Run. Load is required, and IPVS or OpenIPVS.
 type Options struct {
@@ -155,7 +160,10 @@ func Run(ctx context.Context, o Options) (err error) {
 			undo[i]()
 		}
 	}()
-	undo = append(undo, dm.closeKernel)
+	undo = append(undo, func() {
+		dm.closeKernel()
+		o.Logger.Info("director stopped", "cause", fmt.Sprint(err))
+	})
 
 	d, err := o.Load()
 	if err != nil {
@@ -357,9 +365,8 @@ func (dm *Daemon) stopDirector(cause error) error {
 	defer cancel()
 	err := dir.Stop(ctx)
 	if err != nil {
-		dm.log.Error("removing IPVS services", "err", err)
+		dm.log.Error("removing IPVS services", "err", err, "stopping_because", fmt.Sprint(cause))
 	}
-	dm.log.Info("director stopped", "cause", fmt.Sprint(cause))
 	return err
 }
 

@@ -60,9 +60,9 @@ func BenchmarkConvert1000x10(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		dc, refs := cfg.Director()
+		dc := cfg.Director()
 		hs, err := HealthServers(cfg)
-		if err != nil || len(dc.Services) != 1000 || len(refs) != 10000 || len(hs) != 10000 {
+		if err != nil || len(dc.Services) != 1000 || len(hs) != 10000 {
 			b.Fatal("conversion failed", err)
 		}
 	}
@@ -78,35 +78,18 @@ func BenchmarkLoadAndConvert1000x10(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		dc, refs := cfg.Director()
+		dc := cfg.Director()
 		hs, err := HealthServers(cfg)
-		if err != nil || len(dc.Services) != 1000 || len(refs) != 10000 || len(hs) != 10000 {
+		if err != nil || len(dc.Services) != 1000 || len(hs) != 10000 {
 			b.Fatal("conversion failed", err)
 		}
 		_ = cfg.VRRP()
 	}
 }
 
-// RealServerKey and Position.String are built without fmt for speed; their
-// text must stay what fmt made of them.
-func TestKeyAndPositionText(t *testing.T) {
-	v4 := &VirtualServer{Protocol: ProtoTCP, Addr: netip.MustParseAddr("10.16.8.100"), Port: 80}
-	v6 := &VirtualServer{Protocol: ProtoUDP, Addr: netip.MustParseAddr("2001:db8::1"), Port: 53}
-	fwm := &VirtualServer{FWMark: 7}
-	rs4 := &RealServer{Addr: netip.MustParseAddr("10.16.8.8"), Port: 80}
-	rs6 := &RealServer{Addr: netip.MustParseAddr("2001:db8::8"), Port: 53}
-	for _, c := range []struct {
-		vs *VirtualServer
-		rs *RealServer
-	}{{v4, rs4}, {v6, rs6}, {fwm, rs4}, {fwm, rs6}} {
-		want := fmt.Sprintf("%s %s -> %s", c.vs.Protocol, netip.AddrPortFrom(c.vs.Addr, c.vs.Port), netip.AddrPortFrom(c.rs.Addr, c.rs.Port))
-		if c.vs.IsFWMark() {
-			want = fmt.Sprintf("FWM %d -> %s", c.vs.FWMark, netip.AddrPortFrom(c.rs.Addr, c.rs.Port))
-		}
-		if got := RealServerKey(c.vs, c.rs); got != want {
-			t.Errorf("RealServerKey = %q, want %q", got, want)
-		}
-	}
+// Position.String is built without fmt for speed; its text must stay what
+// fmt made of it.
+func TestPositionTextAsFmt(t *testing.T) {
 	for _, p := range []Position{{File: "/etc/keepalived/keepalived.conf", Line: 12, Col: 5}, {}, {File: "a:b", Line: 1, Col: 100000}} {
 		if got, want := p.String(), fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col); got != want {
 			t.Errorf("Position.String = %q, want %q", got, want)

@@ -6,32 +6,40 @@ import (
 	"github.com/lvsctl/lvsctl/director"
 )
 
-// Director converts the virtual servers into the director's configuration,
-// and maps every RealServerKey (the ID HealthServers gives each real server)
-// to the real server it names.
-func (c *Config) Director() (director.Config, map[string]director.RealRef) {
+// serviceKey is vs's identity in the kernel, as the director keys it.
+func serviceKey(vs *VirtualServer) director.ServiceKey {
+	key := director.ServiceKey{Port: vs.Port, FWMark: vs.FWMark}
+	if vs.IsFWMark() {
+		// The kernel keys fwmark services by family too: take the
+		// real servers' (keepalived does the same).
+		key.Family = director.IPv4
+		if len(vs.RealServers) > 0 && vs.RealServers[0].Addr.Is6() && !vs.RealServers[0].Addr.Is4In6() {
+			key.Family = director.IPv6
+		}
+		return key
+	}
+	key.Addr = vs.Addr.Unmap()
+	key.Family = director.FamilyOf(key.Addr)
+	key.Protocol = protocolNumber(vs.Protocol)
+	return key
+}
+
+// realRef names rs of the service svc (serviceKey of its virtual server).
+// Director builds the director's real server from it and HealthServers
+// keys the checks with it, so a health event always names a real server
+// the director has: this is the one place the identity is made.
+func realRef(svc director.ServiceKey, rs *RealServer) director.RealRef {
+	return director.RealRef{Service: svc, Real: director.DestKey{Addr: rs.Addr.Unmap(), Port: rs.Port}}
+}
+
+// Director converts the virtual servers into the director's configuration.
+// Its services and real servers carry the keys of HealthServers' servers.
+func (c *Config) Director() director.Config {
 	var out director.Config
 	out.Services = make([]director.VirtualService, 0, len(c.VirtualServers))
-	n := 0
-	for i := range c.VirtualServers {
-		n += len(c.VirtualServers[i].RealServers)
-	}
-	refs := make(map[string]director.RealRef, n)
 	for i := range c.VirtualServers {
 		vs := &c.VirtualServers[i]
-		key := director.ServiceKey{Port: vs.Port, FWMark: vs.FWMark}
-		if vs.IsFWMark() {
-			// The kernel keys fwmark services by family too: take the
-			// real servers' (keepalived does the same).
-			key.Family = director.IPv4
-			if len(vs.RealServers) > 0 && vs.RealServers[0].Addr.Is6() && !vs.RealServers[0].Addr.Is4In6() {
-				key.Family = director.IPv6
-			}
-		} else {
-			key.Addr = vs.Addr.Unmap()
-			key.Family = director.FamilyOf(key.Addr)
-			key.Protocol = protocolNumber(vs.Protocol)
-		}
+		key := serviceKey(vs)
 		svc := director.Service{Key: key, Scheduler: vs.Scheduler}
 		if vs.PersistenceTimeout > 0 {
 			svc.Flags |= director.FlagPersistent
@@ -63,9 +71,10 @@ func (c *Config) Director() (director.Config, map[string]director.RealRef) {
 		}
 		for j := range vs.RealServers {
 			rs := &vs.RealServers[j]
+			ref := realRef(key, rs)
 			dv.RealServers = append(dv.RealServers, director.RealServer{
-				Addr:             rs.Addr.Unmap(),
-				Port:             rs.Port,
+				Addr:             ref.Real.Addr,
+				Port:             ref.Real.Port,
 				Weight:           rs.Weight,
 				Forward:          forwardOf(rs.Method),
 				UpperThreshold:   rs.UThreshold,
@@ -76,8 +85,6 @@ func (c *Config) Director() (director.Config, map[string]director.RealRef) {
 				Checked:          len(rs.Checkers) > 0,
 				Pos:              rs.Pos.String(),
 			})
-			refs[RealServerKey(vs, rs)] = director.RealRef{Service: key,
-				Real: director.DestKey{Addr: rs.Addr.Unmap(), Port: rs.Port}}
 		}
 		if ss := vs.SorryServer; ss != nil {
 			dv.Sorry = &director.RealServer{Addr: ss.Addr.Unmap(), Port: ss.Port, Weight: 1,
@@ -86,7 +93,7 @@ func (c *Config) Director() (director.Config, map[string]director.RealRef) {
 		}
 		out.Services = append(out.Services, dv)
 	}
-	return out, refs
+	return out
 }
 
 func protocolNumber(p Protocol) director.Protocol {

@@ -15,7 +15,7 @@ import (
 func TestDirectorFromSeedLVSDR(t *testing.T) {
 	c, _, err := Load("testdata/seed/lvs-dr-ka67.conf")
 	require.NoError(t, err)
-	dc, refs := c.Director()
+	dc := c.Director()
 	require.NoError(t, dc.Validate())
 	require.Len(t, dc.Services, 2)
 	vs := dc.Services[0]
@@ -28,10 +28,16 @@ func TestDirectorFromSeedLVSDR(t *testing.T) {
 
 	servers, err := HealthServers(c)
 	require.NoError(t, err)
-	require.Len(t, refs, 4)
+	require.Len(t, servers, 4)
+	configured := map[director.RealRef]bool{}
+	for _, vs := range dc.Services {
+		for _, rs := range vs.RealServers {
+			configured[director.RealRef{Service: vs.Service.Key, Real: rs.Key()}] = true
+		}
+	}
 	for _, s := range servers {
-		ref, ok := refs[s.ID]
-		require.True(t, ok, s.ID)
+		ref := s.Key
+		require.True(t, configured[ref], "%s names no real server of the director", ref)
 		assert.True(t, ref.Real.Addr == netip.MustParseAddr("10.16.8.8") || ref.Real.Addr == netip.MustParseAddr("10.16.8.9"))
 	}
 
@@ -79,7 +85,7 @@ virtual_server fwmark 7 {
 `
 	c, _, err := Parse("t.conf", []byte(src), Options{})
 	require.NoError(t, err)
-	dc, _ := c.Director()
+	dc := c.Director()
 	require.NoError(t, dc.Validate())
 	require.Len(t, dc.Services, 2)
 	s := dc.Services[0]

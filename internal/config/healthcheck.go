@@ -4,48 +4,31 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
-	"strconv"
 
+	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/healthcheck"
 )
 
-// RealServerKey names a real server of a virtual server; it is the ID of
-// the healthcheck.Server built for it, so a consumer can map events back.
-// Examples: "TCP 10.16.8.100:80 -> 10.16.8.8:80", "FWM 7 -> 10.0.0.1:80".
-func RealServerKey(vs *VirtualServer, rs *RealServer) string {
-	// Built once per real server on every load: appends, not fmt.
-	b := make([]byte, 0, 64)
-	if vs.IsFWMark() {
-		b = append(b, "FWM "...)
-		b = strconv.AppendUint(b, uint64(vs.FWMark), 10)
-	} else {
-		b = append(b, vs.Protocol...)
-		b = append(b, ' ')
-		b = netip.AddrPortFrom(vs.Addr, vs.Port).AppendTo(b)
-	}
-	b = append(b, " -> "...)
-	b = netip.AddrPortFrom(rs.Addr, rs.Port).AppendTo(b)
-	return string(b)
-}
-
 // HealthServers returns one healthcheck.Server per real server of every
-// virtual server, keyed by RealServerKey, with one Spec per checker. A
-// real server without checkers is included with none (always up).
-func HealthServers(c *Config) ([]healthcheck.Server, error) {
+// virtual server, keyed by the director.RealRef that names it in Director's
+// configuration, with one Spec per checker. A real server without checkers
+// is included with none (always up).
+func HealthServers(c *Config) ([]healthcheck.Server[director.RealRef], error) {
 	n := 0
 	for i := range c.VirtualServers {
 		n += len(c.VirtualServers[i].RealServers)
 	}
-	out := make([]healthcheck.Server, 0, n)
+	out := make([]healthcheck.Server[director.RealRef], 0, n)
 	for i := range c.VirtualServers {
 		vs := &c.VirtualServers[i]
+		key := serviceKey(vs)
 		for j := range vs.RealServers {
 			rs := &vs.RealServers[j]
-			srv := healthcheck.Server{ID: RealServerKey(vs, rs)}
+			srv := healthcheck.Server[director.RealRef]{Key: realRef(key, rs)}
 			for k := range rs.Checkers {
 				spec, err := HealthSpec(vs, rs, &rs.Checkers[k])
 				if err != nil {
-					return nil, fmt.Errorf("%s: %s: %w", rs.Checkers[k].Pos, srv.ID, err)
+					return nil, fmt.Errorf("%s: %s: %w", rs.Checkers[k].Pos, srv.Key, err)
 				}
 				srv.Checks = append(srv.Checks, spec)
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/healthcheck"
 )
 
@@ -19,12 +20,16 @@ func TestHealthServersSeed(t *testing.T) {
 	require.NoError(t, err)
 	var ids []string
 	for _, s := range servers {
-		ids = append(ids, s.ID)
+		ids = append(ids, s.Key.String())
 	}
 	assert.Equal(t, []string{
 		"TCP 10.16.8.100:80 -> 10.16.8.8:80", "TCP 10.16.8.100:80 -> 10.16.8.9:80",
 		"TCP 10.16.8.101:80 -> 10.16.8.8:80", "TCP 10.16.8.101:80 -> 10.16.8.9:80",
 	}, ids)
+	assert.Equal(t, director.RealRef{
+		Service: director.ServiceKey{Family: director.IPv4, Protocol: director.TCP, Addr: netip.MustParseAddr("10.16.8.100"), Port: 80},
+		Real:    director.DestKey{Addr: netip.MustParseAddr("10.16.8.8"), Port: 80},
+	}, servers[0].Key)
 	require.Len(t, servers[0].Checks, 1)
 	assert.Equal(t, healthcheck.Spec{
 		Kind: healthcheck.HTTPGet, Addr: netip.MustParseAddrPort("10.16.8.8:80"),
@@ -105,4 +110,54 @@ func TestHealthServersAllSeeds(t *testing.T) {
 		}
 	}
 	assert.Positive(t, checks)
+}
+
+// The key of every health-checked real server is exactly the identity the
+// director's configuration gives that real server (IPv4, IPv6, fwmark), so
+// a health event needs no lookup.
+func TestHealthKeysAreDirectorKeys(t *testing.T) {
+	files, err := filepath.Glob("testdata/seed/*.conf")
+	require.NoError(t, err)
+	cfgs := []*Config{}
+	for _, f := range files {
+		if cfg, _, err := LoadWith(f, Options{}); err == nil {
+			cfgs = append(cfgs, cfg)
+		}
+	}
+	cfg, _, err := Parse("t.conf", []byte(`
+virtual_server fwmark 7 {
+    lb_kind DR
+    real_server 2001:db8::2 80 {
+        TCP_CHECK {
+        }
+    }
+}
+virtual_server 2001:db8::1 53 {
+    protocol UDP
+    real_server 2001:db8::8 53 {
+    }
+}
+`), Options{})
+	require.NoError(t, err)
+	cfgs = append(cfgs, cfg)
+	for _, cfg := range cfgs {
+		var want []director.RealRef
+		for _, vs := range cfg.Director().Services {
+			for _, rs := range vs.RealServers {
+				want = append(want, director.RealRef{Service: vs.Service.Key, Real: rs.Key()})
+			}
+		}
+		servers, err := HealthServers(cfg)
+		require.NoError(t, err)
+		var got []director.RealRef
+		for _, s := range servers {
+			got = append(got, s.Key)
+		}
+		assert.Equal(t, want, got)
+	}
+	servers, err := HealthServers(cfg)
+	require.NoError(t, err)
+	require.Len(t, servers, 2)
+	assert.Equal(t, "FWM 7 IPv6 -> [2001:db8::2]:80", servers[0].Key.String())
+	assert.Equal(t, "UDP [2001:db8::1]:53 -> [2001:db8::8]:53", servers[1].Key.String())
 }
