@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/lvsctl/lvsctl/internal/clock"
 )
 
 // HealthEvent is a real server's health as its checks (aggregated by the
@@ -35,8 +37,8 @@ type Scripts interface {
 type Options struct {
 	IPVS   IPVS
 	Logger *slog.Logger
-	// Now is the clock for status timestamps (time.Now when nil).
-	Now func() time.Time
+	// Clock stamps health changes for status (clock.System when nil).
+	Clock clock.Clock
 	// Scripts runs notify_up/down and quorum_up/down (none when nil).
 	Scripts Scripts
 	// KeepIPVS leaves the managed services in the kernel on Stop.
@@ -59,7 +61,7 @@ type Director struct {
 	mu      sync.Mutex
 	ipvs    IPVS
 	log     *slog.Logger
-	now     func() time.Time
+	clock   clock.Clock
 	scripts Scripts
 	obs     Observer
 	keep    bool
@@ -115,7 +117,7 @@ func New(cfg Config, opts Options) (*Director, error) {
 	d := &Director{
 		ipvs:    opts.IPVS,
 		log:     opts.Logger,
-		now:     opts.Now,
+		clock:   opts.Clock,
 		scripts: opts.Scripts,
 		obs:     opts.Observer,
 		keep:    opts.KeepIPVS,
@@ -125,8 +127,8 @@ func New(cfg Config, opts Options) (*Director, error) {
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
-	if d.now == nil {
-		d.now = time.Now
+	if d.clock == nil {
+		d.clock = clock.System{}
 	}
 	d.install(cfg, nil)
 	return d, nil
@@ -135,7 +137,7 @@ func New(cfg Config, opts Options) (*Director, error) {
 // install makes cfg current, carrying health state over from old (nil at
 // start) for real servers that stay.
 func (d *Director) install(cfg Config, old map[ServiceKey]*vsState) {
-	now := d.now()
+	now := d.clock.Now()
 	d.cfg = cfg
 	d.services = make([]*vsState, 0, len(cfg.Services))
 	d.byKey = make(map[ServiceKey]*vsState, len(cfg.Services))
@@ -463,7 +465,7 @@ func (d *Director) HandleHealth(ctx context.Context, ev HealthEvent) error {
 	if rs == nil {
 		return fmt.Errorf("health event for %s in %s: real server %w", real, svc, ErrNotFound)
 	}
-	now := d.now()
+	now := d.clock.Now()
 	rs.result, rs.checked, rs.latency = ev.Result, now, ev.Latency
 	changed := false
 	if ev.Up != rs.alive {

@@ -17,6 +17,7 @@ import (
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/director/directortest"
 	"github.com/lvsctl/lvsctl/director/fakeipvs"
+	"github.com/lvsctl/lvsctl/internal/clock/clocktest"
 )
 
 type scripts struct {
@@ -61,7 +62,7 @@ type fixture struct {
 	f    *fakeipvs.IPVS
 	s    *scripts
 	logs *bytes.Buffer
-	now  time.Time
+	clk  *clocktest.Fake
 }
 
 func newFixture(t *testing.T, cfg director.Config, f *fakeipvs.IPVS) *fixture {
@@ -69,10 +70,10 @@ func newFixture(t *testing.T, cfg director.Config, f *fakeipvs.IPVS) *fixture {
 	if f == nil {
 		f = fakeipvs.New()
 	}
-	fx := &fixture{f: f, s: &scripts{}, logs: &bytes.Buffer{}, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	fx := &fixture{f: f, s: &scripts{}, logs: &bytes.Buffer{}, clk: clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
 	d, err := director.New(cfg, director.Options{
 		IPVS: f, Scripts: fx.s, Logger: slog.New(slog.NewTextHandler(fx.logs, nil)),
-		Now: func() time.Time { return fx.now },
+		Clock: fx.clk,
 	})
 	require.NoError(t, err)
 	fx.d = d
@@ -315,7 +316,7 @@ func TestStopRemovesOwnServicesOnly(t *testing.T) {
 
 func TestStatus(t *testing.T) {
 	fx := newFixture(t, seedConfig(), nil)
-	fx.now = fx.now.Add(time.Minute)
+	fx.clk.Advance(time.Minute)
 	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.8:80", false)
 	fx.f.SetConns(vsKey("TCP 10.16.8.100:80"), dst("10.16.8.9:80", 1).Key(), 3, 4)
 	st, err := fx.d.Status(context.Background())
@@ -327,7 +328,7 @@ func TestStatus(t *testing.T) {
 	assert.True(t, s.InKernel)
 	require.Len(t, s.Reals, 2)
 	assert.Equal(t, "down", s.Reals[0].Health)
-	assert.Equal(t, fx.now, s.Reals[0].Since)
+	assert.Equal(t, fx.clk.Now(), s.Reals[0].Since)
 	assert.Nil(t, s.Reals[0].KernelWeight, "not in the kernel")
 	assert.Equal(t, "false", s.Reals[0].LastResult)
 	assert.Equal(t, "up", s.Reals[1].Health)
