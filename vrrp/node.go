@@ -14,45 +14,32 @@ import (
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/lvsctl/lvsctl/internal/clock"
+	"github.com/lvsctl/lvsctl/internal/script"
 	"github.com/lvsctl/lvsctl/vrrp/fsm"
 	"github.com/lvsctl/lvsctl/vrrp/packet"
 )
-
-// Clock is the node's source of time.
-type Clock interface {
-	Now() time.Time
-	// NewTimer returns a channel that receives once d has passed and a stop function.
-	NewTimer(d time.Duration) (<-chan time.Time, func() bool)
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-func (realClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
-	t := time.NewTimer(d)
-	return t.C, t.Stop
-}
 
 // Option customises a Node (kernel-facing parts, clock, logger).
 type Option func(*options)
 
 type options struct {
 	log       *slog.Logger
-	clock     Clock
+	clock     clock.Clock
 	transport Transport
 	addrs     AddrManager
 	announcer Announcer
 	links     Links
 	handle    *netlink.Handle
 	onChange  func(InstanceStatus)
-	start     starter
+	start     func(*exec.Cmd) error
 }
 
 // WithLogger sets the logger (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
 
 // WithClock sets the clock (default: the system clock).
-func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
+func WithClock(c clock.Clock) Option { return func(o *options) { o.clock = c } }
 
 // WithTransport replaces the IP protocol 112 socket.
 func WithTransport(t Transport) Option { return func(o *options) { o.transport = t } }
@@ -79,19 +66,20 @@ func WithTransitionHook(fn func(InstanceStatus)) Option {
 }
 
 // withStarter replaces how scripts are started (tests).
-func withStarter(s starter) Option { return func(o *options) { o.start = s } }
+func withStarter(s func(*exec.Cmd) error) Option { return func(o *options) { o.start = s } }
 
 // Node runs a set of VRRP instances.
 type Node struct {
 	cfg   Config
 	log   *slog.Logger
-	clock Clock
+	clock clock.Clock
 	tr    Transport
 	addrs AddrManager
 	arp   Announcer
 	links Links
-	start starter
-	hook  func(InstanceStatus)
+	// run runs notify and track scripts inside the node's namespace.
+	run  script.Runner
+	hook func(InstanceStatus)
 
 	closers []func()
 
@@ -116,7 +104,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := options{log: slog.Default(), clock: realClock{}}
+	o := options{log: slog.Default(), clock: clock.System{}}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -138,7 +126,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if o.start == nil {
 		o.start = func(c *exec.Cmd) error { return ns.do(c.Start) }
 	}
-	n.start = o.start
+	n.run = script.Runner{Start: o.start}
 	if o.addrs == nil || o.links == nil || o.announcer == nil {
 		h := o.handle
 		if h == nil {
@@ -201,7 +189,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		n.groups = append(n.groups, g)
 	}
 	for _, ts := range n.scripts {
-		if err := ts.cmd.check(); err != nil {
+		if err := ts.cmd.Check(); err != nil {
 			ts.problem = fmt.Sprintf("vrrp_script %s: %v (counts as failing)", ts.cfg.Name, err)
 			n.log.Error("track script cannot run; it counts as failing", "script", ts.cfg.Name, "err", err)
 		}
@@ -321,7 +309,7 @@ func (n *Node) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ts.loop(bg, n.start, n.clock, n.log, func(r scriptResult) {
+			ts.loop(bg, n.run, n.clock, n.log, func(r scriptResult) {
 				select {
 				case events <- nodeEvent{script: &r}:
 				case <-bg.Done():
@@ -329,7 +317,7 @@ func (n *Node) Run(ctx context.Context) error {
 			})
 		}()
 	}
-	notifier := newNotifier(n.start, n.log, n.cfg.NotifyTimeout)
+	notifier := newNotifier(n.run, n.log, n.cfg.NotifyTimeout)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -357,7 +345,8 @@ func (n *Node) Run(ctx context.Context) error {
 		var timerC <-chan time.Time
 		stopTimer := func() bool { return false }
 		if dl, ok := n.nextDeadline(); ok {
-			timerC, stopTimer = n.clock.NewTimer(dl.Sub(n.clock.Now()))
+			t := n.clock.NewTimer(dl.Sub(n.clock.Now()))
+			timerC, stopTimer = t.C(), t.Stop
 		}
 		select {
 		case <-done:
@@ -398,12 +387,12 @@ func (n *Node) Run(ctx context.Context) error {
 
 // sleep waits d on the node's clock; false when ctx ended first.
 func (n *Node) sleep(ctx context.Context, d time.Duration) bool {
-	c, stop := n.clock.NewTimer(d)
-	defer stop()
+	t := n.clock.NewTimer(d)
+	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-c:
+	case <-t.C():
 		return true
 	}
 }
@@ -1056,7 +1045,7 @@ func (s InstanceStatus) clone() InstanceStatus {
 
 // notifySet is the parsed notify scripts of an instance or group.
 type notifySet struct {
-	master, backup, fault, stop, any *command
+	master, backup, fault, stop, any *script.Command
 	problems                         []string
 }
 
@@ -1065,7 +1054,7 @@ func parseNotify(c NotifyConfig) (notifySet, error) {
 	for _, e := range []struct {
 		kw   string
 		text string
-		dst  **command
+		dst  **script.Command
 	}{
 		{"notify_master", c.Master, &s.master},
 		{"notify_backup", c.Backup, &s.backup},
@@ -1076,11 +1065,11 @@ func parseNotify(c NotifyConfig) (notifySet, error) {
 		if e.text == "" {
 			continue
 		}
-		cmd, err := parseCommand(e.text)
+		cmd, err := script.Parse(e.text)
 		if err != nil {
 			return s, fmt.Errorf("%s: %w", e.kw, err)
 		}
-		if err := cmd.check(); err != nil {
+		if err := cmd.Check(); err != nil {
 			s.problems = append(s.problems, fmt.Sprintf("%s %q: %v", e.kw, e.text, err))
 		}
 		*e.dst = &cmd
@@ -1092,7 +1081,7 @@ func (s *notifySet) run(nt *notifier, kind, name string, to fsm.State, prio uint
 	if nt == nil {
 		return
 	}
-	var specific *command
+	var specific *script.Command
 	switch to {
 	case fsm.Master:
 		specific = s.master
@@ -1115,33 +1104,33 @@ func (s *notifySet) run(nt *notifier, kind, name string, to fsm.State, prio uint
 
 // notifier runs notify scripts one after the other, in transition order.
 type notifier struct {
-	start   starter
+	run     script.Runner
 	log     *slog.Logger
 	timeout time.Duration
 	queue   chan notifyJob
 }
 
 type notifyJob struct {
-	cmd   command
+	cmd   script.Command
 	extra []string
 }
 
-func newNotifier(start starter, log *slog.Logger, timeout time.Duration) *notifier {
-	return &notifier{start: start, log: log, timeout: timeout, queue: make(chan notifyJob, 256)}
+func newNotifier(run script.Runner, log *slog.Logger, timeout time.Duration) *notifier {
+	return &notifier{run: run, log: log, timeout: timeout, queue: make(chan notifyJob, 256)}
 }
 
-func (nt *notifier) enqueue(c command, extra []string) {
+func (nt *notifier) enqueue(c script.Command, extra []string) {
 	select {
 	case nt.queue <- notifyJob{cmd: c, extra: extra}:
 	default:
-		nt.log.Error("notify queue full; script skipped", "script", c.text)
+		nt.log.Error("notify queue full; script skipped", "script", c.Line)
 	}
 }
 
 func (nt *notifier) loop() {
 	for job := range nt.queue {
-		if err := job.cmd.run(context.Background(), nt.start, nt.timeout, job.extra...); err != nil {
-			nt.log.Warn("notify script failed", "script", job.cmd.text, "args", job.extra, "err", err)
+		if err := nt.run.Run(context.Background(), job.cmd, nt.timeout, job.extra...); err != nil {
+			nt.log.Warn("notify script failed", "script", job.cmd.Line, "args", job.extra, "err", err)
 		}
 	}
 }

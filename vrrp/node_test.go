@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lvsctl/lvsctl/internal/clock/clocktest"
 	"github.com/lvsctl/lvsctl/vrrp/packet"
 )
 
@@ -24,7 +25,7 @@ var (
 
 type nodeHarness struct {
 	t       *testing.T
-	clock   *fakeClock
+	clock   *clocktest.Fake
 	tr      *fakeTransport
 	addrs   *fakeAddrs
 	arp     *fakeARP
@@ -39,7 +40,7 @@ func startNode(t *testing.T, cfg Config) *nodeHarness {
 	t.Helper()
 	h := &nodeHarness{
 		t:     t,
-		clock: newFakeClock(),
+		clock: clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
 		tr:    newFakeTransport(),
 		addrs: &fakeAddrs{set: map[netip.Prefix]bool{}},
 		arp:   &fakeARP{},
@@ -370,7 +371,7 @@ func TestNodeResubscribeBacksOffAndCatchesUpMissedChanges(t *testing.T) {
 
 	// The interface goes down while no subscription exists: no update is sent.
 	h.links.endSubscription()
-	h.eventually("backoff timer", func() bool { return h.clock.pending(linkResubscribeMin) })
+	h.eventually("backoff timer", func() bool { return h.clock.Pending(linkResubscribeMin) })
 	h.links.setUp("eth1", false)
 	h.clock.Advance(linkResubscribeMin)
 	h.eventually("resubscribed", func() bool { return h.links.subscriptions() == 2 })
@@ -378,7 +379,7 @@ func TestNodeResubscribeBacksOffAndCatchesUpMissedChanges(t *testing.T) {
 
 	// A subscription that ends without delivering anything backs off longer.
 	h.links.endSubscription()
-	h.eventually("doubled backoff", func() bool { return h.clock.pending(2 * linkResubscribeMin) })
+	h.eventually("doubled backoff", func() bool { return h.clock.Pending(2 * linkResubscribeMin) })
 	h.clock.Advance(2 * linkResubscribeMin)
 	h.eventually("resubscribed again", func() bool { return h.links.subscriptions() == 3 })
 	h.pushLink(LinkUpdate{Name: "eth1", Index: 2, Up: true})
@@ -389,7 +390,7 @@ func TestNodeReceiveErrorBackoffUsesClock(t *testing.T) {
 	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")}})
 	h.waitState("VI_1", "BACKUP")
 	h.tr.errs <- errors.New("transient")
-	h.eventually("retry waits on the node's clock", func() bool { return h.clock.pending(receiveRetry) })
+	h.eventually("retry waits on the node's clock", func() bool { return h.clock.Pending(receiveRetry) })
 	h.clock.Advance(receiveRetry)
 	h.inject(advert(191, 200, "10.16.8.100"), fromPeer())
 	h.eventually("receiving again", func() bool { return h.status("VI_1").Counters.AdvertsReceived == 1 })
@@ -401,7 +402,7 @@ func TestTrackScriptIntervalUsesClock(t *testing.T) {
 	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{in},
 		Scripts: []ScriptConfig{{Name: "chk", Command: "false", Interval: time.Hour, Weight: -10, Fall: 2, Rise: 1}}})
 	h.eventually("first run", func() bool { return len(h.starter.all()) == 1 })
-	h.eventually("interval timer", func() bool { return h.clock.pending(time.Hour) })
+	h.eventually("interval timer", func() bool { return h.clock.Pending(time.Hour) })
 	h.clock.Advance(time.Hour)
 	h.eventually("second run lowers the priority", func() bool { return h.status("VI_1").EffectivePriority == 90 })
 	assert.Len(t, h.starter.all(), 2)
