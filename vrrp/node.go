@@ -108,7 +108,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	n := &Node{cfg: cfg.withDefaults(), log: o.log, clock: o.clock, hook: o.onChange, byName: map[string]*instance{}}
+	n := &Node{cfg: cfg, log: o.log, clock: o.clock, hook: o.onChange, byName: map[string]*instance{}}
 	ok := false
 	defer func() {
 		if !ok {

@@ -54,7 +54,7 @@ func startNode(t *testing.T, cfg Config) *nodeHarness {
 		starter: &recordingStarter{},
 		done:    make(chan error, 1),
 	}
-	node, err := New(cfg, WithClock(h.clock), WithTransport(h.tr), WithAddrManager(h.addrs),
+	node, err := New(testConfig(cfg), WithClock(h.clock), WithTransport(h.tr), WithAddrManager(h.addrs),
 		WithAnnouncer(h.arp), WithLinks(h.links), withStarter(h.starter.start),
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(t, err)
@@ -103,12 +103,38 @@ func (h *nodeHarness) inject(p *packet.Packet, meta RecvMeta) {
 	h.tr.in <- fakePacket{b: b, meta: meta}
 }
 
+// instCfg is an instance as internal/config hands it over: every value
+// set (keepalived's defaults where the test does not care).
 func instCfg(name, ifname string, vrid, prio uint8, vip string) InstanceConfig {
 	return InstanceConfig{
 		Name: name, Interface: ifname, VRID: vrid, Priority: prio, AdvertInt: time.Second,
-		AuthType: AuthPass, AuthPass: "renwole2",
-		VIPs: []VIP{{Prefix: netip.MustParsePrefix(vip + "/32")}},
+		Version: 2, AuthType: AuthPass, AuthPass: "renwole2",
+		VIPs:       []VIP{{Prefix: netip.MustParsePrefix(vip + "/32")}},
+		GARPRepeat: 5, GARPDelay: 5 * time.Second, GARPRefreshRepeat: 1,
 	}
+}
+
+// testConfig fills the node-wide values and the script values a test left
+// zero with the loader's defaults, as internal/config would.
+func testConfig(c Config) Config {
+	if !c.McastGroup4.IsValid() {
+		c.McastGroup4 = netip.MustParseAddr("224.0.0.18")
+	}
+	if c.ReleaseGrace == 0 {
+		c.ReleaseGrace = 100 * time.Millisecond
+	}
+	if c.NotifyTimeout == 0 {
+		c.NotifyTimeout = 10 * time.Second
+	}
+	c.Scripts = slices.Clone(c.Scripts)
+	for i := range c.Scripts {
+		s := &c.Scripts[i]
+		if s.Timeout == 0 {
+			s.Timeout = s.Interval
+		}
+		s.Rise, s.Fall = max(s.Rise, 1), max(s.Fall, 1)
+	}
+	return c
 }
 
 func advert(vrid, prio uint8, vip string) *packet.Packet {
@@ -303,12 +329,12 @@ func TestNodeTrackScriptWeightAndFault(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	in := instCfg("VI_1", "eth9", 191, 100, "10.16.8.100")
-	_, err := New(Config{Instances: []InstanceConfig{in}}, WithTransport(newFakeTransport()),
+	_, err := New(testConfig(Config{Instances: []InstanceConfig{in}}), WithTransport(newFakeTransport()),
 		WithAddrManager(&fakeAddrs{}), WithAnnouncer(&fakeARP{}), WithLinks(&fakeLinks{}), withStarter((&recordingStarter{}).start))
 	require.Error(t, err, "unknown interface")
 	in.Interface = "eth1"
 	in.AuthType = AuthAH
-	_, err = New(Config{Instances: []InstanceConfig{in}})
+	_, err = New(testConfig(Config{Instances: []InstanceConfig{in}}))
 	require.ErrorIs(t, err, ErrConfig)
 }
 

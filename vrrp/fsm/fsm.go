@@ -67,7 +67,7 @@ type Config struct {
 	// LocalAddr is our primary address, the tie-breaker at equal priority.
 	LocalAddr netip.Addr
 	// DownAdverts is the number of missed adverts before the master is
-	// declared down (3 per the RFC).
+	// declared down (0: DefaultDownAdverts, the RFC's 3).
 	DownAdverts int
 	// GARP bursts: GARPRepeat at once on becoming master and again after
 	// GARPDelay (if non-zero), then GARPRefreshRepeat every GARPRefresh
@@ -81,21 +81,15 @@ type Config struct {
 	ReleaseGrace time.Duration
 }
 
+// DefaultDownAdverts is the RFC's number of missed adverts before a backup
+// declares the master down. It is protocol, not configuration.
+const DefaultDownAdverts = 3
+
+// setDefaults fills in the protocol constant only: every configurable value
+// arrives from the loader.
 func (c *Config) setDefaults() {
-	if c.Version == 0 {
-		c.Version = 2
-	}
-	if c.AdvertInt <= 0 {
-		c.AdvertInt = time.Second
-	}
 	if c.DownAdverts <= 0 {
-		c.DownAdverts = 3
-	}
-	if c.GARPRepeat <= 0 {
-		c.GARPRepeat = 5
-	}
-	if c.GARPRefreshRepeat <= 0 {
-		c.GARPRefreshRepeat = 1
+		c.DownAdverts = DefaultDownAdverts
 	}
 }
 
