@@ -606,7 +606,7 @@ func (n *Node) sendAdvert(in *instance, prio uint8) {
 func (n *Node) transitioned(in *instance, a fsm.Action) {
 	in.count.Transitions++
 	in.lastTransition = n.clock.Now()
-	n.log.Info("VRRP state change", "instance", in.cfg.Name, "from", a.From.String(), "to", a.To.String(), "reason", a.Reason, "priority", in.m.EffectivePriority())
+	n.log.Info("VRRP state change", "instance", in.cfg.Name, "from", a.From.String(), "to", a.To.String(), "cause", a.Cause.String(), "priority", in.m.EffectivePriority(), "master", in.m.MasterAddr())
 	in.notify.run(n.notifier, "INSTANCE", in.cfg.Name, a.To, in.m.EffectivePriority())
 	if n.hook != nil {
 		n.pendingHooks = append(n.pendingHooks, in)
@@ -618,7 +618,7 @@ func (n *Node) transitioned(in *instance, a fsm.Action) {
 	// A member that wins an election takes the group along; one that is
 	// demoted by a better master does too. Entering BACKUP at start or
 	// after a fault says nothing about the peer and moves nobody.
-	if a.Reason != "sync group" && (a.To == fsm.Master || (a.To == fsm.Backup && a.From == fsm.Master)) {
+	if a.Cause != fsm.CauseSyncGroup && (a.To == fsm.Master || (a.To == fsm.Backup && a.From == fsm.Master)) {
 		n.forceGroup(g, in, a.To)
 	}
 	n.groupState(g)
@@ -761,7 +761,7 @@ func (n *Node) status(in *instance) InstanceStatus {
 		Interface:         in.cfg.Interface,
 		VRID:              in.cfg.VRID,
 		Version:           in.cfg.Version,
-		State:             in.m.State().String(),
+		State:             in.m.State(),
 		Leaving:           in.m.Leaving(),
 		HoldsVIPs:         in.m.HoldsVIPs(),
 		BasePriority:      in.cfg.Priority,
@@ -1016,8 +1016,8 @@ type InstanceStatus struct {
 	VRID              uint8
 	Version           uint8
 	SyncGroup         string
-	State             string // INIT, BACKUP, MASTER, FAULT, STOP
-	Leaving           bool   // a shutdown handover is in progress
+	State             fsm.State
+	Leaving           bool // a shutdown handover is in progress
 	HoldsVIPs         bool
 	BasePriority      uint8
 	EffectivePriority uint8

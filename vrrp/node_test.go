@@ -94,7 +94,7 @@ func (h *nodeHarness) eventually(what string, cond func() bool) {
 
 func (h *nodeHarness) waitState(name, state string) {
 	h.t.Helper()
-	h.eventually(name+" "+state, func() bool { return h.status(name).State == state })
+	h.eventually(name+" "+state, func() bool { return h.status(name).State.String() == state })
 }
 
 func (h *nodeHarness) inject(p *packet.Packet, meta RecvMeta) {
@@ -177,7 +177,7 @@ func TestNodeBackupTakesOverAfterMasterDownInterval(t *testing.T) {
 	h.clock.Advance(3609 * time.Millisecond)
 	// 3 × 1 s + 156/256 s = 3.609375 s: not yet.
 	h.clock.Advance(0)
-	assert.Equal(t, "BACKUP", h.status("VI_1").State)
+	assert.Equal(t, "BACKUP", h.status("VI_1").State.String())
 	assert.False(t, h.addrs.has("10.16.8.100/32"))
 	h.clock.Advance(time.Millisecond)
 	h.waitState("VI_1", "MASTER")
@@ -226,7 +226,7 @@ func TestNodeDropsBadPacketsWithoutChangingState(t *testing.T) {
 		return true
 	})
 	st := h.status("VI_1")
-	assert.Equal(t, "BACKUP", st.State)
+	assert.Equal(t, "BACKUP", st.State.String())
 	assert.Zero(t, st.Counters.AdvertsReceived)
 	assert.False(t, st.MasterAddr.IsValid(), "no bad packet may set the master")
 
@@ -274,7 +274,7 @@ func TestNodeGracefulShutdownKeepsVIPsUntilNewMaster(t *testing.T) {
 		t.Fatal("Run did not return after the handover")
 	}
 	assert.False(t, h.addrs.has("10.16.8.100/32"))
-	assert.Equal(t, "STOP", h.status("VI_1").State)
+	assert.Equal(t, "STOP", h.status("VI_1").State.String())
 	assert.Contains(t, h.starter.all(), []string{"notify.sh", "stop"}, "notify_stop runs before Run returns")
 }
 
@@ -320,7 +320,7 @@ func TestNodeTrackScriptWeightAndFault(t *testing.T) {
 	h.eventuallyAdvancing("priority lowered by chk_nginx", 5*time.Millisecond, func() bool { return h.status("VI_1").EffectivePriority == 90 })
 	assert.Equal(t, uint8(100), h.status("VI_1").BasePriority)
 	// A script that cannot run counts as failing; weight 0 means FAULT.
-	h.eventuallyAdvancing("VI_2 FAULT", 5*time.Millisecond, func() bool { return h.status("VI_2").State == "FAULT" })
+	h.eventuallyAdvancing("VI_2 FAULT", 5*time.Millisecond, func() bool { return h.status("VI_2").State.String() == "FAULT" })
 	st := h.status("VI_2")
 	require.Len(t, st.Problems, 1)
 	assert.Contains(t, st.Problems[0], "chk_missing")
@@ -346,7 +346,7 @@ func TestNodeTrackInterfaceWeight(t *testing.T) {
 	assert.Equal(t, uint8(100), h.status("VI_1").EffectivePriority)
 	h.links.updates <- LinkUpdate{Name: "eth2", Index: 3, Up: false}
 	h.eventually("priority 70", func() bool { return h.status("VI_1").EffectivePriority == 70 })
-	assert.Equal(t, "BACKUP", h.status("VI_1").State, "a weighted interface lowers the priority, no FAULT")
+	assert.Equal(t, "BACKUP", h.status("VI_1").State.String(), "a weighted interface lowers the priority, no FAULT")
 	h.links.updates <- LinkUpdate{Name: "eth1", Index: 2, Up: false}
 	h.waitState("VI_1", "FAULT")
 	h.links.updates <- LinkUpdate{Name: "eth1", Index: 2, Up: true}

@@ -141,7 +141,7 @@ func writeStatus(path string, statuses []vrrp.InstanceStatus, log *slog.Logger) 
 	var out []statusJSON
 	for _, s := range statuses {
 		j := statusJSON{
-			Name: s.Name, State: s.State, Leaving: s.Leaving,
+			Name: s.Name, State: s.State.String(), Leaving: s.Leaving,
 			BasePriority: s.BasePriority, EffectivePriority: s.EffectivePriority,
 			AdvertsSent: s.Counters.AdvertsSent, AdvertsReceived: s.Counters.AdvertsReceived,
 			Transitions: s.Counters.Transitions, Drops: map[string]uint64{},

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"encoding/json"
 	"net/netip"
 	"testing"
 	"time"
@@ -397,4 +398,27 @@ func TestForceBySyncGroup(t *testing.T) {
 func TestStateStrings(t *testing.T) {
 	assert.Equal(t, []string{"INIT", "BACKUP", "MASTER", "FAULT", "STOP"},
 		[]string{Init.String(), Backup.String(), Master.String(), Fault.String(), Stopped.String()})
+}
+
+func TestStateTextAndCauses(t *testing.T) {
+	b, err := json.Marshal(struct{ S State }{Master})
+	require.NoError(t, err)
+	assert.Equal(t, `{"S":"MASTER"}`, string(b))
+	var s State
+	require.NoError(t, s.UnmarshalText([]byte("FAULT")))
+	assert.Equal(t, Fault, s)
+	require.Error(t, s.UnmarshalText([]byte("PRIMARY")))
+	assert.Equal(t, []State{Init, Backup, Master, Fault, Stopped}, States())
+	assert.Equal(t, Init, New(Config{Version: 2, Priority: 100, AdvertInt: time.Second}).State())
+
+	// Transitions carry a typed cause the runtime can branch on.
+	h := newHarness(t, Config{Version: 2, Priority: 100, AdvertInt: time.Second, GARPRepeat: 1})
+	acts := h.step(Start{})
+	require.Len(t, acts, 1)
+	assert.Equal(t, CauseStart, acts[0].Cause)
+	acts = h.step(Force{To: Master})
+	require.NotEmpty(t, acts)
+	assert.Equal(t, CauseSyncGroup, acts[0].Cause)
+	assert.Equal(t, "sync group", acts[0].Cause.String())
+	assert.Equal(t, "Cause(200)", Cause(200).String())
 }
