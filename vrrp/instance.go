@@ -17,30 +17,16 @@ func (n *Node) apply(in *instance, acts []fsm.Action) {
 			n.sendAdvert(in, a.Priority)
 		case fsm.AddVIPs:
 			for _, v := range in.allVIPs {
-				if err := n.addrs.AddAddr(v.ifindex, v.VIP); err != nil {
-					in.count.VIPErrors++
-					n.log.Error("cannot add virtual address", "instance", in.cfg.Name, "vip", v.Prefix, "err", err)
-				}
+				n.addVIP(in, v)
 			}
 		case fsm.RemoveVIPs:
 			for _, v := range in.allVIPs {
-				if err := n.addrs.DelAddr(v.ifindex, v.VIP); err != nil {
-					in.count.VIPErrors++
-					n.log.Error("cannot remove virtual address", "instance", in.cfg.Name, "vip", v.Prefix, "err", err)
-				}
+				n.delVIP(in, v)
 			}
 		case fsm.SendGARP:
 			for range a.Count {
 				for _, v := range in.allVIPs {
-					if err := n.arp.Announce(v.ifindex, v.Prefix.Addr()); err != nil {
-						in.count.GARPErrors++
-						if !in.loggedGARP {
-							in.loggedGARP = true
-							n.log.Warn("gratuitous ARP failed (logged once)", "instance", in.cfg.Name, "vip", v.Prefix, "err", err)
-						}
-					} else {
-						in.count.GARPsSent++
-					}
+					n.announce(in, v, 1)
 				}
 			}
 		case fsm.Transition:
@@ -66,6 +52,9 @@ type instance struct {
 	ifWeights   map[string]int
 	scriptOK    map[string]bool
 	problems    []string
+	// removed: a reload dropped the instance; it hands over and is
+	// forgotten once stopped.
+	removed bool
 
 	count          Counters
 	lastTransition time.Time
@@ -86,7 +75,9 @@ type trackedScript struct {
 	reverse bool
 }
 
-func (n *Node) newInstance(ic InstanceConfig, scripts map[string]*trackScript) (*instance, error) {
+// newInstance prepares an instance of cfg in INIT. It only looks things up,
+// so a reload can build every instance before it changes anything.
+func (n *Node) newInstance(ic InstanceConfig, scripts map[string]*trackScript, cfg *Config) (*instance, error) {
 	where := "vrrp_instance " + ic.Name
 	info, err := n.links.Lookup(ic.Interface)
 	if err != nil {
@@ -132,7 +123,7 @@ func (n *Node) newInstance(ic InstanceConfig, scripts map[string]*trackScript) (
 	}
 	in.dsts = ic.UnicastPeers
 	if len(in.dsts) == 0 {
-		in.dsts = []netip.Addr{n.cfg.McastGroup4}
+		in.dsts = []netip.Addr{cfg.McastGroup4}
 	}
 	in.pol = rxPolicy{version: ic.Version, advertInt: ic.AdvertInt, unicast: len(ic.UnicastPeers) > 0, vips: in.advertAddrs}
 	if ic.AuthType == AuthPass {
@@ -163,7 +154,14 @@ func (n *Node) newInstance(ic InstanceConfig, scripts map[string]*trackScript) (
 	for _, p := range in.notify.problems {
 		n.log.Error("notify script cannot run; VRRP continues without it", "instance", ic.Name, "problem", p)
 	}
-	in.m = fsm.New(fsm.Config{
+	in.m = fsm.New(in.fsmConfig(cfg))
+	return in, nil
+}
+
+// fsmConfig is the state machine's view of the instance.
+func (in *instance) fsmConfig(cfg *Config) fsm.Config {
+	ic := &in.cfg
+	return fsm.Config{
 		Version:           ic.Version,
 		Priority:          ic.Priority,
 		AdvertInt:         ic.AdvertInt,
@@ -174,7 +172,6 @@ func (n *Node) newInstance(ic InstanceConfig, scripts map[string]*trackScript) (
 		GARPDelay:         ic.GARPDelay,
 		GARPRefresh:       ic.GARPRefresh,
 		GARPRefreshRepeat: ic.GARPRefreshRepeat,
-		ReleaseGrace:      n.cfg.ReleaseGrace,
-	})
-	return in, nil
+		ReleaseGrace:      cfg.ReleaseGrace,
+	}
 }

@@ -31,13 +31,29 @@ type Node struct {
 
 	closers []func()
 
-	insts   []*instance
-	byName  map[string]*instance
-	groups  []*syncGroup
-	scripts []*trackScript
+	// insts holds the running instances and, until they have stopped,
+	// instances a reload removed (flagged removed, absent from byName).
+	insts        []*instance
+	byName       map[string]*instance
+	groups       []*syncGroup
+	scripts      []*trackScript
+	scriptByName map[string]*trackScript
 
 	notifier     *notifier
 	pendingHooks []*instance
+
+	// Set by Run for the goroutines it starts later (script loops of a
+	// reload); used only on Run's goroutine.
+	bg     context.Context
+	wg     *sync.WaitGroup
+	events chan nodeEvent
+	joined map[int]bool
+
+	// reloads hands Reload's configurations to Run's goroutine; exited is
+	// closed when Run has returned (or Close was called instead).
+	reloads    chan reloadRequest
+	exited     chan struct{}
+	exitedOnce sync.Once
 
 	mu       sync.Mutex
 	snapshot []InstanceStatus
@@ -56,7 +72,8 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	n := &Node{cfg: cfg, log: o.log, clock: o.clock, hook: o.onChange, byName: map[string]*instance{}}
+	n := &Node{cfg: cfg, log: o.log, clock: o.clock, hook: o.onChange, byName: map[string]*instance{},
+		reloads: make(chan reloadRequest), exited: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -106,42 +123,11 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	}
 	n.tr, n.addrs, n.arp, n.links = o.transport, o.addrs, o.announcer, o.links
 
-	scripts := map[string]*trackScript{}
-	for _, sc := range n.cfg.Scripts {
-		ts, err := newTrackScript(sc)
-		if err != nil {
-			return nil, fmt.Errorf("%w: vrrp_script %s: %w", ErrConfig, sc.Name, err)
-		}
-		scripts[sc.Name] = ts
-		n.scripts = append(n.scripts, ts)
+	b, err := n.build(cfg, nil)
+	if err != nil {
+		return nil, err
 	}
-	for _, ic := range n.cfg.Instances {
-		in, err := n.newInstance(ic, scripts)
-		if err != nil {
-			return nil, err
-		}
-		n.insts = append(n.insts, in)
-		n.byName[in.cfg.Name] = in
-	}
-	for _, gc := range n.cfg.SyncGroups {
-		g := &syncGroup{cfg: gc, state: fsm.Init}
-		var err error
-		if g.notify, err = parseNotify(gc.Notify); err != nil {
-			return nil, fmt.Errorf("%w: vrrp_sync_group %s: %w", ErrConfig, gc.Name, err)
-		}
-		for _, name := range gc.Instances {
-			in := n.byName[name]
-			in.group = g
-			g.members = append(g.members, in)
-		}
-		n.groups = append(n.groups, g)
-	}
-	for _, ts := range n.scripts {
-		if err := ts.cmd.Check(); err != nil {
-			ts.problem = fmt.Sprintf("vrrp_script %s: %v (counts as failing)", ts.cfg.Name, err)
-			n.log.Error("track script cannot run; it counts as failing", "script", ts.cfg.Name, "err", err)
-		}
-	}
+	n.install(b)
 	n.updateSnapshot()
 	ok = true
 	return n, nil
@@ -157,6 +143,7 @@ func (n *Node) Close() error {
 	n.mu.Unlock()
 	if !ran {
 		n.close()
+		n.exitedOnce.Do(func() { close(n.exited) })
 	}
 	return nil
 }
@@ -199,20 +186,18 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.ran = true
 	n.mu.Unlock()
+	defer n.exitedOnce.Do(func() { close(n.exited) })
 	defer n.close()
 
 	bg, stopBG := context.WithCancel(context.Background())
 	defer stopBG()
 	events := make(chan nodeEvent, 256)
 	var wg sync.WaitGroup
+	n.bg, n.wg, n.events, n.joined = bg, &wg, events, map[int]bool{}
 
-	joined := map[int]bool{}
 	for _, in := range n.insts {
-		if len(in.cfg.UnicastPeers) == 0 && !joined[in.ifindex] {
-			if err := n.tr.Join(in.ifindex, n.cfg.McastGroup4); err != nil {
-				return err
-			}
-			joined[in.ifindex] = true
+		if err := n.join(in); err != nil {
+			return err
 		}
 	}
 	linkCh, err := n.links.Subscribe(bg)
@@ -249,16 +234,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.watchLinks(bg, linkCh, events)
 	}()
 	for _, ts := range n.scripts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ts.loop(bg, n.run, n.clock, n.log, func(r scriptResult) {
-				select {
-				case events <- nodeEvent{script: &r}:
-				case <-bg.Done():
-				}
-			})
-		}()
+		n.startScript(ts)
 	}
 	notifier := newNotifier(n.run, n.log, n.cfg.NotifyTimeout)
 	wg.Add(1)
@@ -268,16 +244,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}()
 	n.notifier = notifier
 
-	// Initial tracking state before leaving INIT.
-	for _, in := range n.insts {
-		n.refreshTracking(in)
-	}
-	for _, in := range n.insts {
-		n.apply(in, in.m.Step(n.clock.Now(), fsm.SetPriority{Priority: in.effectivePriority()}))
-		n.apply(in, in.m.Step(n.clock.Now(), fsm.SetFault{Fault: n.combinedFault(in)}))
-		n.apply(in, in.m.Step(n.clock.Now(), fsm.Start{}))
-	}
-	n.pullGroups()
+	n.startInstances(n.insts)
 	n.updateSnapshot()
 
 	done := ctx.Done()
@@ -309,6 +276,12 @@ func (n *Node) Run(ctx context.Context) error {
 			case ev.resync:
 				n.resyncLinks()
 			}
+		case req := <-n.reloads:
+			if done == nil {
+				req.done <- errors.New("vrrp: shutting down, reload refused")
+				break
+			}
+			req.done <- n.reload(req.cfg)
 		case <-timerC:
 		}
 		stopTimer()
@@ -318,6 +291,7 @@ func (n *Node) Run(ctx context.Context) error {
 				n.apply(in, in.m.Step(now, fsm.Tick{}))
 			}
 		}
+		n.pruneRemoved()
 		n.updateSnapshot()
 	}
 	stopBG()
@@ -357,4 +331,61 @@ func (n *Node) nextDeadline() (time.Time, bool) {
 		}
 	}
 	return best, !best.IsZero()
+}
+
+// join subscribes the socket to the multicast group on the instance's
+// interface (once per interface and group).
+func (n *Node) join(in *instance) error {
+	if len(in.cfg.UnicastPeers) > 0 || n.joined[in.ifindex] {
+		return nil
+	}
+	if err := n.tr.Join(in.ifindex, n.cfg.McastGroup4); err != nil {
+		return fmt.Errorf("vrrp_instance %s: join %s: %w", in.cfg.Name, n.cfg.McastGroup4, err)
+	}
+	n.joined[in.ifindex] = true
+	return nil
+}
+
+// startInstances leaves INIT: tracking is read first so that an instance
+// whose interface is down starts in FAULT rather than flapping through BACKUP.
+func (n *Node) startInstances(insts []*instance) {
+	for _, in := range insts {
+		n.refreshTracking(in)
+	}
+	for _, in := range insts {
+		n.apply(in, in.m.Step(n.clock.Now(), fsm.SetPriority{Priority: in.effectivePriority()}))
+		n.apply(in, in.m.Step(n.clock.Now(), fsm.SetFault{Fault: n.combinedFault(in)}))
+		n.apply(in, in.m.Step(n.clock.Now(), fsm.Start{}))
+	}
+	n.pullGroups()
+}
+
+// startScript runs a track script's loop until the node stops or a reload
+// stops the script.
+func (n *Node) startScript(ts *trackScript) {
+	ctx, cancel := context.WithCancel(n.bg)
+	ts.stop = cancel
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ts.loop(ctx, n.run, n.clock, n.log, func(r scriptResult) {
+			select {
+			case n.events <- nodeEvent{script: &r}:
+			case <-ctx.Done():
+			}
+		})
+	}()
+}
+
+// pruneRemoved forgets instances a reload removed once their handover has
+// ended (notify_stop has been queued by then).
+func (n *Node) pruneRemoved() {
+	keep := n.insts[:0]
+	for _, in := range n.insts {
+		if !in.removed || in.m.State() != fsm.Stopped {
+			keep = append(keep, in)
+		}
+	}
+	clear(n.insts[len(keep):])
+	n.insts = keep
 }

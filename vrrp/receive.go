@@ -44,22 +44,30 @@ func (n *Node) receive(rx *rxEvent) {
 	n.apply(in, in.m.Step(n.clock.Now(), fsm.Advert{Src: rx.meta.Src, Priority: p.Priority, AdvertInt: p.AdvertInt}))
 }
 
+// lookup finds the instance an advert is for: by interface and VRID, else
+// by unicast peer. Running instances go before ones a reload removed, which
+// still listen for their successor while they hand over.
 func (n *Node) lookup(ifindex int, vrid uint8, src netip.Addr) *instance {
-	var unicast *instance
-	for _, in := range n.insts {
-		if in.cfg.VRID != vrid {
-			continue
-		}
-		if in.ifindex == ifindex {
-			return in
-		}
-		for _, p := range in.cfg.UnicastPeers {
-			if p == src {
-				unicast = in
+	for _, removed := range []bool{false, true} {
+		var unicast *instance
+		for _, in := range n.insts {
+			if in.removed != removed || in.cfg.VRID != vrid {
+				continue
+			}
+			if in.ifindex == ifindex {
+				return in
+			}
+			for _, p := range in.cfg.UnicastPeers {
+				if p == src {
+					unicast = in
+				}
 			}
 		}
+		if unicast != nil {
+			return unicast
+		}
 	}
-	return unicast
+	return nil
 }
 
 func (n *Node) sendAdvert(in *instance, prio uint8) {

@@ -13,11 +13,16 @@ type trackScript struct {
 	cfg     ScriptConfig
 	cmd     script.Command
 	problem string
+	// stop ends the loop (set when it starts).
+	stop context.CancelFunc
 }
 
 type scriptResult struct {
 	name string
 	ok   bool
+	// src tells a result of the running script from a late one of a
+	// script a reload replaced.
+	src *trackScript
 }
 
 func newTrackScript(cfg ScriptConfig) (*trackScript, error) {
@@ -56,10 +61,10 @@ func (s *trackScript) loop(ctx context.Context, runner script.Runner, clk clock.
 		switch {
 		case ok && fail >= s.cfg.Fall:
 			ok = false
-			report(scriptResult{name: s.cfg.Name, ok: false})
+			report(scriptResult{name: s.cfg.Name, ok: false, src: s})
 		case !ok && run >= s.cfg.Rise:
 			ok = true
-			report(scriptResult{name: s.cfg.Name, ok: true})
+			report(scriptResult{name: s.cfg.Name, ok: true, src: s})
 		}
 		now := clk.Now()
 		next = next.Add(s.cfg.Interval)

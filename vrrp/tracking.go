@@ -122,6 +122,9 @@ func (n *Node) linkChanged(u LinkUpdate) {
 }
 
 func (n *Node) scriptChanged(r scriptResult) {
+	if n.scriptByName[r.name] != r.src {
+		return // a late result of a script a reload replaced or removed
+	}
 	changed := false
 	for _, in := range n.insts {
 		if ok, tracked := in.scriptOK[r.name]; tracked && ok != r.ok {

@@ -648,3 +648,54 @@ func (m *Machine) shutdown(now time.Time) []Action {
 	}
 	return m.stop(CauseShutdown)
 }
+
+// Reconfigure applies a new configuration of the same virtual router (same
+// VRID and version) without leaving the current state: a reload must not
+// flap a master or restart a backup's election. Timers already running keep
+// their deadlines, except that a master whose advert interval shrank sends
+// its next advert no later than one new interval from now. The effective
+// priority follows with the next SetPriority (the runtime sends it after
+// every reload); only the address owner's is fixed here. A backup that
+// becomes the address owner takes over at once, as it would at start.
+func (m *Machine) Reconfigure(now time.Time, cfg Config) []Action {
+	cfg.setDefaults()
+	old := m.cfg
+	m.cfg = cfg
+	if m.state == Stopped {
+		return nil
+	}
+	switch {
+	case cfg.Priority == PriorityOwner:
+		m.effPrio = PriorityOwner
+	case old.Priority == PriorityOwner:
+		m.effPrio = cfg.Priority
+	}
+	if cfg.PreemptDelay == 0 {
+		m.preemptAt = time.Time{}
+	}
+	if m.state != Backup || cfg.Version == 2 {
+		// A VRRPv3 backup keeps the interval it learned from the master.
+		m.masterAdvertInt = cfg.AdvertInt
+	}
+	switch m.state {
+	case Master:
+		if m.leaving {
+			return nil
+		}
+		if next := now.Add(cfg.AdvertInt); cfg.AdvertInt != old.AdvertInt && next.Before(m.advertAt) {
+			m.advertAt = next
+		}
+		if cfg.GARPRefresh != old.GARPRefresh {
+			m.refreshAt = time.Time{}
+			if cfg.GARPRefresh > 0 {
+				m.refreshAt = now.Add(cfg.GARPRefresh)
+			}
+		}
+		m.masterAddr = cfg.LocalAddr
+	case Backup:
+		if cfg.Priority == PriorityOwner && old.Priority != PriorityOwner {
+			return m.toMaster(now, CauseOwner)
+		}
+	}
+	return nil
+}

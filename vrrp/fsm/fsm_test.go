@@ -422,3 +422,55 @@ func TestStateTextAndCauses(t *testing.T) {
 	assert.Equal(t, "sync group", acts[0].Cause.String())
 	assert.Equal(t, "Cause(200)", Cause(200).String())
 }
+
+func TestReconfigureKeepsStateAndTimers(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	h.until(Master, 5*time.Second)
+	dl, _ := h.m.Deadline()
+	// Same values: nothing happens, no timer moves.
+	assert.Empty(t, h.m.Reconfigure(h.now, h.m.cfg))
+	dl2, _ := h.m.Deadline()
+	assert.Equal(t, dl, dl2)
+	assert.Equal(t, Master, h.m.State())
+
+	// A shorter interval brings the next advert forward, no flap.
+	cfg := h.m.cfg
+	cfg.Version, cfg.AdvertInt = 3, 100*time.Millisecond
+	h.advance(200 * time.Millisecond)
+	assert.Empty(t, h.m.Reconfigure(h.now, cfg))
+	acts := h.advance(100 * time.Millisecond)
+	assert.Equal(t, []string{"SendAdvert(100)"}, kinds(acts))
+	assert.Equal(t, Master, h.m.State())
+	assert.True(t, h.m.HoldsVIPs())
+}
+
+func TestReconfigureBackupBecomingOwnerTakesOver(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	h.step(Advert{Src: peer, Priority: 150})
+	cfg := h.m.cfg
+	cfg.Priority = PriorityOwner
+	acts := h.m.Reconfigure(h.now, cfg)
+	require.NotEmpty(t, acts)
+	assert.Equal(t, "Transition(BACKUP->MASTER)", acts[0].String())
+	assert.Equal(t, CauseOwner, acts[0].Cause)
+	assert.Equal(t, uint8(PriorityOwner), h.m.EffectivePriority())
+}
+
+func TestReconfigureRaisedPriorityPreempts(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	h.step(Advert{Src: peer, Priority: 150})
+	cfg := h.m.cfg
+	cfg.Priority = 200
+	assert.Empty(t, h.m.Reconfigure(h.now, cfg))
+	h.step(SetPriority{Priority: 200})
+	// The master's adverts are lower now: they no longer hold the backup.
+	for range 3 {
+		h.advance(time.Second)
+		h.step(Advert{Src: peer, Priority: 150})
+	}
+	h.until(Master, time.Second)
+	assert.Equal(t, Master, h.m.State())
+}
