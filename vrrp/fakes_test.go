@@ -72,19 +72,29 @@ func (f *fakeTransport) sends() []sent {
 	return append([]sent(nil), f.sent...)
 }
 
-// fakeAddrs records address changes and keeps the resulting set.
+// fakeAddrs records address changes and keeps the resulting set (with
+// the interface of each address, for Addrs).
 type fakeAddrs struct {
-	mu  sync.Mutex
-	log []string
-	set map[netip.Prefix]bool
+	mu   sync.Mutex
+	log  []string
+	set  map[netip.Prefix]bool
+	ifOf map[netip.Prefix]int
 }
 
-func (f *fakeAddrs) AddAddr(_ int, v VIP) error {
+func (f *fakeAddrs) AddAddr(ifindex int, v VIP) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.log = append(f.log, "add "+v.Prefix.String())
-	f.set[v.Prefix] = true
+	f.put(ifindex, v.Prefix)
 	return nil
+}
+
+func (f *fakeAddrs) put(ifindex int, p netip.Prefix) {
+	if f.ifOf == nil {
+		f.ifOf = map[netip.Prefix]int{}
+	}
+	f.set[p] = true
+	f.ifOf[p] = ifindex
 }
 
 func (f *fakeAddrs) DelAddr(_ int, v VIP) error {
@@ -93,6 +103,32 @@ func (f *fakeAddrs) DelAddr(_ int, v VIP) error {
 	f.log = append(f.log, "del "+v.Prefix.String())
 	delete(f.set, v.Prefix)
 	return nil
+}
+
+func (f *fakeAddrs) Addrs(ifindex int) ([]netip.Prefix, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []netip.Prefix
+	for p := range f.set {
+		if f.ifOf[p] == ifindex {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// plant adds an address behind the node's back (not logged).
+func (f *fakeAddrs) plant(ifindex int, p string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.put(ifindex, netip.MustParsePrefix(p))
+}
+
+// yank deletes an address behind the node's back (not logged).
+func (f *fakeAddrs) yank(p string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.set, netip.MustParsePrefix(p))
 }
 
 func (f *fakeAddrs) has(p string) bool {

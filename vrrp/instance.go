@@ -33,6 +33,11 @@ func (n *Node) apply(in *instance, acts []fsm.Action) {
 			n.transitioned(in, a)
 		}
 	}
+	// After the step's own RemoveVIPs: whatever is left was put there by
+	// someone else (or the removal failed).
+	if leftMaster(acts) && !in.m.HoldsVIPs() {
+		n.syncVIPs(in)
+	}
 }
 
 // instance is one vrrp_instance at run time.

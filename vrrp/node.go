@@ -42,6 +42,11 @@ type Node struct {
 	notifier     *notifier
 	pendingHooks []*instance
 
+	// vipResync is the period of the VIP drift check (<= 0: off);
+	// vipResyncAt is its next due time (Run's goroutine only).
+	vipResync   time.Duration
+	vipResyncAt time.Time
+
 	// Set by Run for the goroutines it starts later (script loops of a
 	// reload); used only on Run's goroutine.
 	bg     context.Context
@@ -68,12 +73,12 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := options{log: slog.Default(), clock: clock.System{}}
+	o := options{log: slog.Default(), clock: clock.System{}, vipResync: DefaultVIPResync}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	n := &Node{cfg: cfg, log: o.log, clock: o.clock, hook: o.onChange, byName: map[string]*instance{},
-		reloads: make(chan reloadRequest), exited: make(chan struct{})}
+		reloads: make(chan reloadRequest), exited: make(chan struct{}), vipResync: o.vipResync}
 	ok := false
 	defer func() {
 		if !ok {
@@ -245,6 +250,10 @@ func (n *Node) Run(ctx context.Context) error {
 	n.notifier = notifier
 
 	n.startInstances(n.insts)
+	// VIPs left from an earlier run (or added by hand) go before anyone
+	// answers ARP for them twice.
+	n.syncVIPs(nil)
+	n.scheduleVIPResync(n.clock.Now())
 	n.updateSnapshot()
 
 	done := ctx.Done()
@@ -291,6 +300,12 @@ func (n *Node) Run(ctx context.Context) error {
 				n.apply(in, in.m.Step(now, fsm.Tick{}))
 			}
 		}
+		if !n.vipResyncAt.IsZero() && !now.Before(n.vipResyncAt) {
+			if done != nil {
+				n.syncVIPs(nil)
+			}
+			n.scheduleVIPResync(now)
+		}
 		n.pruneRemoved()
 		n.updateSnapshot()
 	}
@@ -324,7 +339,7 @@ func (n *Node) allStopped() bool {
 }
 
 func (n *Node) nextDeadline() (time.Time, bool) {
-	var best time.Time
+	best := n.vipResyncAt
 	for _, in := range n.insts {
 		if dl, ok := in.m.Deadline(); ok && (best.IsZero() || dl.Before(best)) {
 			best = dl
@@ -388,4 +403,11 @@ func (n *Node) pruneRemoved() {
 	}
 	clear(n.insts[len(keep):])
 	n.insts = keep
+}
+
+func (n *Node) scheduleVIPResync(now time.Time) {
+	n.vipResyncAt = time.Time{}
+	if n.vipResync > 0 {
+		n.vipResyncAt = now.Add(n.vipResync)
+	}
 }

@@ -34,9 +34,13 @@ type nodeHarness struct {
 	node    *Node
 	cancel  context.CancelFunc
 	done    chan error
+	// opts are extra options a prep function may add.
+	opts []Option
 }
 
-func startNode(t *testing.T, cfg Config) *nodeHarness {
+// startNode runs a node on recording fakes; prep runs before the node is
+// created (to plant addresses, say).
+func startNode(t *testing.T, cfg Config, prep ...func(*nodeHarness)) *nodeHarness {
 	t.Helper()
 	h := &nodeHarness{
 		t:     t,
@@ -54,9 +58,13 @@ func startNode(t *testing.T, cfg Config) *nodeHarness {
 		starter: &recordingStarter{},
 		done:    make(chan error, 1),
 	}
-	node, err := New(testConfig(cfg), WithClock(h.clock), WithTransport(h.tr), WithAddrManager(h.addrs),
+	for _, p := range prep {
+		p(h)
+	}
+	opts := append([]Option{WithClock(h.clock), WithTransport(h.tr), WithAddrManager(h.addrs),
 		WithAnnouncer(h.arp), WithLinks(h.links), withStarter(h.starter.start),
-		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, h.opts...)
+	node, err := New(testConfig(cfg), opts...)
 	require.NoError(t, err)
 	h.node = node
 	ctx, cancel := context.WithCancel(context.Background())

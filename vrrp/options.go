@@ -1,6 +1,8 @@
 package vrrp
 
 import (
+	"time"
+
 	"log/slog"
 	"os/exec"
 
@@ -22,6 +24,7 @@ type options struct {
 	handle    *netlink.Handle
 	onChange  func(InstanceStatus)
 	start     func(*exec.Cmd) error
+	vipResync time.Duration
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -56,3 +59,11 @@ func WithTransitionHook(fn func(InstanceStatus)) Option {
 
 // withStarter replaces how scripts are started (tests).
 func withStarter(s func(*exec.Cmd) error) Option { return func(o *options) { o.start = s } }
+
+// WithVIPResync sets how often the node checks that the interfaces carry
+// exactly the virtual addresses its instances hold (default
+// DefaultVIPResync, 5s): it removes VIPs of instances that are not master,
+// whoever added them, and re-adds (with gratuitous ARP) VIPs a master lost.
+// The same check runs at start and on every transition to BACKUP or FAULT;
+// d < 0 turns only the periodic check off.
+func WithVIPResync(d time.Duration) Option { return func(o *options) { o.vipResync = d } }

@@ -91,8 +91,11 @@ type Counters struct {
 	GARPsSent       uint64
 	GARPErrors      uint64
 	VIPErrors       uint64
-	Drops           map[DropReason]uint64
-	Warnings        map[Warning]uint64
+	// VIPRepairs counts addresses found wrong and repaired: a VIP on the
+	// interface while not master (removed), or missing while master (added).
+	VIPRepairs uint64
+	Drops      map[DropReason]uint64
+	Warnings   map[Warning]uint64
 }
 
 func (c *Counters) drop(r DropReason) { c.Drops[r]++ }

@@ -203,6 +203,7 @@ type statusJSON struct {
 	AdvertsSent       uint64            `json:"adverts_sent"`
 	AdvertsReceived   uint64            `json:"adverts_received"`
 	Transitions       uint64            `json:"transitions"`
+	VIPRepairs        uint64            `json:"vip_repairs"`
 	Drops             map[string]uint64 `json:"drops"`
 	Faults            []string          `json:"faults"`
 	Problems          []string          `json:"problems"`
@@ -215,7 +216,7 @@ func writeStatus(path string, statuses []vrrp.InstanceStatus, log *slog.Logger) 
 			Name: s.Name, State: s.State.String(), Leaving: s.Leaving,
 			BasePriority: s.BasePriority, EffectivePriority: s.EffectivePriority,
 			AdvertsSent: s.Counters.AdvertsSent, AdvertsReceived: s.Counters.AdvertsReceived,
-			Transitions: s.Counters.Transitions, Drops: map[string]uint64{},
+			Transitions: s.Counters.Transitions, VIPRepairs: s.Counters.VIPRepairs, Drops: map[string]uint64{},
 			Faults: s.Faults, Problems: s.Problems,
 		}
 		if s.MasterAddr.IsValid() {
