@@ -4,7 +4,12 @@
 // addresses with netlink, announces them with gratuitous ARP, tracks
 // interfaces and scripts, keeps sync groups together and runs notify
 // scripts. It interoperates with keepalived and adds make-before-break
-// handover on shutdown and preemption.
+// handover on shutdown and preemption, live reloads that leave unchanged
+// instances alone (Node.Reload), and the repair of VIPs found on an
+// interface whose instance is not master (or missing on a master).
+//
+// The Config comes fully defaulted from the loader (internal/config); this
+// package fills in nothing.
 //
 // The election logic lives in vrrp/fsm (a pure step function) and the wire
 // format in vrrp/packet; this package is the runtime around them.

@@ -74,13 +74,16 @@ func (s *notifySet) run(nt *notifier, kind, name string, to fsm.State, prio uint
 type notifier struct {
 	run     script.Runner
 	log     *slog.Logger
+	// timeout is read and written on Run's goroutine only (enqueue, and a
+	// reload changing it); each job carries its own copy to the loop.
 	timeout time.Duration
 	queue   chan notifyJob
 }
 
 type notifyJob struct {
-	cmd   script.Command
-	extra []string
+	cmd     script.Command
+	extra   []string
+	timeout time.Duration
 }
 
 func newNotifier(run script.Runner, log *slog.Logger, timeout time.Duration) *notifier {
@@ -89,7 +92,7 @@ func newNotifier(run script.Runner, log *slog.Logger, timeout time.Duration) *no
 
 func (nt *notifier) enqueue(c script.Command, extra []string) {
 	select {
-	case nt.queue <- notifyJob{cmd: c, extra: extra}:
+	case nt.queue <- notifyJob{cmd: c, extra: extra, timeout: nt.timeout}:
 	default:
 		nt.log.Error("notify queue full; script skipped", "script", c.Line)
 	}
@@ -97,7 +100,7 @@ func (nt *notifier) enqueue(c script.Command, extra []string) {
 
 func (nt *notifier) loop() {
 	for job := range nt.queue {
-		if err := nt.run.Run(context.Background(), job.cmd, nt.timeout, job.extra...); err != nil {
+		if err := nt.run.Run(context.Background(), job.cmd, job.timeout, job.extra...); err != nil {
 			nt.log.Warn("notify script failed", "script", job.cmd.Line, "args", job.extra, "err", err)
 		}
 	}

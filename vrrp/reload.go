@@ -300,6 +300,7 @@ func (n *Node) reload(cfg Config) error {
 	}
 
 	n.cfg = cfg
+	n.notifier.timeout = cfg.NotifyTimeout
 	n.scripts, n.scriptByName = b.scripts, b.scriptByName
 	n.byName, n.groups = b.byName, b.groups
 	var insts []*instance
