@@ -72,8 +72,8 @@ func (s *notifySet) run(nt *notifier, kind, name string, to fsm.State, prio uint
 
 // notifier runs notify scripts one after the other, in transition order.
 type notifier struct {
-	run     script.Runner
-	log     *slog.Logger
+	run script.Runner
+	log *slog.Logger
 	// timeout is read and written on Run's goroutine only (enqueue, and a
 	// reload changing it); each job carries its own copy to the loop.
 	timeout time.Duration
