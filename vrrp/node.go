@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os/exec"
 	"sync"
 	"time"
@@ -52,7 +53,7 @@ type Node struct {
 	bg     context.Context
 	wg     *sync.WaitGroup
 	events chan nodeEvent
-	joined map[int]bool
+	joined map[joinKey]bool
 
 	// reloads hands Reload's configurations to Run's goroutine; exited is
 	// closed when Run has returned (or Close was called instead).
@@ -198,7 +199,7 @@ func (n *Node) Run(ctx context.Context) error {
 	defer stopBG()
 	events := make(chan nodeEvent, 256)
 	var wg sync.WaitGroup
-	n.bg, n.wg, n.events, n.joined = bg, &wg, events, map[int]bool{}
+	n.bg, n.wg, n.events, n.joined = bg, &wg, events, map[joinKey]bool{}
 
 	for _, in := range n.insts {
 		if err := n.join(in); err != nil {
@@ -348,16 +349,22 @@ func (n *Node) nextDeadline() (time.Time, bool) {
 	return best, !best.IsZero()
 }
 
+type joinKey struct {
+	ifindex int
+	group   netip.Addr
+}
+
 // join subscribes the socket to the multicast group on the instance's
-// interface (once per interface and group).
+// interface (once per interface and group; a reload may change the group).
 func (n *Node) join(in *instance) error {
-	if len(in.cfg.UnicastPeers) > 0 || n.joined[in.ifindex] {
+	k := joinKey{in.ifindex, n.cfg.McastGroup4}
+	if len(in.cfg.UnicastPeers) > 0 || n.joined[k] {
 		return nil
 	}
 	if err := n.tr.Join(in.ifindex, n.cfg.McastGroup4); err != nil {
 		return fmt.Errorf("vrrp_instance %s: join %s: %w", in.cfg.Name, n.cfg.McastGroup4, err)
 	}
-	n.joined[in.ifindex] = true
+	n.joined[k] = true
 	return nil
 }
 

@@ -292,3 +292,22 @@ func TestReloadAfterRunReturned(t *testing.T) {
 	}
 	require.ErrorIs(t, h.reload(Config{McastGroup4: group, Instances: []InstanceConfig{instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")}}), ErrNotRunning)
 }
+
+func TestReloadMcastGroupJoinsAndSendsToTheNewGroup(t *testing.T) {
+	cfg := Config{McastGroup4: group, Instances: []InstanceConfig{instCfg("VI_1", "eth1", 191, 255, "10.16.8.100")}}
+	h := startNode(t, cfg)
+	h.waitState("VI_1", "MASTER")
+	other := netip.MustParseAddr("224.0.0.18")
+	cfg.McastGroup4 = other
+	require.NoError(t, h.reload(cfg))
+	h.tr.mu.Lock()
+	joined := append([]netip.Addr(nil), h.tr.joined...)
+	h.tr.mu.Unlock()
+	assert.Equal(t, []netip.Addr{group, other}, joined)
+	h.clock.Advance(time.Second)
+	h.eventually("advert to the new group", func() bool {
+		s := h.tr.sends()
+		return s[len(s)-1].dst == other
+	})
+	assert.Equal(t, "MASTER", h.status("VI_1").State.String())
+}
