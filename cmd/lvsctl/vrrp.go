@@ -52,6 +52,11 @@ func vrrpRun(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("invalid log level %q", c.String("log-level")), 2)
 	}
 	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	// Caught from the start: SIGHUP's default action would kill a node
+	// that is still starting. One sent before Run is handled once it runs.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := loadConfig(c.String("file"), c.App.ErrWriter)
 	if err != nil {
 		return err
@@ -81,9 +86,6 @@ func vrrpRun(c *cli.Context) error {
 
 	// SIGHUP re-reads the file and reloads the node; a file with errors
 	// is reported and the running configuration stays.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	ctx, stop := context.WithCancel(c.Context)
 	reload := make(chan struct{}, 1)
 	var wg sync.WaitGroup
