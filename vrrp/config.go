@@ -4,7 +4,12 @@
 // addresses with netlink, announces them with gratuitous ARP, tracks
 // interfaces and scripts, keeps sync groups together and runs notify
 // scripts. It interoperates with keepalived and adds make-before-break
-// handover on shutdown and preemption.
+// handover on shutdown and preemption, live reloads that leave unchanged
+// instances alone (Node.Reload), and the repair of VIPs found on an
+// interface whose instance is not master (or missing on a master).
+//
+// The Config comes fully defaulted from the loader (internal/config); this
+// package fills in nothing.
 //
 // The election logic lives in vrrp/fsm (a pure step function) and the wire
 // format in vrrp/packet; this package is the runtime around them.
@@ -17,20 +22,18 @@ import (
 	"time"
 )
 
-// DefaultMcastGroup4 is the IPv4 group of VRRP adverts (RFC 5798).
-const DefaultMcastGroup4 = "224.0.0.18"
-
-// Config is the VRRP part of a keepalived.conf.
+// Config is the VRRP part of a keepalived.conf, fully defaulted by the
+// loader (internal/config): this package fills in nothing.
 type Config struct {
-	// McastGroup4 is vrrp_mcast_group4 (default 224.0.0.18).
+	// McastGroup4 is vrrp_mcast_group4.
 	McastGroup4 netip.Addr
 	Scripts     []ScriptConfig
 	SyncGroups  []SyncGroupConfig
 	Instances   []InstanceConfig
 	// ReleaseGrace is how long a master that has seen a new master keeps
-	// the addresses (make-before-break). Default 100ms; negative: none.
+	// the addresses (make-before-break); 0: none.
 	ReleaseGrace time.Duration
-	// NotifyTimeout bounds every notify script (default 10s).
+	// NotifyTimeout bounds every notify script.
 	NotifyTimeout time.Duration
 }
 
@@ -51,8 +54,8 @@ type InstanceConfig struct {
 	VRID         uint8
 	Priority     uint8
 	AdvertInt    time.Duration
-	Version      uint8 // 2 (default) or 3
-	AuthType     string
+	Version      uint8  // 2 or 3
+	AuthType     string // AuthNone or AuthPass
 	AuthPass     string
 	VIPs         []VIP
 	// ExcludedVIPs are added and removed with the VIPs but not advertised.
@@ -68,10 +71,10 @@ type InstanceConfig struct {
 	TrackInterfaces   []TrackInterface
 	TrackScripts      []TrackScript
 	Notify            NotifyConfig
-	GARPRepeat        int           // garp_master_repeat (5)
-	GARPDelay         time.Duration // garp_master_delay (5s)
+	GARPRepeat        int           // garp_master_repeat
+	GARPDelay         time.Duration // garp_master_delay (0: no second burst)
 	GARPRefresh       time.Duration // garp_master_refresh (0: off)
-	GARPRefreshRepeat int           // garp_master_refresh_repeat (1)
+	GARPRefreshRepeat int           // garp_master_refresh_repeat
 }
 
 // VIP is one virtual address.
@@ -109,13 +112,13 @@ type NotifyConfig struct {
 type ScriptConfig struct {
 	Name     string
 	Command  string
-	Interval time.Duration // default 1s
-	Timeout  time.Duration // default Interval
+	Interval time.Duration
+	Timeout  time.Duration
 	// Weight is added to the priority while the script succeeds (>0) or
 	// while it fails (<0); 0 means a failing script puts trackers in FAULT.
 	Weight        int
 	WeightReverse bool
-	Rise, Fall    int // default 1
+	Rise, Fall    int
 	InitFail      bool
 }
 
@@ -129,144 +132,51 @@ type SyncGroupConfig struct {
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("invalid VRRP configuration")
 
-func (c *Config) withDefaults() Config {
-	out := *c
-	if !out.McastGroup4.IsValid() {
-		out.McastGroup4 = netip.MustParseAddr(DefaultMcastGroup4)
-	}
-	if out.ReleaseGrace == 0 {
-		out.ReleaseGrace = 100 * time.Millisecond
-	}
-	if out.ReleaseGrace < 0 {
-		out.ReleaseGrace = 0
-	}
-	if out.NotifyTimeout <= 0 {
-		out.NotifyTimeout = 10 * time.Second
-	}
-	out.Instances = make([]InstanceConfig, len(c.Instances))
-	for i, in := range c.Instances {
-		if in.Version == 0 {
-			in.Version = 2
-		}
-		if in.AdvertInt == 0 {
-			in.AdvertInt = time.Second
-		}
-		if in.Priority == 0 {
-			in.Priority = 100
-		}
-		if in.GARPRepeat == 0 {
-			in.GARPRepeat = 5
-		}
-		if in.GARPDelay == 0 {
-			in.GARPDelay = 5 * time.Second
-		}
-		if in.GARPRefreshRepeat == 0 {
-			in.GARPRefreshRepeat = 1
-		}
-		if in.AuthType == "" {
-			in.AuthType = AuthNone
-			if in.AuthPass != "" {
-				in.AuthType = AuthPass
-			}
-		}
-		out.Instances[i] = in
-	}
-	out.Scripts = make([]ScriptConfig, len(c.Scripts))
-	for i, s := range c.Scripts {
-		if s.Interval <= 0 {
-			s.Interval = time.Second
-		}
-		if s.Timeout <= 0 {
-			s.Timeout = s.Interval
-		}
-		if s.Rise <= 0 {
-			s.Rise = 1
-		}
-		if s.Fall <= 0 {
-			s.Fall = 1
-		}
-		out.Scripts[i] = s
-	}
-	return out
-}
-
-// Validate reports the first semantic error of the configuration.
+// Validate checks the invariants the runtime relies on. The Config must
+// arrive fully defaulted and validated by the loader (internal/config, which
+// reports user mistakes with their file positions); an error here is a
+// programming mistake of the caller (a zero interval, a dangling
+// reference) or a feature this runtime lacks (IPv6), never a default to fill.
 func (c *Config) Validate() error {
-	cfg := c.withDefaults()
-	if !cfg.McastGroup4.Is4() || !cfg.McastGroup4.IsMulticast() {
-		return fmt.Errorf("%w: vrrp_mcast_group4 %s is not an IPv4 multicast address", ErrConfig, cfg.McastGroup4)
+	if !c.McastGroup4.Is4() || !c.McastGroup4.IsMulticast() {
+		return fmt.Errorf("%w: vrrp_mcast_group4 %s is not an IPv4 multicast address", ErrConfig, c.McastGroup4)
+	}
+	if c.ReleaseGrace < 0 {
+		return fmt.Errorf("%w: negative release grace %v", ErrConfig, c.ReleaseGrace)
+	}
+	if c.NotifyTimeout <= 0 {
+		return fmt.Errorf("%w: notify timeout %v must be positive", ErrConfig, c.NotifyTimeout)
 	}
 	scripts := map[string]bool{}
-	for _, s := range cfg.Scripts {
-		if s.Name == "" || s.Command == "" {
+	for _, s := range c.Scripts {
+		where := "vrrp_script " + s.Name
+		switch {
+		case s.Name == "" || s.Command == "":
 			return fmt.Errorf("%w: vrrp_script needs a name and a script", ErrConfig)
+		case scripts[s.Name]:
+			return fmt.Errorf("%w: %s defined twice", ErrConfig, where)
+		case s.Interval <= 0 || s.Timeout <= 0:
+			return fmt.Errorf("%w: %s: interval %v and timeout %v must be positive", ErrConfig, where, s.Interval, s.Timeout)
+		case s.Rise < 1 || s.Fall < 1:
+			return fmt.Errorf("%w: %s: rise %d and fall %d must be at least 1", ErrConfig, where, s.Rise, s.Fall)
 		}
 		scripts[s.Name] = true
 	}
 	names := map[string]bool{}
-	type key struct {
-		ifname string
-		vrid   uint8
-	}
-	vrids := map[key]string{}
-	for _, in := range cfg.Instances {
-		where := fmt.Sprintf("vrrp_instance %s", in.Name)
-		switch {
-		case in.Name == "":
-			return fmt.Errorf("%w: vrrp_instance without a name", ErrConfig)
-		case names[in.Name]:
-			return fmt.Errorf("%w: %s defined twice", ErrConfig, where)
-		case in.Interface == "":
-			return fmt.Errorf("%w: %s: no interface", ErrConfig, where)
-		case in.VRID == 0:
-			return fmt.Errorf("%w: %s: virtual_router_id must be 1..255", ErrConfig, where)
-		case in.Version != 2 && in.Version != 3:
-			return fmt.Errorf("%w: %s: version %d (2 or 3)", ErrConfig, where, in.Version)
-		case in.Version == 2 && (in.AdvertInt%time.Second != 0 || in.AdvertInt > 255*time.Second):
-			return fmt.Errorf("%w: %s: VRRPv2 advert_int must be whole seconds 1..255, got %v", ErrConfig, where, in.AdvertInt)
-		case in.Version == 3 && (in.AdvertInt%(10*time.Millisecond) != 0 || in.AdvertInt > 40950*time.Millisecond):
-			return fmt.Errorf("%w: %s: VRRPv3 advert_int must be centiseconds up to 40.95s, got %v", ErrConfig, where, in.AdvertInt)
-		case in.AuthType == AuthAH:
-			return fmt.Errorf("%w: %s: auth_type AH is not supported (use PASS or none)", ErrConfig, where)
-		case in.AuthType != AuthNone && in.AuthType != AuthPass:
-			return fmt.Errorf("%w: %s: unknown auth_type %q", ErrConfig, where, in.AuthType)
-		case in.AuthType == AuthPass && in.Version == 3:
-			return fmt.Errorf("%w: %s: VRRPv3 has no authentication", ErrConfig, where)
-		case len(in.VIPs) == 0:
-			return fmt.Errorf("%w: %s: no virtual_ipaddress", ErrConfig, where)
-		case len(in.VIPs) > 255:
-			return fmt.Errorf("%w: %s: more than 255 virtual addresses", ErrConfig, where)
+	for _, in := range c.Instances {
+		if err := in.validate(scripts); err != nil {
+			return err
 		}
-		if in.InitialState != "" && in.InitialState != "MASTER" && in.InitialState != "BACKUP" {
-			return fmt.Errorf("%w: %s: state %q (MASTER or BACKUP)", ErrConfig, where, in.InitialState)
+		if names[in.Name] {
+			return fmt.Errorf("%w: vrrp_instance %s defined twice", ErrConfig, in.Name)
 		}
-		for _, v := range append(append([]VIP(nil), in.VIPs...), in.ExcludedVIPs...) {
-			if !v.Prefix.IsValid() || !v.Prefix.Addr().Is4() {
-				return fmt.Errorf("%w: %s: virtual address %s: only IPv4 is supported", ErrConfig, where, v.Prefix)
-			}
-			if _, err := scopeValue(v.Scope); err != nil {
-				return fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
-			}
-		}
-		for _, p := range in.UnicastPeers {
-			if !p.Is4() {
-				return fmt.Errorf("%w: %s: unicast_peer %s is not IPv4", ErrConfig, where, p)
-			}
-		}
-		for _, ts := range in.TrackScripts {
-			if !scripts[ts.Name] {
-				return fmt.Errorf("%w: %s: track_script %q is not a vrrp_script", ErrConfig, where, ts.Name)
-			}
-		}
-		k := key{in.Interface, in.VRID}
-		if other, dup := vrids[k]; dup && len(in.UnicastPeers) == 0 {
-			return fmt.Errorf("%w: %s: virtual_router_id %d on %s is already used by %s", ErrConfig, where, in.VRID, in.Interface, other)
-		}
-		vrids[k] = in.Name
 		names[in.Name] = true
 	}
 	member := map[string]string{}
-	for _, g := range cfg.SyncGroups {
+	for _, g := range c.SyncGroups {
+		if len(g.Instances) == 0 {
+			return fmt.Errorf("%w: vrrp_sync_group %s has no members", ErrConfig, g.Name)
+		}
 		for _, n := range g.Instances {
 			if !names[n] {
 				return fmt.Errorf("%w: vrrp_sync_group %s: unknown instance %q", ErrConfig, g.Name, n)
@@ -275,6 +185,64 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("%w: instance %s is in sync groups %s and %s", ErrConfig, n, other, g.Name)
 			}
 			member[n] = g.Name
+		}
+	}
+	return nil
+}
+
+func (in *InstanceConfig) validate(scripts map[string]bool) error {
+	where := "vrrp_instance " + in.Name
+	switch {
+	case in.Name == "":
+		return fmt.Errorf("%w: vrrp_instance without a name", ErrConfig)
+	case in.Interface == "":
+		return fmt.Errorf("%w: %s: no interface", ErrConfig, where)
+	case in.VRID == 0:
+		return fmt.Errorf("%w: %s: virtual_router_id 0", ErrConfig, where)
+	case in.Priority == 0:
+		return fmt.Errorf("%w: %s: priority 0", ErrConfig, where)
+	case in.Version != 2 && in.Version != 3:
+		return fmt.Errorf("%w: %s: version %d (2 or 3)", ErrConfig, where, in.Version)
+	case in.AdvertInt <= 0:
+		return fmt.Errorf("%w: %s: advert interval %v must be positive", ErrConfig, where, in.AdvertInt)
+	case in.Version == 2 && (in.AdvertInt%time.Second != 0 || in.AdvertInt > 255*time.Second):
+		return fmt.Errorf("%w: %s: VRRPv2 advert_int must be whole seconds 1..255, got %v", ErrConfig, where, in.AdvertInt)
+	case in.Version == 3 && (in.AdvertInt%(10*time.Millisecond) != 0 || in.AdvertInt > 40950*time.Millisecond):
+		return fmt.Errorf("%w: %s: VRRPv3 advert_int must be centiseconds up to 40.95s, got %v", ErrConfig, where, in.AdvertInt)
+	case in.AuthType != AuthNone && in.AuthType != AuthPass:
+		return fmt.Errorf("%w: %s: auth type %q (NONE or PASS)", ErrConfig, where, in.AuthType)
+	case in.AuthType == AuthPass && in.Version == 3:
+		return fmt.Errorf("%w: %s: VRRPv3 has no authentication", ErrConfig, where)
+	case in.GARPRepeat < 1 || in.GARPRefreshRepeat < 1:
+		return fmt.Errorf("%w: %s: garp repeats must be at least 1", ErrConfig, where)
+	case in.GARPDelay < 0 || in.GARPRefresh < 0 || in.PreemptDelay < 0:
+		return fmt.Errorf("%w: %s: negative garp delay, garp refresh or preempt delay", ErrConfig, where)
+	// Capabilities of this runtime rather than user mistakes: the loader
+	// accepts what keepalived accepts.
+	case len(in.VIPs) == 0:
+		return fmt.Errorf("%w: %s: no virtual_ipaddress", ErrConfig, where)
+	case len(in.VIPs) > 255:
+		return fmt.Errorf("%w: %s: more than 255 virtual addresses", ErrConfig, where)
+	}
+	if in.InitialState != "" && in.InitialState != "MASTER" && in.InitialState != "BACKUP" {
+		return fmt.Errorf("%w: %s: state %q (MASTER or BACKUP)", ErrConfig, where, in.InitialState)
+	}
+	for _, v := range append(append([]VIP(nil), in.VIPs...), in.ExcludedVIPs...) {
+		if !v.Prefix.IsValid() || !v.Prefix.Addr().Is4() {
+			return fmt.Errorf("%w: %s: virtual address %s: only IPv4 is supported", ErrConfig, where, v.Prefix)
+		}
+		if _, err := scopeValue(v.Scope); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
+		}
+	}
+	for _, p := range in.UnicastPeers {
+		if !p.Is4() {
+			return fmt.Errorf("%w: %s: unicast_peer %s is not IPv4", ErrConfig, where, p)
+		}
+	}
+	for _, ts := range in.TrackScripts {
+		if !scripts[ts.Name] {
+			return fmt.Errorf("%w: %s: track_script %q is not a vrrp_script", ErrConfig, where, ts.Name)
 		}
 	}
 	return nil

@@ -340,12 +340,16 @@ func TestE2EInProcessNode(t *testing.T) {
 	}))
 	defer garp.Close()
 
+	// Fully defaulted, as internal/config hands it over.
 	cfg := vrrp.Config{
-		McastGroup4: netip.MustParseAddr("224.0.0.111"),
+		McastGroup4:   netip.MustParseAddr("224.0.0.111"),
+		ReleaseGrace:  100 * time.Millisecond,
+		NotifyTimeout: 10 * time.Second,
 		Instances: []vrrp.InstanceConfig{{
-			Name: "VI_1", Interface: "eth1", VRID: 191, Priority: 100, AdvertInt: time.Second,
+			Name: "VI_1", Interface: "eth1", VRID: 191, Priority: 100, AdvertInt: time.Second, Version: 2,
 			AuthType: vrrp.AuthPass, AuthPass: "renwole0",
-			VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix(vip1 + "/32")}},
+			VIPs:       []vrrp.VIP{{Prefix: netip.MustParsePrefix(vip1 + "/32")}},
+			GARPRepeat: 5, GARPDelay: 5 * time.Second, GARPRefreshRepeat: 1,
 		}},
 	}
 	var node *vrrp.Node
@@ -373,7 +377,7 @@ func TestE2EInProcessNode(t *testing.T) {
 
 	st := node.Status()
 	require.Len(t, st, 1)
-	assert.Equal(t, "MASTER", st[0].State)
+	assert.Equal(t, "MASTER", st[0].State.String())
 	assert.Equal(t, netip.MustParseAddr("10.16.8.10"), st[0].MasterAddr)
 	assert.NotZero(t, st[0].Counters.AdvertsSent)
 	// ka68 is a silent backup for VI_1 and its VI_2 adverts (vrid 192) are
@@ -389,5 +393,5 @@ func TestE2EInProcessNode(t *testing.T) {
 		t.Fatal("Run did not return")
 	}
 	vrrplab.WaitOwner(t, 0, n.A, n.B, n.B, "eth1", vip1)
-	assert.Equal(t, "STOP", node.Status()[0].State)
+	assert.Equal(t, "STOP", node.Status()[0].State.String())
 }

@@ -8,82 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"time"
 )
-
-// fakeClock is a manual clock: timers fire when the test advances it.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	d       time.Duration
-	at      time.Time
-	ch      chan time.Time
-	stopped bool
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) NewTimer(d time.Duration) (<-chan time.Time, func() bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{d: d, at: c.now.Add(d), ch: make(chan time.Time, 1)}
-	if d <= 0 {
-		t.ch <- c.now
-		t.stopped = true
-	}
-	c.timers = append(c.timers, t)
-	return t.ch, func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		was := !t.stopped
-		t.stopped = true
-		return was
-	}
-}
-
-// Advance moves the clock and fires the timers that are due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	keep := c.timers[:0]
-	for _, t := range c.timers {
-		if t.stopped {
-			continue
-		}
-		if !c.now.Before(t.at) {
-			t.stopped = true
-			t.ch <- c.now
-			continue
-		}
-		keep = append(keep, t)
-	}
-	c.timers = keep
-}
-
-// pending reports whether a timer of exactly d is waiting.
-func (c *fakeClock) pending(d time.Duration) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, t := range c.timers {
-		if !t.stopped && t.d == d {
-			return true
-		}
-	}
-	return false
-}
 
 type sent struct {
 	ifindex  int
@@ -147,19 +72,29 @@ func (f *fakeTransport) sends() []sent {
 	return append([]sent(nil), f.sent...)
 }
 
-// fakeAddrs records address changes and keeps the resulting set.
+// fakeAddrs records address changes and keeps the resulting set (with
+// the interface of each address, for Addrs).
 type fakeAddrs struct {
-	mu  sync.Mutex
-	log []string
-	set map[netip.Prefix]bool
+	mu   sync.Mutex
+	log  []string
+	set  map[netip.Prefix]bool
+	ifOf map[netip.Prefix]int
 }
 
-func (f *fakeAddrs) AddAddr(_ int, v VIP) error {
+func (f *fakeAddrs) AddAddr(ifindex int, v VIP) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.log = append(f.log, "add "+v.Prefix.String())
-	f.set[v.Prefix] = true
+	f.put(ifindex, v.Prefix)
 	return nil
+}
+
+func (f *fakeAddrs) put(ifindex int, p netip.Prefix) {
+	if f.ifOf == nil {
+		f.ifOf = map[netip.Prefix]int{}
+	}
+	f.set[p] = true
+	f.ifOf[p] = ifindex
 }
 
 func (f *fakeAddrs) DelAddr(_ int, v VIP) error {
@@ -168,6 +103,32 @@ func (f *fakeAddrs) DelAddr(_ int, v VIP) error {
 	f.log = append(f.log, "del "+v.Prefix.String())
 	delete(f.set, v.Prefix)
 	return nil
+}
+
+func (f *fakeAddrs) Addrs(ifindex int) ([]netip.Prefix, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []netip.Prefix
+	for p := range f.set {
+		if f.ifOf[p] == ifindex {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// plant adds an address behind the node's back (not logged).
+func (f *fakeAddrs) plant(ifindex int, p string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.put(ifindex, netip.MustParsePrefix(p))
+}
+
+// yank deletes an address behind the node's back (not logged).
+func (f *fakeAddrs) yank(p string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.set, netip.MustParsePrefix(p))
 }
 
 func (f *fakeAddrs) has(p string) bool {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lvsctl/lvsctl/internal/clock/clocktest"
 	"github.com/lvsctl/lvsctl/vrrp/packet"
 )
 
@@ -24,7 +25,7 @@ var (
 
 type nodeHarness struct {
 	t       *testing.T
-	clock   *fakeClock
+	clock   *clocktest.Fake
 	tr      *fakeTransport
 	addrs   *fakeAddrs
 	arp     *fakeARP
@@ -33,13 +34,17 @@ type nodeHarness struct {
 	node    *Node
 	cancel  context.CancelFunc
 	done    chan error
+	// opts are extra options a prep function may add.
+	opts []Option
 }
 
-func startNode(t *testing.T, cfg Config) *nodeHarness {
+// startNode runs a node on recording fakes; prep runs before the node is
+// created (to plant addresses, say).
+func startNode(t *testing.T, cfg Config, prep ...func(*nodeHarness)) *nodeHarness {
 	t.Helper()
 	h := &nodeHarness{
 		t:     t,
-		clock: newFakeClock(),
+		clock: clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)),
 		tr:    newFakeTransport(),
 		addrs: &fakeAddrs{set: map[netip.Prefix]bool{}},
 		arp:   &fakeARP{},
@@ -53,9 +58,13 @@ func startNode(t *testing.T, cfg Config) *nodeHarness {
 		starter: &recordingStarter{},
 		done:    make(chan error, 1),
 	}
-	node, err := New(cfg, WithClock(h.clock), WithTransport(h.tr), WithAddrManager(h.addrs),
+	for _, p := range prep {
+		p(h)
+	}
+	opts := append([]Option{WithClock(h.clock), WithTransport(h.tr), WithAddrManager(h.addrs),
 		WithAnnouncer(h.arp), WithLinks(h.links), withStarter(h.starter.start),
-		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, h.opts...)
+	node, err := New(testConfig(cfg), opts...)
 	require.NoError(t, err)
 	h.node = node
 	ctx, cancel := context.WithCancel(context.Background())
@@ -93,7 +102,7 @@ func (h *nodeHarness) eventually(what string, cond func() bool) {
 
 func (h *nodeHarness) waitState(name, state string) {
 	h.t.Helper()
-	h.eventually(name+" "+state, func() bool { return h.status(name).State == state })
+	h.eventually(name+" "+state, func() bool { return h.status(name).State.String() == state })
 }
 
 func (h *nodeHarness) inject(p *packet.Packet, meta RecvMeta) {
@@ -102,12 +111,38 @@ func (h *nodeHarness) inject(p *packet.Packet, meta RecvMeta) {
 	h.tr.in <- fakePacket{b: b, meta: meta}
 }
 
+// instCfg is an instance as internal/config hands it over: every value
+// set (keepalived's defaults where the test does not care).
 func instCfg(name, ifname string, vrid, prio uint8, vip string) InstanceConfig {
 	return InstanceConfig{
 		Name: name, Interface: ifname, VRID: vrid, Priority: prio, AdvertInt: time.Second,
-		AuthType: AuthPass, AuthPass: "renwole2",
-		VIPs: []VIP{{Prefix: netip.MustParsePrefix(vip + "/32")}},
+		Version: 2, AuthType: AuthPass, AuthPass: "renwole2",
+		VIPs:       []VIP{{Prefix: netip.MustParsePrefix(vip + "/32")}},
+		GARPRepeat: 5, GARPDelay: 5 * time.Second, GARPRefreshRepeat: 1,
 	}
+}
+
+// testConfig fills the node-wide values and the script values a test left
+// zero with the loader's defaults, as internal/config would.
+func testConfig(c Config) Config {
+	if !c.McastGroup4.IsValid() {
+		c.McastGroup4 = netip.MustParseAddr("224.0.0.18")
+	}
+	if c.ReleaseGrace == 0 {
+		c.ReleaseGrace = 100 * time.Millisecond
+	}
+	if c.NotifyTimeout == 0 {
+		c.NotifyTimeout = 10 * time.Second
+	}
+	c.Scripts = slices.Clone(c.Scripts)
+	for i := range c.Scripts {
+		s := &c.Scripts[i]
+		if s.Timeout == 0 {
+			s.Timeout = s.Interval
+		}
+		s.Rise, s.Fall = max(s.Rise, 1), max(s.Fall, 1)
+	}
+	return c
 }
 
 func advert(vrid, prio uint8, vip string) *packet.Packet {
@@ -150,7 +185,7 @@ func TestNodeBackupTakesOverAfterMasterDownInterval(t *testing.T) {
 	h.clock.Advance(3609 * time.Millisecond)
 	// 3 × 1 s + 156/256 s = 3.609375 s: not yet.
 	h.clock.Advance(0)
-	assert.Equal(t, "BACKUP", h.status("VI_1").State)
+	assert.Equal(t, "BACKUP", h.status("VI_1").State.String())
 	assert.False(t, h.addrs.has("10.16.8.100/32"))
 	h.clock.Advance(time.Millisecond)
 	h.waitState("VI_1", "MASTER")
@@ -199,7 +234,7 @@ func TestNodeDropsBadPacketsWithoutChangingState(t *testing.T) {
 		return true
 	})
 	st := h.status("VI_1")
-	assert.Equal(t, "BACKUP", st.State)
+	assert.Equal(t, "BACKUP", st.State.String())
 	assert.Zero(t, st.Counters.AdvertsReceived)
 	assert.False(t, st.MasterAddr.IsValid(), "no bad packet may set the master")
 
@@ -247,7 +282,7 @@ func TestNodeGracefulShutdownKeepsVIPsUntilNewMaster(t *testing.T) {
 		t.Fatal("Run did not return after the handover")
 	}
 	assert.False(t, h.addrs.has("10.16.8.100/32"))
-	assert.Equal(t, "STOP", h.status("VI_1").State)
+	assert.Equal(t, "STOP", h.status("VI_1").State.String())
 	assert.Contains(t, h.starter.all(), []string{"notify.sh", "stop"}, "notify_stop runs before Run returns")
 }
 
@@ -293,7 +328,7 @@ func TestNodeTrackScriptWeightAndFault(t *testing.T) {
 	h.eventuallyAdvancing("priority lowered by chk_nginx", 5*time.Millisecond, func() bool { return h.status("VI_1").EffectivePriority == 90 })
 	assert.Equal(t, uint8(100), h.status("VI_1").BasePriority)
 	// A script that cannot run counts as failing; weight 0 means FAULT.
-	h.eventuallyAdvancing("VI_2 FAULT", 5*time.Millisecond, func() bool { return h.status("VI_2").State == "FAULT" })
+	h.eventuallyAdvancing("VI_2 FAULT", 5*time.Millisecond, func() bool { return h.status("VI_2").State.String() == "FAULT" })
 	st := h.status("VI_2")
 	require.Len(t, st.Problems, 1)
 	assert.Contains(t, st.Problems[0], "chk_missing")
@@ -302,12 +337,12 @@ func TestNodeTrackScriptWeightAndFault(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	in := instCfg("VI_1", "eth9", 191, 100, "10.16.8.100")
-	_, err := New(Config{Instances: []InstanceConfig{in}}, WithTransport(newFakeTransport()),
+	_, err := New(testConfig(Config{Instances: []InstanceConfig{in}}), WithTransport(newFakeTransport()),
 		WithAddrManager(&fakeAddrs{}), WithAnnouncer(&fakeARP{}), WithLinks(&fakeLinks{}), withStarter((&recordingStarter{}).start))
 	require.Error(t, err, "unknown interface")
 	in.Interface = "eth1"
 	in.AuthType = AuthAH
-	_, err = New(Config{Instances: []InstanceConfig{in}})
+	_, err = New(testConfig(Config{Instances: []InstanceConfig{in}}))
 	require.ErrorIs(t, err, ErrConfig)
 }
 
@@ -319,7 +354,7 @@ func TestNodeTrackInterfaceWeight(t *testing.T) {
 	assert.Equal(t, uint8(100), h.status("VI_1").EffectivePriority)
 	h.links.updates <- LinkUpdate{Name: "eth2", Index: 3, Up: false}
 	h.eventually("priority 70", func() bool { return h.status("VI_1").EffectivePriority == 70 })
-	assert.Equal(t, "BACKUP", h.status("VI_1").State, "a weighted interface lowers the priority, no FAULT")
+	assert.Equal(t, "BACKUP", h.status("VI_1").State.String(), "a weighted interface lowers the priority, no FAULT")
 	h.links.updates <- LinkUpdate{Name: "eth1", Index: 2, Up: false}
 	h.waitState("VI_1", "FAULT")
 	h.links.updates <- LinkUpdate{Name: "eth1", Index: 2, Up: true}
@@ -370,7 +405,7 @@ func TestNodeResubscribeBacksOffAndCatchesUpMissedChanges(t *testing.T) {
 
 	// The interface goes down while no subscription exists: no update is sent.
 	h.links.endSubscription()
-	h.eventually("backoff timer", func() bool { return h.clock.pending(linkResubscribeMin) })
+	h.eventually("backoff timer", func() bool { return h.clock.Pending(linkResubscribeMin) })
 	h.links.setUp("eth1", false)
 	h.clock.Advance(linkResubscribeMin)
 	h.eventually("resubscribed", func() bool { return h.links.subscriptions() == 2 })
@@ -378,7 +413,7 @@ func TestNodeResubscribeBacksOffAndCatchesUpMissedChanges(t *testing.T) {
 
 	// A subscription that ends without delivering anything backs off longer.
 	h.links.endSubscription()
-	h.eventually("doubled backoff", func() bool { return h.clock.pending(2 * linkResubscribeMin) })
+	h.eventually("doubled backoff", func() bool { return h.clock.Pending(2 * linkResubscribeMin) })
 	h.clock.Advance(2 * linkResubscribeMin)
 	h.eventually("resubscribed again", func() bool { return h.links.subscriptions() == 3 })
 	h.pushLink(LinkUpdate{Name: "eth1", Index: 2, Up: true})
@@ -389,7 +424,7 @@ func TestNodeReceiveErrorBackoffUsesClock(t *testing.T) {
 	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")}})
 	h.waitState("VI_1", "BACKUP")
 	h.tr.errs <- errors.New("transient")
-	h.eventually("retry waits on the node's clock", func() bool { return h.clock.pending(receiveRetry) })
+	h.eventually("retry waits on the node's clock", func() bool { return h.clock.Pending(receiveRetry) })
 	h.clock.Advance(receiveRetry)
 	h.inject(advert(191, 200, "10.16.8.100"), fromPeer())
 	h.eventually("receiving again", func() bool { return h.status("VI_1").Counters.AdvertsReceived == 1 })
@@ -401,7 +436,7 @@ func TestTrackScriptIntervalUsesClock(t *testing.T) {
 	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{in},
 		Scripts: []ScriptConfig{{Name: "chk", Command: "false", Interval: time.Hour, Weight: -10, Fall: 2, Rise: 1}}})
 	h.eventually("first run", func() bool { return len(h.starter.all()) == 1 })
-	h.eventually("interval timer", func() bool { return h.clock.pending(time.Hour) })
+	h.eventually("interval timer", func() bool { return h.clock.Pending(time.Hour) })
 	h.clock.Advance(time.Hour)
 	h.eventually("second run lowers the priority", func() bool { return h.status("VI_1").EffectivePriority == 90 })
 	assert.Len(t, h.starter.all(), 2)

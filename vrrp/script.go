@@ -3,22 +3,30 @@ package vrrp
 import (
 	"context"
 	"log/slog"
+
+	"github.com/lvsctl/lvsctl/internal/clock"
+	"github.com/lvsctl/lvsctl/internal/script"
 )
 
 // trackScript is one vrrp_script with its rise/fall state.
 type trackScript struct {
 	cfg     ScriptConfig
-	cmd     command
+	cmd     script.Command
 	problem string
+	// stop ends the loop (set when it starts).
+	stop context.CancelFunc
 }
 
 type scriptResult struct {
 	name string
 	ok   bool
+	// src tells a result of the running script from a late one of a
+	// script a reload replaced.
+	src *trackScript
 }
 
 func newTrackScript(cfg ScriptConfig) (*trackScript, error) {
-	c, err := parseCommand(cfg.Command)
+	c, err := script.Parse(cfg.Command)
 	if err != nil {
 		return nil, err
 	}
@@ -27,15 +35,15 @@ func newTrackScript(cfg ScriptConfig) (*trackScript, error) {
 
 // loop runs the script every interval and reports each change of its
 // OK/failing state after Rise successes or Fall failures in a row.
-func (s *trackScript) loop(ctx context.Context, start starter, clock Clock, log *slog.Logger, report func(scriptResult)) {
+func (s *trackScript) loop(ctx context.Context, runner script.Runner, clk clock.Clock, log *slog.Logger, report func(scriptResult)) {
 	ok := !s.cfg.InitFail
 	run, fail := 0, 0
 	logged := false
 	// Runs start on a fixed grid like a ticker's; a run that overruns its
 	// slot is followed by the next at once rather than by a burst.
-	next := clock.Now()
+	next := clk.Now()
 	for {
-		err := s.cmd.run(ctx, start, s.cfg.Timeout)
+		err := runner.Run(ctx, s.cmd, s.cfg.Timeout)
 		if ctx.Err() != nil {
 			return
 		}
@@ -53,22 +61,22 @@ func (s *trackScript) loop(ctx context.Context, start starter, clock Clock, log 
 		switch {
 		case ok && fail >= s.cfg.Fall:
 			ok = false
-			report(scriptResult{name: s.cfg.Name, ok: false})
+			report(scriptResult{name: s.cfg.Name, ok: false, src: s})
 		case !ok && run >= s.cfg.Rise:
 			ok = true
-			report(scriptResult{name: s.cfg.Name, ok: true})
+			report(scriptResult{name: s.cfg.Name, ok: true, src: s})
 		}
-		now := clock.Now()
+		now := clk.Now()
 		next = next.Add(s.cfg.Interval)
 		if next.Before(now) {
 			next = now
 		}
-		c, stop := clock.NewTimer(next.Sub(now))
+		t := clk.NewTimer(next.Sub(now))
 		select {
 		case <-ctx.Done():
-			stop()
+			t.Stop()
 			return
-		case <-c:
+		case <-t.C():
 		}
 	}
 }

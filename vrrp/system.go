@@ -34,10 +34,14 @@ type Transport interface {
 	Close() error
 }
 
-// AddrManager installs and removes virtual addresses.
+// AddrManager installs, removes and lists virtual addresses.
 type AddrManager interface {
 	AddAddr(ifindex int, v VIP) error
 	DelAddr(ifindex int, v VIP) error
+	// Addrs lists the IPv4 addresses on the interface, whoever added them:
+	// the node removes its VIPs that it does not hold and re-adds those it
+	// holds that went missing.
+	Addrs(ifindex int) ([]netip.Prefix, error)
 }
 
 // Announcer sends one gratuitous ARP (request and reply) for ip out of ifindex.
@@ -235,6 +239,27 @@ func (s *netlinkSystem) DelAddr(ifindex int, v VIP) error {
 		return fmt.Errorf("remove %s from %s: %w", v.Prefix, link.Attrs().Name, err)
 	}
 	return nil
+}
+
+func (s *netlinkSystem) Addrs(ifindex int) ([]netip.Prefix, error) {
+	link, err := s.h.LinkByIndex(ifindex)
+	if err != nil {
+		return nil, fmt.Errorf("link %d: %w", ifindex, err)
+	}
+	list, err := s.h.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses of %s: %w", link.Attrs().Name, err)
+	}
+	out := make([]netip.Prefix, 0, len(list))
+	for _, a := range list {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok || a.IPNet == nil {
+			continue
+		}
+		bits, _ := a.Mask.Size()
+		out = append(out, netip.PrefixFrom(ip.Unmap(), bits))
+	}
+	return out, nil
 }
 
 func linkUp(a *netlink.LinkAttrs) bool {

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sync"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvsctl/lvsctl/internal/config"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
@@ -20,7 +25,7 @@ func vrrpCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			{
 				Name:  "run",
-				Usage: "run the vrrp_instance blocks until SIGTERM/SIGINT, then hand the addresses over",
+				Usage: "run the vrrp_instance blocks until SIGTERM/SIGINT, then hand the addresses over (SIGHUP reloads the file)",
 				Flags: []cli.Flag{
 					configFileFlag(),
 					&cli.StringFlag{
@@ -47,6 +52,11 @@ func vrrpRun(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("invalid log level %q", c.String("log-level")), 2)
 	}
 	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	// Caught from the start: SIGHUP's default action would kill a node
+	// that is still starting. One sent before Run is handled once it runs.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	cfg, err := loadConfig(c.String("file"), c.App.ErrWriter)
 	if err != nil {
 		return err
@@ -73,10 +83,73 @@ func vrrpRun(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("vrrp: %w", err)
 	}
-	if err := node.Run(c.Context); err != nil {
+
+	// SIGHUP re-reads the file and reloads the node; a file with errors
+	// is reported and the running configuration stays.
+	ctx, stop := context.WithCancel(c.Context)
+	reload := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		forwardHUP(ctx, hup, reload)
+	}()
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reload:
+				reloadVRRP(ctx, c.String("file"), node, log)
+			}
+		}
+	}()
+	err = node.Run(c.Context)
+	stop()
+	wg.Wait()
+	if err != nil {
 		return fmt.Errorf("vrrp: %w", err)
 	}
 	return nil
+}
+
+// vrrpReloader is the part of *vrrp.Node a reload uses.
+type vrrpReloader interface {
+	Reload(ctx context.Context, cfg vrrp.Config) error
+}
+
+// reloadVRRP reads path again and hands its VRRP part to node. Every
+// problem is logged (configuration errors with their FILE:LINE:COL) and
+// leaves the running configuration as it is.
+func reloadVRRP(ctx context.Context, path string, node vrrpReloader, log *slog.Logger) bool {
+	log.Info("reloading", "file", path)
+	cfg, warns, err := config.Load(path)
+	for _, w := range warns {
+		log.Warn("configuration", "diagnostic", w.String())
+	}
+	var list config.ErrorList
+	if errors.As(err, &list) {
+		for _, d := range list {
+			log.Error("reload failed, keeping the running configuration", "err", d.String())
+		}
+		return false
+	}
+	if err != nil {
+		log.Error("reload failed, keeping the running configuration", "err", err)
+		return false
+	}
+	vcfg := cfg.VRRP()
+	if len(vcfg.Instances) == 0 {
+		log.Error("reload failed, keeping the running configuration", "err", "no vrrp_instance in "+path)
+		return false
+	}
+	if err := node.Reload(ctx, vcfg); err != nil {
+		log.Error("reload failed, keeping the running configuration", "err", err)
+		return false
+	}
+	log.Info("reload done", "file", path)
+	return true
 }
 
 // statusWriter writes the status file from a single goroutine, so writes
@@ -132,6 +205,7 @@ type statusJSON struct {
 	AdvertsSent       uint64            `json:"adverts_sent"`
 	AdvertsReceived   uint64            `json:"adverts_received"`
 	Transitions       uint64            `json:"transitions"`
+	VIPRepairs        uint64            `json:"vip_repairs"`
 	Drops             map[string]uint64 `json:"drops"`
 	Faults            []string          `json:"faults"`
 	Problems          []string          `json:"problems"`
@@ -141,10 +215,10 @@ func writeStatus(path string, statuses []vrrp.InstanceStatus, log *slog.Logger) 
 	var out []statusJSON
 	for _, s := range statuses {
 		j := statusJSON{
-			Name: s.Name, State: s.State, Leaving: s.Leaving,
+			Name: s.Name, State: s.State.String(), Leaving: s.Leaving,
 			BasePriority: s.BasePriority, EffectivePriority: s.EffectivePriority,
 			AdvertsSent: s.Counters.AdvertsSent, AdvertsReceived: s.Counters.AdvertsReceived,
-			Transitions: s.Counters.Transitions, Drops: map[string]uint64{},
+			Transitions: s.Counters.Transitions, VIPRepairs: s.Counters.VIPRepairs, Drops: map[string]uint64{},
 			Faults: s.Faults, Problems: s.Problems,
 		}
 		if s.MasterAddr.IsValid() {

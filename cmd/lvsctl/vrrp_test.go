@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,4 +111,38 @@ func TestStatusWriterSerialisesAndFinishesBeforeClose(t *testing.T) {
 	assert.Equal(t, calls.Load(), finished.Load(), "no write is still running after close")
 	assert.GreaterOrEqual(t, calls.Load(), int32(2), "close writes the final state")
 	assert.LessOrEqual(t, calls.Load(), int32(3), "requests are coalesced")
+}
+
+type recordingReloader struct{ got []vrrp.Config }
+
+func (r *recordingReloader) Reload(_ context.Context, cfg vrrp.Config) error {
+	r.got = append(r.got, cfg)
+	return nil
+}
+
+func TestVRRPReloadLogsEveryErrorWithPosition(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "keepalived.conf")
+	good := "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 1\n    priority 150\n    virtual_ipaddress {\n        10.16.8.100\n    }\n}\n"
+	require.NoError(t, os.WriteFile(path, []byte(good), 0o644))
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	r := &recordingReloader{}
+	require.True(t, reloadVRRP(context.Background(), path, r, log))
+	require.Len(t, r.got, 1)
+	assert.Equal(t, uint8(150), r.got[0].Instances[0].Priority)
+	assert.Equal(t, 100*time.Millisecond, r.got[0].ReleaseGrace, "the loader's defaults")
+
+	bad := "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 300\n    priority 150\n    virtual_ipaddress {\n        10.16.8.100\n    }\n}\nvrrp_instance VI_2 {\n    interface lo\n    virtual_router_id 1\n    virtual_ipaddress {\n        10.16.8.101\n    }\n}\n"
+	require.NoError(t, os.WriteFile(path, []byte(bad), 0o644))
+	logs.Reset()
+	require.False(t, reloadVRRP(context.Background(), path, r, log))
+	assert.Len(t, r.got, 1, "nothing handed to the node")
+	out := logs.String()
+	assert.Contains(t, out, path+":3:")
+	assert.Contains(t, out, "keeping the running configuration")
+
+	require.NoError(t, os.WriteFile(path, []byte("global_defs {\n}\n"), 0o644))
+	require.False(t, reloadVRRP(context.Background(), path, r, log))
+	assert.Len(t, r.got, 1)
 }

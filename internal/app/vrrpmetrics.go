@@ -4,10 +4,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lvsctl/lvsctl/vrrp"
+	"github.com/lvsctl/lvsctl/vrrp/fsm"
 )
-
-// vrrpStates are the states exported as lvsctl_vrrp_state{state=...}.
-var vrrpStates = []string{"INIT", "BACKUP", "MASTER", "FAULT", "STOP"}
 
 // VRRPCollector exports the VRRP instances run next to the director:
 // state (one series per state, 1 for the current one), priority,
@@ -39,12 +37,12 @@ func (c *vrrpCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c *vrrpCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range c.status() {
-		for _, st := range vrrpStates {
+		for _, st := range fsm.States() {
 			v := 0.0
 			if s.State == st {
 				v = 1
 			}
-			ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, v, s.Name, st)
+			ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, v, s.Name, st.String())
 		}
 		ch <- prometheus.MustNewConstMetric(c.priority, prometheus.GaugeValue, float64(s.EffectivePriority), s.Name)
 		ch <- prometheus.MustNewConstMetric(c.transitions, prometheus.CounterValue, float64(s.Counters.Transitions), s.Name)

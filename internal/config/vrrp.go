@@ -2,16 +2,33 @@ package config
 
 import (
 	"strings"
+	"time"
 
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
+// VRRP runtime defaults that have no keepalived.conf keyword. They live here
+// with every other default: the vrrp package fills in nothing.
+const (
+	// defaultVRRPReleaseGrace is how long a preempted or leaving master keeps
+	// its addresses after hearing the new master (make-before-break), so
+	// clients still sending to it are served until the new master's
+	// gratuitous ARP has reached them.
+	defaultVRRPReleaseGrace = 100 * time.Millisecond
+	// defaultVRRPNotifyTimeout bounds every notify script.
+	defaultVRRPNotifyTimeout = 10 * time.Second
+)
+
 // VRRP converts the VRRP part of the configuration (global multicast
 // group, vrrp_script, vrrp_sync_group, vrrp_instance) into the vrrp
-// package's types. Values the loader already defaulted are passed through;
-// semantic checks happen in vrrp.Config.Validate.
+// package's types, fully defaulted: the loader validated it with file
+// positions, and vrrp.Config.Validate only asserts invariants.
 func (c *Config) VRRP() vrrp.Config {
-	out := vrrp.Config{McastGroup4: c.Global.VRRPMcastGroup4}
+	out := vrrp.Config{
+		McastGroup4:   c.Global.VRRPMcastGroup4,
+		ReleaseGrace:  defaultVRRPReleaseGrace,
+		NotifyTimeout: defaultVRRPNotifyTimeout,
+	}
 	for _, s := range c.VRRPScripts {
 		out.Scripts = append(out.Scripts, vrrp.ScriptConfig{
 			Name:          s.Name,

@@ -85,3 +85,31 @@ vrrp_instance VI_1 {
 	assert.Equal(t, 5, in.GARPRepeat)
 	assert.Equal(t, 5*time.Second, in.GARPDelay)
 }
+
+// TestVRRPAdapterDefaults: the loader is the one place that defaults; the
+// vrrp package receives every value filled in (it used to default them
+// itself, with these same values).
+func TestVRRPAdapterDefaults(t *testing.T) {
+	src := []byte("vrrp_script s {\n  script true\n}\nvrrp_instance VI_1 {\n  interface eth1\n  virtual_router_id 1\n  authentication {\n    auth_pass x\n  }\n  virtual_ipaddress {\n    192.0.2.1\n  }\n}\n")
+	cfg, _, err := Parse("keepalived.conf", src, Options{})
+	require.NoError(t, err)
+	d := cfg.VRRP()
+	require.NoError(t, d.Validate())
+	assert.Equal(t, netip.MustParseAddr("224.0.0.18"), d.McastGroup4)
+	in := d.Instances[0]
+	assert.Equal(t, uint8(2), in.Version)
+	assert.Equal(t, uint8(100), in.Priority)
+	assert.Equal(t, time.Second, in.AdvertInt)
+	assert.Equal(t, vrrp.AuthPass, in.AuthType)
+	assert.Equal(t, 5, in.GARPRepeat)
+	assert.Equal(t, 5*time.Second, in.GARPDelay)
+	assert.Equal(t, 1, in.GARPRefreshRepeat)
+	assert.Equal(t, vrrp.ScriptConfig{Name: "s", Command: "true", Interval: time.Second, Timeout: time.Second, Rise: 1, Fall: 1}, d.Scripts[0])
+	assert.Equal(t, 100*time.Millisecond, d.ReleaseGrace)
+	assert.Equal(t, 10*time.Second, d.NotifyTimeout)
+
+	noAuth := []byte("vrrp_instance VI_1 {\n  interface eth1\n  virtual_router_id 1\n  virtual_ipaddress {\n    192.0.2.1\n  }\n}\n")
+	cfg, _, err = Parse("keepalived.conf", noAuth, Options{})
+	require.NoError(t, err)
+	assert.Equal(t, vrrp.AuthNone, cfg.VRRP().Instances[0].AuthType)
+}

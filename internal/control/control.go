@@ -108,7 +108,7 @@ type VRRPCounters struct {
 func VRRPInstanceOf(s vrrp.InstanceStatus) VRRPInstance {
 	v := VRRPInstance{
 		Name: s.Name, Interface: s.Interface, VRID: s.VRID, Version: s.Version, SyncGroup: s.SyncGroup,
-		State: s.State, Leaving: s.Leaving, HoldsVIPs: s.HoldsVIPs,
+		State: s.State.String(), Leaving: s.Leaving, HoldsVIPs: s.HoldsVIPs,
 		BasePriority: s.BasePriority, EffectivePriority: s.EffectivePriority,
 		AdvertInt: s.AdvertInt, MasterAdvertInt: s.MasterAdvertInt, LastTransition: s.LastTransition,
 		Faults: s.Faults, Problems: s.Problems, VIPs: []string{},

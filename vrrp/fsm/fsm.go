@@ -19,32 +19,102 @@ import (
 	"time"
 )
 
-// State is a VRRP state.
-type State uint8
+// State is a VRRP state. Its value is the name keepalived uses (and the
+// status file, the control socket and the metrics print), so it marshals
+// as text without a lookup table.
+type State string
 
 // VRRP states. Stopped is entered after a shutdown has completed.
 const (
-	Init State = iota
-	Backup
-	Master
-	Fault
-	Stopped
+	Init    State = "INIT"
+	Backup  State = "BACKUP"
+	Master  State = "MASTER"
+	Fault   State = "FAULT"
+	Stopped State = "STOP"
 )
 
-func (s State) String() string {
-	switch s {
-	case Init:
-		return "INIT"
-	case Backup:
-		return "BACKUP"
-	case Master:
-		return "MASTER"
-	case Fault:
-		return "FAULT"
-	case Stopped:
-		return "STOP"
+// States lists every state in lifecycle order (for metrics that export one
+// series per state).
+func States() []State { return []State{Init, Backup, Master, Fault, Stopped} }
+
+func (s State) String() string { return string(s) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (s State) MarshalText() ([]byte, error) { return []byte(s), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler; it accepts only the
+// names of States.
+func (s *State) UnmarshalText(b []byte) error {
+	for _, st := range States() {
+		if string(b) == string(st) {
+			*s = st
+			return nil
+		}
 	}
-	return fmt.Sprintf("State(%d)", uint8(s))
+	return fmt.Errorf("unknown VRRP state %q", b)
+}
+
+// Cause says why a transition happened.
+type Cause uint8
+
+// Causes of transitions.
+const (
+	CauseNone Cause = iota
+	// CauseStart: leaving INIT as BACKUP.
+	CauseStart
+	// CauseFaultAtStart: leaving INIT while faulty.
+	CauseFaultAtStart
+	// CauseOwner: priority 255 leaves INIT as MASTER at once.
+	CauseOwner
+	// CauseHigherPriority: a master heard a better master.
+	CauseHigherPriority
+	// CauseMasterDown: a backup's master-down timer ran out.
+	CauseMasterDown
+	// CauseFault and CauseFaultCleared: tracking changed.
+	CauseFault
+	CauseFaultCleared
+	// CauseSyncGroup: another member of the sync group moved this one.
+	CauseSyncGroup
+	// CauseShutdown: stopped without having to hand over.
+	CauseShutdown
+	// CauseHandedOver: a leaving master heard its successor.
+	CauseHandedOver
+	// CauseNoNewMaster: a leaving master gave up waiting for a successor.
+	CauseNoNewMaster
+	// CauseFaultWhileLeaving: a fault cut a handover short.
+	CauseFaultWhileLeaving
+)
+
+func (c Cause) String() string {
+	switch c {
+	case CauseNone:
+		return "none"
+	case CauseStart:
+		return "start"
+	case CauseFaultAtStart:
+		return "fault at start"
+	case CauseOwner:
+		return "address owner"
+	case CauseHigherPriority:
+		return "higher priority advert"
+	case CauseMasterDown:
+		return "master down"
+	case CauseFault:
+		return "fault"
+	case CauseFaultCleared:
+		return "fault cleared"
+	case CauseSyncGroup:
+		return "sync group"
+	case CauseShutdown:
+		return "shutdown"
+	case CauseHandedOver:
+		return "handed over"
+	case CauseNoNewMaster:
+		return "no new master seen"
+	case CauseFaultWhileLeaving:
+		return "fault while leaving"
+	}
+	return fmt.Sprintf("Cause(%d)", uint8(c))
 }
 
 // PriorityOwner is the priority of the address owner; PriorityStop is sent
@@ -67,7 +137,7 @@ type Config struct {
 	// LocalAddr is our primary address, the tie-breaker at equal priority.
 	LocalAddr netip.Addr
 	// DownAdverts is the number of missed adverts before the master is
-	// declared down (3 per the RFC).
+	// declared down (0: DefaultDownAdverts, the RFC's 3).
 	DownAdverts int
 	// GARP bursts: GARPRepeat at once on becoming master and again after
 	// GARPDelay (if non-zero), then GARPRefreshRepeat every GARPRefresh
@@ -81,21 +151,15 @@ type Config struct {
 	ReleaseGrace time.Duration
 }
 
+// DefaultDownAdverts is the RFC's number of missed adverts before a backup
+// declares the master down. It is protocol, not configuration.
+const DefaultDownAdverts = 3
+
+// setDefaults fills in the protocol constant only: every configurable value
+// arrives from the loader.
 func (c *Config) setDefaults() {
-	if c.Version == 0 {
-		c.Version = 2
-	}
-	if c.AdvertInt <= 0 {
-		c.AdvertInt = time.Second
-	}
 	if c.DownAdverts <= 0 {
-		c.DownAdverts = 3
-	}
-	if c.GARPRepeat <= 0 {
-		c.GARPRepeat = 5
-	}
-	if c.GARPRefreshRepeat <= 0 {
-		c.GARPRefreshRepeat = 1
+		c.DownAdverts = DefaultDownAdverts
 	}
 }
 
@@ -136,10 +200,10 @@ func (k ActionKind) String() string {
 // Action is one thing for the runtime to do, in order.
 type Action struct {
 	Kind     ActionKind
-	Priority uint8  // SendAdvert
-	Count    int    // SendGARP
-	From, To State  // Transition
-	Reason   string // Transition: why, for the log
+	Priority uint8 // SendAdvert
+	Count    int   // SendGARP
+	From, To State // Transition
+	Cause    Cause // Transition: why
 }
 
 func (a Action) String() string {
@@ -220,7 +284,7 @@ type Machine struct {
 // New returns a machine in INIT.
 func New(cfg Config) *Machine {
 	cfg.setDefaults()
-	return &Machine{cfg: cfg, effPrio: cfg.Priority, masterAdvertInt: cfg.AdvertInt}
+	return &Machine{cfg: cfg, state: Init, effPrio: cfg.Priority, masterAdvertInt: cfg.AdvertInt}
 }
 
 // State is the current state.
@@ -318,21 +382,21 @@ func (m *Machine) start(now time.Time) []Action {
 	}
 	switch {
 	case m.fault:
-		return m.toFault(now, "fault at start")
+		return m.toFault(now, CauseFaultAtStart)
 	case m.cfg.Priority == PriorityOwner:
-		return m.toMaster(now, "address owner")
+		return m.toMaster(now, CauseOwner)
 	}
-	return m.toBackup(now, "start")
+	return m.toBackup(now, CauseStart)
 }
 
-func (m *Machine) transition(to State, reason string) Action {
-	a := Action{Kind: Transition, From: m.state, To: to, Reason: reason}
+func (m *Machine) transition(to State, cause Cause) Action {
+	a := Action{Kind: Transition, From: m.state, To: to, Cause: cause}
 	m.state = to
 	return a
 }
 
-func (m *Machine) toMaster(now time.Time, reason string) []Action {
-	acts := []Action{m.transition(Master, reason)}
+func (m *Machine) toMaster(now time.Time, cause Cause) []Action {
+	acts := []Action{m.transition(Master, cause)}
 	m.clearTimers()
 	m.preemptAt = time.Time{}
 	m.masterAdvertInt = m.cfg.AdvertInt
@@ -358,8 +422,8 @@ func (m *Machine) toMaster(now time.Time, reason string) []Action {
 
 // toBackup enters BACKUP; a master keeps its addresses for the release
 // grace so that no packet is lost while clients learn the new master.
-func (m *Machine) toBackup(now time.Time, reason string) []Action {
-	acts := []Action{m.transition(Backup, reason)}
+func (m *Machine) toBackup(now time.Time, cause Cause) []Action {
+	acts := []Action{m.transition(Backup, cause)}
 	m.clearTimers()
 	acts = append(acts, m.release(now)...)
 	m.downAt = now.Add(m.MasterDownInterval())
@@ -387,14 +451,14 @@ func (m *Machine) removeNow() []Action {
 	return []Action{{Kind: RemoveVIPs}}
 }
 
-func (m *Machine) toFault(now time.Time, reason string) []Action {
+func (m *Machine) toFault(now time.Time, cause Cause) []Action {
 	var acts []Action
 	if m.state == Master && !m.leaving {
 		// Tell the peers at once; the link may be down, in which case the
 		// runtime just counts the failed send.
 		acts = append(acts, Action{Kind: SendAdvert, Priority: PriorityStop})
 	}
-	acts = append(acts, m.transition(Fault, reason))
+	acts = append(acts, m.transition(Fault, cause))
 	m.clearTimers()
 	m.leaving = false
 	acts = append(acts, m.removeNow()...)
@@ -466,7 +530,7 @@ func (m *Machine) masterAdvert(now time.Time, a Advert) []Action {
 		return []Action{{Kind: SendAdvert, Priority: m.effPrio}}
 	}
 	if m.higherThanUs(a) {
-		acts := m.toBackup(now, fmt.Sprintf("higher priority %d advert from %s", a.Priority, a.Src))
+		acts := m.toBackup(now, CauseHigherPriority)
 		if m.cfg.Version == 3 && a.AdvertInt > 0 {
 			m.masterAdvertInt = a.AdvertInt
 			m.downAt = now.Add(m.MasterDownInterval())
@@ -486,12 +550,12 @@ func (m *Machine) tick(now time.Time) []Action {
 	if due(m.releaseAt, now) {
 		acts = append(acts, m.removeNow()...)
 		if m.leaving {
-			return append(acts, m.stop("handed over")...)
+			return append(acts, m.stop(CauseHandedOver)...)
 		}
 	}
 	if due(m.leaveAt, now) {
 		acts = append(acts, m.removeNow()...)
-		return append(acts, m.stop("no new master seen")...)
+		return append(acts, m.stop(CauseNoNewMaster)...)
 	}
 	switch m.state {
 	case Master:
@@ -516,15 +580,15 @@ func (m *Machine) tick(now time.Time) []Action {
 		}
 	case Backup:
 		if due(m.downAt, now) {
-			acts = append(acts, m.toMaster(now, "master down")...)
+			acts = append(acts, m.toMaster(now, CauseMasterDown)...)
 		}
 	}
 	return acts
 }
 
-func (m *Machine) stop(reason string) []Action {
+func (m *Machine) stop(cause Cause) []Action {
 	acts := m.removeNow()
-	acts = append(acts, m.transition(Stopped, reason))
+	acts = append(acts, m.transition(Stopped, cause))
 	m.clearTimers()
 	m.releaseAt = time.Time{}
 	m.leaving = false
@@ -535,14 +599,14 @@ func (m *Machine) setFault(now time.Time, fault bool) []Action {
 	m.fault = fault
 	switch {
 	case fault && m.leaving:
-		return m.stop("fault while leaving")
+		return m.stop(CauseFaultWhileLeaving)
 	case fault && m.state != Fault && m.state != Init:
-		return m.toFault(now, "fault")
+		return m.toFault(now, CauseFault)
 	case !fault && m.state == Fault:
 		if m.cfg.Priority == PriorityOwner {
-			return m.toMaster(now, "fault cleared, address owner")
+			return m.toMaster(now, CauseFaultCleared)
 		}
-		return m.toBackup(now, "fault cleared")
+		return m.toBackup(now, CauseFaultCleared)
 	}
 	return nil
 }
@@ -564,9 +628,9 @@ func (m *Machine) setPriority(p uint8) []Action {
 func (m *Machine) force(now time.Time, to State) []Action {
 	switch {
 	case to == Master && m.state == Backup:
-		return m.toMaster(now, "sync group")
+		return m.toMaster(now, CauseSyncGroup)
 	case to == Backup && m.state == Master && !m.leaving:
-		return m.toBackup(now, "sync group")
+		return m.toBackup(now, CauseSyncGroup)
 	}
 	return nil
 }
@@ -582,5 +646,56 @@ func (m *Machine) shutdown(now time.Time) []Action {
 	if m.leaving {
 		return nil
 	}
-	return m.stop("shutdown")
+	return m.stop(CauseShutdown)
+}
+
+// Reconfigure applies a new configuration of the same virtual router (same
+// VRID and version) without leaving the current state: a reload must not
+// flap a master or restart a backup's election. Timers already running keep
+// their deadlines, except that a master whose advert interval shrank sends
+// its next advert no later than one new interval from now. The effective
+// priority follows with the next SetPriority (the runtime sends it after
+// every reload); only the address owner's is fixed here. A backup that
+// becomes the address owner takes over at once, as it would at start.
+func (m *Machine) Reconfigure(now time.Time, cfg Config) []Action {
+	cfg.setDefaults()
+	old := m.cfg
+	m.cfg = cfg
+	if m.state == Stopped {
+		return nil
+	}
+	switch {
+	case cfg.Priority == PriorityOwner:
+		m.effPrio = PriorityOwner
+	case old.Priority == PriorityOwner:
+		m.effPrio = cfg.Priority
+	}
+	if cfg.PreemptDelay == 0 {
+		m.preemptAt = time.Time{}
+	}
+	if m.state != Backup || cfg.Version == 2 {
+		// A VRRPv3 backup keeps the interval it learned from the master.
+		m.masterAdvertInt = cfg.AdvertInt
+	}
+	switch m.state {
+	case Master:
+		if m.leaving {
+			return nil
+		}
+		if next := now.Add(cfg.AdvertInt); cfg.AdvertInt != old.AdvertInt && next.Before(m.advertAt) {
+			m.advertAt = next
+		}
+		if cfg.GARPRefresh != old.GARPRefresh {
+			m.refreshAt = time.Time{}
+			if cfg.GARPRefresh > 0 {
+				m.refreshAt = now.Add(cfg.GARPRefresh)
+			}
+		}
+		m.masterAddr = cfg.LocalAddr
+	case Backup:
+		if cfg.Priority == PriorityOwner && old.Priority != PriorityOwner {
+			return m.toMaster(now, CauseOwner)
+		}
+	}
+	return nil
 }

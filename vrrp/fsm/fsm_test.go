@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"encoding/json"
 	"net/netip"
 	"testing"
 	"time"
@@ -397,4 +398,79 @@ func TestForceBySyncGroup(t *testing.T) {
 func TestStateStrings(t *testing.T) {
 	assert.Equal(t, []string{"INIT", "BACKUP", "MASTER", "FAULT", "STOP"},
 		[]string{Init.String(), Backup.String(), Master.String(), Fault.String(), Stopped.String()})
+}
+
+func TestStateTextAndCauses(t *testing.T) {
+	b, err := json.Marshal(struct{ S State }{Master})
+	require.NoError(t, err)
+	assert.Equal(t, `{"S":"MASTER"}`, string(b))
+	var s State
+	require.NoError(t, s.UnmarshalText([]byte("FAULT")))
+	assert.Equal(t, Fault, s)
+	require.Error(t, s.UnmarshalText([]byte("PRIMARY")))
+	assert.Equal(t, []State{Init, Backup, Master, Fault, Stopped}, States())
+	assert.Equal(t, Init, New(Config{Version: 2, Priority: 100, AdvertInt: time.Second}).State())
+
+	// Transitions carry a typed cause the runtime can branch on.
+	h := newHarness(t, Config{Version: 2, Priority: 100, AdvertInt: time.Second, GARPRepeat: 1})
+	acts := h.step(Start{})
+	require.Len(t, acts, 1)
+	assert.Equal(t, CauseStart, acts[0].Cause)
+	acts = h.step(Force{To: Master})
+	require.NotEmpty(t, acts)
+	assert.Equal(t, CauseSyncGroup, acts[0].Cause)
+	assert.Equal(t, "sync group", acts[0].Cause.String())
+	assert.Equal(t, "Cause(200)", Cause(200).String())
+}
+
+func TestReconfigureKeepsStateAndTimers(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	h.until(Master, 5*time.Second)
+	dl, _ := h.m.Deadline()
+	// Same values: nothing happens, no timer moves.
+	assert.Empty(t, h.m.Reconfigure(h.now, h.m.cfg))
+	dl2, _ := h.m.Deadline()
+	assert.Equal(t, dl, dl2)
+	assert.Equal(t, Master, h.m.State())
+
+	// A shorter interval brings the next advert forward, no flap.
+	cfg := h.m.cfg
+	cfg.Version, cfg.AdvertInt = 3, 100*time.Millisecond
+	h.advance(200 * time.Millisecond)
+	assert.Empty(t, h.m.Reconfigure(h.now, cfg))
+	acts := h.advance(100 * time.Millisecond)
+	assert.Equal(t, []string{"SendAdvert(100)"}, kinds(acts))
+	assert.Equal(t, Master, h.m.State())
+	assert.True(t, h.m.HoldsVIPs())
+}
+
+func TestReconfigureBackupBecomingOwnerTakesOver(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	h.step(Advert{Src: peer, Priority: 150})
+	cfg := h.m.cfg
+	cfg.Priority = PriorityOwner
+	acts := h.m.Reconfigure(h.now, cfg)
+	require.NotEmpty(t, acts)
+	assert.Equal(t, "Transition(BACKUP->MASTER)", acts[0].String())
+	assert.Equal(t, CauseOwner, acts[0].Cause)
+	assert.Equal(t, uint8(PriorityOwner), h.m.EffectivePriority())
+}
+
+func TestReconfigureRaisedPriorityPreempts(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{})
+	h.step(Advert{Src: peer, Priority: 150})
+	cfg := h.m.cfg
+	cfg.Priority = 200
+	assert.Empty(t, h.m.Reconfigure(h.now, cfg))
+	h.step(SetPriority{Priority: 200})
+	// The master's adverts are lower now: they no longer hold the backup.
+	for range 3 {
+		h.advance(time.Second)
+		h.step(Advert{Src: peer, Priority: 150})
+	}
+	h.until(Master, time.Second)
+	assert.Equal(t, Master, h.m.State())
 }

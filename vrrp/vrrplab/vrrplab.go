@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,11 +80,49 @@ type Daemon struct {
 	Proc *lab.Process
 }
 
-// StartLvsctl runs `lvsctl vrrp run -f conf` in h.
+// LvsctlArgs is the lvsctl command line that runs the VRRP part of conf.
+// Every lvsctl node of the VRRP e2e tests starts through it, so switching
+// them to `lvsctl director up -f FILE` (which runs VRRP-only files the same
+// way) is a change here only.
+func LvsctlArgs(conf string) []string {
+	return []string{"vrrp", "run", "-f", conf, "--log-level", "debug"}
+}
+
+// StartLvsctl runs lvsctl (LvsctlArgs) with conf in h.
 func StartLvsctl(t testing.TB, h *lab.Host, conf string) *Daemon {
 	t.Helper()
-	cmd := exec.Command(h.Lab().Lvsctl(), "vrrp", "run", "-f", conf, "--log-level", "debug")
+	cmd := exec.Command(h.Lab().Lvsctl(), LvsctlArgs(conf)...)
 	return &Daemon{Kind: "lvsctl", Proc: h.StartCmd(cmd)}
+}
+
+// Log lines of lvsctl's reload, counted by Reload.
+const (
+	ReloadDone   = `msg="reload done"`
+	ReloadFailed = `msg="reload failed, keeping the running configuration"`
+)
+
+// Reload sends SIGHUP and, for lvsctl, waits until the reload was logged as
+// done or failed; it reports whether it was done. keepalived reloads in
+// the background: Reload returns at once (true).
+func (d *Daemon) Reload(t testing.TB) bool {
+	t.Helper()
+	done, failed := strings.Count(d.Proc.Output(), ReloadDone), strings.Count(d.Proc.Output(), ReloadFailed)
+	if err := d.Proc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatalf("reload %s: %v", d.Kind, err)
+	}
+	if d.Kind != "lvsctl" {
+		return true
+	}
+	ok := false
+	WaitFor(t, 10*time.Second, d.Kind+" reload", func() bool {
+		out := d.Proc.Output()
+		if strings.Count(out, ReloadDone) > done {
+			ok = true
+			return true
+		}
+		return strings.Count(out, ReloadFailed) > failed
+	})
+	return ok
 }
 
 // StartKeepalived runs keepalived's VRRP subsystem in h with its own pid

@@ -1,0 +1,182 @@
+package vrrp
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/lvsctl/lvsctl/vrrp/fsm"
+	"github.com/lvsctl/lvsctl/vrrp/packet"
+)
+
+// apply performs the actions of one step, in order.
+func (n *Node) apply(in *instance, acts []fsm.Action) {
+	for _, a := range acts {
+		switch a.Kind {
+		case fsm.SendAdvert:
+			n.sendAdvert(in, a.Priority)
+		case fsm.AddVIPs:
+			for _, v := range in.allVIPs {
+				n.addVIP(in, v)
+			}
+		case fsm.RemoveVIPs:
+			for _, v := range in.allVIPs {
+				n.delVIP(in, v)
+			}
+		case fsm.SendGARP:
+			for range a.Count {
+				for _, v := range in.allVIPs {
+					n.announce(in, v, 1)
+				}
+			}
+		case fsm.Transition:
+			n.transitioned(in, a)
+		}
+	}
+	// After the step's own RemoveVIPs: whatever is left was put there by
+	// someone else (or the removal failed).
+	if leftMaster(acts) && !in.m.HoldsVIPs() {
+		n.syncVIPs(in)
+	}
+}
+
+// instance is one vrrp_instance at run time.
+type instance struct {
+	cfg         InstanceConfig
+	m           *fsm.Machine
+	pol         rxPolicy
+	ifindex     int
+	src         netip.Addr
+	dsts        []netip.Addr
+	advertAddrs []netip.Addr
+	allVIPs     []boundVIP
+	group       *syncGroup
+	notify      notifySet
+	scripts     []trackedScript
+	linkUp      map[string]bool
+	ifWeights   map[string]int
+	scriptOK    map[string]bool
+	problems    []string
+	// removed: a reload dropped the instance; it hands over and is
+	// forgotten once stopped.
+	removed bool
+
+	count          Counters
+	lastTransition time.Time
+	loggedDrop     map[DropReason]bool
+	loggedWarn     map[Warning]bool
+	loggedSend     bool
+	loggedGARP     bool
+}
+
+type boundVIP struct {
+	VIP
+	ifindex int
+}
+
+type trackedScript struct {
+	script  *trackScript
+	weight  int
+	reverse bool
+}
+
+// newInstance prepares an instance of cfg in INIT. It only looks things up,
+// so a reload can build every instance before it changes anything.
+func (n *Node) newInstance(ic InstanceConfig, scripts map[string]*trackScript, cfg *Config) (*instance, error) {
+	where := "vrrp_instance " + ic.Name
+	info, err := n.links.Lookup(ic.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	in := &instance{
+		cfg:        ic,
+		ifindex:    info.Index,
+		src:        ic.SrcIP,
+		linkUp:     map[string]bool{},
+		ifWeights:  map[string]int{},
+		scriptOK:   map[string]bool{},
+		loggedDrop: map[DropReason]bool{},
+		loggedWarn: map[Warning]bool{},
+		count:      Counters{Drops: map[DropReason]uint64{}, Warnings: map[Warning]uint64{}},
+	}
+	vipSet := map[netip.Addr]bool{}
+	for _, v := range ic.VIPs {
+		vipSet[v.Prefix.Addr()] = true
+		in.advertAddrs = append(in.advertAddrs, v.Prefix.Addr())
+	}
+	if !in.src.IsValid() {
+		for _, p := range info.Addrs {
+			if !vipSet[p.Addr()] {
+				in.src = p.Addr()
+				break
+			}
+		}
+	}
+	if !in.src.IsValid() {
+		return nil, fmt.Errorf("%s: interface %s has no IPv4 address to send adverts from", where, ic.Interface)
+	}
+	for _, v := range append(append([]VIP(nil), ic.VIPs...), ic.ExcludedVIPs...) {
+		idx := in.ifindex
+		if v.Dev != "" && v.Dev != ic.Interface {
+			di, err := n.links.Lookup(v.Dev)
+			if err != nil {
+				return nil, fmt.Errorf("%s: virtual address %s: %w", where, v.Prefix, err)
+			}
+			idx = di.Index
+		}
+		in.allVIPs = append(in.allVIPs, boundVIP{VIP: v, ifindex: idx})
+	}
+	in.dsts = ic.UnicastPeers
+	if len(in.dsts) == 0 {
+		in.dsts = []netip.Addr{cfg.McastGroup4}
+	}
+	in.pol = rxPolicy{version: ic.Version, advertInt: ic.AdvertInt, unicast: len(ic.UnicastPeers) > 0, vips: in.advertAddrs}
+	if ic.AuthType == AuthPass {
+		in.pol.authType = packet.AuthSimple
+		in.pol.authData = packet.PaddedPassword(ic.AuthPass)
+	}
+	if !ic.DontTrackPrimary {
+		in.linkUp[ic.Interface] = info.Up
+		in.ifWeights[ic.Interface] = 0
+	}
+	for _, ti := range ic.TrackInterfaces {
+		in.linkUp[ti.Name] = false
+		in.ifWeights[ti.Name] = ti.Weight
+	}
+	for _, tr := range ic.TrackScripts {
+		s := scripts[tr.Name]
+		w := s.cfg.Weight
+		if tr.WeightSet {
+			w = tr.Weight
+		}
+		in.scripts = append(in.scripts, trackedScript{script: s, weight: w, reverse: tr.Reverse != s.cfg.WeightReverse})
+		in.scriptOK[tr.Name] = !s.cfg.InitFail
+	}
+	if in.notify, err = parseNotify(ic.Notify); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
+	}
+	in.problems = append(in.problems, in.notify.problems...)
+	for _, p := range in.notify.problems {
+		n.log.Error("notify script cannot run; VRRP continues without it", "instance", ic.Name, "problem", p)
+	}
+	in.m = fsm.New(in.fsmConfig(cfg))
+	return in, nil
+}
+
+// fsmConfig is the state machine's view of the instance.
+func (in *instance) fsmConfig(cfg *Config) fsm.Config {
+	ic := &in.cfg
+	return fsm.Config{
+		Version:           ic.Version,
+		Priority:          ic.Priority,
+		AdvertInt:         ic.AdvertInt,
+		Nopreempt:         ic.Nopreempt,
+		PreemptDelay:      ic.PreemptDelay,
+		LocalAddr:         in.src,
+		GARPRepeat:        ic.GARPRepeat,
+		GARPDelay:         ic.GARPDelay,
+		GARPRefresh:       ic.GARPRefresh,
+		GARPRefreshRepeat: ic.GARPRefreshRepeat,
+		ReleaseGrace:      cfg.ReleaseGrace,
+	}
+}

@@ -1,0 +1,109 @@
+package vrrp
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/lvsctl/lvsctl/internal/script"
+	"github.com/lvsctl/lvsctl/vrrp/fsm"
+)
+
+// notifySet is the parsed notify scripts of an instance or group.
+type notifySet struct {
+	master, backup, fault, stop, any *script.Command
+	problems                         []string
+}
+
+func parseNotify(c NotifyConfig) (notifySet, error) {
+	var s notifySet
+	for _, e := range []struct {
+		kw   string
+		text string
+		dst  **script.Command
+	}{
+		{"notify_master", c.Master, &s.master},
+		{"notify_backup", c.Backup, &s.backup},
+		{"notify_fault", c.Fault, &s.fault},
+		{"notify_stop", c.Stop, &s.stop},
+		{"notify", c.Any, &s.any},
+	} {
+		if e.text == "" {
+			continue
+		}
+		cmd, err := script.Parse(e.text)
+		if err != nil {
+			return s, fmt.Errorf("%s: %w", e.kw, err)
+		}
+		if err := cmd.Check(); err != nil {
+			s.problems = append(s.problems, fmt.Sprintf("%s %q: %v", e.kw, e.text, err))
+		}
+		*e.dst = &cmd
+	}
+	return s, nil
+}
+
+func (s *notifySet) run(nt *notifier, kind, name string, to fsm.State, prio uint8) {
+	if nt == nil {
+		return
+	}
+	var specific *script.Command
+	switch to {
+	case fsm.Master:
+		specific = s.master
+	case fsm.Backup:
+		specific = s.backup
+	case fsm.Fault:
+		specific = s.fault
+	case fsm.Stopped:
+		specific = s.stop
+	default:
+		return
+	}
+	if specific != nil {
+		nt.enqueue(*specific, nil)
+	}
+	if s.any != nil {
+		nt.enqueue(*s.any, []string{kind, name, to.String(), strconv.Itoa(int(prio))})
+	}
+}
+
+// notifier runs notify scripts one after the other, in transition order.
+type notifier struct {
+	run script.Runner
+	log *slog.Logger
+	// timeout is read and written on Run's goroutine only (enqueue, and a
+	// reload changing it); each job carries its own copy to the loop.
+	timeout time.Duration
+	queue   chan notifyJob
+}
+
+type notifyJob struct {
+	cmd     script.Command
+	extra   []string
+	timeout time.Duration
+}
+
+func newNotifier(run script.Runner, log *slog.Logger, timeout time.Duration) *notifier {
+	return &notifier{run: run, log: log, timeout: timeout, queue: make(chan notifyJob, 256)}
+}
+
+func (nt *notifier) enqueue(c script.Command, extra []string) {
+	select {
+	case nt.queue <- notifyJob{cmd: c, extra: extra, timeout: nt.timeout}:
+	default:
+		nt.log.Error("notify queue full; script skipped", "script", c.Line)
+	}
+}
+
+func (nt *notifier) loop() {
+	for job := range nt.queue {
+		if err := nt.run.Run(context.Background(), job.cmd, job.timeout, job.extra...); err != nil {
+			nt.log.Warn("notify script failed", "script", job.cmd.Line, "args", job.extra, "err", err)
+		}
+	}
+}
+
+func (nt *notifier) close() { close(nt.queue) }
