@@ -30,7 +30,7 @@ type VRRP interface {
 	Run(ctx context.Context) error
 	// Reload applies a new configuration to the running instances as a
 	// diff; on error nothing changed.
-	Reload(cfg vrrp.Config) error
+	Reload(ctx context.Context, cfg vrrp.Config) error
 	Status() []vrrp.InstanceStatus
 	// Close releases a node whose Run was never called.
 	Close() error
@@ -43,13 +43,8 @@ func NewVRRPNode(cfg vrrp.Config, log *slog.Logger) (VRRP, error) {
 	if err != nil {
 		return nil, err
 	}
-	return tmpNode{n}, nil
+	return n, nil
 }
-
-// tmpNode: TEMPORARY until vrrp.Node.Reload lands.
-type tmpNode struct{ *vrrp.Node }
-
-func (tmpNode) Reload(vrrp.Config) error { return nil }
 
 // Options configure Run. Load is required, and IPVS or OpenIPVS.
 type Options struct {

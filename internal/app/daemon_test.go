@@ -337,11 +337,13 @@ func TestMetrics(t *testing.T) {
 
 // seedVRRP is the VRRP part of the seed's LVS-DR ka67 file: VI_1 for the VIP.
 func seedVRRP() vrrp.Config {
-	return vrrp.Config{McastGroup4: netip.MustParseAddr("224.0.0.111"), Instances: []vrrp.InstanceConfig{{
-		Name: "VI_1", Interface: "eth1", InitialState: "MASTER", VRID: 191, Priority: 100, AdvertInt: time.Second,
-		AuthType: vrrp.AuthPass, AuthPass: "renwole0",
-		VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix("10.16.8.100/32")}},
-	}}}
+	return vrrp.Config{McastGroup4: netip.MustParseAddr("224.0.0.111"), NotifyTimeout: 10 * time.Second,
+		ReleaseGrace: 100 * time.Millisecond, Instances: []vrrp.InstanceConfig{{
+			Name: "VI_1", Interface: "eth1", InitialState: "MASTER", VRID: 191, Priority: 100, AdvertInt: time.Second,
+			Version: 2, GARPRepeat: 5, GARPDelay: 5 * time.Second, GARPRefreshRepeat: 1,
+			AuthType: vrrp.AuthPass, AuthPass: "renwole0",
+			VIPs: []vrrp.VIP{{Prefix: netip.MustParsePrefix("10.16.8.100/32")}},
+		}}}
 }
 
 // fakeVRRP stands in for a vrrp.Node and records how the daemon uses it.
@@ -392,7 +394,7 @@ func (f *fakeVRRP) Status() []vrrp.InstanceStatus {
 		Counters: vrrp.Counters{AdvertsSent: 5, Transitions: 2, Drops: map[vrrp.DropReason]uint64{vrrp.DropTTL: 1}}}}
 }
 
-func (f *fakeVRRP) Reload(cfg vrrp.Config) error {
+func (f *fakeVRRP) Reload(_ context.Context, cfg vrrp.Config) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reloaded = append(f.reloaded, cfg)

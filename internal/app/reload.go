@@ -84,17 +84,17 @@ func (dm *Daemon) apply(ctx context.Context, d *config.Desired) error {
 			return fmt.Errorf("health checks: %w", err)
 		}
 	}
-	return dm.reloadVRRP(d)
+	return dm.reloadVRRP(ctx, d)
 }
 
 // reloadVRRP applies the VRRP part: a running node reconciles its
 // instances; a configuration that gains its first instances starts one.
-func (dm *Daemon) reloadVRRP(d *config.Desired) error {
+func (dm *Daemon) reloadVRRP(ctx context.Context, d *config.Desired) error {
 	if dm.o.NoVRRP {
 		return nil
 	}
 	if n := dm.vrrpNode(); n != nil {
-		if err := n.Reload(d.VRRP); err != nil {
+		if err := n.Reload(ctx, d.VRRP); err != nil {
 			return fmt.Errorf("vrrp: %w", err)
 		}
 		return nil

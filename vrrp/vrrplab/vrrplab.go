@@ -80,19 +80,41 @@ type Daemon struct {
 	Proc *lab.Process
 }
 
-// LvsctlArgs is the lvsctl command line that runs the VRRP part of conf.
-// Every lvsctl node of the VRRP e2e tests starts through it, so switching
-// them to `lvsctl director up -f FILE` (which runs VRRP-only files the same
-// way) is a change here only.
+// LvsctlArgs is the `lvsctl vrrp run` command line that runs conf.
 func LvsctlArgs(conf string) []string {
 	return []string{"vrrp", "run", "-f", conf, "--log-level", "debug"}
 }
 
-// StartLvsctl runs lvsctl (LvsctlArgs) with conf in h.
+// StartLvsctl runs `lvsctl vrrp run` (LvsctlArgs) with conf in h.
 func StartLvsctl(t testing.TB, h *lab.Host, conf string) *Daemon {
 	t.Helper()
 	cmd := exec.Command(h.Lab().Lvsctl(), LvsctlArgs(conf)...)
 	return &Daemon{Kind: "lvsctl", Proc: h.StartCmd(cmd)}
+}
+
+// StartDirector runs `lvsctl director up` with conf in h, with a control
+// socket of its own: the daemon operators run, which runs a VRRP-only file
+// without IPVS and reloads every subsystem on SIGHUP.
+func StartDirector(t testing.TB, h *lab.Host, conf string) *Daemon {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), h.Name()+".sock")
+	cmd := exec.Command(h.Lab().Lvsctl(), "director", "up", "-f", conf, "--socket", sock, "--log-level", "debug")
+	return &Daemon{Kind: "lvsctl", Proc: h.StartCmd(cmd)}
+}
+
+// Starter starts an lvsctl VRRP node (StartLvsctl or StartDirector).
+type Starter func(t testing.TB, h *lab.Host, conf string) *Daemon
+
+// Starters are the two ways lvsctl runs VRRP, by name, for tests that
+// must hold for both.
+func Starters() []NamedStarter {
+	return []NamedStarter{{"director-up", StartDirector}, {"vrrp-run", StartLvsctl}}
+}
+
+// NamedStarter is a Starter with its subtest name.
+type NamedStarter struct {
+	Name  string
+	Start Starter
 }
 
 // Log lines of lvsctl's reload, counted by Reload.
