@@ -74,6 +74,9 @@ func validateVRRP(cfg *Config, diag *diagnostics, ifaceExists func(string) bool)
 		} else {
 			diag.warnf(in.Pos, "vrrp_instance %s has no virtual_ipaddress", in.Name)
 		}
+		if len(in.VIPs) > 255 {
+			diag.errorf(in.VIPs[255].Pos, "vrrp_instance %s has more than 255 virtual_ipaddress entries: an advert carries at most 255; move the rest to virtual_ipaddress_excluded", in.Name)
+		}
 		if in.UnicastSrcIP.IsValid() && len(in.VIPs) > 0 && in.UnicastSrcIP.Is6() != v6 {
 			diag.errorf(in.Pos, "vrrp_instance %s: unicast_src_ip %s is not of the family of its addresses", in.Name, in.UnicastSrcIP)
 		}
