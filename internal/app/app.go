@@ -104,6 +104,9 @@ type Daemon struct {
 	dir       *director.Director
 	closeIPVS func() error
 	vrrp      VRRP
+	// vrrpRuns is set once the node's Run was started; until then a way
+	// out of Run must Close it.
+	vrrpRuns bool
 
 	// spawn starts a goroutine that lives until Run's context ends.
 	spawn func(name string, fn func(context.Context) error)
@@ -173,9 +176,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	if dm.vrrp, err = dm.newVRRP(d.VRRP); err != nil {
 		return err
 	}
-	vrrpRuns := false
 	undo = append(undo, func() {
-		if n := dm.vrrpNode(); n != nil && !vrrpRuns {
+		dm.mu.Lock()
+		n, ran := dm.vrrp, dm.vrrpRuns
+		dm.mu.Unlock()
+		if n != nil && !ran {
 			if cerr := n.Close(); cerr != nil {
 				o.Logger.Warn("closing VRRP", "err", cerr)
 			}
@@ -237,8 +242,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}
 	if n := dm.vrrpNode(); n != nil {
-		vrrpRuns = true
-		dm.spawn("vrrp", n.Run)
+		dm.runVRRP(n)
 	}
 	if o.Ready != nil {
 		o.Ready(dm)
@@ -293,6 +297,14 @@ func (dm *Daemon) newVRRP(cfg vrrp.Config) (VRRP, error) {
 		return nil, fmt.Errorf("vrrp: %w", err)
 	}
 	return n, nil
+}
+
+// runVRRP makes n the node and runs it until Run's context ends.
+func (dm *Daemon) runVRRP(n VRRP) {
+	dm.mu.Lock()
+	dm.vrrp, dm.vrrpRuns = n, true
+	dm.mu.Unlock()
+	dm.spawn("vrrp", n.Run)
 }
 
 func (dm *Daemon) loop(ctx context.Context, errc <-chan error) error {

@@ -635,6 +635,50 @@ func TestDaemonNoVRRP(t *testing.T) {
 	assert.Zero(t, created)
 }
 
+// A reload that brings the file's first vrrp_instance starts a node, in
+// the same process, and the next reload hands it the new VRRP part.
+func TestReloadStartsVRRPWhenTheFileGainsInstances(t *testing.T) {
+	node := newFakeVRRP()
+	var mu sync.Mutex
+	next := loaded("10.16.8.100")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := make(chan *app.Daemon, 1)
+	go func() {
+		done <- app.Run(ctx, app.Options{Load: func() (*config.Desired, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return next, nil
+		}, IPVS: fakeipvs.New(), NewVRRP: node.new, Ready: func(d *app.Daemon) { ready <- d }})
+	}()
+	d := <-ready
+	created, _, _ := node.state()
+	assert.Zero(t, created, "no vrrp_instance, no node")
+
+	mu.Lock()
+	next = loaded("10.16.8.100")
+	next.VRRP = seedVRRP()
+	mu.Unlock()
+	require.Empty(t, d.Reload(context.Background()))
+	select {
+	case <-node.running:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reload did not start the VRRP node")
+	}
+	created, ran, _ := node.state()
+	assert.Equal(t, 1, created)
+	assert.True(t, ran)
+	require.Empty(t, d.Reload(context.Background()))
+	node.mu.Lock()
+	assert.Len(t, node.reloaded, 1, "the running node reloads; no second node")
+	node.mu.Unlock()
+
+	cancel()
+	require.NoError(t, <-done)
+	_, _, closed := node.state()
+	assert.False(t, closed, "a node that ran is not closed")
+}
+
 func TestDaemonRetriesFailedEdits(t *testing.T) {
 	f := fakeipvs.New()
 	var mu sync.Mutex

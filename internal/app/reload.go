@@ -103,9 +103,6 @@ func (dm *Daemon) reloadVRRP(ctx context.Context, d *config.Desired) error {
 	if err != nil || n == nil {
 		return err
 	}
-	dm.mu.Lock()
-	dm.vrrp = n
-	dm.mu.Unlock()
-	dm.spawn("vrrp", n.Run)
+	dm.runVRRP(n)
 	return nil
 }
