@@ -153,6 +153,7 @@ func directorUp(c *cli.Context) error {
 		}
 		return app.LoadFile(path, log)
 	}
+	notify, watchdog := systemdNotifier(log)
 	err = app.Run(c.Context, app.Options{
 		Load: load,
 		OpenIPVS: func() (director.IPVS, func() error, error) {
@@ -171,6 +172,8 @@ func directorUp(c *cli.Context) error {
 		MetricsListen: c.String("metrics-listen"),
 		Scripts:       app.ExecScripts{Log: log},
 		Reload:        reload,
+		Notify:        notify,
+		Watchdog:      watchdog,
 	})
 	if errors.Is(err, ipvs.ErrNoIPVS) {
 		return cli.Exit(err.Error(), 1)

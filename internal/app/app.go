@@ -89,6 +89,22 @@ type Options struct {
 	// Ready is called once the table is programmed and the control
 	// socket listens.
 	Ready func(d *Daemon)
+	// Notify tells a service manager the daemon's state, in sd_notify's
+	// words: "READY=1" once IPVS is programmed and VRRP runs,
+	// "RELOADING=1" then "READY=1" around every reload, "STOPPING=1" when
+	// Run starts to stop, "WATCHDOG=1" from the main loop. nil: nobody.
+	Notify func(state string)
+	// Watchdog is how often the main loop sends "WATCHDOG=1" (0: never).
+	// The pings come from the loop that also heals drift, so a wedged
+	// kernel call stops them and the service manager restarts lvsctl.
+	Watchdog time.Duration
+}
+
+// notify passes state to Options.Notify, if any.
+func (dm *Daemon) notify(state string) {
+	if dm.o.Notify != nil {
+		dm.o.Notify(state)
+	}
 }
 
 // Daemon is a running director daemon; it implements control.Daemon.
@@ -248,9 +264,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Ready != nil {
 		o.Ready(dm)
 	}
+	dm.notify("READY=1")
 	o.Logger.Info("director running", "services", len(d.Director.Services), "ipvs", dm.Director() != nil,
 		"vrrp_instances", len(dm.vrrpStatus()), "resync", o.Resync.String())
-	return dm.loop(runCtx, errc)
+	err = dm.loop(runCtx, errc)
+	dm.notify("STOPPING=1")
+	return err
 }
 
 // openDirector creates the director for cfg when cfg has virtual servers
@@ -313,10 +332,18 @@ func (dm *Daemon) loop(ctx context.Context, errc <-chan error) error {
 	maxDelay := max(dm.o.Resync, dm.o.Retry)
 	retry := time.NewTimer(delay)
 	defer retry.Stop()
+	var watchdog <-chan time.Time
+	if dm.o.Watchdog > 0 {
+		t := time.NewTicker(dm.o.Watchdog)
+		defer t.Stop()
+		watchdog = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-watchdog:
+			dm.notify("WATCHDOG=1")
 		case err := <-errc:
 			dm.log.Error("stopping after a component failed", "err", err)
 			return err

@@ -19,6 +19,9 @@ import (
 func (dm *Daemon) Reload(ctx context.Context) []error {
 	dm.reloadMu.Lock()
 	defer dm.reloadMu.Unlock()
+	dm.notify("RELOADING=1")
+	// Failed or not, the old or the new configuration runs afterwards.
+	defer dm.notify("READY=1")
 	start := time.Now()
 	d, err := dm.o.Load()
 	if err == nil {
