@@ -288,8 +288,8 @@ func writeDirectorStatus(w io.Writer, st control.Status, now time.Time) error {
 		if !s.InKernel {
 			extra += " NOT IN KERNEL"
 		}
-		fmt.Fprintf(tw, "%s %s%s\t%s\n", s.Key, s.Scheduler, extra, q)
-		fmt.Fprintln(tw, "  REAL SERVER\tFWD\tWEIGHT\tKERNEL\tHEALTH\tSINCE\tLAST CHECK\tACTIVE\tINACTIVE")
+		fmt.Fprintf(tw, "%s %s%s\t%s\t%s\n", s.Key, s.Scheduler, extra, q, trafficString(s.Stats))
+		fmt.Fprintln(tw, "  REAL SERVER\tFWD\tWEIGHT\tKERNEL\tHEALTH\tSINCE\tLAST CHECK\tACTIVE\tINACTIVE\tCONNS\tCPS\tPPS IN\tBPS IN")
 		reals := s.Reals
 		if s.Sorry != nil {
 			reals = append(reals[:len(reals):len(reals)], *s.Sorry)
@@ -311,12 +311,23 @@ func writeDirectorStatus(w io.Writer, st control.Status, now time.Time) error {
 			if last == "" {
 				last = "-"
 			}
-			fmt.Fprintf(tw, "  -> %s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%d\n", r.Addr, r.Forward, r.Weight, kw, health, since,
-				last, r.Active, r.Inactive)
+			fmt.Fprintf(tw, "  -> %s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Addr, r.Forward, r.Weight, kw, health,
+				since, last, r.Active, r.Inactive, r.Stats.Connections, si(r.Stats.CPS), si(r.Stats.PPSIn), si(r.Stats.BPSIn))
 		}
 	}
 	if st.Dirty {
 		fmt.Fprintln(tw, "\nsome IPVS edits failed and are being retried (see the daemon log)")
+	}
+	if d := st.Daemon; d.Generation > 0 {
+		reload := "no reload yet"
+		if !d.LastReload.IsZero() {
+			res := "applied"
+			if !d.ReloadOK {
+				res = "REFUSED (the previous configuration runs)"
+			}
+			reload = fmt.Sprintf("last reload %s ago: %s", now.Sub(d.LastReload).Truncate(time.Second), res)
+		}
+		fmt.Fprintf(tw, "\nconfiguration generation %d (hash %s), %s\n", d.Generation, d.Hash, reload)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -369,6 +380,26 @@ func writeVRRPStatus(w io.Writer, insts []control.VRRPInstance, now time.Time) e
 		}
 	}
 	return ew.err
+}
+
+// trafficString is a service's traffic on one line: connections, and the
+// kernel's rate estimates (per second; out is 0 in DR mode).
+func trafficString(s director.Stats) string {
+	return fmt.Sprintf("conns %d  cps %s  pps %s/%s  bps %s/%s (in/out)", s.Connections, si(s.CPS),
+		si(s.PPSIn), si(s.PPSOut), si(s.BPSIn), si(s.BPSOut))
+}
+
+// si prints 1234567 as 1.2M: rates are read at a glance, not summed.
+func si(v uint64) string {
+	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.1fG", float64(v)/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.1fM", float64(v)/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.1fk", float64(v)/1e3)
+	}
+	return fmt.Sprint(v)
 }
 
 // countsString prints {"ttl": 1, "auth_pass": 4} as "auth_pass=4 ttl=1".

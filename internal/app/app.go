@@ -130,6 +130,7 @@ type Daemon struct {
 	spawn func(name string, fn func(context.Context) error)
 
 	metricsAddr string
+	ops         opsState
 }
 
 // MetricsAddr is the address metrics are served on ("" when off).
@@ -203,6 +204,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	})
 	dm.desired = d
+	dm.ops.loaded(d)
 	if dir := dm.Director(); dir != nil {
 		if err := dir.Start(ctx); err != nil {
 			return fmt.Errorf("program IPVS: %w", err)
@@ -295,7 +297,8 @@ func (dm *Daemon) openDirector(cfg director.Config) error {
 		}
 		return fmt.Errorf("configuration: %w", err)
 	}
-	dm.metrics.SetSource(dir.Status)
+	// Scrapes see what status shows, the checks' last runs included.
+	dm.metrics.SetSource(dm.directorStatus)
 	dm.mu.Lock()
 	dm.dir, dm.closeIPVS = dir, closer
 	dm.mu.Unlock()

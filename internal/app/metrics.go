@@ -20,7 +20,8 @@ func (dm *Daemon) serveMetrics() error {
 		return fmt.Errorf("metrics listener: %w", err)
 	}
 	reg := prometheus.NewRegistry()
-	collectors := append([]prometheus.Collector{dm.metrics, VRRPCollector(dm.vrrpStatus)}, dm.o.Collectors...)
+	collectors := append([]prometheus.Collector{dm.metrics, VRRPCollector(dm.vrrpStatus), newOpsCollector(&dm.ops)},
+		dm.o.Collectors...)
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			ln.Close()

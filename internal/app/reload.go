@@ -36,9 +36,12 @@ func (dm *Daemon) Reload(ctx context.Context) []error {
 			dm.log.Error("reload failed, keeping the running configuration", "err", e)
 		}
 		dm.metrics.Reload("error")
+		dm.ops.reloaded(false, time.Now())
 		return errs
 	}
 	dm.desired = d
+	dm.ops.loaded(d)
+	dm.ops.reloaded(true, time.Now())
 	dm.metrics.Reload("ok")
 	dm.log.Info("reload done", "took", time.Since(start).String())
 	debug.FreeOSMemory() // as after the start: reloads are rare, their garbage large

@@ -16,7 +16,7 @@ func (dm *Daemon) Status(ctx context.Context) (control.Status, error) {
 	if err != nil {
 		return control.Status{}, err
 	}
-	out := control.Status{Status: st, IPVS: dm.Director() != nil}
+	out := control.Status{Status: st, IPVS: dm.Director() != nil, Daemon: dm.ops.info()}
 	for _, s := range dm.vrrpStatus() {
 		out.VRRP = append(out.VRRP, control.VRRPInstanceOf(s))
 	}

@@ -59,6 +59,19 @@ type Status struct {
 	// configuration without virtual_server).
 	IPVS bool           `json:"ipvs"`
 	VRRP []VRRPInstance `json:"vrrp_instances,omitempty"`
+	// Daemon is the running configuration and the last reload.
+	Daemon DaemonInfo `json:"daemon"`
+}
+
+// DaemonInfo says which configuration runs and how the last reload went.
+type DaemonInfo struct {
+	// Generation counts the configurations loaded: 1 after the start, +1
+	// per successful reload.
+	Generation uint64 `json:"config_generation"`
+	// Hash identifies the effective (defaulted) configuration.
+	Hash       string    `json:"config_hash"`
+	LastReload time.Time `json:"last_reload,omitzero"`
+	ReloadOK   bool      `json:"last_reload_ok"`
 }
 
 // VRRPInstance is one VRRP instance as `director status` shows it.
