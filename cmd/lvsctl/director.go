@@ -87,6 +87,15 @@ func directorCommand() *cli.Command {
 				Action: directorStatus,
 			},
 			{
+				Name: "events",
+				Usage: "stream what happens in the running director (health and VRRP transitions, reloads, " +
+					"drift repairs, drains), oldest kept event first, until interrupted",
+				Flags: []cli.Flag{socketFlag(), outputFlag(),
+					&cli.BoolFlag{Name: "no-follow", Usage: "print the events kept so far and exit"},
+					&cli.Uint64Flag{Name: "after", Usage: "start after this sequence number (resume a stream)"}},
+				Action: directorEvents,
+			},
+			{
 				Name:   "ipvs",
 				Usage:  "print the kernel's IPVS table (no daemon needed), like ipvsadm -Ln",
 				Flags:  []cli.Flag{outputFlag()},
@@ -263,6 +272,54 @@ func directorStatus(c *cli.Context) error {
 		return enc.Encode(resp.Status)
 	}
 	return writeDirectorStatus(c.App.Writer, *resp.Status, time.Now())
+}
+
+func directorEvents(c *cli.Context) error {
+	format := c.String("output")
+	if format != "text" && format != "json" {
+		return cli.Exit(fmt.Sprintf("invalid output format %q (text or json)", format), 2)
+	}
+	enc := json.NewEncoder(c.App.Writer)
+	req := control.Request{Op: control.OpEvents, After: c.Uint64("after"), Follow: !c.Bool("no-follow")}
+	err := control.Stream(c.Context, c.String("socket"), req, func(l control.StreamLine) error {
+		if format == "json" {
+			return enc.Encode(l)
+		}
+		return writeEvent(c.App.Writer, l)
+	})
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	return nil
+}
+
+// writeEvent prints one event line:
+//
+//	2026-11-26T00:21:15.813Z  #12  health  TCP 10.16.8.100:80 10.16.8.8:80  UP -> DOWN  connection refused
+func writeEvent(w io.Writer, l control.StreamLine) error {
+	if l.Missed > 0 {
+		_, err := fmt.Fprintf(w, "... %d older events dropped (this client read too slowly)\n", l.Missed)
+		return err
+	}
+	e := l.Event
+	if e == nil {
+		return nil
+	}
+	parts := []string{e.Time.UTC().Format("2006-01-02T15:04:05.000Z"), fmt.Sprintf("#%d", e.Seq), e.Kind}
+	if e.Subject != "" {
+		parts = append(parts, e.Subject)
+	}
+	switch {
+	case e.From != "" && e.To != "":
+		parts = append(parts, e.From+" -> "+e.To)
+	case e.To != "":
+		parts = append(parts, e.To)
+	}
+	if e.Message != "" {
+		parts = append(parts, e.Message)
+	}
+	_, err := fmt.Fprintln(w, strings.Join(parts, "  "))
+	return err
 }
 
 func writeDirectorStatus(w io.Writer, st control.Status, now time.Time) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/internal/control"
+	"github.com/lvsctl/lvsctl/internal/eventlog"
 )
 
 // stubDaemon answers the control socket like a running director.
@@ -215,4 +216,17 @@ TCP  10.16.8.100:80 sh persistent,sh-port timeout 300 mask 255.255.255.0
 	b.Reset()
 	require.NoError(t, writeIPVS(&b, director.Table{}, "json"))
 	assert.Equal(t, "[]\n", b.String())
+}
+
+func TestWriteEvent(t *testing.T) {
+	var b bytes.Buffer
+	at := time.Date(2026, 11, 26, 0, 21, 15, 813e6, time.UTC)
+	require.NoError(t, writeEvent(&b, control.StreamLine{Missed: 3}))
+	require.NoError(t, writeEvent(&b, control.StreamLine{Event: &eventlog.Event{Seq: 12, Time: at, Kind: "health",
+		Subject: "TCP 10.16.8.100:80 10.16.8.8:80", From: "UP", To: "DOWN", Message: "connection refused"}}))
+	require.NoError(t, writeEvent(&b, control.StreamLine{Event: &eventlog.Event{Seq: 13, Time: at, Kind: "reload",
+		To: "applied", Message: "generation 2"}}))
+	assert.Equal(t, "... 3 older events dropped (this client read too slowly)\n"+
+		"2026-11-26T00:21:15.813Z  #12  health  TCP 10.16.8.100:80 10.16.8.8:80  UP -> DOWN  connection refused\n"+
+		"2026-11-26T00:21:15.813Z  #13  reload  applied  generation 2\n", b.String())
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/internal/config"
 	"github.com/lvsctl/lvsctl/internal/control"
+	"github.com/lvsctl/lvsctl/internal/eventlog"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
@@ -131,6 +132,7 @@ type Daemon struct {
 
 	metricsAddr string
 	ops         opsState
+	ev          *events
 }
 
 // MetricsAddr is the address metrics are served on ("" when off).
@@ -164,10 +166,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Retry <= 0 {
 		o.Retry = 2 * time.Second
 	}
-	if o.NewVRRP == nil {
-		o.NewVRRP = NewVRRPNode
+	dm := &Daemon{o: o, log: o.Logger, metrics: director.NewMetrics(), ev: newEvents()}
+	if dm.o.NewVRRP == nil {
+		dm.o.NewVRRP = dm.newVRRPWithEvents
 	}
-	dm := &Daemon{o: o, log: o.Logger, metrics: director.NewMetrics()}
 
 	// The one cleanup path: every step that needs undoing pushes its undo,
 	// and they run in reverse order whatever ends Run.
@@ -381,6 +383,8 @@ func (dm *Daemon) sync(ctx context.Context) {
 	}
 	if n > 0 {
 		dm.log.Warn("repaired IPVS drift", "entries", n)
+		dm.record(eventlog.Event{Kind: eventlog.KindDrift, Subject: "ipvs",
+			Message: fmt.Sprintf("repaired %d IPVS entries changed behind lvsctl's back", n)})
 	}
 }
 

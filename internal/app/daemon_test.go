@@ -347,9 +347,10 @@ func TestMetrics(t *testing.T) {
 		`lvsctl_ipvs_backend_connections_active{rs="10.16.8.8:80",vs="TCP 10.16.8.100:80"} 2`,
 		`lvsctl_config_generation 1`,
 		`lvsctl_virtual_server_quorum_up{vs="TCP 10.16.8.100:80"} 1`,
-		`lvsctl_vrrp_state{instance="VI_1",state="MASTER"} 1`,
-		`lvsctl_vrrp_state{instance="VI_1",state="BACKUP"} 0`,
-		`lvsctl_vrrp_transitions_total{instance="VI_1"} 2`,
+		`lvsctl_vrrp_state{state="MASTER",vrrp_instance="VI_1"} 1`,
+		`lvsctl_vrrp_state{state="BACKUP",vrrp_instance="VI_1"} 0`,
+		`lvsctl_vrrp_transitions_total{vrrp_instance="VI_1"} 2`,
+		`lvsctl_vrrp_instance_info{interface="eth1",vrid="191",vrrp_instance="VI_1"} 1`,
 	} {
 		assert.True(t, strings.Contains(text, want), "missing %s in\n%s", want, text)
 	}
