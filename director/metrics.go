@@ -42,7 +42,7 @@ func NewMetrics() *Metrics {
 	d := func(name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(ns, "", name), help, labels, nil)
 	}
-	return &Metrics{
+	m := &Metrics{
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "director",
 			Name: "reconcile_ops_total", Help: "IPVS edits applied, by operation."}, []string{"op"}),
 		errs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "director",
@@ -65,6 +65,16 @@ func NewMetrics() *Metrics {
 		quorum:    d("virtual_server_quorum_up", "1 when the virtual service has quorum.", svc),
 		scrapeErr: d("director_scrape_error", "1 when the IPVS table could not be read for this scrape.", nil),
 	}
+	// Every kind starts at 0, so rate() and increase() see the first edit
+	// or error instead of a series appearing out of nowhere.
+	for k := OpNewService; k <= OpDelService; k++ {
+		m.ops.WithLabelValues(k.String())
+		m.errs.WithLabelValues(k.String())
+	}
+	for _, r := range []string{"ok", "error"} {
+		m.reloads.WithLabelValues(r)
+	}
+	return m
 }
 
 // SetSource sets where scrapes read the status from (Director.Status).

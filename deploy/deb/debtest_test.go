@@ -184,6 +184,8 @@ func TestPackageContents(t *testing.T) {
 	require.Contains(t, gunzip(t, mustHave(t, data, "/usr/share/doc/lvsctl/changelog.Debian.gz", 0o644).Data), "lvsctl (0.1.0)")
 	mustHave(t, data, "/usr/share/doc/lvsctl/examples/keepalived.conf", 0o644)
 	mustHave(t, data, "/usr/share/doc/lvsctl/operations.md", 0o644)
+	mustHave(t, data, "/usr/share/lvsctl/grafana/lvsctl.json", 0o644)
+	mustHave(t, data, "/usr/share/lvsctl/prometheus/alerts.yml", 0o644)
 
 	// md5sums lists every regular file: dpkg --verify relies on it.
 	sums := string(control["/md5sums"].Data)

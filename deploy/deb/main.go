@@ -111,14 +111,9 @@ func Build(o Options) (string, error) {
 		file(r("deploy/deb/files/keepalived.conf.example"), "/usr/share/doc/lvsctl/examples/keepalived.conf", 0o644),
 		file(r("docs/operations.md"), "/usr/share/doc/lvsctl/operations.md", 0o644),
 	}
-	for _, extra := range []struct{ src, dst string }{
-		{"deploy/grafana/lvsctl.json", "/usr/share/lvsctl/grafana/lvsctl.json"},
-		{"deploy/prometheus/alerts.yml", "/usr/share/lvsctl/prometheus/alerts.yml"},
-	} {
-		if _, err := os.Stat(r(extra.src)); err == nil {
-			contents = append(contents, file(r(extra.src), extra.dst, 0o644))
-		}
-	}
+	contents = append(contents,
+		file(r("deploy/grafana/lvsctl.json"), "/usr/share/lvsctl/grafana/lvsctl.json", 0o644),
+		file(r("deploy/prometheus/alerts.yml"), "/usr/share/lvsctl/prometheus/alerts.yml", 0o644))
 	info := &nfpm.Info{
 		Name:          "lvsctl",
 		Arch:          o.Arch,
