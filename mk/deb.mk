@@ -13,3 +13,9 @@ DEB_ARCH    ?= $(shell $(GO) env GOARCH)
 
 deb: build
 	$(GO) run ./deploy/deb -bin $(BIN) -version '$(DEB_VERSION)' -arch $(DEB_ARCH) -out $(dir $(BIN))
+
+# Screenshots of the live status page (headless Chromium against a running
+# director on the fake IPVS): bin/status-page.png and bin/status-page-phone.png.
+.PHONY: screenshot
+screenshot: deps
+	$(GO) test -tags e2e -count=1 -run TestStatusPageInChromium ./internal/app

@@ -79,9 +79,13 @@ type Options struct {
 	KeepIPVS bool
 	// Socket is the control socket path ("": none).
 	Socket string
-	// MetricsListen is the Prometheus listen address ("": none).
+	// MetricsListen is the Prometheus listen address ("": none); it also
+	// serves the status page at /.
 	MetricsListen string
-	Scripts       director.Scripts
+	// StatusPagePublic serves the status page to any client, not only to
+	// loopback ones.
+	StatusPagePublic bool
+	Scripts          director.Scripts
 	// Reload delivers reload requests (SIGHUP).
 	Reload <-chan struct{}
 	// Collectors are extra metrics served with the director's and the
