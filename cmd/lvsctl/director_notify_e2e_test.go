@@ -3,6 +3,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/vrrp/vrrplab"
 )
 
@@ -83,6 +86,21 @@ func TestDirectorUpNotifiesSystemd(t *testing.T) {
 	require.Equal(t, "READY=1", ns.next(t, 10*time.Second, nil), proc.Output())
 	vrrplab.WaitOwner(t, 8*time.Second, n.A, n.B, n.A, "eth1", "10.16.8.100")
 
+	// The VRRP transitions are in the event log (the node's transition
+	// hook), in order: BACKUP first, then MASTER.
+	out, err := exec.Command(bin, "director", "events", "--no-follow", "-o", "json", "--socket", sock).Output()
+	require.NoError(t, err, "%s", out)
+	var states []string
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for dec.More() {
+		var l control.StreamLine
+		require.NoError(t, dec.Decode(&l))
+		if l.Event != nil && l.Event.Kind == "vrrp" && l.Event.Subject == "VI_1" {
+			states = append(states, l.Event.From+">"+l.Event.To)
+		}
+	}
+	require.Equal(t, []string{">BACKUP", "BACKUP>MASTER"}, states, "%s", out)
+
 	// Watchdog pings every 200 ms while idle.
 	pings := 0
 	for drained := false; !drained; { // the pings so far
@@ -93,7 +111,7 @@ func TestDirectorUpNotifiesSystemd(t *testing.T) {
 		}
 	}
 	time.Sleep(time.Second)
-	out, err := exec.Command(bin, "director", "reload", "--socket", sock).CombinedOutput()
+	out, err = exec.Command(bin, "director", "reload", "--socket", sock).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	reloading := ns.next(t, 5*time.Second, &pings)
 	require.Regexp(t, regexp.MustCompile(`^RELOADING=1\nMONOTONIC_USEC=[1-9][0-9]*$`), reloading)
