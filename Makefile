@@ -49,7 +49,7 @@ lint:
 # The main job on a built-in lab: director + rs1 + rs2 + client in network
 # namespaces. This host's kernel has no IPVS, so the lab runs inside the VM
 # unless /proc/net/ip_vs exists here.
-demo: deps build
+demo: deps build screenshot
 	@if [ -e /proc/net/ip_vs ]; then \
 	  PATH=$(CURDIR)/bin:$$PATH $(GO) test -tags vm -count=1 -v -run TestDemo ./e2e/demo; \
 	else \

@@ -2,6 +2,7 @@ package director
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -23,10 +24,13 @@ type Metrics struct {
 	opMu       sync.Mutex
 	opCounters [OpDelService + 1]prometheus.Counter
 
-	svcConns, svcPktsIn, svcPktsOut, svcBytesIn, svcBytesOut *prometheus.Desc
-	rsConns, rsPktsIn, rsPktsOut, rsBytesIn, rsBytesOut      *prometheus.Desc
-	rsActive, rsInactive, rsWeight, rsUp, rsLatency          *prometheus.Desc
-	quorum, scrapeErr                                        *prometheus.Desc
+	// svc and rs are the per-service and per-real-server traffic
+	// figures, one Desc per Stats field (trafficFields).
+	svc, rs                                         []*prometheus.Desc
+	svcActive, svcInactive                          *prometheus.Desc
+	rsActive, rsInactive, rsWeight, rsUp, rsLatency *prometheus.Desc
+	rsCheckAge                                      *prometheus.Desc
+	quorum, scrapeErr                               *prometheus.Desc
 }
 
 // NewMetrics creates the metrics; SetSource must be called before scrapes
@@ -38,7 +42,7 @@ func NewMetrics() *Metrics {
 	d := func(name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(ns, "", name), help, labels, nil)
 	}
-	return &Metrics{
+	m := &Metrics{
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "director",
 			Name: "reconcile_ops_total", Help: "IPVS edits applied, by operation."}, []string{"op"}),
 		errs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "director",
@@ -47,24 +51,30 @@ func NewMetrics() *Metrics {
 			Name: "drift_total", Help: "IPVS entries found changed behind the director's back."}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "director",
 			Name: "reloads_total", Help: "Configuration reloads, by result."}, []string{"result"}),
-		svcConns:    d("ipvs_service_connections_total", "Connections scheduled by the virtual service.", svc),
-		svcPktsIn:   d("ipvs_service_packets_in_total", "Incoming packets of the virtual service.", svc),
-		svcPktsOut:  d("ipvs_service_packets_out_total", "Outgoing packets of the virtual service.", svc),
-		svcBytesIn:  d("ipvs_service_bytes_in_total", "Incoming bytes of the virtual service.", svc),
-		svcBytesOut: d("ipvs_service_bytes_out_total", "Outgoing bytes of the virtual service.", svc),
-		rsConns:     d("ipvs_realserver_connections_total", "Connections scheduled to the real server.", rs),
-		rsPktsIn:    d("ipvs_realserver_packets_in_total", "Incoming packets forwarded to the real server.", rs),
-		rsPktsOut:   d("ipvs_realserver_packets_out_total", "Outgoing packets of the real server (NAT only).", rs),
-		rsBytesIn:   d("ipvs_realserver_bytes_in_total", "Incoming bytes forwarded to the real server.", rs),
-		rsBytesOut:  d("ipvs_realserver_bytes_out_total", "Outgoing bytes of the real server (NAT only).", rs),
-		rsActive:    d("ipvs_realserver_active_connections", "Active connections of the real server.", rs),
-		rsInactive:  d("ipvs_realserver_inactive_connections", "Inactive connections of the real server.", rs),
-		rsWeight:    d("ipvs_realserver_weight", "Weight of the real server in the kernel (-1: not in the table).", rs),
+		svc:         trafficDescs(ns, "ipvs_service_", "the virtual service", svc),
+		rs:          trafficDescs(ns, "ipvs_backend_", "the real server", rs),
+		svcActive:   d("ipvs_service_connections_active", "Active connections of the virtual service (sum of its real servers).", svc),
+		svcInactive: d("ipvs_service_connections_inactive", "Inactive connections of the virtual service (sum of its real servers).", svc),
+		rsActive:    d("ipvs_backend_connections_active", "Active connections of the real server.", rs),
+		rsInactive:  d("ipvs_backend_connections_inactive", "Inactive connections of the real server.", rs),
+		rsWeight:    d("ipvs_backend_weight", "Weight of the real server in the kernel (absent: not in the table).", rs),
 		rsUp:        d("realserver_up", "1 when the real server's health checks pass.", rs),
 		rsLatency:   d("healthcheck_latency_seconds", "Duration of the real server's last reported check.", rs),
-		quorum:      d("virtual_server_quorum_up", "1 when the virtual service has quorum.", svc),
-		scrapeErr:   d("director_scrape_error", "1 when the IPVS table could not be read for this scrape.", nil),
+		rsCheckAge: d("healthcheck_last_check_age_seconds",
+			"Seconds since the real server's last completed check (absent until the first one): a growing value means stalled checks.", rs),
+		quorum:    d("virtual_server_quorum_up", "1 when the virtual service has quorum.", svc),
+		scrapeErr: d("director_scrape_error", "1 when the IPVS table could not be read for this scrape.", nil),
 	}
+	// Every kind starts at 0, so rate() and increase() see the first edit
+	// or error instead of a series appearing out of nowhere.
+	for k := OpNewService; k <= OpDelService; k++ {
+		m.ops.WithLabelValues(k.String())
+		m.errs.WithLabelValues(k.String())
+	}
+	for _, r := range []string{"ok", "error"} {
+		m.reloads.WithLabelValues(r)
+	}
+	return m
 }
 
 // SetSource sets where scrapes read the status from (Director.Status).
@@ -101,9 +111,9 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.errs.Describe(ch)
 	m.drift.Describe(ch)
 	m.reloads.Describe(ch)
-	for _, d := range []*prometheus.Desc{m.svcConns, m.svcPktsIn, m.svcPktsOut, m.svcBytesIn, m.svcBytesOut,
-		m.rsConns, m.rsPktsIn, m.rsPktsOut, m.rsBytesIn, m.rsBytesOut, m.rsActive, m.rsInactive, m.rsWeight,
-		m.rsUp, m.rsLatency, m.quorum, m.scrapeErr} {
+	descs := append([]*prometheus.Desc{m.svcActive, m.svcInactive, m.rsActive, m.rsInactive, m.rsWeight,
+		m.rsUp, m.rsLatency, m.rsCheckAge, m.quorum, m.scrapeErr}, m.svc...)
+	for _, d := range append(descs, m.rs...) {
 		ch <- d
 	}
 }
@@ -125,9 +135,6 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(m.scrapeErr, prometheus.GaugeValue, 0)
-	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
-	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -137,23 +144,18 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 		return 0
 	}
+	now := time.Now()
 	for _, s := range st.Services {
-		counter(m.svcConns, s.Stats.Connections, s.Key)
-		counter(m.svcPktsIn, s.Stats.PacketsIn, s.Key)
-		counter(m.svcPktsOut, s.Stats.PacketsOut, s.Key)
-		counter(m.svcBytesIn, s.Stats.BytesIn, s.Key)
-		counter(m.svcBytesOut, s.Stats.BytesOut, s.Key)
+		traffic(ch, m.svc, s.Stats, s.Key)
 		gauge(m.quorum, b(s.QuorumUp), s.Key)
 		reals := s.Reals
 		if s.Sorry != nil && !hasAddr(reals, s.Sorry.Addr) {
 			reals = append(reals[:len(reals):len(reals)], *s.Sorry)
 		}
+		var active, inactive uint64
 		for _, r := range reals {
-			counter(m.rsConns, r.Stats.Connections, s.Key, r.Addr)
-			counter(m.rsPktsIn, r.Stats.PacketsIn, s.Key, r.Addr)
-			counter(m.rsPktsOut, r.Stats.PacketsOut, s.Key, r.Addr)
-			counter(m.rsBytesIn, r.Stats.BytesIn, s.Key, r.Addr)
-			counter(m.rsBytesOut, r.Stats.BytesOut, s.Key, r.Addr)
+			traffic(ch, m.rs, r.Stats, s.Key, r.Addr)
+			active, inactive = active+uint64(r.Active), inactive+uint64(r.Inactive)
 			gauge(m.rsActive, float64(r.Active), s.Key, r.Addr)
 			gauge(m.rsInactive, float64(r.Inactive), s.Key, r.Addr)
 			if r.KernelWeight != nil {
@@ -161,7 +163,56 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			}
 			gauge(m.rsUp, b(r.Up), s.Key, r.Addr)
 			gauge(m.rsLatency, r.Latency.Seconds(), s.Key, r.Addr)
+			if !r.LastCheck.IsZero() {
+				gauge(m.rsCheckAge, max(now.Sub(r.LastCheck).Seconds(), 0), s.Key, r.Addr)
+			}
 		}
+		gauge(m.svcActive, float64(active), s.Key)
+		gauge(m.svcInactive, float64(inactive), s.Key)
+	}
+}
+
+// trafficField is one Stats field as a metric: counters named like
+// node_exporter's IPVS collector (incoming/outgoing, _total), rates with
+// _per_second.
+type trafficField struct {
+	name, help string
+	counter    bool
+	get        func(Stats) uint64
+}
+
+// trafficFields is a function, not a variable: no package-level state.
+func trafficFields() []trafficField {
+	return []trafficField{
+		{"connections_total", "Connections scheduled to %s.", true, func(s Stats) uint64 { return s.Connections }},
+		{"incoming_packets_total", "Incoming packets of %s.", true, func(s Stats) uint64 { return s.PacketsIn }},
+		{"outgoing_packets_total", "Outgoing packets of %s (NAT only: DR replies bypass the director).", true, func(s Stats) uint64 { return s.PacketsOut }},
+		{"incoming_bytes_total", "Incoming bytes of %s.", true, func(s Stats) uint64 { return s.BytesIn }},
+		{"outgoing_bytes_total", "Outgoing bytes of %s (NAT only).", true, func(s Stats) uint64 { return s.BytesOut }},
+		{"connections_per_second", "Connections per second to %s (the kernel's estimate).", false, func(s Stats) uint64 { return s.CPS }},
+		{"incoming_packets_per_second", "Incoming packets per second of %s (the kernel's estimate).", false, func(s Stats) uint64 { return s.PPSIn }},
+		{"outgoing_packets_per_second", "Outgoing packets per second of %s (the kernel's estimate).", false, func(s Stats) uint64 { return s.PPSOut }},
+		{"incoming_bytes_per_second", "Incoming bytes per second of %s (the kernel's estimate).", false, func(s Stats) uint64 { return s.BPSIn }},
+		{"outgoing_bytes_per_second", "Outgoing bytes per second of %s (the kernel's estimate).", false, func(s Stats) uint64 { return s.BPSOut }},
+	}
+}
+
+func trafficDescs(ns, prefix, what string, labels []string) []*prometheus.Desc {
+	fields := trafficFields()
+	out := make([]*prometheus.Desc, len(fields))
+	for i, f := range fields {
+		out[i] = prometheus.NewDesc(prometheus.BuildFQName(ns, "", prefix+f.name), fmt.Sprintf(f.help, what), labels, nil)
+	}
+	return out
+}
+
+func traffic(ch chan<- prometheus.Metric, descs []*prometheus.Desc, s Stats, labels ...string) {
+	for i, f := range trafficFields() {
+		t := prometheus.GaugeValue
+		if f.counter {
+			t = prometheus.CounterValue
+		}
+		ch <- prometheus.MustNewConstMetric(descs[i], t, float64(f.get(s)), labels...)
 	}
 }
 

@@ -243,7 +243,10 @@ type Destination struct {
 // Key is the destination's identity inside its service.
 func (d Destination) Key() DestKey { return DestKey{Addr: d.Addr, Port: d.Port} }
 
-// Stats are IPVS traffic counters of a service or destination.
+// Stats are IPVS traffic counters of a service or destination, and the
+// kernel's rate estimates (per second, averaged by the kernel over about
+// the last minute and refreshed every 2 s). In DR and TUN mode replies do
+// not pass the director, so the outgoing figures stay 0.
 type Stats struct {
 	Connections uint64
 	PacketsIn   uint64
@@ -251,6 +254,10 @@ type Stats struct {
 	BytesIn     uint64
 	BytesOut    uint64
 	CPS         uint64
+	PPSIn       uint64
+	PPSOut      uint64
+	BPSIn       uint64
+	BPSOut      uint64
 }
 
 // IPv4Netmask converts a dotted netmask prefix length (0..32) into the

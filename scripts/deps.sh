@@ -12,6 +12,10 @@ packages=(
   keepalived        # reference VRRP peer for interop tests and benchmarks
   ipvsadm           # reads the kernel table back
   iproute2 arping iputils-ping tcpdump
+  systemd           # systemd-analyze verify on the packaged units
+  dpkg              # the .deb installed into a temporary root
+  prometheus        # promtool: the alert rules and a live scrape checked
+  chromium          # headless: the status page rendered and screenshotted
 )
 
 missing=()

@@ -66,8 +66,11 @@ func directorCommand() *cli.Command {
 						Usage:   "leave the IPVS services in the kernel on stop (zero-downtime restart)",
 						EnvVars: []string{"LVSCTL_DIRECTOR_KEEP_IPVS"}},
 					&cli.StringFlag{Name: "metrics-listen",
-						Usage:   "serve Prometheus metrics on this address (e.g. 127.0.0.1:9360); off when empty",
+						Usage:   "serve Prometheus metrics (/metrics) and the status page (/) on this address (e.g. 127.0.0.1:9360); off when empty",
 						EnvVars: []string{"LVSCTL_METRICS_LISTEN"}},
+					&cli.BoolFlag{Name: "status-page-public",
+						Usage:   "serve the status page to any client (default: loopback clients only)",
+						EnvVars: []string{"LVSCTL_STATUS_PAGE_PUBLIC"}},
 					&cli.BoolFlag{Name: "no-vrrp",
 						Usage:   "do not run the vrrp_instance blocks of the file",
 						EnvVars: []string{"LVSCTL_DIRECTOR_NO_VRRP"}},
@@ -85,6 +88,15 @@ func directorCommand() *cli.Command {
 				Usage:  "show the running director's services, real servers, health and connections",
 				Flags:  []cli.Flag{socketFlag(), outputFlag()},
 				Action: directorStatus,
+			},
+			{
+				Name: "events",
+				Usage: "stream what happens in the running director (health and VRRP transitions, reloads, " +
+					"drift repairs, drains), oldest kept event first, until interrupted",
+				Flags: []cli.Flag{socketFlag(), outputFlag(),
+					&cli.BoolFlag{Name: "no-follow", Usage: "print the events kept so far and exit"},
+					&cli.Uint64Flag{Name: "after", Usage: "start after this sequence number (resume a stream)"}},
+				Action: directorEvents,
 			},
 			{
 				Name:   "ipvs",
@@ -153,6 +165,7 @@ func directorUp(c *cli.Context) error {
 		}
 		return app.LoadFile(path, log)
 	}
+	notify, watchdog := systemdNotifier(log)
 	err = app.Run(c.Context, app.Options{
 		Load: load,
 		OpenIPVS: func() (director.IPVS, func() error, error) {
@@ -162,15 +175,18 @@ func directorUp(c *cli.Context) error {
 			}
 			return cl, cl.Close, nil
 		},
-		NoVRRP:        c.Bool("no-vrrp"),
-		Health:        healthcheck.New[director.RealRef](healthcheck.Options{Logger: log}),
-		Logger:        log,
-		Resync:        c.Duration("resync"),
-		KeepIPVS:      c.Bool("keep-ipvs"),
-		Socket:        c.String("socket"),
-		MetricsListen: c.String("metrics-listen"),
-		Scripts:       app.ExecScripts{Log: log},
-		Reload:        reload,
+		NoVRRP:           c.Bool("no-vrrp"),
+		Health:           healthcheck.New[director.RealRef](healthcheck.Options{Logger: log}),
+		Logger:           log,
+		Resync:           c.Duration("resync"),
+		KeepIPVS:         c.Bool("keep-ipvs"),
+		Socket:           c.String("socket"),
+		MetricsListen:    c.String("metrics-listen"),
+		StatusPagePublic: c.Bool("status-page-public"),
+		Scripts:          app.ExecScripts{Log: log},
+		Reload:           reload,
+		Notify:           notify,
+		Watchdog:         watchdog,
 	})
 	if errors.Is(err, ipvs.ErrNoIPVS) {
 		return cli.Exit(err.Error(), 1)
@@ -262,6 +278,54 @@ func directorStatus(c *cli.Context) error {
 	return writeDirectorStatus(c.App.Writer, *resp.Status, time.Now())
 }
 
+func directorEvents(c *cli.Context) error {
+	format := c.String("output")
+	if format != "text" && format != "json" {
+		return cli.Exit(fmt.Sprintf("invalid output format %q (text or json)", format), 2)
+	}
+	enc := json.NewEncoder(c.App.Writer)
+	req := control.Request{Op: control.OpEvents, After: c.Uint64("after"), Follow: !c.Bool("no-follow")}
+	err := control.Stream(c.Context, c.String("socket"), req, func(l control.StreamLine) error {
+		if format == "json" {
+			return enc.Encode(l)
+		}
+		return writeEvent(c.App.Writer, l)
+	})
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	return nil
+}
+
+// writeEvent prints one event line:
+//
+//	2026-11-26T00:21:15.813Z  #12  health  TCP 10.16.8.100:80 10.16.8.8:80  UP -> DOWN  connection refused
+func writeEvent(w io.Writer, l control.StreamLine) error {
+	if l.Missed > 0 {
+		_, err := fmt.Fprintf(w, "... %d older events dropped (this client read too slowly)\n", l.Missed)
+		return err
+	}
+	e := l.Event
+	if e == nil {
+		return nil
+	}
+	parts := []string{e.Time.UTC().Format("2006-01-02T15:04:05.000Z"), fmt.Sprintf("#%d", e.Seq), e.Kind}
+	if e.Subject != "" {
+		parts = append(parts, e.Subject)
+	}
+	switch {
+	case e.From != "" && e.To != "":
+		parts = append(parts, e.From+" -> "+e.To)
+	case e.To != "":
+		parts = append(parts, e.To)
+	}
+	if e.Message != "" {
+		parts = append(parts, e.Message)
+	}
+	_, err := fmt.Fprintln(w, strings.Join(parts, "  "))
+	return err
+}
+
 func writeDirectorStatus(w io.Writer, st control.Status, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if len(st.Services) == 0 && !st.IPVS {
@@ -285,8 +349,8 @@ func writeDirectorStatus(w io.Writer, st control.Status, now time.Time) error {
 		if !s.InKernel {
 			extra += " NOT IN KERNEL"
 		}
-		fmt.Fprintf(tw, "%s %s%s\t%s\n", s.Key, s.Scheduler, extra, q)
-		fmt.Fprintln(tw, "  REAL SERVER\tFWD\tWEIGHT\tKERNEL\tHEALTH\tSINCE\tLAST CHECK\tACTIVE\tINACTIVE")
+		fmt.Fprintf(tw, "%s %s%s\t%s\t%s\n", s.Key, s.Scheduler, extra, q, trafficString(s.Stats))
+		fmt.Fprintln(tw, "  REAL SERVER\tFWD\tWEIGHT\tKERNEL\tHEALTH\tSINCE\tLAST CHECK\tACTIVE\tINACTIVE\tCONNS\tCPS\tPPS IN\tBPS IN")
 		reals := s.Reals
 		if s.Sorry != nil {
 			reals = append(reals[:len(reals):len(reals)], *s.Sorry)
@@ -308,12 +372,23 @@ func writeDirectorStatus(w io.Writer, st control.Status, now time.Time) error {
 			if last == "" {
 				last = "-"
 			}
-			fmt.Fprintf(tw, "  -> %s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%d\n", r.Addr, r.Forward, r.Weight, kw, health, since,
-				last, r.Active, r.Inactive)
+			fmt.Fprintf(tw, "  -> %s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Addr, r.Forward, r.Weight, kw, health,
+				since, last, r.Active, r.Inactive, r.Stats.Connections, si(r.Stats.CPS), si(r.Stats.PPSIn), si(r.Stats.BPSIn))
 		}
 	}
 	if st.Dirty {
 		fmt.Fprintln(tw, "\nsome IPVS edits failed and are being retried (see the daemon log)")
+	}
+	if d := st.Daemon; d.Generation > 0 {
+		reload := "no reload yet"
+		if !d.LastReload.IsZero() {
+			res := "applied"
+			if !d.ReloadOK {
+				res = "REFUSED (the previous configuration runs)"
+			}
+			reload = fmt.Sprintf("last reload %s ago: %s", now.Sub(d.LastReload).Truncate(time.Second), res)
+		}
+		fmt.Fprintf(tw, "\nconfiguration generation %d (hash %s), %s\n", d.Generation, d.Hash, reload)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -366,6 +441,26 @@ func writeVRRPStatus(w io.Writer, insts []control.VRRPInstance, now time.Time) e
 		}
 	}
 	return ew.err
+}
+
+// trafficString is a service's traffic on one line: connections, and the
+// kernel's rate estimates (per second; out is 0 in DR mode).
+func trafficString(s director.Stats) string {
+	return fmt.Sprintf("conns %d  cps %s  pps %s/%s  bps %s/%s (in/out)", s.Connections, si(s.CPS),
+		si(s.PPSIn), si(s.PPSOut), si(s.BPSIn), si(s.BPSOut))
+}
+
+// si prints 1234567 as 1.2M: rates are read at a glance, not summed.
+func si(v uint64) string {
+	switch {
+	case v >= 1e9:
+		return fmt.Sprintf("%.1fG", float64(v)/1e9)
+	case v >= 1e6:
+		return fmt.Sprintf("%.1fM", float64(v)/1e6)
+	case v >= 1e4:
+		return fmt.Sprintf("%.1fk", float64(v)/1e3)
+	}
+	return fmt.Sprint(v)
 }
 
 // countsString prints {"ttl": 1, "auth_pass": 4} as "auth_pass=4 ttl=1".

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/internal/control"
+	"github.com/lvsctl/lvsctl/internal/eventlog"
 )
 
 // stubDaemon answers the control socket like a running director.
@@ -57,9 +58,11 @@ func (s *stubDaemon) Status(context.Context) (control.Status, error) {
 			{Addr: "10.16.8.8:80", Weight: 1, Forward: "Route", Health: "down", Since: since,
 				LastResult: "connection refused"},
 			{Addr: "10.16.8.9:80", Weight: 1, KernelWeight: &one, Forward: "Route", Health: "up", Since: since,
-				LastResult: "HTTP 200", Active: 3, Inactive: 7},
+				LastResult: "HTTP 200", Active: 3, Inactive: 7,
+				Stats: director.Stats{Connections: 120, CPS: 12, PPSIn: 15000, BPSIn: 2500000}},
 		},
-	}}}}, nil
+		Stats: director.Stats{Connections: 120, CPS: 12, PPSIn: 15000, BPSIn: 2500000},
+	}}}, Daemon: control.DaemonInfo{Generation: 2, Hash: "0123abcd4567", LastReload: since, ReloadOK: true}}, nil
 }
 
 func (s *stubDaemon) Reload(context.Context) []error {
@@ -104,6 +107,11 @@ func TestDirectorStatusCommand(t *testing.T) {
 	assert.Contains(t, out, "quorum up (1 >= 1)")
 	assert.Regexp(t, `-> 10\.16\.8\.8:80\s+Route\s+1\s+-\s+down\s+1m30s ago\s+connection refused\s+0\s+0`, out)
 	assert.Regexp(t, `-> 10\.16\.8\.9:80\s+Route\s+1\s+1\s+up\s+1m30s ago\s+HTTP 200\s+3\s+7`, out)
+	// Traffic: totals and the kernel's rate estimates, per service and real server.
+	assert.Regexp(t, `ACTIVE\s+INACTIVE\s+CONNS\s+CPS\s+PPS IN\s+BPS IN\n`, out)
+	assert.Regexp(t, `-> 10\.16\.8\.9:80\s+Route\s+1\s+1\s+up\s+1m30s ago\s+HTTP 200\s+3\s+7\s+120\s+12\s+15\.0k\s+2\.5M\n`, out)
+	assert.Contains(t, out, "conns 120  cps 12  pps 15.0k/0  bps 2.5M/0 (in/out)")
+	assert.Contains(t, out, "configuration generation 2 (hash 0123abcd4567), last reload 1m30s ago: applied")
 
 	code, out, errs = runDirectorCLI("director", "status", "-o", "json", "--socket", sock)
 	require.Equal(t, 0, code, errs)
@@ -208,4 +216,17 @@ TCP  10.16.8.100:80 sh persistent,sh-port timeout 300 mask 255.255.255.0
 	b.Reset()
 	require.NoError(t, writeIPVS(&b, director.Table{}, "json"))
 	assert.Equal(t, "[]\n", b.String())
+}
+
+func TestWriteEvent(t *testing.T) {
+	var b bytes.Buffer
+	at := time.Date(2026, 11, 26, 0, 21, 15, 813e6, time.UTC)
+	require.NoError(t, writeEvent(&b, control.StreamLine{Missed: 3}))
+	require.NoError(t, writeEvent(&b, control.StreamLine{Event: &eventlog.Event{Seq: 12, Time: at, Kind: "health",
+		Subject: "TCP 10.16.8.100:80 10.16.8.8:80", From: "UP", To: "DOWN", Message: "connection refused"}}))
+	require.NoError(t, writeEvent(&b, control.StreamLine{Event: &eventlog.Event{Seq: 13, Time: at, Kind: "reload",
+		To: "applied", Message: "generation 2"}}))
+	assert.Equal(t, "... 3 older events dropped (this client read too slowly)\n"+
+		"2026-11-26T00:21:15.813Z  #12  health  TCP 10.16.8.100:80 10.16.8.8:80  UP -> DOWN  connection refused\n"+
+		"2026-11-26T00:21:15.813Z  #13  reload  applied  generation 2\n", b.String())
 }

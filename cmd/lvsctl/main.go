@@ -48,9 +48,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Usage: "run LVS-DR load-balancing clusters (director, health checks, VRRP, real servers)",
 		Description: "lvsctl replaces keepalived + rs.sh + ipvsadm for LVS-DR clusters. " +
 			"Every flag can also be set with the LVSCTL_* environment variable shown in its help.",
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		HideHelpCommand: false,
+		Version: version,
+		Writer:  stdout,
+		// Completion candidates come from these definitions (lvsctl completion).
+		EnableBashCompletion: true,
+		ErrWriter:            stderr,
+		HideHelpCommand:      false,
 		// Errors are printed once, by run, to stderr.
 		ExitErrHandler: func(*cli.Context, error) {},
 		Commands: []*cli.Command{
@@ -61,6 +64,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			vrrpCommand(),
 			rsCommand(),
 			directorCommand(),
+			completionCommand(),
+			manCommand(),
 		},
 	}
 }

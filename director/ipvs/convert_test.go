@@ -44,3 +44,14 @@ func TestDestConversion(t *testing.T) {
 	// Netlink hands IPv4 addresses back as 16-byte slices sometimes.
 	assert.Equal(t, d.Addr, addrOf(net.ParseIP("10.16.8.8")))
 }
+
+// Counters and the kernel's rate estimates reach director.Stats, field by
+// field (a swapped in/out would mislabel every dashboard).
+func TestStatsConversion(t *testing.T) {
+	in := moby.SvcStats{Connections: 1, PacketsIn: 2, PacketsOut: 3, BytesIn: 4, BytesOut: 5, CPS: 6,
+		BPSOut: 7, PPSIn: 8, PPSOut: 9, BPSIn: 10}
+	want := director.Stats{Connections: 1, PacketsIn: 2, PacketsOut: 3, BytesIn: 4, BytesOut: 5, CPS: 6,
+		BPSOut: 7, PPSIn: 8, PPSOut: 9, BPSIn: 10}
+	assert.Equal(t, want, fromService(&moby.Service{Stats: in}).Stats)
+	assert.Equal(t, want, fromDest(&moby.Destination{Stats: moby.DstStats(in)}).Stats)
+}

@@ -231,8 +231,7 @@ func fromService(s *moby.Service) director.Service {
 		Flags:     s.Flags,
 		Timeout:   s.Timeout,
 		Netmask:   s.Netmask,
-		Stats: director.Stats{Connections: uint64(s.Stats.Connections), PacketsIn: uint64(s.Stats.PacketsIn),
-			PacketsOut: uint64(s.Stats.PacketsOut), BytesIn: s.Stats.BytesIn, BytesOut: s.Stats.BytesOut, CPS: uint64(s.Stats.CPS)},
+		Stats:     statsOf(s.Stats),
 	}
 }
 
@@ -246,9 +245,15 @@ func fromDest(d *moby.Destination) director.Destination {
 		LowerThreshold: d.LowerThreshold,
 		ActiveConns:    uint32(d.ActiveConnections),
 		InactiveConns:  uint32(d.InactiveConnections),
-		Stats: director.Stats{Connections: uint64(d.Stats.Connections), PacketsIn: uint64(d.Stats.PacketsIn),
-			PacketsOut: uint64(d.Stats.PacketsOut), BytesIn: d.Stats.BytesIn, BytesOut: d.Stats.BytesOut, CPS: uint64(d.Stats.CPS)},
+		Stats:          statsOf(moby.SvcStats(d.Stats)),
 	}
+}
+
+// statsOf converts the kernel's counters and rate estimates.
+func statsOf(s moby.SvcStats) director.Stats {
+	return director.Stats{Connections: uint64(s.Connections), PacketsIn: uint64(s.PacketsIn),
+		PacketsOut: uint64(s.PacketsOut), BytesIn: s.BytesIn, BytesOut: s.BytesOut, CPS: uint64(s.CPS),
+		PPSIn: uint64(s.PPSIn), PPSOut: uint64(s.PPSOut), BPSIn: uint64(s.BPSIn), BPSOut: uint64(s.BPSOut)}
 }
 
 func addrOf(ip net.IP) netip.Addr {

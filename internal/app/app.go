@@ -21,6 +21,7 @@ import (
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/internal/config"
 	"github.com/lvsctl/lvsctl/internal/control"
+	"github.com/lvsctl/lvsctl/internal/eventlog"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
@@ -73,9 +74,13 @@ type Options struct {
 	KeepIPVS bool
 	// Socket is the control socket path ("": none).
 	Socket string
-	// MetricsListen is the Prometheus listen address ("": none).
+	// MetricsListen is the Prometheus listen address ("": none); it also
+	// serves the status page at /.
 	MetricsListen string
-	Scripts       director.Scripts
+	// StatusPagePublic serves the status page to any client, not only to
+	// loopback ones.
+	StatusPagePublic bool
+	Scripts          director.Scripts
 	// Reload delivers reload requests (SIGHUP).
 	Reload <-chan struct{}
 	// Collectors are extra metrics served with the director's and the
@@ -84,6 +89,22 @@ type Options struct {
 	// Ready is called once the table is programmed and the control
 	// socket listens.
 	Ready func(d *Daemon)
+	// Notify tells a service manager the daemon's state, in sd_notify's
+	// words: "READY=1" once IPVS is programmed and VRRP runs,
+	// "RELOADING=1" then "READY=1" around every reload, "STOPPING=1" when
+	// Run starts to stop, "WATCHDOG=1" from the main loop. nil: nobody.
+	Notify func(state string)
+	// Watchdog is how often the main loop sends "WATCHDOG=1" (0: never).
+	// The pings come from the loop that also heals drift, so a wedged
+	// kernel call stops them and the service manager restarts lvsctl.
+	Watchdog time.Duration
+}
+
+// notify passes state to Options.Notify, if any.
+func (dm *Daemon) notify(state string) {
+	if dm.o.Notify != nil {
+		dm.o.Notify(state)
+	}
 }
 
 // Daemon is a running director daemon; it implements control.Daemon.
@@ -112,6 +133,8 @@ type Daemon struct {
 	spawn func(name string, fn func(context.Context) error)
 
 	metricsAddr string
+	ops         opsState
+	ev          *events
 }
 
 // MetricsAddr is the address metrics are served on ("" when off).
@@ -145,10 +168,10 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Retry <= 0 {
 		o.Retry = 2 * time.Second
 	}
-	if o.NewVRRP == nil {
-		o.NewVRRP = NewVRRPNode
+	dm := &Daemon{o: o, log: o.Logger, metrics: director.NewMetrics(), ev: newEvents()}
+	if dm.o.NewVRRP == nil {
+		dm.o.NewVRRP = dm.newVRRPWithEvents
 	}
-	dm := &Daemon{o: o, log: o.Logger, metrics: director.NewMetrics()}
 
 	// The one cleanup path: every step that needs undoing pushes its undo,
 	// and they run in reverse order whatever ends Run.
@@ -187,6 +210,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	})
 	dm.desired = d
+	dm.ops.loaded(d)
 	if dir := dm.Director(); dir != nil {
 		if err := dir.Start(ctx); err != nil {
 			return fmt.Errorf("program IPVS: %w", err)
@@ -247,9 +271,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Ready != nil {
 		o.Ready(dm)
 	}
+	dm.notify("READY=1")
 	o.Logger.Info("director running", "services", len(d.Director.Services), "ipvs", dm.Director() != nil,
 		"vrrp_instances", len(dm.vrrpStatus()), "resync", o.Resync.String())
-	return dm.loop(runCtx, errc)
+	err = dm.loop(runCtx, errc)
+	dm.notify("STOPPING=1")
+	return err
 }
 
 // openDirector creates the director for cfg when cfg has virtual servers
@@ -275,7 +302,8 @@ func (dm *Daemon) openDirector(cfg director.Config) error {
 		}
 		return fmt.Errorf("configuration: %w", err)
 	}
-	dm.metrics.SetSource(dir.Status)
+	// Scrapes see what status shows, the checks' last runs included.
+	dm.metrics.SetSource(dm.directorStatus)
 	dm.mu.Lock()
 	dm.dir, dm.closeIPVS = dir, closer
 	dm.mu.Unlock()
@@ -320,10 +348,18 @@ func (dm *Daemon) loop(ctx context.Context, errc <-chan error) error {
 	maxDelay := max(dm.o.Resync, dm.o.Retry)
 	retry := time.NewTimer(delay)
 	defer retry.Stop()
+	var watchdog <-chan time.Time
+	if dm.o.Watchdog > 0 {
+		t := time.NewTicker(dm.o.Watchdog)
+		defer t.Stop()
+		watchdog = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-watchdog:
+			dm.notify("WATCHDOG=1")
 		case err := <-errc:
 			dm.log.Error("stopping after a component failed", "err", err)
 			return err
@@ -358,6 +394,8 @@ func (dm *Daemon) sync(ctx context.Context) {
 	}
 	if n > 0 {
 		dm.log.Warn("repaired IPVS drift", "entries", n)
+		dm.record(eventlog.Event{Kind: eventlog.KindDrift, Subject: "ipvs",
+			Message: fmt.Sprintf("repaired %d IPVS entries changed behind lvsctl's back", n)})
 	}
 }
 

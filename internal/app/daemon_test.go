@@ -313,6 +313,15 @@ func TestMetrics(t *testing.T) {
 	d := <-ready
 	addr := d.MetricsAddr()
 	require.NotEmpty(t, addr)
+	// The kernel's counters and rate estimates of one service and server.
+	f.Mutate(func(tb director.Table) {
+		s := tb[key("10.16.8.100:80")]
+		s.Service.Stats = director.Stats{Connections: 40, PacketsIn: 400, BytesIn: 40000, CPS: 4, PPSIn: 44, BPSIn: 4400}
+		dst := s.Dests[real("10.16.8.8:80")]
+		dst.Stats = director.Stats{Connections: 30, CPS: 3, PPSIn: 33, BPSIn: 3300}
+		dst.ActiveConns, dst.InactiveConns = 2, 5
+		s.Dests[real("10.16.8.8:80")] = dst
+	})
 	resp, err := http.Get("http://" + addr + "/metrics")
 	require.NoError(t, err)
 	body, err := io.ReadAll(resp.Body)
@@ -323,14 +332,33 @@ func TestMetrics(t *testing.T) {
 		`lvsctl_director_reconcile_ops_total{op="add-dest"} 2`,
 		`lvsctl_director_reconcile_ops_total{op="add-service"} 1`,
 		`lvsctl_realserver_up{rs="10.16.8.8:80",vs="TCP 10.16.8.100:80"} 1`,
-		`lvsctl_ipvs_realserver_weight{rs="10.16.8.9:80",vs="TCP 10.16.8.100:80"} 1`,
+		`lvsctl_ipvs_backend_weight{rs="10.16.8.9:80",vs="TCP 10.16.8.100:80"} 1`,
+		`lvsctl_ipvs_service_connections_total{vs="TCP 10.16.8.100:80"} 40`,
+		`lvsctl_ipvs_service_incoming_bytes_total{vs="TCP 10.16.8.100:80"} 40000`,
+		`lvsctl_ipvs_service_connections_per_second{vs="TCP 10.16.8.100:80"} 4`,
+		`lvsctl_ipvs_service_incoming_packets_per_second{vs="TCP 10.16.8.100:80"} 44`,
+		`lvsctl_ipvs_service_incoming_bytes_per_second{vs="TCP 10.16.8.100:80"} 4400`,
+		`lvsctl_ipvs_service_connections_active{vs="TCP 10.16.8.100:80"} 2`,
+		`lvsctl_ipvs_service_connections_inactive{vs="TCP 10.16.8.100:80"} 5`,
+		`lvsctl_ipvs_backend_connections_total{rs="10.16.8.8:80",vs="TCP 10.16.8.100:80"} 30`,
+		`lvsctl_ipvs_backend_connections_per_second{rs="10.16.8.8:80",vs="TCP 10.16.8.100:80"} 3`,
+		`lvsctl_ipvs_backend_incoming_packets_per_second{rs="10.16.8.8:80",vs="TCP 10.16.8.100:80"} 33`,
+		`lvsctl_ipvs_backend_incoming_bytes_per_second{rs="10.16.8.8:80",vs="TCP 10.16.8.100:80"} 3300`,
+		`lvsctl_ipvs_backend_connections_active{rs="10.16.8.8:80",vs="TCP 10.16.8.100:80"} 2`,
+		`lvsctl_config_generation 1`,
 		`lvsctl_virtual_server_quorum_up{vs="TCP 10.16.8.100:80"} 1`,
-		`lvsctl_vrrp_state{instance="VI_1",state="MASTER"} 1`,
-		`lvsctl_vrrp_state{instance="VI_1",state="BACKUP"} 0`,
-		`lvsctl_vrrp_transitions_total{instance="VI_1"} 2`,
+		`lvsctl_vrrp_state{state="MASTER",vrrp_instance="VI_1"} 1`,
+		`lvsctl_vrrp_state{state="BACKUP",vrrp_instance="VI_1"} 0`,
+		`lvsctl_vrrp_transitions_total{vrrp_instance="VI_1"} 2`,
+		`lvsctl_vrrp_instance_info{interface="eth1",vrid="191",vrrp_instance="VI_1"} 1`,
 	} {
 		assert.True(t, strings.Contains(text, want), "missing %s in\n%s", want, text)
 	}
+	assert.Regexp(t, `\nlvsctl_config_info\{hash="[0-9a-f]{12}"\} 1\n`, text)
+	assert.NotContains(t, text, "lvsctl_director_last_reload_timestamp_seconds ", "no reload yet")
+	// The last completed check of 10.16.8.8 (fakeHealth.Status: 2026-01-01)
+	// is absent here (no Health); the age appears with a scheduler.
+	assert.NotContains(t, text, "healthcheck_last_check_age_seconds{")
 	cancel()
 	require.NoError(t, <-done)
 }

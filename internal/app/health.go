@@ -7,6 +7,7 @@ import (
 
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/healthcheck"
+	"github.com/lvsctl/lvsctl/internal/eventlog"
 )
 
 // Health is the health-check scheduler (healthcheck.Scheduler), keyed by
@@ -31,6 +32,8 @@ func (dm *Daemon) consumeHealth(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
+			dm.record(eventlog.Event{Kind: eventlog.KindHealth, Subject: ev.Key.Service.String() + " " + ev.Key.Real.String(),
+				From: ev.Old.String(), To: ev.New.String(), Message: ev.Reason, Time: ev.Time})
 			dir := dm.Director()
 			if dir == nil {
 				continue

@@ -10,24 +10,31 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lvsctl/lvsctl/internal/statuspage"
 )
 
 // serveMetrics listens on Options.MetricsListen and serves the director's
-// and the VRRP instances' metrics until Run's context ends.
+// and the VRRP instances' metrics (/metrics) and the status page (/) until
+// Run's context ends.
 func (dm *Daemon) serveMetrics() error {
 	ln, err := net.Listen("tcp", dm.o.MetricsListen)
 	if err != nil {
 		return fmt.Errorf("metrics listener: %w", err)
 	}
 	reg := prometheus.NewRegistry()
-	collectors := append([]prometheus.Collector{dm.metrics, VRRPCollector(dm.vrrpStatus)}, dm.o.Collectors...)
+	collectors := append([]prometheus.Collector{dm.metrics, VRRPCollector(dm.vrrpStatus), newOpsCollector(&dm.ops)},
+		dm.o.Collectors...)
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			ln.Close()
 			return fmt.Errorf("metrics: %w", err)
 		}
 	}
-	hs := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /{$}", statuspage.Handler(dm, statuspage.Options{Public: dm.o.StatusPagePublic, Logger: dm.log}))
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	dm.spawn("metrics", func(ctx context.Context) error {
 		stop := context.AfterFunc(ctx, func() { hs.Close() })
 		defer stop()

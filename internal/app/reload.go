@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lvsctl/lvsctl/internal/config"
+	"github.com/lvsctl/lvsctl/internal/eventlog"
 )
 
 // Reload implements control.Daemon: load the configuration again and apply
@@ -19,6 +20,9 @@ import (
 func (dm *Daemon) Reload(ctx context.Context) []error {
 	dm.reloadMu.Lock()
 	defer dm.reloadMu.Unlock()
+	dm.notify("RELOADING=1")
+	// Failed or not, the old or the new configuration runs afterwards.
+	defer dm.notify("READY=1")
 	start := time.Now()
 	d, err := dm.o.Load()
 	if err == nil {
@@ -33,11 +37,20 @@ func (dm *Daemon) Reload(ctx context.Context) []error {
 			dm.log.Error("reload failed, keeping the running configuration", "err", e)
 		}
 		dm.metrics.Reload("error")
+		dm.ops.reloaded(false, time.Now())
+		dm.record(eventlog.Event{Kind: eventlog.KindReload, To: "refused",
+			Message: fmt.Sprintf("%d error(s), first: %v; the running configuration stays", len(errs), errs[0])})
 		return errs
 	}
 	dm.desired = d
+	dm.ops.loaded(d)
+	dm.ops.reloaded(true, time.Now())
 	dm.metrics.Reload("ok")
-	dm.log.Info("reload done", "took", time.Since(start).String())
+	took := time.Since(start)
+	dm.record(eventlog.Event{Kind: eventlog.KindReload, To: "applied",
+		Message: fmt.Sprintf("generation %d, hash %s, took %s", dm.ops.info().Generation, dm.ops.info().Hash,
+			took.Round(time.Microsecond))})
+	dm.log.Info("reload done", "took", took.String())
 	debug.FreeOSMemory() // as after the start: reloads are rare, their garbage large
 	return nil
 }

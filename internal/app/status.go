@@ -6,6 +6,7 @@ import (
 
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/internal/control"
+	"github.com/lvsctl/lvsctl/internal/eventlog"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
@@ -16,7 +17,7 @@ func (dm *Daemon) Status(ctx context.Context) (control.Status, error) {
 	if err != nil {
 		return control.Status{}, err
 	}
-	out := control.Status{Status: st, IPVS: dm.Director() != nil}
+	out := control.Status{Status: st, IPVS: dm.Director() != nil, Daemon: dm.ops.info()}
 	for _, s := range dm.vrrpStatus() {
 		out.VRRP = append(out.VRRP, control.VRRPInstanceOf(s))
 	}
@@ -78,5 +79,14 @@ func (dm *Daemon) Drain(ctx context.Context, q director.RealQuery, on bool) erro
 	if err != nil {
 		return err
 	}
-	return dir.Drain(ctx, ref.Service, ref.Real, on)
+	if err := dir.Drain(ctx, ref.Service, ref.Real, on); err != nil {
+		return err
+	}
+	from, to := "enabled", "drained"
+	if !on {
+		from, to = to, from
+	}
+	dm.record(eventlog.Event{Kind: eventlog.KindDrain, Subject: ref.Service.String() + " " + ref.Real.String(),
+		From: from, To: to, Message: "by the operator"})
+	return nil
 }

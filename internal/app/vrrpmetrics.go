@@ -1,6 +1,8 @@
 package app
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lvsctl/lvsctl/vrrp"
@@ -9,10 +11,12 @@ import (
 
 // VRRPCollector exports the VRRP instances run next to the director:
 // state (one series per state, 1 for the current one), priority,
-// transitions and advert counters, under lvsctl_vrrp_.
+// transitions and advert counters, under lvsctl_vrrp_. The instance's name
+// is the label vrrp_instance: "instance" is Prometheus's own target label,
+// and a scrape would rename ours to exported_instance.
 func VRRPCollector(status func() []vrrp.InstanceStatus) prometheus.Collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(prometheus.BuildFQName("lvsctl", "vrrp", name), help, append([]string{"instance"}, labels...), nil)
+		return prometheus.NewDesc(prometheus.BuildFQName("lvsctl", "vrrp", name), help, append([]string{"vrrp_instance"}, labels...), nil)
 	}
 	return &vrrpCollector{
 		status:      status,
@@ -20,17 +24,18 @@ func VRRPCollector(status func() []vrrp.InstanceStatus) prometheus.Collector {
 		priority:    d("effective_priority", "Priority after tracking adjustments."),
 		transitions: d("transitions_total", "State transitions."),
 		sent:        d("adverts_sent_total", "Adverts sent."),
-		received:    d("adverts_received_total", "Valid adverts received."),
+		received:    d("adverts_received_total", "Valid adverts received (a MASTER receiving them sees another master: split brain)."),
+		info:        d("instance_info", "1 per instance, labelled with its interface and VRID (join on vrrp_instance).", "interface", "vrid"),
 	}
 }
 
 type vrrpCollector struct {
-	status                                       func() []vrrp.InstanceStatus
-	state, priority, transitions, sent, received *prometheus.Desc
+	status                                             func() []vrrp.InstanceStatus
+	state, priority, transitions, sent, received, info *prometheus.Desc
 }
 
 func (c *vrrpCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.state, c.priority, c.transitions, c.sent, c.received} {
+	for _, d := range []*prometheus.Desc{c.state, c.priority, c.transitions, c.sent, c.received, c.info} {
 		ch <- d
 	}
 }
@@ -48,5 +53,6 @@ func (c *vrrpCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.transitions, prometheus.CounterValue, float64(s.Counters.Transitions), s.Name)
 		ch <- prometheus.MustNewConstMetric(c.sent, prometheus.CounterValue, float64(s.Counters.AdvertsSent), s.Name)
 		ch <- prometheus.MustNewConstMetric(c.received, prometheus.CounterValue, float64(s.Counters.AdvertsReceived), s.Name)
+		ch <- prometheus.MustNewConstMetric(c.info, prometheus.GaugeValue, 1, s.Name, s.Interface, strconv.Itoa(int(s.VRID)))
 	}
 }

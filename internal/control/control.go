@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/internal/eventlog"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
@@ -33,6 +35,9 @@ const (
 	OpReload = "reload"
 	OpDrain  = "drain"
 	OpEnable = "enable"
+	// OpEvents streams the event log as JSON lines (StreamLine), oldest
+	// first, then (with Follow) every new event until the client leaves.
+	OpEvents = "events"
 )
 
 // Request is one client request.
@@ -40,6 +45,31 @@ type Request struct {
 	Op string `json:"op"`
 	// Real names the real server of OpDrain and OpEnable.
 	Real *director.RealQuery `json:"real,omitempty"`
+	// After: OpEvents starts after this sequence number (0: every event
+	// the log still holds). Follow keeps the stream open for new events.
+	After  uint64 `json:"after,omitempty"`
+	Follow bool   `json:"follow,omitempty"`
+}
+
+// StreamLine is one line of an OpEvents stream: an event, or how many
+// events the log dropped before this client read them (a slow client loses
+// the oldest events rather than growing the daemon's memory), or an error.
+type StreamLine struct {
+	Event  *eventlog.Event `json:"event,omitempty"`
+	Missed uint64          `json:"missed,omitempty"`
+	Error  string          `json:"error,omitempty"`
+}
+
+// EventSource is what the server needs to stream events (*eventlog.Log).
+type EventSource interface {
+	Since(seq uint64) (events []eventlog.Event, missed uint64)
+	Changed() <-chan struct{}
+}
+
+// EventDaemon is a Daemon that keeps an event log; OpEvents is refused by
+// daemons that do not.
+type EventDaemon interface {
+	Events() EventSource
 }
 
 // Response is the daemon's answer. Errors holds every problem (a reload can
@@ -59,6 +89,19 @@ type Status struct {
 	// configuration without virtual_server).
 	IPVS bool           `json:"ipvs"`
 	VRRP []VRRPInstance `json:"vrrp_instances,omitempty"`
+	// Daemon is the running configuration and the last reload.
+	Daemon DaemonInfo `json:"daemon"`
+}
+
+// DaemonInfo says which configuration runs and how the last reload went.
+type DaemonInfo struct {
+	// Generation counts the configurations loaded: 1 after the start, +1
+	// per successful reload.
+	Generation uint64 `json:"config_generation"`
+	// Hash identifies the effective (defaulted) configuration.
+	Hash       string    `json:"config_hash"`
+	LastReload time.Time `json:"last_reload,omitzero"`
+	ReloadOK   bool      `json:"last_reload_ok"`
 }
 
 // VRRPInstance is one VRRP instance as `director status` shows it.
@@ -268,7 +311,63 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 		writeResp(c, Response{Errors: []string{"bad request: " + err.Error()}})
 		return
 	}
+	if req.Op == OpEvents {
+		s.stream(ctx, c, req)
+		return
+	}
 	writeResp(c, s.do(ctx, req))
+}
+
+// streamWriteTimeout bounds one write of the events stream: a client that
+// stops reading is dropped, its handler does not linger.
+const streamWriteTimeout = 30 * time.Second
+
+// stream writes the event log to c as JSON lines until ctx ends, the
+// client leaves, or (without Follow) the backlog is written. It keeps no
+// queue of its own: it reads the log's ring by sequence number, so a slow
+// client costs nothing but the events it misses.
+func (s *Server) stream(ctx context.Context, c *net.UnixConn, req Request) {
+	enc := json.NewEncoder(c)
+	ed, ok := s.d.(EventDaemon)
+	if !ok {
+		_ = enc.Encode(StreamLine{Error: "this daemon keeps no event log"})
+		return
+	}
+	src := ed.Events()
+	_ = c.SetDeadline(time.Time{})
+	// The client sends nothing more: a read returning means it left.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		var b [1]byte
+		_, _ = c.Read(b[:])
+		cancel()
+	}()
+	after := req.After
+	for {
+		changed := src.Changed()
+		events, missed := src.Since(after)
+		_ = c.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+		if missed > 0 {
+			if enc.Encode(StreamLine{Missed: missed}) != nil {
+				return
+			}
+		}
+		for i := range events {
+			if enc.Encode(StreamLine{Event: &events[i]}) != nil {
+				return
+			}
+			after = events[i].Seq
+		}
+		if !req.Follow {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+	}
 }
 
 func (s *Server) do(ctx context.Context, req Request) Response {
@@ -325,6 +424,38 @@ func checkPeer(c *net.UnixConn) error {
 		return fmt.Errorf("uid %d may not control the director (root only)", cred.Uid)
 	}
 	return nil
+}
+
+// Stream sends an OpEvents request and calls fn for every line until the
+// daemon ends the stream, ctx ends (nil error) or fn fails.
+func Stream(ctx context.Context, path string, req Request, fn func(StreamLine) error) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return fmt.Errorf("connect to the director daemon at %s (is `lvsctl director up` running?): %w", path, err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { _ = c.SetDeadline(time.Now()) })
+	defer stop()
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return fmt.Errorf("send request: %w", err)
+	}
+	dec := json.NewDecoder(bufio.NewReader(c))
+	for {
+		var line StreamLine
+		if err := dec.Decode(&line); err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("read events: %w", err)
+		}
+		if line.Error != "" {
+			return errors.New(line.Error)
+		}
+		if err := fn(line); err != nil {
+			return err
+		}
+	}
 }
 
 // Call sends one request to the daemon at path and returns its response.

@@ -1,0 +1,60 @@
+package app
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/lvsctl/lvsctl/internal/control"
+	"github.com/lvsctl/lvsctl/internal/eventlog"
+	"github.com/lvsctl/lvsctl/vrrp"
+)
+
+// events is the daemon's event log and what the producers need to turn
+// observations into transitions.
+type events struct {
+	log *eventlog.Log
+	mu  sync.Mutex
+	// vrrpState is each VRRP instance's last state: the node's hook
+	// reports the new status only.
+	vrrpState map[string]string
+}
+
+func newEvents() *events {
+	return &events{log: eventlog.New(eventlog.DefaultCapacity, nil), vrrpState: map[string]string{}}
+}
+
+// Events implements control.EventDaemon.
+func (dm *Daemon) Events() control.EventSource { return dm.ev.log }
+
+// EventLog is the daemon's event log (the status page reads it).
+func (dm *Daemon) EventLog() *eventlog.Log { return dm.ev.log }
+
+func (dm *Daemon) record(e eventlog.Event) { dm.ev.log.Append(e) }
+
+// vrrpTransition is the VRRP node's transition hook: it runs in the node's
+// goroutine and must not block (Append only takes a short lock).
+func (dm *Daemon) vrrpTransition(s vrrp.InstanceStatus) {
+	dm.ev.mu.Lock()
+	from := dm.ev.vrrpState[s.Name]
+	dm.ev.vrrpState[s.Name] = s.State
+	dm.ev.mu.Unlock()
+	if from == s.State {
+		return
+	}
+	msg := fmt.Sprintf("priority %d", s.EffectivePriority)
+	if s.MasterAddr.IsValid() {
+		msg += ", master " + s.MasterAddr.String()
+	}
+	dm.record(eventlog.Event{Kind: eventlog.KindVRRP, Subject: s.Name, From: from, To: s.State, Message: msg})
+}
+
+// newVRRPWithEvents is the default Options.NewVRRP: NewVRRPNode with the
+// transitions recorded in the event log.
+func (dm *Daemon) newVRRPWithEvents(cfg vrrp.Config, log *slog.Logger) (VRRP, error) {
+	n, err := vrrp.New(cfg, vrrp.WithLogger(log), vrrp.WithTransitionHook(dm.vrrpTransition))
+	if err != nil {
+		return nil, err
+	}
+	return tmpNode{n}, nil
+}
