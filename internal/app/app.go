@@ -37,16 +37,6 @@ type VRRP interface {
 	Close() error
 }
 
-// NewVRRPNode is the default Options.NewVRRP: vrrp.New in the calling
-// thread's network namespace.
-func NewVRRPNode(cfg vrrp.Config, log *slog.Logger) (VRRP, error) {
-	n, err := vrrp.New(cfg, vrrp.WithLogger(log))
-	if err != nil {
-		return nil, err
-	}
-	return n, nil
-}
-
 // Options configure Run. Load is required, and IPVS or OpenIPVS.
 type Options struct {
 	// Load reads and validates the configuration; it is called at start
@@ -61,7 +51,8 @@ type Options struct {
 	OpenIPVS func() (client director.IPVS, close func() error, err error)
 	// NoVRRP ignores the configuration's vrrp_instance blocks.
 	NoVRRP bool
-	// NewVRRP creates the VRRP instances (default NewVRRPNode).
+	// NewVRRP creates the VRRP instances (default: vrrp.New with the
+	// transitions recorded in the event log).
 	NewVRRP func(cfg vrrp.Config, log *slog.Logger) (VRRP, error)
 	// Health runs the checks; nil runs none (every server stays up).
 	Health Health

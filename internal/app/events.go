@@ -8,6 +8,7 @@ import (
 	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/internal/eventlog"
 	"github.com/lvsctl/lvsctl/vrrp"
+	"github.com/lvsctl/lvsctl/vrrp/fsm"
 )
 
 // events is the daemon's event log and what the producers need to turn
@@ -17,11 +18,11 @@ type events struct {
 	mu  sync.Mutex
 	// vrrpState is each VRRP instance's last state: the node's hook
 	// reports the new status only.
-	vrrpState map[string]string
+	vrrpState map[string]fsm.State
 }
 
 func newEvents() *events {
-	return &events{log: eventlog.New(eventlog.DefaultCapacity, nil), vrrpState: map[string]string{}}
+	return &events{log: eventlog.New(eventlog.DefaultCapacity, nil), vrrpState: map[string]fsm.State{}}
 }
 
 // Events implements control.EventDaemon.
@@ -46,15 +47,15 @@ func (dm *Daemon) vrrpTransition(s vrrp.InstanceStatus) {
 	if s.MasterAddr.IsValid() {
 		msg += ", master " + s.MasterAddr.String()
 	}
-	dm.record(eventlog.Event{Kind: eventlog.KindVRRP, Subject: s.Name, From: from, To: s.State, Message: msg})
+	dm.record(eventlog.Event{Kind: eventlog.KindVRRP, Subject: s.Name, From: from.String(), To: s.State.String(), Message: msg})
 }
 
-// newVRRPWithEvents is the default Options.NewVRRP: NewVRRPNode with the
-// transitions recorded in the event log.
+// newVRRPWithEvents is the default Options.NewVRRP: vrrp.New in the calling
+// thread's network namespace, with the transitions recorded in the event log.
 func (dm *Daemon) newVRRPWithEvents(cfg vrrp.Config, log *slog.Logger) (VRRP, error) {
 	n, err := vrrp.New(cfg, vrrp.WithLogger(log), vrrp.WithTransitionHook(dm.vrrpTransition))
 	if err != nil {
 		return nil, err
 	}
-	return tmpNode{n}, nil
+	return n, nil
 }
