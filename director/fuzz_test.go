@@ -39,6 +39,9 @@ func FuzzParseRealQuery(f *testing.F) {
 		if !q.Service.Addr.IsValid() && q.Service.FWMark == 0 {
 			t.Fatalf("%q parsed without address or fwmark: %+v", vs, q)
 		}
+		if q.Service.Addr.Zone() != "" || q.Real.Addr.Zone() != "" {
+			t.Fatalf("zoned address accepted: %+v", q)
+		}
 		if !q.Real.Addr.IsValid() {
 			t.Fatalf("%q parsed without a real server address: %+v", rs, q)
 		}
