@@ -84,6 +84,7 @@ type Director struct {
 	// dirty is set when an edit failed; the next Sync dumps and retries.
 	dirty   bool
 	started bool
+	tuning  batchTuning
 }
 
 type drainKey struct {
@@ -127,6 +128,7 @@ func New(cfg Config, opts Options) (*Director, error) {
 		scripts: opts.Scripts,
 		obs:     opts.Observer,
 		keep:    opts.KeepIPVS,
+		tuning:  batchTuning{oneProc: defaultOneProc, noGC: defaultNoGC},
 		drained: map[drainKey]bool{},
 		orphans: map[ServiceKey]bool{}, uncertain: map[ServiceKey]bool{},
 		shadow: Table{},
@@ -315,7 +317,11 @@ func (d *Director) Start(ctx context.Context) error {
 		}
 	}
 	d.shadow = actual
-	res := d.apply(ctx, Diff(d.desiredTable(), d.shadow, d.managed), "start")
+	ops := Diff(d.desiredTable(), d.shadow, d.managed)
+	if len(ops) >= bigBatch {
+		defer tuneForBatch(d.tuning.oneProc, d.tuning.noGC)()
+	}
+	res := d.apply(ctx, ops, "start")
 	d.started = true
 	d.log.Info("IPVS table programmed", "services", len(d.services), "existing_services", adopted,
 		"ops", len(res.Applied), "failed", len(res.Failed))
