@@ -133,3 +133,47 @@ func pick(t director.Table, keep func(director.ServiceKey) bool) director.Table 
 	}
 	return out
 }
+
+// A reload drops a service whose deletion fails (EBUSY), and another
+// whose creation at start failed with ENOBUFS after the kernel created it
+// (the mirror never saw it): both stay ours and the next Sync deletes
+// them. Before, both stayed in the kernel for good.
+func TestDroppedServiceWhoseDeletionFailedIsRetried(t *testing.T) {
+	ctx := context.Background()
+	a := faultConfig(0, 3, 1)
+	b := director.Config{Services: a.Services[:1]}
+	busy, lost := a.Services[1].Service.Key, a.Services[2].Service.Key
+	kernel := fakeipvs.New()
+	kernel.Inject(func(op director.Op, _ director.Table) fakeipvs.Fault {
+		switch {
+		case op.Kind == director.OpNewService && op.Service.Key == lost:
+			return fakeipvs.Fault{Err: unix.ENOBUFS, Applied: true}
+		case op.Kind == director.OpDelService && op.Service.Key == busy:
+			return fakeipvs.Fault{Err: unix.EBUSY}
+		}
+		return fakeipvs.Fault{}
+	})
+	d, err := director.New(a, director.Options{IPVS: kernel, Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	require.NoError(t, d.Start(ctx))
+	_, err = d.Reload(ctx, b)
+	require.NoError(t, err)
+	require.Contains(t, kernel.Table(), busy)
+	require.Contains(t, kernel.Table(), lost)
+
+	kernel.Inject(nil)
+	_, err = d.Sync(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []director.ServiceKey{b.Services[0].Service.Key}, keys(kernel.Table()))
+	drift, err := d.Sync(ctx)
+	require.NoError(t, err)
+	require.Zero(t, drift)
+}
+
+func keys(t director.Table) []director.ServiceKey {
+	var ks []director.ServiceKey
+	for k := range t {
+		ks = append(ks, k)
+	}
+	return ks
+}
