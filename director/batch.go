@@ -1,6 +1,7 @@
 package director
 
 import (
+	"os"
 	"runtime"
 	"runtime/debug"
 )
@@ -27,12 +28,19 @@ func tuneForBatch(oneProc, noGC bool) (restore func()) {
 	if noGC {
 		gc = debug.SetGCPercent(-1)
 	}
+	// Setting GOMAXPROCS turns off the runtime's own updates of it (it
+	// follows the cgroup's CPU quota); give them back unless the operator
+	// fixed the value with the environment variable.
+	fixed := os.Getenv("GOMAXPROCS") != ""
 	return func() {
 		if noGC {
 			debug.SetGCPercent(gc)
 		}
-		if oneProc {
+		switch {
+		case oneProc && fixed:
 			runtime.GOMAXPROCS(procs)
+		case oneProc:
+			runtime.SetDefaultGOMAXPROCS()
 		}
 	}
 }
