@@ -387,9 +387,8 @@ func TestBigStartRestoresGOMAXPROCS(t *testing.T) {
 		seen = max(seen, runtime.GOMAXPROCS(0))
 		return fakeipvs.Fault{}
 	})
-	fx := newFixture(t, directortest.Complete(cfg), f)
+	newFixture(t, directortest.Complete(cfg), f)
 	assert.Len(t, f.Ops(), 1100)
 	assert.Equal(t, 1, seen, "the batch ran with GOMAXPROCS(1)")
 	assert.Equal(t, procs, runtime.GOMAXPROCS(0), "restored")
-	_ = fx
 }
