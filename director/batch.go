@@ -15,8 +15,9 @@ const bigBatch = 1000
 // function that undoes it. One P: every call is a synchronous round trip
 // to the kernel on one goroutine, and with more Ps the idle ones spin and
 // are woken on every netpoller event for nothing (measured in the VM:
-// 20-23 % per call in TestVMCallCost, 7-17 % on a cold start in
-// TestVMColdStartTuning). Pausing the GC is possible too but is off: it
+// 7-17 % on a cold start in TestVMColdStartTuning, three runs; per call
+// in TestVMCallCost 23 % in one run, nothing in another: small next to
+// the emulated guest's noise, but never worse). Pausing the GC is possible too but is off: it
 // did not measurably help (the batch allocates only about 3 KiB per call)
 // and the heap grew by that much, RSS after start 36-37 MB instead of
 // 27-29 MB.
