@@ -23,7 +23,7 @@ deps:
 
 # All tiers. Fails when any tier cannot run (not root, no qemu, no kernel):
 # nothing is skipped.
-test: lint test-e2e test-vm
+test: lint fuzz test-e2e test-vm
 
 # Tier 1 only: no root needed.
 test-unit:

@@ -75,9 +75,18 @@ type Director struct {
 	// shadow mirrors the managed part of the kernel table after the last
 	// dump plus every successful edit since.
 	shadow Table
+	// orphans are services a reload dropped from the config whose
+	// deletion failed (EBUSY, a lost reply): still ours, so Sync dumps
+	// them and deletes them again until they are gone.
+	orphans map[ServiceKey]bool
+	// uncertain are services with an edit that failed since the last
+	// dump: the kernel may have done it anyway (ENOBUFS: the reply was
+	// lost), so a service the mirror lacks may still exist.
+	uncertain map[ServiceKey]bool
 	// dirty is set when an edit failed; the next Sync dumps and retries.
 	dirty   bool
 	started bool
+	tuning  batchTuning
 }
 
 type drainKey struct {
@@ -121,8 +130,10 @@ func New(cfg Config, opts Options) (*Director, error) {
 		scripts: opts.Scripts,
 		obs:     opts.Observer,
 		keep:    opts.KeepIPVS,
+		tuning:  batchTuning{oneProc: defaultOneProc, noGC: defaultNoGC},
 		drained: map[drainKey]bool{},
-		shadow:  Table{},
+		orphans: map[ServiceKey]bool{}, uncertain: map[ServiceKey]bool{},
+		shadow: Table{},
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -254,6 +265,35 @@ func (d *Director) desiredTable() Table {
 
 func (d *Director) managed(k ServiceKey) bool { return d.byKey[k] != nil }
 
+// owned says whether lvsctl must keep k in shape: configured, or dropped
+// from the config but not deleted yet.
+func (d *Director) owned(k ServiceKey) bool { return d.byKey[k] != nil || d.orphans[k] }
+
+// adoptOrphans remembers the services that the config no longer has but
+// the kernel may still hold (in the mirror: their deletion failed; or
+// uncertain after a failed edit), and forgets orphans that are surely
+// gone or configured again.
+func (d *Director) adoptOrphans() {
+	for k := range d.orphans {
+		if d.managed(k) || d.shadow[k] == nil && !d.uncertain[k] {
+			delete(d.orphans, k)
+		}
+	}
+	adopt := func(k ServiceKey) {
+		if d.managed(k) || d.orphans[k] {
+			return
+		}
+		d.log.Warn("service dropped from the config may still be in the kernel, will retry", "vs", k.String())
+		d.orphans[k] = true
+	}
+	for k := range d.shadow {
+		adopt(k)
+	}
+	for k := range d.uncertain {
+		adopt(k)
+	}
+}
+
 // Start reads the managed part of the kernel table once, adopts what is
 // already right and applies the rest. Failed edits are logged and retried
 // by the next Sync; Start returns an error only when the table cannot be
@@ -279,7 +319,11 @@ func (d *Director) Start(ctx context.Context) error {
 		}
 	}
 	d.shadow = actual
-	res := d.apply(ctx, Diff(d.desiredTable(), d.shadow, d.managed), "start")
+	ops := Diff(d.desiredTable(), d.shadow, d.managed)
+	if len(ops) >= bigBatch {
+		defer tuneForBatch(d.tuning.oneProc, d.tuning.noGC)()
+	}
+	res := d.apply(ctx, ops, "start")
 	d.started = true
 	d.log.Info("IPVS table programmed", "services", len(d.services), "existing_services", adopted,
 		"ops", len(res.Applied), "failed", len(res.Failed))
@@ -305,12 +349,14 @@ func (d *Director) apply(ctx context.Context, ops []Op, why string) ApplyResult 
 		}
 	}
 	for _, f := range res.Failed {
+		d.uncertain[f.Op.Service.Key] = true
 		d.log.Error("IPVS edit failed, will retry", "op", f.Op.String(), "err", f.Err, "why", why)
 		if d.obs != nil {
 			d.obs.OpFailed(f.Op, f.Err)
 		}
 	}
 	for _, op := range res.Skipped {
+		d.uncertain[op.Service.Key] = true
 		d.log.Warn("IPVS edit postponed after an earlier failure", "op", op.String(), "why", why)
 	}
 	if len(res.Failed) > 0 || len(res.Skipped) > 0 {
@@ -360,7 +406,7 @@ func (d *Director) Dirty() bool {
 func (d *Director) Sync(ctx context.Context) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	actual, err := Dump(ctx, d.ipvs, d.managed)
+	actual, err := Dump(ctx, d.ipvs, d.owned)
 	if err != nil {
 		return 0, err
 	}
@@ -370,7 +416,9 @@ func (d *Director) Sync(ctx context.Context) (int, error) {
 	}
 	d.shadow = actual
 	d.dirty = false
-	res := d.apply(ctx, Diff(d.desiredTable(), d.shadow, d.managed), "resync")
+	clear(d.uncertain)
+	res := d.apply(ctx, Diff(d.desiredTable(), d.shadow, d.owned), "resync")
+	d.adoptOrphans()
 	return drift, res.Err()
 }
 
@@ -432,7 +480,7 @@ func (d *Director) Reload(ctx context.Context, cfg Config) (ApplyResult, error) 
 	oldManaged := d.byKey
 	d.install(cfg, oldManaged)
 	// Services dropped from the config were ours: remove them too.
-	managed := func(k ServiceKey) bool { return d.byKey[k] != nil || oldManaged[k] != nil }
+	managed := func(k ServiceKey) bool { return d.byKey[k] != nil || oldManaged[k] != nil || d.orphans[k] }
 	for k := range d.drained {
 		if vs := d.byKey[k.svc]; vs == nil || vs.byKey[k.rs] == nil {
 			delete(d.drained, k)
@@ -442,11 +490,9 @@ func (d *Director) Reload(ctx context.Context, cfg Config) (ApplyResult, error) 
 		d.updateQuorum(ctx, vs)
 	}
 	res := d.apply(ctx, Diff(d.desiredTable(), d.shadow, managed), "reload")
-	for k := range d.shadow {
-		if !d.managed(k) {
-			delete(d.shadow, k)
-		}
-	}
+	// A dropped service still in the mirror was not deleted: forgetting
+	// it would leave it in the kernel for good.
+	d.adoptOrphans()
 	d.log.Info("configuration reloaded", "services", len(d.services), "ops", len(res.Applied), "failed", len(res.Failed))
 	return res, nil
 }
@@ -569,7 +615,7 @@ func (d *Director) Stop(ctx context.Context) error {
 	}
 	var ops []Op
 	for _, k := range sortedKeys(d.shadow) {
-		if d.managed(k) {
+		if d.owned(k) {
 			ops = append(ops, Op{Kind: OpDelService, Service: Service{Key: k}})
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -367,4 +368,28 @@ func TestPersistenceAndIPv6Defaults(t *testing.T) {
 		"add-dest FWM 5 -> 10.0.0.1:0 weight=1 fwd=Route thresholds=0/0",
 		"add-service TCP [2001:db8::100]:443 sched=sh flags=0x19 timeout=600 netmask=128",
 	}, fx.f.OpStrings())
+}
+
+// A big start runs on one P and gives GOMAXPROCS back afterwards.
+func TestBigStartRestoresGOMAXPROCS(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	var cfg director.Config
+	for i := range 100 {
+		vs := director.VirtualService{Service: director.Service{Key: director.ServiceKey{Protocol: director.TCP,
+			Addr: netip.AddrFrom4([4]byte{10, 100, 0, byte(i)}), Port: 80}, Scheduler: "wrr"}}
+		for j := range 10 {
+			vs.RealServers = append(vs.RealServers, rs(fmt.Sprintf("10.200.0.%d:80", j+1), 1))
+		}
+		cfg.Services = append(cfg.Services, vs)
+	}
+	f := fakeipvs.New()
+	seen := 0
+	f.Inject(func(director.Op, director.Table) fakeipvs.Fault {
+		seen = max(seen, runtime.GOMAXPROCS(0))
+		return fakeipvs.Fault{}
+	})
+	newFixture(t, directortest.Complete(cfg), f)
+	assert.Len(t, f.Ops(), 1100)
+	assert.Equal(t, 1, seen, "the batch ran with GOMAXPROCS(1)")
+	assert.Equal(t, procs, runtime.GOMAXPROCS(0), "restored")
 }

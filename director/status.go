@@ -164,7 +164,9 @@ func ParseServiceKey(s string) (ServiceKey, error) {
 		return k, &parseError{what: "virtual server", s: s}
 	}
 	ap, err := netip.ParseAddrPort(f[0])
-	if err != nil {
+	// IPVS has no zones: "[fe80::1%eth0]:80" names no service, and a zone
+	// (any bytes) would not survive the control socket's JSON.
+	if err != nil || ap.Addr().Zone() != "" {
 		return k, &parseError{what: "virtual server address:port", s: s}
 	}
 	k.Addr, k.Port, k.Family = ap.Addr().Unmap(), ap.Port(), FamilyOf(ap.Addr())
@@ -199,12 +201,12 @@ func ParseRealQuery(vs, rs string) (RealQuery, error) {
 	}
 	q.Service, q.AnyProtocol = k, k.FWMark == 0 && len(strings.Fields(vs)) == 1
 	rs = strings.TrimSpace(rs)
-	if ap, err := netip.ParseAddrPort(rs); err == nil {
+	if ap, err := netip.ParseAddrPort(rs); err == nil && ap.Addr().Zone() == "" {
 		q.Real = DestKey{Addr: ap.Addr().Unmap(), Port: ap.Port()}
 		return q, nil
 	}
 	a, err := netip.ParseAddr(rs)
-	if err != nil {
+	if err != nil || a.Zone() != "" {
 		return q, &parseError{what: "real server", s: rs}
 	}
 	q.Real, q.AnyPort = DestKey{Addr: a.Unmap()}, true

@@ -20,8 +20,29 @@ type IPVS struct {
 	table director.Table
 	ops   []director.Op
 	// reads counts GetServices and GetDestinations calls.
-	reads int
-	fail  func(director.Op) error
+	reads  int
+	fail   func(director.Op) error
+	inject func(director.Op, director.Table) Fault
+}
+
+// Fault is what an injected fault does to one edit.
+type Fault struct {
+	// Err fails the edit.
+	Err error
+	// Applied makes the kernel do the edit although Err is returned: the
+	// reply was lost (ENOBUFS on a full netlink receive buffer), so the
+	// caller cannot know whether it happened.
+	Applied bool
+}
+
+// Inject calls fn before every edit, with the live table, under the fake's
+// lock. fn may change the table (someone else's ipvsadm racing the
+// director: a service deleted mid-apply) and decides the edit's fate
+// (a zero Fault: the edit proceeds normally). nil removes the hook.
+func (f *IPVS) Inject(fn func(op director.Op, t director.Table) Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inject = fn
 }
 
 // New returns an empty fake table.
@@ -139,6 +160,13 @@ func (f *IPVS) edit(ctx context.Context, op director.Op) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ops = append(f.ops, op)
+	var fault Fault
+	if f.inject != nil {
+		fault = f.inject(op, f.table)
+		if fault.Err != nil && !fault.Applied {
+			return fault.Err
+		}
+	}
 	if f.fail != nil {
 		if err := f.fail(op); err != nil {
 			return err
@@ -171,7 +199,7 @@ func (f *IPVS) edit(ctx context.Context, op director.Op) error {
 	}
 	op.Service.Flags &^= director.FlagHashed
 	f.table.Apply(op)
-	return nil
+	return fault.Err
 }
 
 // NewService implements director.IPVS.

@@ -31,10 +31,9 @@ func TestServiceConversion(t *testing.T) {
 }
 
 func TestDestConversion(t *testing.T) {
-	svc := director.ServiceKey{Family: director.IPv4, Protocol: director.TCP, Addr: netip.MustParseAddr("10.16.8.100"), Port: 80}
 	d := director.Destination{Addr: netip.MustParseAddr("10.16.8.8"), Port: 80, Weight: 3, Forward: director.DirectRoute,
 		UpperThreshold: 100, LowerThreshold: 10}
-	m := toDest(svc, d)
+	m := toDest(d)
 	assert.Equal(t, uint32(moby.ConnFwdDirectRoute), m.ConnectionFlags)
 	assert.Equal(t, net.IP{10, 16, 8, 8}, m.Address)
 	m.ActiveConnections, m.InactiveConnections = 5, 6
@@ -54,4 +53,45 @@ func TestStatsConversion(t *testing.T) {
 		BPSOut: 7, PPSIn: 8, PPSOut: 9, BPSIn: 10}
 	assert.Equal(t, want, fromService(&moby.Service{Stats: in}).Stats)
 	assert.Equal(t, want, fromDest(&moby.Destination{Stats: moby.DstStats(in)}).Stats)
+}
+
+// The lookup form of a service is cached for the next call on the same
+// service only.
+func TestKeyServiceCache(t *testing.T) {
+	var c Client
+	a := director.ServiceKey{Family: director.IPv4, Protocol: director.TCP, Addr: netip.MustParseAddr("10.16.8.100"), Port: 80}
+	b := a
+	b.Port = 443
+	sa := c.keyService(a)
+	assert.Same(t, sa, c.keyService(a))
+	sb := c.keyService(b)
+	assert.Equal(t, uint16(443), sb.Port)
+	assert.Equal(t, uint16(80), c.keyService(a).Port)
+}
+
+// lvsctl's own work for one add-destination call, besides moby/ipvs and
+// the kernel: before, the error label was built for every call and the
+// service converted every time; now the label is built on error only and
+// the service's lookup form is reused.
+func BenchmarkCallOverhead(b *testing.B) {
+	svc := director.ServiceKey{Family: director.IPv4, Protocol: director.TCP, Addr: netip.MustParseAddr("10.16.8.100"), Port: 80}
+	d := director.Destination{Addr: netip.MustParseAddr("10.16.8.8"), Port: 80, Weight: 1, Forward: director.DirectRoute}
+	var sinkS *moby.Service
+	var sinkD *moby.Destination
+	var sinkL string
+	b.Run("before", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkL = "add destination " + d.Key().String() + " to " + svc.String()
+			sinkS, sinkD = lookupService(svc), toDest(d)
+		}
+	})
+	b.Run("after", func(b *testing.B) {
+		var c Client
+		b.ReportAllocs()
+		for b.Loop() {
+			sinkS, sinkD = c.keyService(svc), toDest(d)
+		}
+	})
+	_, _, _ = sinkS, sinkD, sinkL
 }

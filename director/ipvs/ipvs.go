@@ -71,6 +71,9 @@ type Client struct {
 	// use (replies are matched by sequence on one socket).
 	mu sync.Mutex
 	h  *moby.Handle
+	// lastKey and lastSvc cache keyService's answer.
+	lastKey director.ServiceKey
+	lastSvc *moby.Service
 }
 
 // Open checks for IPVS and opens a handle in the namespace at nsPath (""
@@ -97,17 +100,21 @@ func (c *Client) Close() error {
 	return nil
 }
 
-func (c *Client) do(ctx context.Context, what string, fn func(h *moby.Handle) error) error {
+// do runs fn on the handle under the lock. what names the call in an
+// error; it is a function because building the label (addresses
+// formatted into a string) costs more than lvsctl's whole share of a
+// successful call, and a cold start makes 11,000 of them.
+func (c *Client) do(ctx context.Context, fn func(h *moby.Handle) error, what func() string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.h == nil {
-		return fmt.Errorf("%s: IPVS client closed", what)
+		return fmt.Errorf("%s: IPVS client closed", what())
 	}
 	if err := fn(c.h); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return fmt.Errorf("%s: %w", what(), err)
 	}
 	return nil
 }
@@ -115,7 +122,7 @@ func (c *Client) do(ctx context.Context, what string, fn func(h *moby.Handle) er
 // GetServices implements director.IPVS.
 func (c *Client) GetServices(ctx context.Context) ([]director.Service, error) {
 	var out []director.Service
-	err := c.do(ctx, "list services", func(h *moby.Handle) error {
+	err := c.do(ctx, func(h *moby.Handle) error {
 		svcs, err := h.GetServices()
 		if err != nil {
 			return err
@@ -125,15 +132,15 @@ func (c *Client) GetServices(ctx context.Context) ([]director.Service, error) {
 			out = append(out, fromService(s))
 		}
 		return nil
-	})
+	}, func() string { return "list services" })
 	return out, err
 }
 
 // GetDestinations implements director.IPVS.
 func (c *Client) GetDestinations(ctx context.Context, svc director.ServiceKey) ([]director.Destination, error) {
 	var out []director.Destination
-	err := c.do(ctx, "list destinations of "+svc.String(), func(h *moby.Handle) error {
-		dsts, err := h.GetDestinations(keyService(svc))
+	err := c.do(ctx, func(h *moby.Handle) error {
+		dsts, err := h.GetDestinations(c.keyService(svc))
 		if err != nil {
 			return err
 		}
@@ -142,50 +149,62 @@ func (c *Client) GetDestinations(ctx context.Context, svc director.ServiceKey) (
 			out = append(out, fromDest(d))
 		}
 		return nil
-	})
+	}, func() string { return "list destinations of " + svc.String() })
 	return out, err
 }
 
 // NewService implements director.IPVS.
 func (c *Client) NewService(ctx context.Context, svc director.Service) error {
-	return c.do(ctx, "add service "+svc.Key.String(), func(h *moby.Handle) error { return h.NewService(toService(svc)) })
+	return c.do(ctx, func(h *moby.Handle) error { return h.NewService(toService(svc)) },
+		func() string { return "add service " + svc.Key.String() })
 }
 
 // UpdateService implements director.IPVS.
 func (c *Client) UpdateService(ctx context.Context, svc director.Service) error {
-	return c.do(ctx, "edit service "+svc.Key.String(), func(h *moby.Handle) error { return h.UpdateService(toService(svc)) })
+	return c.do(ctx, func(h *moby.Handle) error { return h.UpdateService(toService(svc)) },
+		func() string { return "edit service " + svc.Key.String() })
 }
 
 // DelService implements director.IPVS.
 func (c *Client) DelService(ctx context.Context, svc director.ServiceKey) error {
-	return c.do(ctx, "delete service "+svc.String(), func(h *moby.Handle) error { return h.DelService(keyService(svc)) })
+	return c.do(ctx, func(h *moby.Handle) error { return h.DelService(c.keyService(svc)) },
+		func() string { return "delete service " + svc.String() })
 }
 
 // NewDestination implements director.IPVS.
 func (c *Client) NewDestination(ctx context.Context, svc director.ServiceKey, d director.Destination) error {
-	return c.do(ctx, "add destination "+d.Key().String()+" to "+svc.String(), func(h *moby.Handle) error {
-		return h.NewDestination(keyService(svc), toDest(svc, d))
-	})
+	return c.do(ctx, func(h *moby.Handle) error { return h.NewDestination(c.keyService(svc), toDest(d)) },
+		func() string { return "add destination " + d.Key().String() + " to " + svc.String() })
 }
 
 // UpdateDestination implements director.IPVS.
 func (c *Client) UpdateDestination(ctx context.Context, svc director.ServiceKey, d director.Destination) error {
-	return c.do(ctx, "edit destination "+d.Key().String()+" of "+svc.String(), func(h *moby.Handle) error {
-		return h.UpdateDestination(keyService(svc), toDest(svc, d))
-	})
+	return c.do(ctx, func(h *moby.Handle) error { return h.UpdateDestination(c.keyService(svc), toDest(d)) },
+		func() string { return "edit destination " + d.Key().String() + " of " + svc.String() })
 }
 
 // DelDestination implements director.IPVS.
 func (c *Client) DelDestination(ctx context.Context, svc director.ServiceKey, d director.DestKey) error {
-	return c.do(ctx, "delete destination "+d.String()+" from "+svc.String(), func(h *moby.Handle) error {
-		return h.DelDestination(keyService(svc), toDest(svc, director.Destination{Addr: d.Addr, Port: d.Port}))
-	})
+	return c.do(ctx, func(h *moby.Handle) error {
+		return h.DelDestination(c.keyService(svc), toDest(director.Destination{Addr: d.Addr, Port: d.Port}))
+	}, func() string { return "delete destination " + d.String() + " from " + svc.String() })
 }
 
-// keyService is the part of a moby Service the kernel uses to find it.
+// keyService returns the lookup form of k (see lookupService), reusing
+// the last one: edits come grouped by service (a cold start adds a
+// service's destinations one after the other), and moby/ipvs only reads
+// it. Called under c.mu.
+func (c *Client) keyService(k director.ServiceKey) *moby.Service {
+	if c.lastSvc == nil || c.lastKey != k {
+		c.lastKey, c.lastSvc = k, lookupService(k)
+	}
+	return c.lastSvc
+}
+
+// lookupService is the part of a moby Service the kernel uses to find it.
 // Scheduler, flags and netmask do not matter for lookups, but the kernel
 // parses them, so they are sent valid.
-func keyService(k director.ServiceKey) *moby.Service {
+func lookupService(k director.ServiceKey) *moby.Service {
 	return toService(director.Service{Key: k, Scheduler: "rr", Netmask: director.DefaultNetmask(k.Family)})
 }
 
@@ -206,7 +225,7 @@ func toService(s director.Service) *moby.Service {
 	return ms
 }
 
-func toDest(svc director.ServiceKey, d director.Destination) *moby.Destination {
+func toDest(d director.Destination) *moby.Destination {
 	return &moby.Destination{
 		Address:         net.IP(d.Addr.AsSlice()),
 		Port:            d.Port,

@@ -11,8 +11,15 @@ import (
 // depth) is fuzzed too. The loader must never panic or hang, and must
 // either return a Config or an ErrorList.
 func FuzzParse(f *testing.F) {
+	// Every fixture is a seed: this package's and the VRRP tests' files.
 	seeds, _ := filepath.Glob("testdata/*/*.conf")
-	seeds = append(seeds, "testdata/full.conf")
+	more, _ := filepath.Glob("testdata/*.conf")
+	seeds = append(seeds, more...)
+	more, _ = filepath.Glob("../../vrrp/testdata/*.conf")
+	seeds = append(seeds, more...)
+	if len(seeds) < 20 {
+		f.Fatalf("only %d seed fixtures found", len(seeds))
+	}
 	for _, s := range seeds {
 		b, err := os.ReadFile(s)
 		if err == nil {

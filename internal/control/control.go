@@ -200,6 +200,9 @@ type Server struct {
 	accept func() (*net.UnixConn, error)
 	// drainWait bounds how long Serve waits for requests in flight.
 	drainWait time.Duration
+	// readTimeout and writeTimeout are the per-connection deadlines of
+	// reading the request and writing the response; tests shorten them.
+	readTimeout, writeTimeout time.Duration
 }
 
 // Accept backoff after an error, as net/http does: a full descriptor table
@@ -211,7 +214,21 @@ const (
 	// defaultDrainWait bounds Serve's wait for handlers; they see ctx end
 	// and every connection has a deadline, so this is only a safety net.
 	defaultDrainWait = 10 * time.Second
+	// MaxRequestSize bounds one request: the largest real one (a drain
+	// with its query) is a few hundred bytes, so anything near this is
+	// garbage or an attack, and must not grow the daemon's heap.
+	MaxRequestSize = 64 << 10
+	// defaultReadTimeout bounds reading the request: a client that sends
+	// one byte per second, or nothing, holds only its own goroutine and
+	// descriptor, and only this long. The CLI writes its request at once.
+	defaultReadTimeout = 5 * time.Second
+	// defaultWriteTimeout bounds writing the response to a client that
+	// does not read it (a status of a big table is a few MB).
+	defaultWriteTimeout = time.Minute
 )
+
+// ErrRequestTooLarge is returned for a request over MaxRequestSize.
+var ErrRequestTooLarge = fmt.Errorf("request larger than %d KiB", MaxRequestSize>>10)
 
 // Listen creates the socket at path (its directory too, mode 0755),
 // replacing a stale socket left by a daemon that died.
@@ -239,7 +256,8 @@ func Listen(path string, d Daemon, log *slog.Logger) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("control socket permissions: %w", err)
 	}
-	return &Server{ln: ln, d: d, log: log, accept: ln.AcceptUnix, drainWait: defaultDrainWait}, nil
+	return &Server{ln: ln, d: d, log: log, accept: ln.AcceptUnix, drainWait: defaultDrainWait,
+		readTimeout: defaultReadTimeout, writeTimeout: defaultWriteTimeout}, nil
 }
 
 // Serve handles connections until ctx ends, then closes the socket and
@@ -300,14 +318,19 @@ func (s *Server) wait(wg *sync.WaitGroup) {
 
 func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 	defer c.Close()
+	// The whole request is read, under its own short deadline, before
+	// the daemon is asked anything: a slow or stuck client never holds a
+	// daemon lock and never delays another client.
+	_ = c.SetDeadline(time.Now().Add(s.readTimeout))
 	if err := checkPeer(c); err != nil {
 		s.log.Warn("control connection refused", "err", err)
 		writeResp(c, Response{Errors: []string{err.Error()}})
 		return
 	}
-	_ = c.SetDeadline(time.Now().Add(time.Minute))
-	var req Request
-	if err := json.NewDecoder(bufio.NewReader(c)).Decode(&req); err != nil {
+	req, err := DecodeRequest(c)
+	if err != nil {
+		s.log.Warn("control request refused", "err", err)
+		_ = c.SetDeadline(time.Now().Add(s.writeTimeout))
 		writeResp(c, Response{Errors: []string{"bad request: " + err.Error()}})
 		return
 	}
@@ -315,7 +338,29 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 		s.stream(ctx, c, req)
 		return
 	}
-	writeResp(c, s.do(ctx, req))
+	// Handling may take long (a reload, a status of a big table): the
+	// deadline covers only writing the answer.
+	_ = c.SetDeadline(time.Time{})
+	resp := s.do(ctx, req)
+	_ = c.SetDeadline(time.Now().Add(s.writeTimeout))
+	writeResp(c, resp)
+}
+
+// DecodeRequest reads one JSON request of at most MaxRequestSize bytes.
+// Anything after the request (the CLI sends a newline) is not read.
+func DecodeRequest(r io.Reader) (Request, error) {
+	lr := &io.LimitedReader{R: r, N: MaxRequestSize + 1}
+	var req Request
+	if err := json.NewDecoder(bufio.NewReader(lr)).Decode(&req); err != nil {
+		switch {
+		case lr.N <= 0:
+			return Request{}, ErrRequestTooLarge
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return Request{}, fmt.Errorf("request not received in time: %w", err)
+		}
+		return Request{}, fmt.Errorf("decode: %w", err)
+	}
+	return req, nil
 }
 
 // streamWriteTimeout bounds one write of the events stream: a client that
