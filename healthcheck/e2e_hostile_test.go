@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -110,15 +111,20 @@ func TestE2EHostileResetServer(t *testing.T) {
 	dir, rs := hostileLab(t)
 	var resets atomic.Int64
 	rng := rand.New(rand.NewPCG(15, 1))
+	var rngMu sync.Mutex
+	draw := func(n uint64) uint64 {
+		rngMu.Lock()
+		defer rngMu.Unlock()
+		return rng.Uint64() % n
+	}
 	var moments [4]atomic.Int64
 	serve(t, rs, "10.16.8.8:80", func(c *net.TCPConn) {
 		// A zero linger turns Close into a RST.
 		_ = c.SetLinger(0)
 		defer c.Close()
 		defer resets.Add(1)
-		// rng is only used from one goroutine at a time in practice;
-		// the moment is drawn before any I/O.
-		m := int(rng.Uint64() % 4)
+		// The moment is drawn before any I/O.
+		m := int(draw(4))
 		moments[m].Add(1)
 		buf := make([]byte, 512)
 		switch m {
@@ -132,7 +138,7 @@ func TestE2EHostileResetServer(t *testing.T) {
 			_, _ = c.Read(buf)
 			_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhal"))
 		}
-		time.Sleep(time.Duration(rng.Uint64()%20) * time.Millisecond)
+		time.Sleep(time.Duration(draw(20)) * time.Millisecond)
 	})
 	require.NoError(t, dir.WaitTCP(context.Background(), "10.16.8.8:80"))
 	base := measure(t)
