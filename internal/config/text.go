@@ -107,6 +107,12 @@ func (p *printer) global(g *GlobalDefs) {
 	if g.ScriptUser != "" {
 		p.line(strings.TrimSpace("script_user " + quote(g.ScriptUser) + " " + quoteOpt(g.ScriptGroup)))
 	}
+	if g.LVSSync != nil {
+		p.line(g.LVSSync.text()...)
+	}
+	for _, x := range g.LVSSyncSysctls {
+		p.line("lvs_"+x.Name, x.Value, "! lvsctl extension")
+	}
 	p.close()
 }
 
