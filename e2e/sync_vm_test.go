@@ -457,8 +457,11 @@ func runSyncScenario(t *testing.T, im syncImpl) syncRow {
 	} else {
 		row.name += " + sync"
 	}
+	// event counts what happened from at; the streams must have answered
+	// through the new master, so the wait is for an answer a second after
+	// it took the VIP (the client's ARP entry follows its gratuitous ARP).
 	event := func(name string, at time.Time, takeover *syncDirectorHost, entries int) {
-		broken, stalled, reasons, gap := c.await(at)
+		broken, stalled, reasons, gap := c.await(time.Now().Add(time.Second))
 		tried, failed := c.freshSince(at, time.Now())
 		ev := syncEvent{name: name, broken: broken, reasons: reasons, stalled: stalled, fresh: tried, failed: failed,
 			maxStall: gap, entries: entries}
