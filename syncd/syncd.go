@@ -146,4 +146,3 @@ func (s Settings) Normalize() Settings {
 	}
 	return s
 }
-

@@ -3,9 +3,13 @@ package syncd_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
@@ -223,4 +227,36 @@ func TestRuntimeResyncAndErrors(t *testing.T) {
 	assert.Contains(t, st.LastError, "netlink timeout")
 	require.NoError(t, r.Resync(ctx), "retried")
 	assert.Len(t, f.Running(), 2)
+}
+
+func TestMetrics(t *testing.T) {
+	ctx := context.Background()
+	r, f := newRuntime(t)
+	f.Conns = 42
+	require.NoError(t, r.Start(ctx, cfg("VI_1"), fsm.Init))
+	require.NoError(t, r.SetVRRPState(ctx, "VI_1", fsm.Master))
+	reg := prometheus.NewPedanticRegistry()
+	require.NoError(t, reg.Register(syncd.NewMetrics(r, time.Second)))
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	var got []string
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			got = append(got, fmt.Sprintf("%s{%s} %g", mf.GetName(), strings.Join(labels, ","), m.GetGauge().GetValue()))
+		}
+	}
+	assert.Equal(t, []string{
+		"lvsctl_ipvs_connection_entries{} 42",
+		"lvsctl_sync_daemon_info{group=224.0.0.81,interface=eth1,maxlen=1472,port=8848,role=backup,sync_id=191} 1",
+		"lvsctl_sync_daemon_info{group=224.0.0.81,interface=eth1,maxlen=1472,port=8848,role=master,sync_id=191} 1",
+		"lvsctl_sync_daemon_running{role=backup} 1",
+		"lvsctl_sync_daemon_running{role=master} 1",
+		"lvsctl_sync_daemon_wanted{role=backup} 1",
+		"lvsctl_sync_daemon_wanted{role=master} 1",
+		"lvsctl_sync_error{} 0",
+	}, got)
 }
