@@ -324,6 +324,18 @@ func (c *syncClient) await(since time.Time) (broken, stalled int, reasons []stri
 	}
 }
 
+// firstBrokenPort is the client port of the first broken stream (0: none).
+func (c *syncClient) firstBrokenPort() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.streams {
+		if _, err, _ := s.state(); err != nil {
+			return s.conn.LocalAddr().(*net.TCPAddr).Port
+		}
+	}
+	return 0
+}
+
 func (c *syncClient) stop() {
 	c.cancel()
 	c.mu.Lock()
@@ -371,6 +383,25 @@ func connEntries(pid int) int {
 		}
 	}
 	return n
+}
+
+// connLines are the IPVS connection entries of client port port in the
+// namespace pid lives in.
+func connLines(pid, port int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/ip_vs_conn", pid))
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[2] == fmt.Sprintf("%04X", port) {
+			out = append(out, strings.Join(f, " "))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, " | ")
 }
 
 // syncDirectorHost is one director namespace with its daemon.
@@ -470,6 +501,15 @@ func runSyncScenario(t *testing.T, im syncImpl) syncRow {
 			takeover.host.Name(), entries)
 		for _, r := range reasons {
 			t.Logf("  %s", r)
+		}
+		if broken > 0 {
+			// Where the broken streams stand in each kernel: the first
+			// thing to look at when a row shows breaks.
+			for _, d := range []*syncDirectorHost{d1b, d2} {
+				if d.watcher != nil && !d.watcher.Exited() {
+					t.Logf("  %s IPVS entries of the first broken stream: %s", d.host.Name(), connLines(d.watcher.PID(), c.firstBrokenPort()))
+				}
+			}
 		}
 		row.events = append(row.events, ev)
 	}
