@@ -82,6 +82,10 @@ type syncImpl struct {
 	name string
 	// syncLine is the global_defs line that turns sync on ("" = off).
 	syncLine string
+	// sysctls are net.ipv4.vs values the test sets in every director
+	// before the daemon starts (keepalived has no keyword for them; for
+	// lvsctl they are its lvs_sync_* extensions, or set here alike).
+	sysctls [][2]string
 	// start runs the director on conf with scratch files in dir.
 	start func(t *testing.T, h *lab.Host, conf, dir string) *lab.Process
 }
@@ -109,6 +113,37 @@ func lvsctlSync(bin string, sync bool) syncImpl {
 		im.syncLine = "lvs_sync_daemon eth1 VI_1"
 	}
 	return im
+}
+
+// withRefresh adds the sysctls that make the kernel re-send every active
+// connection at least once a second (sync_threshold "3 0": no
+// packet-count period; sync_refresh_period 1), so a returning master holds
+// the peer's connections by the time it preempts (docs/sync.md).
+func withRefresh(im syncImpl) syncImpl {
+	im.sysctls = [][2]string{{"sync_threshold", "3 0"}, {"sync_refresh_period", "1"}}
+	return im
+}
+
+func (im syncImpl) rowName() string {
+	switch {
+	case im.syncLine == "":
+		return im.name + " (no sync)"
+	case len(im.sysctls) > 0:
+		return im.name + " + sync + refresh 1s"
+	}
+	return im.name + " + sync"
+}
+
+// subtest names the row for -run: keepalived, keepalived-refresh,
+// keepalived-nosync (lvsctl alike).
+func (im syncImpl) subtest() string {
+	switch {
+	case im.syncLine == "":
+		return im.name + "-nosync"
+	case len(im.sysctls) > 0:
+		return im.name + "-refresh"
+	}
+	return im.name
 }
 
 // syncEvent is what one event did to the traffic.
@@ -450,6 +485,9 @@ func runSyncScenario(t *testing.T, im syncImpl) syncRow {
 	d1, d2, d1b := newDirector("d1", "10.16.8.10"), newDirector("d2", "10.16.8.11"), newDirector("d1b", "10.16.8.10")
 	d1b.link.Cut()
 	startDirector := func(d *syncDirectorHost, state string, prio int) {
+		for _, kv := range im.sysctls {
+			d.host.SetSysctl("net/ipv4/vs/"+kv[0], kv[1])
+		}
 		d.watcher = d.host.Start("sleep", "86400")
 		d.proc = im.start(t, d.host, writeConf(d.host.Name(), state, prio), d.dir)
 	}
@@ -482,12 +520,7 @@ func runSyncScenario(t *testing.T, im syncImpl) syncRow {
 	c := newSyncClient(t, client)
 	defer c.stop()
 	var row syncRow
-	row.name = im.name
-	if im.syncLine == "" {
-		row.name += " (no sync)"
-	} else {
-		row.name += " + sync"
-	}
+	row.name = im.rowName()
 	// event counts what happened from at; the streams must have answered
 	// through the new master, so the wait is for an answer a second after
 	// it took the VIP (the client's ARP entry follows its gratuitous ARP).
@@ -583,14 +616,11 @@ func TestVMSyncFailover(t *testing.T) {
 	guest.RequireIPVS(t)
 	keepalived, err := exec.LookPath("keepalived")
 	require.NoError(t, err, "keepalived must be in the guest's PATH: run vmrun with -host-bin /usr/sbin/keepalived")
-	rows := []syncImpl{keepalivedSync(keepalived, true), keepalivedSync(keepalived, false)}
+	rows := []syncImpl{keepalivedSync(keepalived, true), withRefresh(keepalivedSync(keepalived, true)),
+		keepalivedSync(keepalived, false)}
 	var got []syncRow
 	for _, im := range rows {
-		name := im.name
-		if im.syncLine == "" {
-			name += "-nosync"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(im.subtest(), func(t *testing.T) {
 			r := runSyncScenario(t, im)
 			syncRowsMu.Lock()
 			got = append(got, r)
@@ -600,7 +630,7 @@ func TestVMSyncFailover(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("FIGURES %-22s %-28s %-28s %-28s", "director", "crash: broken/fresh failed", "preempt: broken/fresh failed", "SIGTERM: broken/fresh failed")
+	t.Logf("FIGURES %-32s %-28s %-28s %-28s", "director", "crash: broken/fresh failed", "preempt: broken/fresh failed", "SIGTERM: broken/fresh failed")
 	for _, r := range got {
 		cells := make([]string, 3)
 		for i := range cells {
@@ -609,6 +639,6 @@ func TestVMSyncFailover(t *testing.T) {
 				cells[i] = fmt.Sprintf("%d/%d  %d/%d  (%d est.)", e.broken, syncStreams, e.failed, e.fresh, e.entries)
 			}
 		}
-		t.Logf("FIGURES %-22s %-28s %-28s %-28s", r.name, cells[0], cells[1], cells[2])
+		t.Logf("FIGURES %-32s %-28s %-28s %-28s", r.name, cells[0], cells[1], cells[2])
 	}
 }
