@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -96,4 +97,22 @@ func TestKernelSyncDaemons(t *testing.T) {
 	ds, err = c.Daemons(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, ds)
+}
+
+// lvs_timeouts through moby/ipvs's SetConfig: zeros leave a timeout alone.
+func TestKernelTimeouts(t *testing.T) {
+	guest.RequireIPVS(t)
+	ctx := context.Background()
+	h := lab.New(t).Host("director")
+	c, err := ipvs.Open(h.NSPath())
+	require.NoError(t, err)
+	defer c.Close()
+	tcp, fin, udp, err := c.Timeouts(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []time.Duration{900 * time.Second, 120 * time.Second, 300 * time.Second}, []time.Duration{tcp, fin, udp},
+		"the kernel's defaults")
+	require.NoError(t, c.SetTimeouts(ctx, 2*time.Hour, 0, time.Minute))
+	tcp, fin, udp, err = c.Timeouts(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []time.Duration{2 * time.Hour, 120 * time.Second, time.Minute}, []time.Duration{tcp, fin, udp})
 }

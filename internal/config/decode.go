@@ -145,6 +145,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 		"lvs_sync_refresh_period":         {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
 		"lvs_sync_threshold":              {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
 		"lvs_sync_retries":                {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
+		"lvs_timeouts":                    {fn: func(n *node) { d.lvsTimeouts(n, g) }},
 		"script_user": {fn: func(n *node) {
 			if d.shape(n, false, 1, 2) {
 				g.ScriptUser = n.args[0].text

@@ -61,6 +61,17 @@ type GlobalDefs struct {
 	// LVSSyncSysctls are the lvsctl extensions lvs_sync_refresh_period,
 	// lvs_sync_threshold and lvs_sync_retries, in file order.
 	LVSSyncSysctls []LVSSyncSysctl `json:"lvs_sync_sysctls,omitempty"`
+	// LVSTimeouts is lvs_timeouts; nil when absent (sync.go).
+	LVSTimeouts *LVSTimeouts `json:"lvs_timeouts,omitempty"`
+}
+
+// LVSTimeouts are the kernel's IPVS connection timeouts to set (ipvsadm
+// --set); 0 leaves that one unchanged.
+type LVSTimeouts struct {
+	Pos    Position      `json:"pos"`
+	TCP    time.Duration `json:"tcp"`
+	TCPFin time.Duration `json:"tcpfin"`
+	UDP    time.Duration `json:"udp"`
 }
 
 // LVSSync configures the kernel's IPVS connection-sync daemons.

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/lvsctl/lvsctl/syncd"
 )
@@ -158,6 +159,39 @@ func (d *decoder) lvsSyncSysctl(n *node, g *GlobalDefs) {
 		value = fmt.Sprintf("%d %d", th, pe)
 	}
 	g.LVSSyncSysctls = append(g.LVSSyncSysctls, LVSSyncSysctl{Pos: n.pos(), Name: n.key.text[len("lvs_"):], Value: value})
+}
+
+// lvsTimeouts decodes keepalived's `lvs_timeouts [tcp N] [tcpfin N] [udp N]`
+// (global_parser.c lvs_timeouts: seconds, 0..31 days, at least one).
+func (d *decoder) lvsTimeouts(n *node, g *GlobalDefs) {
+	if !d.shape(n, false, 2, -1) {
+		return
+	}
+	t := &LVSTimeouts{Pos: n.pos()}
+	for i := 0; i < len(n.args); i++ {
+		a := n.args[i]
+		var dst *time.Duration
+		switch a.text {
+		case "tcp":
+			dst = &t.TCP
+		case "tcpfin":
+			dst = &t.TCPFin
+		case "udp":
+			dst = &t.UDP
+		default:
+			d.diag.errorf(a.pos(), "lvs_timeouts: unknown option %q (tcp, tcpfin or udp)", a.text)
+			continue
+		}
+		if i+1 >= len(n.args) {
+			d.diag.errorf(a.pos(), "lvs_timeouts: %s needs a value", a.text)
+			continue
+		}
+		i++
+		if v, ok := d.intRange(n.args[i], "lvs_timeouts "+a.text, 0, 86400*31); ok {
+			*dst = time.Duration(v) * time.Second
+		}
+	}
+	g.LVSTimeouts = t
 }
 
 // resolveSync takes the deprecated per-instance form when lvs_sync_daemon

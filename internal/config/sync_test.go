@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -143,4 +144,32 @@ func TestSyncConfig(t *testing.T) {
 	cfg, _, err = parseString(inst, nil)
 	require.NoError(t, err)
 	assert.Nil(t, cfg.Sync())
+}
+
+func TestLVSTimeouts(t *testing.T) {
+	cfg, _, err := parseString(syncConf("lvs_timeouts tcp 7200 udp 60"), nil)
+	require.NoError(t, err)
+	lt := cfg.Global.LVSTimeouts
+	require.NotNil(t, lt)
+	assert.Equal(t, LVSTimeouts{Pos: lt.Pos, TCP: 2 * time.Hour, UDP: time.Minute}, *lt)
+	var b bytes.Buffer
+	require.NoError(t, WriteText(&b, cfg))
+	again, _, err := parseString(b.String(), nil)
+	require.NoError(t, err, b.String())
+	again.Global.LVSTimeouts.Pos = lt.Pos
+	assert.Equal(t, lt, again.Global.LVSTimeouts)
+
+	for _, tc := range []struct{ line, want string }{
+		{"lvs_timeouts", `2:5: lvs_timeouts needs at least 2 arguments`},
+		{"lvs_timeouts tcp", `2:5: lvs_timeouts needs at least 2 arguments`},
+		{"lvs_timeouts tcp 1 udp", `2:24: lvs_timeouts: udp needs a value`},
+		{"lvs_timeouts tcp 2678401", `2:22: lvs_timeouts tcp 2678401 out of range 0..2678400`},
+		{"lvs_timeouts fin 5", `2:18: lvs_timeouts: unknown option "fin"`},
+	} {
+		_, _, err := parseString(syncConf(tc.line), nil)
+		var list ErrorList
+		require.True(t, errors.As(err, &list), "%s: want errors, got %v", tc.line, err)
+		got := strings.TrimPrefix(list[0].String(), "/etc/keepalived/t.conf:")
+		assert.True(t, strings.HasPrefix(got, tc.want), "%s\n got: %s\nwant: %s", tc.line, got, tc.want)
+	}
 }

@@ -113,6 +113,9 @@ func (p *printer) global(g *GlobalDefs) {
 	for _, x := range g.LVSSyncSysctls {
 		p.line("lvs_"+x.Name, x.Value, "! lvsctl extension")
 	}
+	if t := g.LVSTimeouts; t != nil {
+		p.line("lvs_timeouts", "tcp", secs(t.TCP), "tcpfin", secs(t.TCPFin), "udp", secs(t.UDP))
+	}
 	p.close()
 }
 
