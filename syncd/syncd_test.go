@@ -2,6 +2,7 @@ package syncd_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -259,4 +260,16 @@ func TestMetrics(t *testing.T) {
 		"lvsctl_sync_daemon_wanted{role=master} 1",
 		"lvsctl_sync_error{} 0",
 	}, got)
+}
+
+func TestStatusJSON(t *testing.T) {
+	st := syncd.Status{Configured: true, Daemons: []syncd.Daemon{{Role: syncd.Backup, Settings: syncd.Settings{Interface: "eth1",
+		SyncID: 191, MaxLen: 1472, Port: 8848, TTL: 1, Group: syncd.DefaultGroup}}}, Connections: 20}
+	b, err := json.Marshal(st)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"configured":true,"want_master":false,"want_backup":false,"connections":20,
+		"daemons":[{"role":"backup","interface":"eth1","sync_id":191,"maxlen":1472,"port":8848,"ttl":1,"group":"224.0.0.81"}]}`, string(b))
+	var back syncd.Status
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, st, back)
 }

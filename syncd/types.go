@@ -19,6 +19,22 @@ const (
 	Backup Role = 2 // receives the peer's entries into this kernel's table
 )
 
+// MarshalText writes "master" or "backup" (status JSON).
+func (r Role) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads what MarshalText writes.
+func (r *Role) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "master":
+		*r = Master
+	case "backup":
+		*r = Backup
+	default:
+		return fmt.Errorf("sync daemon role %q is neither master nor backup", b)
+	}
+	return nil
+}
+
 func (r Role) String() string {
 	switch r {
 	case Master:
