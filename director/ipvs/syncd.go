@@ -382,8 +382,12 @@ func (c *SyncClient) SetSysctl(ctx context.Context, name, value string) error {
 
 // inNamespace runs fn on a thread in the client's namespace: /proc/sys/net
 // and /proc/thread-self/net resolve in the calling thread's namespace. The
-// thread is locked and never unlocked, so Go discards it afterwards and no
-// other goroutine ever runs in the switched namespace.
+// goroutine is locked to its thread while the thread is switched, and the
+// thread is switched back before it is unlocked, so no other goroutine
+// ever runs in the namespace and the thread lives on: a thread that ended
+// would deliver the parent-death signal to any child another goroutine had
+// forked from it. Only if switching back fails is the thread left locked,
+// for the runtime to discard.
 func (c *SyncClient) inNamespace(ctx context.Context, fn func() error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -394,17 +398,30 @@ func (c *SyncClient) inNamespace(ctx context.Context, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		orig, err := netns.Get()
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("get the current network namespace: %w", err)
+			return
+		}
+		defer orig.Close()
 		ns, err := netns.GetFromPath(c.nsPath)
 		if err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("open network namespace %s: %w", c.nsPath, err)
 			return
 		}
 		defer ns.Close()
 		if err := netns.Set(ns); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("enter network namespace %s: %w", c.nsPath, err)
 			return
 		}
-		errc <- fn()
+		ferr := fn()
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- ferr
 	}()
 	select {
 	case err := <-errc:
