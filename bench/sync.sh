@@ -7,7 +7,8 @@
 # taking over held.
 #
 #   bench/sync.sh                 every row
-#   LVSCTL_SYNC_ROWS='keepalived$'  only the rows matching (subtests: keepalived, keepalived-nosync)
+#   LVSCTL_SYNC_ROWS='keepalived$'  only the rows matching (subtests: lvsctl-refresh, lvsctl,
+#                                  lvsctl-nosync, keepalived, keepalived-refresh, keepalived-nosync)
 #
 # Runs in the test VM (real IPVS); keepalived is the Debian package, shipped
 # into the guest with its shared libraries by vmrun -host-bin.
