@@ -56,12 +56,12 @@ type GlobalDefs struct {
 	ScriptUser  string `json:"script_user"`
 	ScriptGroup string `json:"script_group"`
 	// LVSSync is lvs_sync_daemon, or a vrrp_instance's deprecated
-	// lvs_sync_daemon_interface; nil when neither is given (sync.go).
+	// lvs_sync_daemon_interface; nil when neither is given (lvssync.go).
 	LVSSync *LVSSync `json:"lvs_sync_daemon,omitempty"`
 	// LVSSyncSysctls are the lvsctl extensions lvs_sync_refresh_period,
 	// lvs_sync_threshold and lvs_sync_retries, in file order.
 	LVSSyncSysctls []LVSSyncSysctl `json:"lvs_sync_sysctls,omitempty"`
-	// LVSTimeouts is lvs_timeouts; nil when absent (sync.go).
+	// LVSTimeouts is lvs_timeouts; nil when absent (lvssync.go).
 	LVSTimeouts *LVSTimeouts `json:"lvs_timeouts,omitempty"`
 }
 
