@@ -708,8 +708,6 @@ func tailLog(s string) string {
 	return s
 }
 
-var syncRowsMu sync.Mutex
-
 // TestVMSyncFailover runs the scenario once per row and prints the table
 // (lines marked FIGURES, grepped by bench/sync.sh). The row without sync
 // must break streams on the crash: it proves the harness sees breaks.
@@ -729,10 +727,8 @@ func TestVMSyncFailover(t *testing.T) {
 	var got []syncRow
 	for _, im := range rows {
 		t.Run(im.subtest(), func(t *testing.T) {
-			r := runSyncScenario(t, im)
-			syncRowsMu.Lock()
+			r := runSyncScenario(t, im) // rows run one after the other
 			got = append(got, r)
-			syncRowsMu.Unlock()
 			if im.syncLine == "" {
 				assert.Positive(t, r.events[0].broken, "without sync the crash must break streams, else the harness measures nothing")
 			}
