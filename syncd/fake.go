@@ -20,7 +20,7 @@ type Fake struct {
 	// MTUs of the interfaces that exist.
 	MTUs map[string]int
 	// Conns is what Connections returns.
-	Conns int
+	Conns ConnCount
 	// Sysctls holds the net.ipv4.vs values (missing names read as "0").
 	Sysctls map[string]string
 	// Err, when set, is returned by the next call of that name
@@ -141,7 +141,7 @@ func (f *Fake) InterfaceMTU(_ context.Context, name string) (int, error) {
 }
 
 // Connections implements Kernel.
-func (f *Fake) Connections(context.Context) (int, error) {
+func (f *Fake) Connections(context.Context) (ConnCount, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.Conns, f.fail("Connections")

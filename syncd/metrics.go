@@ -27,7 +27,7 @@ func NewMetrics(r *Runtime, timeout time.Duration) *Metrics {
 		wanted: d("sync_daemon_wanted", "1 when the state table wants the sync daemon of this role.", "role"),
 		info: d("sync_daemon_info", "Settings of a running sync daemon, as the kernel reports them.",
 			"role", "interface", "sync_id", "maxlen", "group", "port"),
-		conns: d("ipvs_connection_entries", "Entries in the kernel's IPVS connection table (on a backup: the synced connections)."),
+		conns: d("ipvs_connection_entries", "Entries in the kernel's IPVS connection table (on a backup: the synced connections), all or TCP ESTABLISHED only.", "state"),
 		err:   d("sync_error", "1 when the last sync-daemon change or this scrape failed."),
 	}
 }
@@ -65,6 +65,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if err == nil {
-		ch <- prometheus.MustNewConstMetric(m.conns, prometheus.GaugeValue, float64(st.Connections))
+		ch <- prometheus.MustNewConstMetric(m.conns, prometheus.GaugeValue, float64(st.Connections.Total), "all")
+		ch <- prometheus.MustNewConstMetric(m.conns, prometheus.GaugeValue, float64(st.Connections.Established), "established")
 	}
 }

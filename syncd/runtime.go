@@ -285,8 +285,8 @@ type Status struct {
 	Daemons []Daemon `json:"daemons"`
 	// Connections is the number of entries in the kernel's IPVS
 	// connection table: on a backup, the master's connections it holds.
-	Connections int    `json:"connections"`
-	LastError   string `json:"last_error,omitempty"`
+	Connections ConnCount `json:"connections"`
+	LastError   string    `json:"last_error,omitempty"`
 }
 
 // Running reports whether the kernel runs a daemon of role.

@@ -233,7 +233,7 @@ func TestRuntimeResyncAndErrors(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	ctx := context.Background()
 	r, f := newRuntime(t)
-	f.Conns = 42
+	f.Conns = syncd.ConnCount{Total: 42, Established: 20}
 	require.NoError(t, r.Start(ctx, cfg("VI_1"), fsm.Init))
 	require.NoError(t, r.SetVRRPState(ctx, "VI_1", fsm.Master))
 	reg := prometheus.NewPedanticRegistry()
@@ -251,7 +251,8 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{
-		"lvsctl_ipvs_connection_entries{} 42",
+		"lvsctl_ipvs_connection_entries{state=all} 42",
+		"lvsctl_ipvs_connection_entries{state=established} 20",
 		"lvsctl_sync_daemon_info{group=224.0.0.81,interface=eth1,maxlen=1472,port=8848,role=backup,sync_id=191} 1",
 		"lvsctl_sync_daemon_info{group=224.0.0.81,interface=eth1,maxlen=1472,port=8848,role=master,sync_id=191} 1",
 		"lvsctl_sync_daemon_running{role=backup} 1",
@@ -264,10 +265,10 @@ func TestMetrics(t *testing.T) {
 
 func TestStatusJSON(t *testing.T) {
 	st := syncd.Status{Configured: true, Daemons: []syncd.Daemon{{Role: syncd.Backup, Settings: syncd.Settings{Interface: "eth1",
-		SyncID: 191, MaxLen: 1472, Port: 8848, TTL: 1, Group: syncd.DefaultGroup}}}, Connections: 20}
+		SyncID: 191, MaxLen: 1472, Port: 8848, TTL: 1, Group: syncd.DefaultGroup}}}, Connections: syncd.ConnCount{Total: 25, Established: 20}}
 	b, err := json.Marshal(st)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"configured":true,"want_master":false,"want_backup":false,"connections":20,
+	assert.JSONEq(t, `{"configured":true,"want_master":false,"want_backup":false,"connections":{"total":25,"established":20},
 		"daemons":[{"role":"backup","interface":"eth1","sync_id":191,"maxlen":1472,"port":8848,"ttl":1,"group":"224.0.0.81"}]}`, string(b))
 	var back syncd.Status
 	require.NoError(t, json.Unmarshal(b, &back))

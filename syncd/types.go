@@ -96,10 +96,20 @@ type Kernel interface {
 	// ErrNoInterface when it does not exist.
 	InterfaceMTU(ctx context.Context, name string) (int, error)
 	// Connections counts the entries of the kernel's IPVS connection table.
-	Connections(ctx context.Context) (int, error)
+	Connections(ctx context.Context) (ConnCount, error)
 	// Sysctl reads and SetSysctl writes net.ipv4.vs.<name>.
 	Sysctl(ctx context.Context, name string) (string, error)
 	SetSysctl(ctx context.Context, name, value string) error
+}
+
+// ConnCount counts the kernel's IPVS connection entries.
+type ConnCount struct {
+	// Total counts every entry: closing connections and persistence
+	// templates too.
+	Total int `json:"total"`
+	// Established counts the TCP entries in ESTABLISHED: on a backup, the
+	// live connections it would carry on after a takeover.
+	Established int `json:"established"`
 }
 
 // ErrNoInterface is wrapped by Kernel.InterfaceMTU when the interface does

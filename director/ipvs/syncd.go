@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -316,29 +317,47 @@ func (c *SyncClient) InterfaceMTU(ctx context.Context, name string) (int, error)
 }
 
 // Connections implements syncd.Kernel by counting the lines of
-// /proc/net/ip_vs_conn: IPVS has no netlink call for its connection table.
+// /proc/net/ip_vs_conn (and those in state ESTABLISHED): IPVS has no
+// netlink call for its connection table.
 // The cost grows with the table (about 150 bytes a connection), so callers
 // count on demand (a status request, a metrics scrape), never in a loop.
 // Persistence templates are entries too and are counted.
-func (c *SyncClient) Connections(ctx context.Context) (int, error) {
-	n := 0
+func (c *SyncClient) Connections(ctx context.Context) (syncd.ConnCount, error) {
+	var n syncd.ConnCount
 	err := c.inNamespace(ctx, func() error {
 		f, err := os.Open("/proc/thread-self/net/ip_vs_conn")
 		if err != nil {
 			return fmt.Errorf("count IPVS connections: %w", err)
 		}
 		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			n++
-		}
-		if err := sc.Err(); err != nil {
-			return fmt.Errorf("count IPVS connections: %w", err)
-		}
-		n-- // the header line
-		return nil
+		n, err = countConns(f)
+		return err
 	})
-	return max(n, 0), err
+	return n, err
+}
+
+// countConns reads /proc/net/ip_vs_conn: a header, then one line per
+// entry, "Pro FromIP FPrt ToIP TPrt DestIP DPrt State Expires PEName
+// PEData" (ip_vs_conn_seq_show).
+func countConns(r io.Reader) (syncd.ConnCount, error) {
+	var n syncd.ConnCount
+	sc := bufio.NewScanner(r)
+	header := true
+	for sc.Scan() {
+		if header {
+			header = false
+			continue
+		}
+		n.Total++
+		// The state is the eighth field; fixed-width hex fields before it.
+		if f := bytes.Fields(sc.Bytes()); len(f) >= 8 && string(f[7]) == "ESTABLISHED" {
+			n.Established++
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return n, fmt.Errorf("count IPVS connections: %w", err)
+	}
+	return n, nil
 }
 
 func sysctlFile(name string) (string, error) {

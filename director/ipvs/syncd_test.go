@@ -134,6 +134,23 @@ func TestParseDaemon(t *testing.T) {
 	assert.Error(t, err, "no daemon attribute")
 }
 
+func TestCountConns(t *testing.T) {
+	// /proc/net/ip_vs_conn of a backup (6.1): two synced streams, one
+	// closing connection, one persistence template.
+	const table = `Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData
+TCP 0A100814 9FBA 0A100864 0050 0A100809 0050 ESTABLISHED     898
+TCP 0A100814 9FBC 0A100864 0050 0A100808 0050 ESTABLISHED     897
+TCP 0A100814 9FC0 0A100864 0050 0A100808 0050 TIME_WAIT       110
+TCP 0A100814 0000 0A100864 0050 0A100808 0050 NONE            299
+`
+	n, err := countConns(strings.NewReader(table))
+	require.NoError(t, err)
+	assert.Equal(t, syncd.ConnCount{Total: 4, Established: 2}, n)
+	n, err = countConns(strings.NewReader(""))
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
+
 func TestSysctlNames(t *testing.T) {
 	f, err := sysctlFile("sync_refresh_period")
 	require.NoError(t, err)
