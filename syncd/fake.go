@@ -60,6 +60,24 @@ func (f *Fake) Running() map[Role]Daemon {
 	return out
 }
 
+// SetMTU adds (mtu > 0) or removes an interface while the runtime runs.
+func (f *Fake) SetMTU(name string, mtu int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if mtu > 0 {
+		f.MTUs[name] = mtu
+	} else {
+		delete(f.MTUs, name)
+	}
+}
+
+// Fail makes the next call of method (e.g. "StartDaemon") return err.
+func (f *Fake) Fail(method string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Err[method] = err
+}
+
 // Kill stops a daemon behind the runtime's back (as ipvsadm would).
 func (f *Fake) Kill(r Role) {
 	f.mu.Lock()

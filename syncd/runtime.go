@@ -6,80 +6,215 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lvsctl/lvsctl/internal/clock"
 	"github.com/lvsctl/lvsctl/vrrp/fsm"
 )
 
-// Runtime keeps the kernel's sync daemons as Decide wants them. Its
-// methods are safe for concurrent use (VRRP transitions and a reload may
-// arrive from different goroutines); each one reconciles at once and
-// returns the kernel's error, so the caller logs it and a later call (the
-// next transition, Resync) retries.
+// Runtime keeps the kernel's sync daemons as Decide wants them. Start,
+// Reload and Stop work synchronously and return the kernel's error.
+// SetVRRPState and Resync never block: VRRP transitions come from the VRRP
+// goroutine, and a kernel call can take seconds (the kernel holds RTNL
+// while it tears down a network namespace, and leaving the multicast group
+// of a stopping daemon needs it), so a worker goroutine reconciles, logs
+// and keeps the error for Status, and retries a failed reconcile every
+// RetryEvery. Settle waits for the worker (tests, and callers that want
+// the outcome). Its methods are safe for concurrent use.
 type Runtime struct {
-	k   Kernel
-	log *slog.Logger
+	k     Kernel
+	log   *slog.Logger
+	clk   clock.Clock
+	retry time.Duration
 
-	mu      sync.Mutex
-	cfg     *Config
-	state   fsm.State
-	started bool
+	// mu serializes the kernel work and guards what it uses.
+	mu    sync.Mutex
+	cfg   *Config
+	state fsm.State // as last applied
 	// running is what this runtime started, per role, as it was sent (a
 	// kernel reports defaults and clamped sizes, so it is compared with
 	// what was sent, not with what the kernel reports).
 	running map[Role]Daemon
 	// saved are the sysctl values found before the first write, restored
 	// at Stop or when a sysctl leaves the configuration.
-	saved   map[string]string
-	lastErr error
+	saved map[string]string
+
+	// sm guards the hand-over to the worker, which SetVRRPState must get
+	// without waiting for kernel work under mu.
+	sm       sync.Mutex
+	started  bool
+	view     *Config   // cfg as the hand-over sees it
+	want     fsm.State // the latest VRRP state of view.Instance
+	gen      uint64    // bumped by every request to the worker
+	done     uint64    // the last gen the worker finished
+	lastErr  error
+	progress chan struct{} // closed and replaced when the worker finishes one
+	kick     chan struct{}
+	stopW    context.CancelFunc
+	workerWG sync.WaitGroup
 }
 
+// Option configures a Runtime.
+type Option func(*Runtime)
+
+// WithClock sets the clock of the retry timer (default: the system's).
+func WithClock(c clock.Clock) Option { return func(r *Runtime) { r.clk = c } }
+
+// WithRetry sets how long after a failed reconcile the worker tries again
+// (default 5 s; 0 disables).
+func WithRetry(d time.Duration) Option { return func(r *Runtime) { r.retry = d } }
+
 // New returns a runtime that does nothing until Start.
-func New(k Kernel, log *slog.Logger) *Runtime {
+func New(k Kernel, log *slog.Logger, opts ...Option) *Runtime {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runtime{k: k, log: log.With("subsystem", "sync"), running: map[Role]Daemon{}, saved: map[string]string{}}
+	r := &Runtime{k: k, log: log.With("subsystem", "sync"), clk: clock.System{}, retry: 5 * time.Second,
+		running: map[Role]Daemon{}, saved: map[string]string{}, progress: make(chan struct{}), kick: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // Start applies cfg (nil: sync not configured, the kernel's daemons are
 // left alone) with st the current state of cfg.Instance (fsm.Init before
-// VRRP runs). Like keepalived (check_daemon.c), it first stops whatever
-// sync daemons run, so a daemon left by a crashed lvsctl with other
-// settings never survives; a missing interface is an error naming it.
+// VRRP runs), and starts the worker. Like keepalived (check_daemon.c), it
+// first stops whatever sync daemons run, so a daemon left by a crashed
+// lvsctl with other settings never survives; a missing interface is an
+// error naming it (the worker retries).
 func (r *Runtime) Start(ctx context.Context, cfg *Config, st fsm.State) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.cfg, r.state, r.started = cfg, st, true
-	if cfg == nil {
-		return nil
-	}
+	r.cfg, r.state = cfg, st
 	var errs []error
-	for _, role := range []Role{Master, Backup} {
-		if err := r.stop(ctx, role); err != nil {
-			errs = append(errs, err)
+	if cfg != nil {
+		for _, role := range []Role{Master, Backup} {
+			if err := r.stop(ctx, role); err != nil {
+				errs = append(errs, err)
+			}
 		}
+		errs = append(errs, r.applySysctls(ctx, cfg.Sysctls))
+		errs = append(errs, r.reconcile(ctx))
 	}
-	errs = append(errs, r.applySysctls(ctx, cfg.Sysctls))
-	errs = append(errs, r.reconcile(ctx))
-	return r.setErr(errors.Join(errs...))
+	r.mu.Unlock()
+	err := errors.Join(errs...)
+
+	r.sm.Lock()
+	defer r.sm.Unlock()
+	r.view, r.want, r.lastErr = cfg, st, err
+	if !r.started {
+		r.started = true
+		wctx, cancel := context.WithCancel(context.Background())
+		r.stopW = cancel
+		r.workerWG.Add(1)
+		go r.worker(wctx)
+	}
+	if err != nil && r.retry > 0 {
+		r.kickLocked() // the worker retries after RetryEvery
+	}
+	return err
 }
 
-// SetVRRPState is called on every transition of every VRRP instance;
-// transitions of instances other than the configured one are ignored.
-func (r *Runtime) SetVRRPState(ctx context.Context, instance string, st fsm.State) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.started || r.cfg == nil || r.cfg.Instance == "" || instance != r.cfg.Instance {
-		return nil
+// SetVRRPState is called on every transition of every VRRP instance and
+// returns at once; transitions of instances other than the configured one
+// are ignored.
+func (r *Runtime) SetVRRPState(instance string, st fsm.State) {
+	r.sm.Lock()
+	defer r.sm.Unlock()
+	if !r.started || r.view == nil || r.view.Instance == "" || instance != r.view.Instance || st == r.want {
+		return
 	}
-	if st == r.state {
-		return nil
+	r.log.Debug("VRRP state", "instance", instance, "from", r.want, "to", st)
+	r.want = st
+	r.kickLocked()
+}
+
+// Resync asks the worker to reconcile again: a daemon stopped behind
+// lvsctl's back (ipvsadm --stop-daemon) is started again, one it did not
+// start is stopped. It returns at once.
+func (r *Runtime) Resync() {
+	r.sm.Lock()
+	defer r.sm.Unlock()
+	if r.started && r.view != nil {
+		r.kickLocked()
 	}
-	r.log.Debug("VRRP state", "instance", instance, "from", r.state, "to", st)
-	r.state = st
-	return r.setErr(r.reconcile(ctx))
+}
+
+func (r *Runtime) kickLocked() {
+	r.gen++
+	select {
+	case r.kick <- struct{}{}:
+	default: // one pending kick covers them all: the worker reads the latest state
+	}
+}
+
+// Settle waits until the worker has handled every request made before the
+// call and returns the outcome of the last reconcile.
+func (r *Runtime) Settle(ctx context.Context) error {
+	r.sm.Lock()
+	target := r.gen
+	r.sm.Unlock()
+	for {
+		r.sm.Lock()
+		if r.done >= target || !r.started {
+			err := r.lastErr
+			r.sm.Unlock()
+			return err
+		}
+		ch := r.progress
+		r.sm.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// worker reconciles on every kick, and again RetryEvery after a failure.
+func (r *Runtime) worker(ctx context.Context) {
+	defer r.workerWG.Done()
+	retry := r.clk.NewTimer(time.Hour)
+	retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			retry.Stop()
+			return
+		case <-r.kick:
+		case <-retry.C():
+			r.sm.Lock()
+			r.gen++
+			r.sm.Unlock()
+		}
+		r.sm.Lock()
+		gen, st := r.gen, r.want
+		r.sm.Unlock()
+
+		r.mu.Lock()
+		var err error
+		if r.cfg != nil {
+			r.state = st
+			err = r.reconcile(ctx)
+		}
+		r.mu.Unlock()
+		if err != nil && ctx.Err() == nil {
+			r.log.Error("sync daemons", "err", err, "retry_in", r.retry)
+			if r.retry > 0 {
+				retry.Reset(r.retry)
+			}
+		} else {
+			retry.Stop()
+		}
+
+		r.sm.Lock()
+		r.done, r.lastErr = gen, err
+		close(r.progress)
+		r.progress = make(chan struct{})
+		r.sm.Unlock()
+	}
 }
 
 // Reload applies a new configuration, st being the current state of
@@ -88,55 +223,60 @@ func (r *Runtime) SetVRRPState(ctx context.Context, instance string, st fsm.Stat
 // sysctls are written when their value changed. An unchanged configuration
 // touches nothing.
 func (r *Runtime) Reload(ctx context.Context, cfg *Config, st fsm.State) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.started {
+	r.sm.Lock()
+	started := r.started
+	r.sm.Unlock()
+	if !started {
 		return errors.New("sync: reload before start")
 	}
+	r.mu.Lock()
 	old := r.cfg
 	r.cfg, r.state = cfg, st
-	if old.Equal(cfg) {
-		// The state may differ if the caller missed a transition.
-		if cfg == nil {
-			return nil
-		}
-		return r.setErr(r.reconcile(ctx))
-	}
 	var errs []error
-	if cfg == nil {
+	switch {
+	case cfg == nil && old == nil:
+	case cfg == nil:
 		for _, role := range []Role{Master, Backup} {
 			errs = append(errs, r.stop(ctx, role))
 		}
 		errs = append(errs, r.applySysctls(ctx, nil))
-		return r.setErr(errors.Join(errs...))
+	default:
+		if !old.Equal(cfg) {
+			errs = append(errs, r.applySysctls(ctx, cfg.Sysctls))
+		}
+		// reconcile restarts a daemon whose settings differ from what it
+		// was started with (MaxLenFor makes the comparison per role) and
+		// touches nothing when they are the same; the state may differ if
+		// the caller missed a transition.
+		errs = append(errs, r.reconcile(ctx))
 	}
-	errs = append(errs, r.applySysctls(ctx, cfg.Sysctls))
-	// reconcile restarts a daemon whose settings differ from what it was
-	// started with: MaxLenFor makes the comparison per role.
-	errs = append(errs, r.reconcile(ctx))
-	return r.setErr(errors.Join(errs...))
+	r.mu.Unlock()
+	err := errors.Join(errs...)
+	r.sm.Lock()
+	r.view, r.want, r.lastErr = cfg, st, err
+	if err != nil && r.retry > 0 {
+		r.kickLocked()
+	}
+	r.sm.Unlock()
+	return err
 }
 
-// Resync reconciles again: a daemon stopped behind lvsctl's back (ipvsadm
-// --stop-daemon) is started again, one it did not start is stopped.
-func (r *Runtime) Resync(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.started || r.cfg == nil {
-		return nil
-	}
-	return r.setErr(r.reconcile(ctx))
-}
-
-// Stop stops both daemons and restores the sysctls. Call it after VRRP has
-// stopped: until the VIPs are gone the master daemon should keep sending.
+// Stop stops the worker, both daemons and restores the sysctls. Call it
+// after VRRP has stopped: until the VIPs are gone the master daemon should
+// keep sending.
 func (r *Runtime) Stop(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.sm.Lock()
 	if !r.started {
+		r.sm.Unlock()
 		return nil
 	}
 	r.started = false
+	r.stopW()
+	r.sm.Unlock()
+	r.workerWG.Wait()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.cfg == nil {
 		return nil
 	}
@@ -146,11 +286,6 @@ func (r *Runtime) Stop(ctx context.Context) error {
 	}
 	errs = append(errs, r.applySysctls(ctx, nil))
 	return errors.Join(errs...)
-}
-
-func (r *Runtime) setErr(err error) error {
-	r.lastErr = err
-	return err
 }
 
 // reconcile makes the kernel run the daemons Decide wants.
@@ -302,19 +437,19 @@ func (s Status) Running(role Role) (Daemon, bool) {
 // Status queries the kernel. It counts the connection table, whose cost
 // grows with it (director/ipvs.SyncClient.Connections).
 func (r *Runtime) Status(ctx context.Context) (Status, error) {
-	r.mu.Lock()
+	r.sm.Lock()
 	var st Status
-	if r.cfg != nil {
-		w := Decide(r.cfg, r.state)
-		st = Status{Configured: true, Instance: r.cfg.Instance, WantMaster: w.Master, WantBackup: w.Backup}
-		if r.cfg.Instance != "" {
-			st.VRRPState = r.state.String()
+	if cfg := r.view; cfg != nil {
+		w := Decide(cfg, r.want)
+		st = Status{Configured: true, Instance: cfg.Instance, WantMaster: w.Master, WantBackup: w.Backup}
+		if cfg.Instance != "" {
+			st.VRRPState = r.want.String()
 		}
 	}
 	if r.lastErr != nil {
 		st.LastError = r.lastErr.Error()
 	}
-	r.mu.Unlock()
+	r.sm.Unlock()
 	var errs []error
 	var err error
 	if st.Daemons, err = r.k.Daemons(ctx); err != nil {

@@ -9,8 +9,9 @@
 // The package is a pure decision, Decide (configuration and the VRRP state
 // of the instance the daemons follow → which daemons run), and a thin
 // Runtime that reconciles the kernel, through the Kernel interface
-// (director/ipvs.SyncClient), at start, on every VRRP transition, on reload
-// and at stop. The state table (docs/sync.md):
+// (director/ipvs.SyncClient), at start, on every VRRP transition (from its
+// own goroutine: a transition never waits for the kernel), on reload and
+// at stop. The state table (docs/sync.md):
 //
 //	instance state        master daemon  backup daemon   keepalived 2.2.7
 //	(no instance named)   on             on              both (check_daemon.c)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/lvsctl/lvsctl/internal/clock/clocktest"
 	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/vrrp/fsm"
 )
@@ -66,7 +68,9 @@ func TestMaxLenFromMTU(t *testing.T) {
 
 func newRuntime(t *testing.T) (*syncd.Runtime, *syncd.Fake) {
 	f := syncd.NewFake(map[string]int{"eth1": 1500, "eth2": 9000})
-	return syncd.New(f, nil), f
+	r := syncd.New(f, nil, syncd.WithRetry(0))
+	t.Cleanup(func() { r.Stop(context.Background()) })
+	return r, f
 }
 
 // The runtime through a whole life: start as BACKUP, promotion, demotion,
@@ -77,22 +81,28 @@ func TestRuntimeFollowsVRRP(t *testing.T) {
 	require.NoError(t, r.Start(ctx, cfg("VI_1"), fsm.Init))
 	assert.Equal(t, []string{"start backup eth1 id=191 maxlen=0 port=0 ttl=0 group=invalid IP"}, f.TakeOps())
 
-	require.NoError(t, r.SetVRRPState(ctx, "VI_1", fsm.Backup))
+	r.SetVRRPState("VI_1", fsm.Backup)
+	require.NoError(t, r.Settle(ctx))
 	assert.Empty(t, f.TakeOps(), "INIT → BACKUP: the backup daemon runs already")
-	require.NoError(t, r.SetVRRPState(ctx, "VI_2", fsm.Master))
+	r.SetVRRPState("VI_2", fsm.Master)
+	require.NoError(t, r.Settle(ctx))
 	assert.Empty(t, f.TakeOps(), "another instance")
 
-	require.NoError(t, r.SetVRRPState(ctx, "VI_1", fsm.Master))
+	r.SetVRRPState("VI_1", fsm.Master)
+	require.NoError(t, r.Settle(ctx))
 	assert.Equal(t, []string{"start master eth1 id=191 maxlen=1472 port=0 ttl=0 group=invalid IP"}, f.TakeOps(),
 		"MASTER adds the master daemon and keeps the backup one")
 	run := f.Running()
 	assert.Len(t, run, 2)
 	assert.Equal(t, uint16(8848), run[syncd.Master].Port)
 
-	require.NoError(t, r.SetVRRPState(ctx, "VI_1", fsm.Backup))
+	r.SetVRRPState("VI_1", fsm.Backup)
+	require.NoError(t, r.Settle(ctx))
 	assert.Equal(t, []string{"stop master"}, f.TakeOps())
-	require.NoError(t, r.SetVRRPState(ctx, "VI_1", fsm.Master))
-	require.NoError(t, r.SetVRRPState(ctx, "VI_1", fsm.Fault))
+	r.SetVRRPState("VI_1", fsm.Master)
+	require.NoError(t, r.Settle(ctx))
+	r.SetVRRPState("VI_1", fsm.Fault)
+	require.NoError(t, r.Settle(ctx))
 	assert.Equal(t, []string{"start master eth1 id=191 maxlen=1472 port=0 ttl=0 group=invalid IP", "stop master"}, f.TakeOps())
 
 	st, err := r.Status(ctx)
@@ -108,7 +118,8 @@ func TestRuntimeFollowsVRRP(t *testing.T) {
 	require.NoError(t, r.Stop(ctx))
 	assert.Equal(t, []string{"stop backup"}, f.TakeOps())
 	assert.Empty(t, f.Running())
-	require.NoError(t, r.SetVRRPState(ctx, "VI_1", fsm.Master))
+	r.SetVRRPState("VI_1", fsm.Master)
+	require.NoError(t, r.Settle(ctx))
 	assert.Empty(t, f.TakeOps(), "nothing after stop")
 }
 
@@ -124,7 +135,8 @@ func TestRuntimeWithoutInstance(t *testing.T) {
 		"start backup eth1 id=0 maxlen=0 port=0 ttl=0 group=invalid IP",
 		"start master eth1 id=0 maxlen=1472 port=0 ttl=0 group=invalid IP",
 	}, f.TakeOps())
-	require.NoError(t, r.SetVRRPState(ctx, "VI_1", fsm.Backup))
+	r.SetVRRPState("VI_1", fsm.Backup)
+	require.NoError(t, r.Settle(ctx))
 	assert.Empty(t, f.TakeOps())
 }
 
@@ -135,7 +147,7 @@ func TestRuntimeStartReplacesAndReportsMissingInterface(t *testing.T) {
 	_, f := newRuntime(t)
 	require.NoError(t, f.StartDaemon(ctx, syncd.Daemon{Role: syncd.Master, Settings: syncd.Settings{Interface: "eth2", SyncID: 5}}))
 	f.TakeOps()
-	r := syncd.New(f, nil)
+	r := syncd.New(f, nil, syncd.WithRetry(0))
 	require.NoError(t, r.Start(ctx, cfg("VI_1"), fsm.Init))
 	assert.Equal(t, []string{"stop master", "start backup eth1 id=191 maxlen=0 port=0 ttl=0 group=invalid IP"}, f.TakeOps())
 
@@ -150,11 +162,12 @@ func TestRuntimeStartReplacesAndReportsMissingInterface(t *testing.T) {
 	assert.Contains(t, st.LastError, "eth9")
 
 	// A kernel that answers ENODEV (interface gone between the MTU read and the start).
-	f2.MTUs["eth9"] = 1500
-	f2.Err["StartDaemon"] = unix.ENODEV
-	err = r2.Resync(ctx)
-	require.ErrorIs(t, err, unix.ENODEV)
-	require.NoError(t, r2.Resync(ctx), "the next reconcile retries")
+	f2.SetMTU("eth9", 1500)
+	f2.Fail("StartDaemon", unix.ENODEV)
+	r2.Resync()
+	require.ErrorIs(t, r2.Settle(ctx), unix.ENODEV)
+	r2.Resync()
+	require.NoError(t, r2.Settle(ctx), "the next reconcile retries")
 	assert.Len(t, f2.Running(), 1)
 }
 
@@ -163,7 +176,8 @@ func TestRuntimeReload(t *testing.T) {
 	r, f := newRuntime(t)
 	c := cfg("VI_1")
 	require.NoError(t, r.Start(ctx, c, fsm.Init))
-	require.NoError(t, r.SetVRRPState(ctx, "VI_1", fsm.Master))
+	r.SetVRRPState("VI_1", fsm.Master)
+	require.NoError(t, r.Settle(ctx))
 	f.TakeOps()
 
 	same := cfg("VI_1")
@@ -217,16 +231,18 @@ func TestRuntimeResyncAndErrors(t *testing.T) {
 	require.NoError(t, r.Start(ctx, cfg("VI_1"), fsm.Backup))
 	f.TakeOps()
 	f.Kill(syncd.Backup)
-	require.NoError(t, r.Resync(ctx))
+	r.Resync()
+	require.NoError(t, r.Settle(ctx))
 	assert.Equal(t, []string{"start backup eth1 id=191 maxlen=0 port=0 ttl=0 group=invalid IP"}, f.TakeOps())
 
 	boom := errors.New("netlink timeout")
-	f.Err["Daemons"] = boom
-	err := r.SetVRRPState(ctx, "VI_1", fsm.Master)
-	require.ErrorIs(t, err, boom)
+	f.Fail("Daemons", boom)
+	r.SetVRRPState("VI_1", fsm.Master)
+	require.ErrorIs(t, r.Settle(ctx), boom)
 	st, _ := r.Status(ctx)
 	assert.Contains(t, st.LastError, "netlink timeout")
-	require.NoError(t, r.Resync(ctx), "retried")
+	r.Resync()
+	require.NoError(t, r.Settle(ctx), "retried")
 	assert.Len(t, f.Running(), 2)
 }
 
@@ -235,7 +251,8 @@ func TestMetrics(t *testing.T) {
 	r, f := newRuntime(t)
 	f.Conns = syncd.ConnCount{Total: 42, Established: 20}
 	require.NoError(t, r.Start(ctx, cfg("VI_1"), fsm.Init))
-	require.NoError(t, r.SetVRRPState(ctx, "VI_1", fsm.Master))
+	r.SetVRRPState("VI_1", fsm.Master)
+	require.NoError(t, r.Settle(ctx))
 	reg := prometheus.NewPedanticRegistry()
 	require.NoError(t, reg.Register(syncd.NewMetrics(r, time.Second)))
 	mfs, err := reg.Gather()
@@ -273,4 +290,59 @@ func TestStatusJSON(t *testing.T) {
 	var back syncd.Status
 	require.NoError(t, json.Unmarshal(b, &back))
 	assert.Equal(t, st, back)
+}
+
+// SetVRRPState returns at once even while the kernel is slow; the worker
+// applies the latest state.
+func TestSetVRRPStateDoesNotBlock(t *testing.T) {
+	ctx := context.Background()
+	f := syncd.NewFake(map[string]int{"eth1": 1500})
+	slow := &slowKernel{Fake: f, release: make(chan struct{})}
+	r := syncd.New(slow, nil, syncd.WithRetry(0))
+	require.NoError(t, r.Start(ctx, cfg("VI_1"), fsm.Init))
+	slow.block.Store(true)
+	r.SetVRRPState("VI_1", fsm.Master) // the worker blocks in the kernel
+	start := time.Now()
+	r.SetVRRPState("VI_1", fsm.Backup)
+	r.SetVRRPState("VI_1", fsm.Master)
+	assert.Less(t, time.Since(start), time.Second, "transitions do not wait for the kernel")
+	close(slow.release)
+	require.NoError(t, r.Settle(ctx))
+	run := f.Running()
+	assert.Len(t, run, 2, "the latest state, MASTER, is applied")
+	require.NoError(t, r.Stop(ctx))
+}
+
+type slowKernel struct {
+	*syncd.Fake
+	block   atomic.Bool
+	release chan struct{}
+}
+
+func (k *slowKernel) Daemons(ctx context.Context) ([]syncd.Daemon, error) {
+	if k.block.Load() {
+		<-k.release
+	}
+	return k.Fake.Daemons(ctx)
+}
+
+// A failed reconcile is retried RetryEvery later without a transition.
+func TestRuntimeRetries(t *testing.T) {
+	ctx := context.Background()
+	f := syncd.NewFake(map[string]int{})
+	clk := clocktest.New(time.Unix(0, 0))
+	r := syncd.New(f, nil, syncd.WithClock(clk), syncd.WithRetry(5*time.Second))
+	defer r.Stop(ctx)
+	require.ErrorIs(t, r.Start(ctx, cfg("VI_1"), fsm.Init), syncd.ErrNoInterface)
+	require.ErrorIs(t, r.Settle(ctx), syncd.ErrNoInterface, "the worker's own attempt")
+	assert.True(t, clk.Pending(5*time.Second), "a retry is armed")
+	f.SetMTU("eth1", 1500)
+	_, fired := clk.FireNext()
+	require.True(t, fired)
+	require.NoError(t, r.Settle(ctx), "FireNext returned after the worker's Stop: its generation is counted")
+	assert.Len(t, f.Running(), 1)
+	st, err := r.Status(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, st.LastError)
+	assert.False(t, clk.Pending(5*time.Second), "no retry after success")
 }

@@ -177,9 +177,13 @@ type SyncClient struct {
 	route  *netlink.Handle
 }
 
-// netlinkTimeout bounds one request: the kernel answers at once, and a lost
-// reply must not block a VRRP transition forever.
-const netlinkTimeout = 5 * time.Second
+// netlinkTimeout bounds one request so that a lost reply cannot block
+// forever. It is long because the kernel can take seconds to answer: a
+// stopping daemon leaves its multicast group under RTNL, which the kernel
+// holds while it tears down a network namespace (seen in the VM: more than
+// 5 s right after a test's namespaces were removed). syncd.Runtime calls
+// the kernel from its own goroutine, so VRRP never waits for this.
+const netlinkTimeout = 30 * time.Second
 
 // OpenSync checks for IPVS and opens the sockets the sync-daemon calls use
 // in the namespace at nsPath ("" for the caller's own).

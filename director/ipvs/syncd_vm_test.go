@@ -85,7 +85,8 @@ func TestKernelSyncDaemons(t *testing.T) {
 	r := syncd.New(c, nil)
 	cfg := &syncd.Config{Instance: "VI_1", Settings: syncd.Settings{Interface: "eth1", SyncID: 191}}
 	require.NoError(t, r.Start(ctx, cfg, fsm.Init))
-	require.NoError(t, r.SetVRRPState(ctx, "VI_1", fsm.Master))
+	r.SetVRRPState("VI_1", fsm.Master)
+	require.NoError(t, r.Settle(ctx))
 	st, err := r.Status(ctx)
 	require.NoError(t, err)
 	m, ok := st.Running(syncd.Master)
