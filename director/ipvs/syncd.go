@@ -177,13 +177,10 @@ type SyncClient struct {
 	route  *netlink.Handle
 }
 
-// netlinkTimeout bounds one request so that a lost reply cannot block
-// forever. It is long because the kernel can take seconds to answer: a
-// stopping daemon leaves its multicast group under RTNL, which the kernel
-// holds while it tears down a network namespace (seen in the VM: more than
-// 5 s right after a test's namespaces were removed). syncd.Runtime calls
-// the kernel from its own goroutine, so VRRP never waits for this.
-const netlinkTimeout = 30 * time.Second
+// netlinkTimeout bounds the wait for one reply, so that a lost reply
+// cannot block forever. syncd.Runtime calls the kernel from its own
+// goroutine, so VRRP never waits for this.
+const netlinkTimeout = 5 * time.Second
 
 // OpenSync checks for IPVS and opens the sockets the sync-daemon calls use
 // in the namespace at nsPath ("" for the caller's own).
@@ -274,7 +271,8 @@ func (c *SyncClient) StartDaemon(ctx context.Context, d syncd.Daemon) error {
 	if err != nil {
 		return err
 	}
-	return c.execute(ctx, fmt.Sprintf("start %s sync daemon on %s (sync ID %d)", d.Role, d.Interface, d.SyncID), unix.NLM_F_ACK, p, nil)
+	err = c.execute(ctx, fmt.Sprintf("start %s sync daemon on %s (sync ID %d)", d.Role, d.Interface, d.SyncID), unix.NLM_F_ACK, p, nil)
+	return c.confirm(ctx, err, d.Role, true)
 }
 
 // StopDaemon implements syncd.Kernel.
@@ -283,7 +281,31 @@ func (c *SyncClient) StopDaemon(ctx context.Context, r syncd.Role) error {
 	if err != nil {
 		return err
 	}
-	return c.execute(ctx, "stop "+r.String()+" sync daemon", unix.NLM_F_ACK, p, nil)
+	err = c.execute(ctx, "stop "+r.String()+" sync daemon", unix.NLM_F_ACK, p, nil)
+	return c.confirm(ctx, err, r, false)
+}
+
+// confirm turns a timed-out start or stop into success when the kernel did
+// it anyway. In the test VM the acknowledgement of a stopped master daemon
+// sometimes came more than 5 s late (TCG; the daemon was gone at once and
+// the next request was answered in a millisecond); a later reply on the
+// socket is skipped by its sequence number.
+func (c *SyncClient) confirm(ctx context.Context, err error, r syncd.Role, running bool) error {
+	if !errors.Is(err, unix.EAGAIN) {
+		return err
+	}
+	ds, derr := c.Daemons(ctx)
+	if derr != nil {
+		return err
+	}
+	found := false
+	for _, d := range ds {
+		found = found || d.Role == r
+	}
+	if found == running {
+		return nil
+	}
+	return err
 }
 
 // Daemons implements syncd.Kernel.
