@@ -272,7 +272,7 @@ func (c *SyncClient) StartDaemon(ctx context.Context, d syncd.Daemon) error {
 		return err
 	}
 	err = c.execute(ctx, fmt.Sprintf("start %s sync daemon on %s (sync ID %d)", d.Role, d.Interface, d.SyncID), unix.NLM_F_ACK, p, nil)
-	return c.confirm(ctx, err, d.Role, true)
+	return confirm(err, d.Role, true, func() ([]syncd.Daemon, error) { return c.Daemons(ctx) })
 }
 
 // StopDaemon implements syncd.Kernel.
@@ -282,7 +282,7 @@ func (c *SyncClient) StopDaemon(ctx context.Context, r syncd.Role) error {
 		return err
 	}
 	err = c.execute(ctx, "stop "+r.String()+" sync daemon", unix.NLM_F_ACK, p, nil)
-	return c.confirm(ctx, err, r, false)
+	return confirm(err, r, false, func() ([]syncd.Daemon, error) { return c.Daemons(ctx) })
 }
 
 // confirm turns a timed-out start or stop into success when the kernel did
@@ -290,11 +290,11 @@ func (c *SyncClient) StopDaemon(ctx context.Context, r syncd.Role) error {
 // sometimes came more than 5 s late (TCG; the daemon was gone at once and
 // the next request was answered in a millisecond); a later reply on the
 // socket is skipped by its sequence number.
-func (c *SyncClient) confirm(ctx context.Context, err error, r syncd.Role, running bool) error {
+func confirm(err error, r syncd.Role, running bool, dump func() ([]syncd.Daemon, error)) error {
 	if !errors.Is(err, unix.EAGAIN) {
 		return err
 	}
-	ds, derr := c.Daemons(ctx)
+	ds, derr := dump()
 	if derr != nil {
 		return err
 	}

@@ -4,12 +4,15 @@ package ipvs
 
 import (
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/lvsctl/lvsctl/syncd"
 )
@@ -159,4 +162,18 @@ func TestSysctlNames(t *testing.T) {
 		_, err := sysctlFile(bad)
 		assert.Error(t, err, bad)
 	}
+}
+
+func TestConfirmTimedOut(t *testing.T) {
+	timeout := fmt.Errorf("stop master sync daemon: %w", unix.EAGAIN)
+	none := func() ([]syncd.Daemon, error) { return nil, nil }
+	master := func() ([]syncd.Daemon, error) { return []syncd.Daemon{{Role: syncd.Master}}, nil }
+	broken := func() ([]syncd.Daemon, error) { return nil, errors.New("dump failed") }
+	assert.NoError(t, confirm(timeout, syncd.Master, false, none), "stopped after all")
+	assert.ErrorIs(t, confirm(timeout, syncd.Master, false, master), unix.EAGAIN, "still running")
+	assert.NoError(t, confirm(timeout, syncd.Master, true, master), "started after all")
+	assert.ErrorIs(t, confirm(timeout, syncd.Master, true, none), unix.EAGAIN)
+	assert.ErrorIs(t, confirm(timeout, syncd.Master, false, broken), unix.EAGAIN, "the original error when the dump fails")
+	assert.ErrorIs(t, confirm(unix.ESRCH, syncd.Master, false, none), unix.ESRCH, "only timeouts are confirmed")
+	assert.NoError(t, confirm(nil, syncd.Master, false, master))
 }
