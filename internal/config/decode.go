@@ -91,6 +91,7 @@ func (d *decoder) config(nodes []*node) *Config {
 	for _, in := range instances {
 		cfg.VRRPInstances = append(cfg.VRRPInstances, in.resolve(&cfg.Global))
 	}
+	d.resolveSync(cfg, instances)
 	return cfg
 }
 
@@ -142,6 +143,11 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 		"vrrp_strict":                     {fn: func(n *node) { d.flag(n, &g.VRRPStrict) }},
 		"vrrp_skip_check_adv_addr":        {fn: func(n *node) { d.flag(n, &g.VRRPSkipCheckAdvAddr) }},
 		"enable_script_security":          {fn: func(n *node) { d.flag(n, &g.EnableScriptSecurity) }},
+		"lvs_sync_daemon":                 {fn: func(n *node) { d.lvsSyncDaemon(n, g) }},
+		"lvs_sync_refresh_period":         {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
+		"lvs_sync_threshold":              {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
+		"lvs_sync_retries":                {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
+		"lvs_timeouts":                    {fn: func(n *node) { d.lvsTimeouts(n, g) }},
 		"script_user": {fn: func(n *node) {
 			if d.shape(n, false, 1, 2) {
 				g.ScriptUser = n.args[0].text
@@ -297,6 +303,7 @@ type instanceDraft struct {
 	version                                      *int
 	garpDelay, garpRefresh, garpLowDelay         *time.Duration
 	garpRepeat, garpRefreshRepeat, garpLowRepeat *int
+	lvsSync                                      *LVSSync // deprecated lvs_sync_daemon_interface
 }
 
 func (dr *instanceDraft) resolve(g *GlobalDefs) VRRPInstance {
@@ -383,6 +390,7 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"notify_fault":               {fn: func(n *node) { d.script(n, &in.NotifyFault) }},
 		"notify_stop":                {fn: func(n *node) { d.script(n, &in.NotifyStop) }},
 		"notify":                     {fn: func(n *node) { d.script(n, &in.Notify) }},
+		"lvs_sync_daemon_interface":  {fn: func(n *node) { d.lvsSyncInterface(n, dr) }},
 	})
 	for _, list := range [][]VIP{in.VIPs, in.VIPsExcluded} {
 		for i := range list {

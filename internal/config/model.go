@@ -55,6 +55,49 @@ type GlobalDefs struct {
 	// ScriptUser and ScriptGroup run scripts when set (default: root).
 	ScriptUser  string `json:"script_user"`
 	ScriptGroup string `json:"script_group"`
+	// LVSSync is lvs_sync_daemon, or a vrrp_instance's deprecated
+	// lvs_sync_daemon_interface; nil when neither is given (lvssync.go).
+	LVSSync *LVSSync `json:"lvs_sync_daemon,omitempty"`
+	// LVSSyncSysctls are the lvsctl extensions lvs_sync_refresh_period,
+	// lvs_sync_threshold and lvs_sync_retries, in file order.
+	LVSSyncSysctls []LVSSyncSysctl `json:"lvs_sync_sysctls,omitempty"`
+	// LVSTimeouts is lvs_timeouts; nil when absent (lvssync.go).
+	LVSTimeouts *LVSTimeouts `json:"lvs_timeouts,omitempty"`
+}
+
+// LVSTimeouts are the kernel's IPVS connection timeouts to set (ipvsadm
+// --set); 0 leaves that one unchanged.
+type LVSTimeouts struct {
+	Pos    Position      `json:"pos"`
+	TCP    time.Duration `json:"tcp"`
+	TCPFin time.Duration `json:"tcpfin"`
+	UDP    time.Duration `json:"udp"`
+}
+
+// LVSSync configures the kernel's IPVS connection-sync daemons.
+type LVSSync struct {
+	Pos       Position `json:"pos"`
+	Interface string   `json:"interface"`
+	// Instance is the vrrp_instance the daemons follow (Name "": none,
+	// both daemons always run).
+	Instance NameRef `json:"instance"`
+	// SyncID is resolved: the id given, else the instance's VRID when
+	// lvs_sync_daemon names one, else 0.
+	SyncID int `json:"sync_id"`
+	// MaxLen, Port and TTL are 0 and Group invalid when not given: the
+	// sync runtime and the kernel pick the defaults (maxlen from the
+	// interface MTU, port 8848, TTL 1, group 224.0.0.81).
+	MaxLen int        `json:"maxlen"`
+	Port   int        `json:"port"`
+	TTL    int        `json:"ttl"`
+	Group  netip.Addr `json:"group"`
+}
+
+// LVSSyncSysctl is one net.ipv4.vs.<Name> value to set (lvsctl extension).
+type LVSSyncSysctl struct {
+	Pos   Position `json:"pos"`
+	Name  string   `json:"name"`
+	Value string   `json:"value"`
 }
 
 // Script is a command line run by lvsctl (notify scripts, vrrp_script,

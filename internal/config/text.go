@@ -107,6 +107,15 @@ func (p *printer) global(g *GlobalDefs) {
 	if g.ScriptUser != "" {
 		p.line(strings.TrimSpace("script_user " + quote(g.ScriptUser) + " " + quoteOpt(g.ScriptGroup)))
 	}
+	if g.LVSSync != nil {
+		p.line(g.LVSSync.text()...)
+	}
+	for _, x := range g.LVSSyncSysctls {
+		p.line("lvs_"+x.Name, x.Value, "! lvsctl extension")
+	}
+	if t := g.LVSTimeouts; t != nil {
+		p.line("lvs_timeouts", "tcp", secs(t.TCP), "tcpfin", secs(t.TCPFin), "udp", secs(t.UDP))
+	}
 	p.close()
 }
 

@@ -11,6 +11,7 @@ import (
 func validate(cfg *Config, diag *diagnostics, ifaceExists func(string) bool) {
 	validateVRRP(cfg, diag, ifaceExists)
 	validateLVS(cfg, diag)
+	validateSync(cfg, diag, ifaceExists)
 }
 
 func validateVRRP(cfg *Config, diag *diagnostics, ifaceExists func(string) bool) {
