@@ -47,7 +47,7 @@ func (d *decoder) config(nodes []*node) *Config {
 	var instances []*instanceDraft
 	globalSeen := false
 	lowPrio := lowPrioDraft{}
-	d.walk(root, "the top level", map[string]kw{
+	d.walk(root, "", "the top level", map[string]kw{
 		"global_defs": {multi: true, fn: func(n *node) {
 			if globalSeen {
 				d.diag.warnf(n.pos(), "several global_defs blocks: they are merged")
@@ -105,7 +105,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 	if !g.Pos.IsValid() {
 		g.Pos = n.pos()
 	}
-	d.walk(n, "global_defs", map[string]kw{
+	d.walk(n, "global_defs", "global_defs", map[string]kw{
 		"router_id": {fn: func(n *node) { d.str(n, &g.RouterID) }},
 		"lvs_id":    {fn: func(n *node) { d.str(n, &g.RouterID) }},
 		"vrrp_mcast_group4": {fn: func(n *node) {
@@ -156,7 +156,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 func (d *decoder) vrrpScript(n *node) VRRPScript {
 	s := VRRPScript{Pos: n.pos(), Name: n.args[0].text, Interval: defaultScriptInterval, Rise: 1, Fall: 1}
 	var timeout *time.Duration
-	d.walk(n, "vrrp_script "+s.Name, map[string]kw{
+	d.walk(n, "vrrp_script", "vrrp_script "+s.Name, map[string]kw{
 		"script":   {fn: func(n *node) { d.script(n, &s.Script) }},
 		"interval": {fn: func(n *node) { d.durKw(n, time.Millisecond, maxTimer, false, &s.Interval) }},
 		"timeout":  {fn: func(n *node) { d.durPtr(n, time.Millisecond, maxTimer, false, &timeout) }},
@@ -200,7 +200,7 @@ func (d *decoder) vrrpScript(n *node) VRRPScript {
 func (d *decoder) syncGroup(n *node) VRRPSyncGroup {
 	g := VRRPSyncGroup{Pos: n.pos(), Name: n.args[0].text, Group: []NameRef{}, TrackScripts: []TrackScript{}, TrackIfaces: []TrackIface{}}
 	groupSeen := false
-	d.walk(n, "vrrp_sync_group "+g.Name, map[string]kw{
+	d.walk(n, "vrrp_sync_group", "vrrp_sync_group "+g.Name, map[string]kw{
 		"group": {fn: func(n *node) {
 			groupSeen = true
 			g.Group = append(g.Group, d.names(n)...)
@@ -212,9 +212,6 @@ func (d *decoder) syncGroup(n *node) VRRPSyncGroup {
 		"notify":          {fn: func(n *node) { d.script(n, &g.Notify) }},
 		"track_script":    {multi: true, fn: func(n *node) { g.TrackScripts = append(g.TrackScripts, d.trackScripts(n)...) }},
 		"track_interface": {multi: true, fn: func(n *node) { g.TrackIfaces = append(g.TrackIfaces, d.trackIfaces(n)...) }},
-		"global_tracking": {fn: func(n *node) {
-			d.diag.warnf(n.pos(), "accepted, ignored: global_tracking (deprecated in keepalived; lvsctl applies each instance's own tracking)")
-		}},
 	})
 	if !groupSeen {
 		d.diag.errorf(n.pos(), "vrrp_sync_group %s has no group { } block", g.Name)
@@ -332,7 +329,7 @@ func (d *decoder) instance(n *node) *instanceDraft {
 	in := &dr.in
 	where := "vrrp_instance " + in.Name
 	stateSet := false
-	d.walk(n, where, map[string]kw{
+	d.walk(n, "vrrp_instance", where, map[string]kw{
 		"state": {fn: func(n *node) {
 			if t, ok := d.value(n); ok {
 				switch s := State(strings.ToUpper(t.text)); s {
@@ -415,7 +412,7 @@ func (d *decoder) hasKey(n *node, key string) bool {
 
 func (d *decoder) auth(n *node) *Authentication {
 	a := &Authentication{Pos: n.pos()}
-	d.walk(n, "authentication", map[string]kw{
+	d.walk(n, "authentication", "authentication", map[string]kw{
 		"auth_type": {fn: func(n *node) {
 			if t, ok := d.value(n); ok {
 				switch strings.ToUpper(t.text) {
@@ -696,7 +693,7 @@ func (d *decoder) virtualServer(n *node) (VirtualServer, bool) {
 		vs.Addr, vs.Port = a, p
 	}
 	where := "virtual_server " + vsName(vs)
-	walkWith(d, n, func() string { return where }, vsKeywords, func(k kwOf[*vsDraft], c *node) { k.fn(d, dr, c) })
+	walkWith(d, n, "virtual_server", func() string { return where }, vsKeywords, func(k kwOf[*vsDraft], c *node) { k.fn(d, dr, c) })
 	def := dr.def
 	vs.DelayLoop = defaultDelayLoop
 	if def.delayLoop != nil {
@@ -827,7 +824,6 @@ var rsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*rsDraft]{
 		d.intKw(n, 0, 1<<32-1, &v)
 		r.rs.LThreshold = uint32(v)
 	}},
-	"lb_kind":    {fn: func(d *decoder, r *rsDraft, n *node) { d.methodKw(n, &r.rs.Method) }},
 	"lvs_method": {fn: func(d *decoder, r *rsDraft, n *node) { d.methodKw(n, &r.rs.Method) }},
 	"virtualhost": {fn: func(d *decoder, r *rsDraft, n *node) {
 		var s string
@@ -866,7 +862,7 @@ func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults) (
 		rs.Port = vs.Port
 	}
 	where := func() string { return "real_server " + netip.AddrPortFrom(rs.Addr, rs.Port).String() }
-	walkWith(d, n, where, rsKeywords, func(k kwOf[*rsDraft], c *node) { k.fn(d, dr, c) })
+	walkWith(d, n, "real_server", where, rsKeywords, func(k kwOf[*rsDraft], c *node) { k.fn(d, dr, c) })
 	def := dr.def.over(parent)
 	vh := vs.VirtualHost
 	if dr.virtualhost != nil {
@@ -948,7 +944,7 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 			}
 		}()
 	}
-	d.walk(n, string(typ), spec)
+	d.walk(n, string(typ), string(typ), spec)
 	// Own value, else real server, else virtual server, else the type's default.
 	eff := own.over(parent)
 	c.Retry = retryDefault
@@ -990,7 +986,7 @@ func (d *decoder) url(n *node) (URL, bool) {
 	if !d.shape(n, true, 0, 0) {
 		return u, false
 	}
-	d.walk(n, "url", map[string]kw{
+	d.walk(n, "url", "url", map[string]kw{
 		"path": {fn: func(n *node) { d.str(n, &u.Path) }},
 		"digest": {fn: func(n *node) {
 			if t, ok := d.value(n); ok {

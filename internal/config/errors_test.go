@@ -50,7 +50,7 @@ func TestErrors(t *testing.T) {
 		{"AH auth", strings.Replace(inst, "interface eth0", "interface eth0\n    authentication {\n        auth_type AH\n        auth_pass x\n    }", 1),
 			[]string{`4:19: auth_type AH is not supported by lvsctl`}},
 		{"unsupported keyword", strings.Replace(inst, "interface eth0", "interface eth0\n    use_vmac", 1),
-			[]string{`3:5: use_vmac is a keepalived keyword that lvsctl does not support`}},
+			[]string{`3:5: use_vmac is a keepalived feature lvsctl does not support: lvsctl does not create VRRP virtual MAC`}},
 		{"priority 0", strings.Replace(inst, "interface eth0", "interface eth0\n    priority 0", 1),
 			[]string{`3:14: priority 0 out of range 1..255`}},
 		{"priority 256", strings.Replace(inst, "interface eth0", "interface eth0\n    priority 256", 1),
@@ -134,10 +134,8 @@ func TestErrors(t *testing.T) {
 			[]string{`8:24: digest: "xyz" is not an MD5 sum (32 hex digits)`}},
 		{"misc without path", vsHead + "    real_server 192.0.2.2 80 {\n        MISC_CHECK {\n        }\n    }\n}\n",
 			[]string{`5:9: MISC_CHECK has no misc_path`}},
-		{"nb_get_retry in TCP_CHECK", vsHead + "    real_server 192.0.2.2 80 {\n        TCP_CHECK {\n            nb_get_retry 3\n        }\n    }\n}\n",
-			[]string{`6:13: unknown keyword "nb_get_retry" in TCP_CHECK`}},
 		{"unsupported checker", vsHead + "    real_server 192.0.2.2 80 {\n        DNS_CHECK {\n        }\n    }\n}\n",
-			[]string{`5:9: DNS_CHECK is a keepalived keyword that lvsctl does not support`}},
+			[]string{`5:9: DNS_CHECK is a keepalived feature lvsctl does not support: lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK and MISC_CHECK`}},
 		{"hysteresis >= quorum", vsHead + "    quorum 2\n    hysteresis 2\n    real_server 192.0.2.2 80 {\n        weight 5\n    }\n}\n",
 			[]string{`1:1: virtual_server 192.0.2.1:80: hysteresis 2 must be below quorum 2`}},
 		{"ops needs udp", vsHead + "    ops\n    real_server 192.0.2.2 80 {\n    }\n}\n",
@@ -177,9 +175,11 @@ func TestWarnings(t *testing.T) {
 		src  string
 		want string
 	}{
-		{"smtp ignored", "global_defs {\n  smtp_server 127.0.0.1\n}\n", `2:3: warning: accepted, ignored: smtp_server (SMTP alerts are not sent by lvsctl)`},
+		{"smtp ignored", "global_defs {\n  smtp_server 127.0.0.1\n}\n", `2:3: warning: accepted, ignored: smtp_server (lvsctl sends no e-mail alerts; delete the line)`},
 		{"snmp ignored", "global_defs {\n  enable_snmp_vrrp\n}\n", `2:3: warning: accepted, ignored: enable_snmp_vrrp`},
 		{"notification_email block", "global_defs {\n  notification_email {\n    a@b\n  }\n}\n", `2:3: warning: accepted, ignored: notification_email`},
+		{"nb_get_retry in TCP_CHECK", vsHead + "    real_server 192.0.2.2 80 {\n        TCP_CHECK {\n            nb_get_retry 3\n        }\n    }\n}\n",
+			`6:13: warning: accepted, ignored: nb_get_retry (keepalived 2.2.7 knows nb_get_retry only in HTTP_GET/SSL_GET and ignores it here`},
 		{"vs without real servers", vsHead + "}\n", `1:1: warning: virtual_server 192.0.2.1:80 has no real servers`},
 		{"long password", strings.Replace(inst, "interface eth0", "interface eth0\n    authentication {\n        auth_pass 0123456789\n    }", 1), `4:19: warning: auth_pass is longer than 8 characters: only "01234567" is used`},
 		{"include matches nothing", "include conf.d/*.conf\n", `1:9: warning: include "conf.d/*.conf" matches no file`},

@@ -23,66 +23,10 @@ type kw struct {
 	multi bool // may appear several times
 }
 
-// The keyword tables below are read-only after initialisation.
-
-// ignoredKeywords are keepalived keywords that only notify or log (or tune
-// keepalived's own process): lvsctl accepts them with a warning.
-var ignoredKeywords = map[string]string{
-	"notification_email":      "SMTP alerts are not sent by lvsctl",
-	"notification_email_from": "SMTP alerts are not sent by lvsctl",
-	"smtp_server":             "SMTP alerts are not sent by lvsctl",
-	"smtp_connect_timeout":    "SMTP alerts are not sent by lvsctl",
-	"smtp_helo_name":          "SMTP alerts are not sent by lvsctl",
-	"smtp_alert":              "SMTP alerts are not sent by lvsctl",
-	"smtp_alert_vrrp":         "SMTP alerts are not sent by lvsctl",
-	"smtp_alert_checker":      "SMTP alerts are not sent by lvsctl",
-	"email_faults":            "SMTP alerts are not sent by lvsctl",
-	"enable_snmp_vrrp":        "lvsctl has no SNMP agent (use its metrics)",
-	"enable_snmp_checker":     "lvsctl has no SNMP agent (use its metrics)",
-	"enable_snmp_rfc":         "lvsctl has no SNMP agent (use its metrics)",
-	"enable_snmp_rfcv2":       "lvsctl has no SNMP agent (use its metrics)",
-	"enable_snmp_rfcv3":       "lvsctl has no SNMP agent (use its metrics)",
-	"enable_snmp_keepalived":  "lvsctl has no SNMP agent (use its metrics)",
-	"enable_snmp_vrrp_traps":  "lvsctl has no SNMP agent (use its metrics)",
-	"enable_traps":            "lvsctl has no SNMP agent (use its metrics)",
-	"snmp_socket":             "lvsctl has no SNMP agent (use its metrics)",
-	"enable_dbus":             "lvsctl has no D-Bus interface (use its status socket)",
-	"log_all_failures":        "lvsctl logs every check transition",
-	"debug":                   "use lvsctl's log level instead",
-	"log_detail":              "use lvsctl's log level instead",
-	"vrrp_no_swap":            "process tuning of keepalived",
-	"checker_no_swap":         "process tuning of keepalived",
-	"vrrp_priority":           "process tuning of keepalived",
-	"checker_priority":        "process tuning of keepalived",
-	"vrrp_rt_priority":        "process tuning of keepalived",
-	"checker_rt_priority":     "process tuning of keepalived",
-	"process_names":           "process tuning of keepalived",
-	"lvs_flush":               "lvsctl reconciles the IPVS table against the configuration instead of flushing it",
-	"vrrp_check_unicast_src":  "lvsctl always checks the source of unicast adverts against the peers",
-}
-
-// unsupportedKeywords are keepalived keywords that change behaviour in ways
-// lvsctl does not implement: using them is an error, so nothing silently
-// behaves differently from keepalived.
-var unsupportedKeywords = map[string]bool{
-	"virtual_server_group": true, "static_ipaddress": true, "static_routes": true, "static_rules": true,
-	"virtual_routes": true, "virtual_rules": true, "vrrp_track_process": true, "track_process": true,
-	"vrrp_track_file": true, "track_file": true, "bfd_instance": true, "track_bfd": true, "garp_group": true,
-	"linkbeat_interfaces": true, "net_namespace": true, "instance": true, "use_vmac": true,
-	"vmac_xmit_base": true, "lvs_sync_daemon": true, "lvs_sync_daemon_interface": true,
-	"UDP_CHECK": true, "DNS_CHECK": true, "SMTP_CHECK": true, "BFD_CHECK": true, "PING_CHECK": true,
-	"FILE_CHECK": true, "dynamic_interfaces": true, "accept": true, "no_accept": true,
-	"garp_extra_if": true, "notify_master_rx_lower_pri": true, "sh-port": true, "sh-fallback": true,
-	"mh-port": true, "mh-fallback": true, "local_address_group": true, "http_protocol": true,
-	"sni_name": true, "regex": true, "fwmark": true, "vrrp_startup_delay": true, "vrrp_iptables": true,
-	"vrrp_ipsets": true, "nftables": true, "sync_group_tracking_weight": true,
-	"unicast_fault_no_peer": true, "old_unicast_checksum": true, "track_src_ip": true,
-	"strict_mode": true, "lvs_flush_on_stop": true, "enable_script_security_nowarn": true, "vrrp_min_garp": true,
-}
-
 // walk decodes the children of block n with the keyword table spec.
-func (d *decoder) walk(parent *node, where string, spec map[string]kw) {
-	walkWith(d, parent, func() string { return where }, spec, func(k kw, n *node) { k.fn(n) })
+// block names the kind of block for the keyword table (keepalived.go).
+func (d *decoder) walk(parent *node, block, where string, spec map[string]kw) {
+	walkWith(d, parent, block, func() string { return where }, spec, func(k kw, n *node) { k.fn(n) })
 }
 
 // keyword is an entry of a keyword table: closures over one block's state
@@ -103,7 +47,7 @@ func (k kwOf[S]) isMulti() bool { return k.multi }
 
 // walkWith decodes the children of parent with spec; call runs one entry.
 // where names the block in messages and is only computed for one.
-func walkWith[K keyword](d *decoder, parent *node, where func() string, spec map[string]K, call func(K, *node)) {
+func walkWith[K keyword](d *decoder, parent *node, block string, where func() string, spec map[string]K, call func(K, *node)) {
 	// Keywords seen once at most: few per block, so a small list beats a
 	// map allocated per block.
 	type seenKey struct {
@@ -123,7 +67,7 @@ func walkWith[K keyword](d *decoder, parent *node, where func() string, spec map
 		}
 		k, ok := spec[key]
 		if !ok {
-			d.unknown(c, where(), keys(spec))
+			notImplemented(d, c, block, where(), spec)
 			continue
 		}
 		if !k.isMulti() {
@@ -176,15 +120,31 @@ func (d *decoder) special(n *node) bool {
 			return true
 		}
 	}
-	if why, ok := ignoredKeywords[key]; ok {
-		d.diag.warnf(n.pos(), "accepted, ignored: %s (%s)", key, why)
-		return true
-	}
-	if unsupportedKeywords[key] {
-		d.diag.errorf(n.pos(), "%s is a keepalived keyword that lvsctl does not support; remove it or keep using keepalived for this configuration", key)
-		return true
-	}
 	return false
+}
+
+// notImplemented reports a keyword block's decoder does not take: a
+// keepalived keyword lvsctl ignores or refuses (keepalived.go), else an
+// unknown one.
+func notImplemented[K keyword](d *decoder, n *node, block, where string, spec map[string]K) {
+	key := n.key.text
+	k, ok := lookupKeyword(block, key)
+	switch {
+	case ok && k.Class == Ignored:
+		d.diag.warnf(n.pos(), "accepted, ignored: %s (%s)", key, k.Why)
+	case ok && k.Class == Unsupported:
+		d.diag.errorf(n.pos(), "%s is a keepalived feature lvsctl does not support: %s", key, k.Why)
+	case ok && k.Class == Misread:
+		d.diag.errorf(n.pos(), "%s in %s: %s", key, where, k.Why)
+	default:
+		names := keys(spec)
+		for _, name := range blockKeywords(block) {
+			if _, dup := spec[name]; !dup {
+				names = append(names, name)
+			}
+		}
+		d.unknown(n, where, names)
+	}
 }
 
 func (d *decoder) unknown(n *node, where string, spec []string) {

@@ -295,7 +295,7 @@ func (p *printer) virtualServer(vs *VirtualServer) {
 func (p *printer) realServer(rs *RealServer) {
 	p.open("real_server", rs.Addr.String(), strconv.Itoa(int(rs.Port)))
 	p.line("weight", itoa(rs.Weight))
-	p.line("lb_kind", string(rs.Method))
+	p.line("lvs_method", string(rs.Method))
 	p.flag("inhibit_on_failure", rs.InhibitOnFailure)
 	p.script("notify_up", rs.NotifyUp)
 	p.script("notify_down", rs.NotifyDown)
