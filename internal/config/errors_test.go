@@ -59,7 +59,7 @@ func TestErrors(t *testing.T) {
 			[]string{`1:1: vrrp_instance VI_1: priority 255 means address owner, which must be state MASTER`}},
 		{"strict master not owner", "global_defs {\n vrrp_strict\n}\n" + strings.Replace(inst, "interface eth0", "interface eth0\n    state MASTER", 1),
 			[]string{`4:1: vrrp_instance VI_1: with vrrp_strict, state MASTER must match priority 255`}},
-		{"strict with auth", "global_defs {\n vrrp_strict\n}\n" + strings.Replace(inst, "interface eth0", "interface eth0\n    authentication {\n        auth_pass x\n    }", 1),
+		{"strict with auth", "global_defs {\n vrrp_strict\n}\n" + strings.Replace(inst, "interface eth0", "interface eth0\n    authentication {\n        auth_pass x\n        auth_type PASS\n    }", 1),
 			[]string{`6:5: vrrp_instance VI_1: vrrp_strict does not allow authentication`}},
 		{"strict with unicast", "global_defs {\n vrrp_strict\n}\n" + strings.Replace(inst, "interface eth0", "interface eth0\n    unicast_peer {\n        192.0.2.9\n    }", 1),
 			[]string{`7:9: unicast_peer is not allowed with vrrp_strict`}},
@@ -80,7 +80,7 @@ func TestErrors(t *testing.T) {
 		{"bad state", strings.Replace(inst, "interface eth0", "interface eth0\n    state MASTR", 1),
 			[]string{`3:11: state: "MASTR" is not MASTER or BACKUP`}},
 		{"duplicate vrid", inst + strings.NewReplacer("VI_1", "VI_2", "192.0.2.1", "192.0.2.2").Replace(inst),
-			[]string{`8:1: virtual_router_id 51 is already used on interface eth0 by vrrp_instance VI_1 (/etc/keepalived/t.conf:1:1)`}},
+			[]string{`10:23: virtual_router_id 51 is already used on interface eth0 by vrrp_instance VI_1 (/etc/keepalived/t.conf:1:1)`}},
 		{"same vip twice", inst + strings.NewReplacer("VI_1", "VI_2", "51", "52").Replace(inst),
 			[]string{`12:9: address 192.0.2.1 is already a virtual address of vrrp_instance VI_1 (/etc/keepalived/t.conf:1:1)`}},
 		{"mixed families", strings.Replace(inst, "192.0.2.1\n", "192.0.2.1\n        2001:db8::1\n", 1),
@@ -136,6 +136,8 @@ func TestErrors(t *testing.T) {
 			[]string{`5:9: MISC_CHECK has no misc_path`}},
 		{"unsupported checker", vsHead + "    real_server 192.0.2.2 80 {\n        DNS_CHECK {\n        }\n    }\n}\n",
 			[]string{`5:9: DNS_CHECK is a keepalived feature lvsctl does not support: lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK and MISC_CHECK`}},
+		{"quorum unreachable", vsHead + "    quorum 5\n    real_server 192.0.2.2 80 {\n    }\n}\n",
+			[]string{`4:5: virtual_server 192.0.2.1:80: quorum 5 exceeds the total weight 1 of its real servers: keepalived would silently lower it to 1`}},
 		{"hysteresis >= quorum", vsHead + "    quorum 2\n    hysteresis 2\n    real_server 192.0.2.2 80 {\n        weight 5\n    }\n}\n",
 			[]string{`1:1: virtual_server 192.0.2.1:80: hysteresis 2 must be below quorum 2`}},
 		{"ops needs udp", vsHead + "    ops\n    real_server 192.0.2.2 80 {\n    }\n}\n",
@@ -181,10 +183,9 @@ func TestWarnings(t *testing.T) {
 		{"nb_get_retry in TCP_CHECK", vsHead + "    real_server 192.0.2.2 80 {\n        TCP_CHECK {\n            nb_get_retry 3\n        }\n    }\n}\n",
 			`6:13: warning: accepted, ignored: nb_get_retry (keepalived 2.2.7 knows nb_get_retry only in HTTP_GET/SSL_GET and ignores it here`},
 		{"vs without real servers", vsHead + "}\n", `1:1: warning: virtual_server 192.0.2.1:80 has no real servers`},
-		{"long password", strings.Replace(inst, "interface eth0", "interface eth0\n    authentication {\n        auth_pass 0123456789\n    }", 1), `4:19: warning: auth_pass is longer than 8 characters: only "01234567" is used`},
+		{"long password", strings.Replace(inst, "interface eth0", "interface eth0\n    authentication {\n        auth_pass 0123456789\n        auth_type PASS\n    }", 1), `4:19: warning: auth_pass is longer than 8 characters: only "01234567" is used`},
 		{"include matches nothing", "include conf.d/*.conf\n", `1:9: warning: include "conf.d/*.conf" matches no file`},
 		{"no lb_kind", "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n }\n}\n", `1:1: warning: virtual_server 192.0.2.1:80 has no lb_kind: using NAT`},
-		{"quorum unreachable", vsHead + "    quorum 5\n    real_server 192.0.2.2 80 {\n    }\n}\n", `1:1: warning: virtual_server 192.0.2.1:80: quorum 5 exceeds the total weight 1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,9 @@ type decoder struct {
 	// Drafts reused from block to block (blocks of one kind never nest).
 	vsScratch *vsDraft
 	rsScratch *rsDraft
+	// vridPos[i] is where Config.VRRPInstances[i]'s virtual_router_id
+	// value is, so a duplicate is reported there.
+	vridPos []Position
 }
 
 // kw describes one keyword of a block.
@@ -391,6 +394,22 @@ func (d *decoder) addr(t token, what string) (netip.Addr, bool) {
 	return a.Unmap(), true
 }
 
+// addrStripPrefix reads an address that may carry a /LEN, which
+// keepalived strips (unicast_src_ip, unicast_peer): accepted with a
+// warning, as the prefix means nothing there.
+func (d *decoder) addrStripPrefix(t token, what string) (netip.Addr, bool) {
+	if a, l, ok := strings.Cut(t.text, "/"); ok {
+		p, err := netip.ParsePrefix(t.text)
+		if err != nil || p.Addr().Zone() != "" {
+			d.diag.errorf(t.pos(), "%s: %q is not an IP address", what, t.text)
+			return netip.Addr{}, false
+		}
+		d.diag.warnf(t.pos(), "%s: the prefix length /%s means nothing here; keepalived strips it, and so does lvsctl: write %s", what, l, a)
+		return p.Addr().Unmap(), true
+	}
+	return d.addr(t, what)
+}
+
 func (d *decoder) addrKw(n *node, dst *netip.Addr) {
 	if t, ok := d.value(n); ok {
 		if a, ok := d.addr(t, n.key.text); ok {
@@ -443,11 +462,19 @@ func (d *decoder) names(n *node) []NameRef {
 	return out
 }
 
-func (d *decoder) method(t token, what string) (Method, bool) {
-	switch m := Method(strings.ToUpper(t.text)); m {
+// method reads a forwarding method. keepalived compares with strcmp and
+// ignores anything else (check_parser.c, svr_forwarding_handler): then
+// the previous method stays, which fallback names for the message.
+func (d *decoder) method(t token, what, fallback string) (Method, bool) {
+	switch m := Method(t.text); m {
 	case MethodNAT, MethodDR, MethodTUN:
 		return m, true
 	}
-	d.diag.errorf(t.pos(), "%s: unknown forwarding method %q (NAT, DR or TUN)", what, t.text)
+	switch up := Method(strings.ToUpper(t.text)); up {
+	case MethodNAT, MethodDR, MethodTUN:
+		d.diag.errorf(t.pos(), "%s %q: keepalived is case-sensitive and would ignore this line, so %s: write %s", what, t.text, fallback, up)
+	default:
+		d.diag.errorf(t.pos(), "%s: unknown forwarding method %q (NAT, DR or TUN); keepalived would ignore this line, so %s", what, t.text, fallback)
+	}
 	return "", false
 }

@@ -84,7 +84,7 @@ func Parse(name string, src []byte, opts Options) (*Config, []Diagnostic, error)
 	nodes := b.source(name, src, Position{File: name, Line: 1, Col: 1})
 	d := &decoder{diag: diag}
 	cfg := d.config(nodes)
-	validate(cfg, diag, opts.InterfaceExists)
+	validate(cfg, diag, opts.InterfaceExists, d.vridPos)
 	errs, warns := diag.split(b.order)
 	if len(errs) > 0 {
 		return nil, warns, ErrorList(errs)
