@@ -353,14 +353,14 @@ func (d *decoder) instance(n *node) *instanceDraft {
 				}
 			}
 		}},
-		"interface":         {fn: func(n *node) { d.str(n, &in.Interface) }},
+		"interface": {fn: func(n *node) { d.str(n, &in.Interface) }},
 		"virtual_router_id": {fn: func(n *node) {
 			d.intKw(n, 1, 255, &in.VirtualRouterID)
 			if len(n.args) > 0 {
 				dr.vridPos = n.args[0].pos()
 			}
 		}},
-		"priority":          {fn: func(n *node) { d.intKw(n, 1, 255, &in.Priority) }},
+		"priority": {fn: func(n *node) { d.intKw(n, 1, 255, &in.Priority) }},
 		"advert_int": {fn: func(n *node) {
 			// The version-dependent range is checked in validate.
 			d.durKw(n, 10*time.Millisecond, 255*time.Second, false, &in.AdvertInt)
@@ -380,8 +380,8 @@ func (d *decoder) instance(n *node) *instanceDraft {
 				}
 			}
 		}},
-		"mcast_src_ip":               {fn: func(n *node) { d.addrKw(n, &in.MCastSrcIP) }},
-		"unicast_peer":               {multi: true, fn: func(n *node) { in.UnicastPeers = append(in.UnicastPeers, d.peers(n)...) }},
+		"mcast_src_ip": {fn: func(n *node) { d.addrKw(n, &in.MCastSrcIP) }},
+		"unicast_peer": {multi: true, fn: func(n *node) { in.UnicastPeers = append(in.UnicastPeers, d.peers(n)...) }},
 		"nopreempt": {fn: func(n *node) {
 			d.flag(n, &in.NoPreempt)
 			preemptPos = n.pos()
@@ -764,20 +764,20 @@ var vsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*vsDraft]{
 		d.sorryOrder(n, v)
 		d.methodKw(n, &v.sorryMethod, "the sorry server would use the virtual server's method")
 	}},
-	"inhibit_on_failure":      {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.InhibitOnFailure) }},
+	"inhibit_on_failure": {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.InhibitOnFailure) }},
 	"quorum": {fn: func(d *decoder, v *vsDraft, n *node) {
 		d.intKw(n, 1, 1<<31-1, &v.vs.Quorum)
 		v.quorumPos = n.pos()
 	}},
-	"hysteresis":              {fn: func(d *decoder, v *vsDraft, n *node) { d.intKw(n, 0, 1<<31-1, &v.vs.Hysteresis) }},
-	"quorum_up":               {fn: func(d *decoder, v *vsDraft, n *node) { d.script(n, &v.vs.QuorumUp) }},
-	"quorum_down":             {fn: func(d *decoder, v *vsDraft, n *node) { d.script(n, &v.vs.QuorumDown) }},
-	"alpha":                   {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.Alpha) }},
-	"omega":                   {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.Omega) }},
-	"ha_suspend":              {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.HASuspend) }},
-	"ops":                     {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.OPS) }},
-	"virtualhost":             {fn: func(d *decoder, v *vsDraft, n *node) { d.str(n, &v.vs.VirtualHost) }},
-	"real_server":             {multi: true, fn: func(d *decoder, v *vsDraft, n *node) { v.rsNodes = append(v.rsNodes, n) }},
+	"hysteresis":  {fn: func(d *decoder, v *vsDraft, n *node) { d.intKw(n, 0, 1<<31-1, &v.vs.Hysteresis) }},
+	"quorum_up":   {fn: func(d *decoder, v *vsDraft, n *node) { d.script(n, &v.vs.QuorumUp) }},
+	"quorum_down": {fn: func(d *decoder, v *vsDraft, n *node) { d.script(n, &v.vs.QuorumDown) }},
+	"alpha":       {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.Alpha) }},
+	"omega":       {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.Omega) }},
+	"ha_suspend":  {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.HASuspend) }},
+	"ops":         {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.OPS) }},
+	"virtualhost": {fn: func(d *decoder, v *vsDraft, n *node) { d.str(n, &v.vs.VirtualHost) }},
+	"real_server": {multi: true, fn: func(d *decoder, v *vsDraft, n *node) { v.rsNodes = append(v.rsNodes, n) }},
 }, func(v *vsDraft) *checkDefaults { return &v.def })
 
 func (d *decoder) virtualServer(n *node) (VirtualServer, bool) {

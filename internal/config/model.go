@@ -321,9 +321,9 @@ type RealServer struct {
 	InhibitOnFailure bool `json:"inhibit_on_failure"`
 	// Alpha starts this real server down until its checks pass (the
 	// virtual server's alpha).
-	Alpha bool `json:"alpha"`
-	NotifyUp         Script `json:"notify_up"`
-	NotifyDown       Script `json:"notify_down"`
+	Alpha      bool   `json:"alpha"`
+	NotifyUp   Script `json:"notify_up"`
+	NotifyDown Script `json:"notify_down"`
 	// UThreshold / LThreshold are IPVS connection thresholds (0: none).
 	UThreshold uint32    `json:"uthreshold"`
 	LThreshold uint32    `json:"lthreshold"`
@@ -373,8 +373,8 @@ type Checker struct {
 	// Alpha starts the checker down until its first success (the real
 	// server's alpha).
 	Alpha bool         `json:"alpha"`
-	HTTP *HTTPChecker `json:"http,omitempty"`
-	Misc *MiscChecker `json:"misc,omitempty"`
+	HTTP  *HTTPChecker `json:"http,omitempty"`
+	Misc  *MiscChecker `json:"misc,omitempty"`
 }
 
 // HTTPChecker holds the HTTP_GET / SSL_GET specific settings.
