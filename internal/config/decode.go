@@ -46,6 +46,7 @@ func (d *decoder) config(nodes []*node) *Config {
 	}
 	root := &node{children: nodes, block: true}
 	var instances []*instanceDraft
+	var vsNodes, groups []*node
 	globalSeen := false
 	lowPrio := lowPrioDraft{}
 	d.walk(root, "", "the top level", map[string]kw{
@@ -73,12 +74,15 @@ func (d *decoder) config(nodes []*node) *Config {
 				instances = append(instances, d.instance(n))
 			}
 		}},
-		"virtual_server": {multi: true, fn: func(n *node) {
-			if vs, ok := d.virtualServer(n); ok {
-				cfg.VirtualServers = append(cfg.VirtualServers, vs)
+		"virtual_server": {multi: true, fn: func(n *node) { vsNodes = append(vsNodes, n) }},
+		"virtual_server_group": {multi: true, fn: func(n *node) {
+			if d.shape(n, true, 1, 1) {
+				groups = append(groups, n)
 			}
 		}},
 	})
+	// Groups may be defined after the virtual servers that use them.
+	cfg.VirtualServers = d.virtualServers(vsNodes, d.vsGroups(groups))
 	// keepalived: the lower-priority ARP settings default to the master ones.
 	cfg.Global.VRRPGarpLowerPrioDelay = cfg.Global.VRRPGarpMasterDelay
 	if lowPrio.delay != nil {
@@ -216,7 +220,7 @@ func (d *decoder) syncGroup(n *node) VRRPSyncGroup {
 		"track_interface": {multi: true, fn: func(n *node) { g.TrackIfaces = append(g.TrackIfaces, d.trackIfaces(n)...) }},
 	})
 	if !groupSeen {
-		d.diag.errorf(n.pos(), "vrrp_sync_group %s has no group { } block", g.Name)
+		d.diag.errorf(n.pos(), "vrrp_sync_group %s has no group { } block: keepalived would drop the sync group (\"has no virtual router(s)\"); list its instances in group { }", g.Name)
 	}
 	return g
 }
@@ -780,7 +784,33 @@ var vsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*vsDraft]{
 	"real_server": {multi: true, fn: func(d *decoder, v *vsDraft, n *node) { v.rsNodes = append(v.rsNodes, n) }},
 }, func(v *vsDraft) *checkDefaults { return &v.def })
 
-func (d *decoder) virtualServer(n *node) (VirtualServer, bool) {
+// vsHeader is what a virtual_server line selects: an address and port,
+// or a firewall mark. bad marks a header that could not be read: the body
+// is still decoded, for its own errors, and then dropped.
+type vsHeader struct {
+	addr   netip.Addr
+	port   uint16
+	fwmark uint32
+	bad    bool
+	// group names the virtual_server_group this service is a member of.
+	group string
+}
+
+// vsHeaderOf reads "virtual_server ADDR PORT" or "virtual_server fwmark N".
+func (d *decoder) vsHeaderOf(n *node) vsHeader {
+	if !d.shape(n, true, 2, 2) {
+		return vsHeader{bad: true}
+	}
+	if n.args[0].text == "fwmark" {
+		v, ok := d.intRange(n.args[1], "fwmark", 1, 1<<32-1)
+		return vsHeader{fwmark: uint32(v), bad: !ok}
+	}
+	a, ok := d.addr(n.args[0], "virtual_server")
+	p, ok2 := d.port(n.args[1], "virtual_server")
+	return vsHeader{addr: a, port: p, bad: !ok || !ok2}
+}
+
+func (d *decoder) virtualServer(n *node, h vsHeader) (VirtualServer, bool) {
 	// One draft per decoder, reused: the keyword tables' functions make
 	// it escape, and there are thousands of blocks.
 	if d.vsScratch == nil {
@@ -790,31 +820,21 @@ func (d *decoder) virtualServer(n *node) (VirtualServer, bool) {
 	*dr = vsDraft{vs: VirtualServer{Pos: n.pos(), Scheduler: defaultScheduler, Method: MethodNAT, Quorum: 1},
 		rsNodes: dr.rsNodes[:0]}
 	vs := &dr.vs
-	if !d.shape(n, true, 2, 2) {
+	if !n.block {
 		vs.RealServers = []RealServer{}
 		return *vs, false
 	}
-	if n.args[0].text == "fwmark" {
-		v, ok := d.intRange(n.args[1], "fwmark", 1, 1<<32-1)
-		if !ok {
-			vs.RealServers = []RealServer{}
-			return *vs, false
-		}
-		vs.FWMark = uint32(v)
-	} else {
-		a, ok := d.addr(n.args[0], "virtual_server")
-		if !ok {
-			vs.RealServers = []RealServer{}
-			return *vs, false
-		}
-		p, ok := d.port(n.args[1], "virtual_server")
-		if !ok {
-			vs.RealServers = []RealServer{}
-			return *vs, false
-		}
-		vs.Addr, vs.Port = a, p
+	if h.bad {
+		// A placeholder service, so the body's own errors are reported.
+		h.addr, h.port, h.fwmark = netip.IPv4Unspecified(), 1, 0
 	}
+	vs.Addr, vs.Port, vs.FWMark = h.addr, h.port, h.fwmark
 	where := "virtual_server " + vsName(vs)
+	if h.group != "" {
+		// The same text for every member: the diagnostics of a body
+		// decoded once per member are then reported once.
+		where = "virtual_server group " + h.group
+	}
 	walkWith(d, n, "virtual_server", func() string { return where }, vsKeywords, func(k kwOf[*vsDraft], c *node) { k.fn(d, dr, c) })
 	def := dr.def
 	vs.DelayLoop = defaultDelayLoop
@@ -841,17 +861,19 @@ func (d *decoder) virtualServer(n *node) (VirtualServer, bool) {
 			}
 		}
 	}
-	if !dr.protoSet && !vs.IsFWMark() {
+	if !dr.protoSet && !vs.IsFWMark() && !h.bad {
 		d.diag.errorf(n.pos(), "%s has no protocol: add \"protocol TCP\" (or UDP/SCTP); keepalived would silently default to UDP", where)
 	}
-	if vs.IsFWMark() && dr.protoSet {
-		d.diag.warnf(n.pos(), "%s: protocol is ignored for fwmark services (keepalived ignores it too)", where)
+	if vs.IsFWMark() {
+		if dr.protoSet && h.group == "" {
+			d.diag.warnf(n.pos(), "%s: protocol is ignored for fwmark services (keepalived ignores it too)", where)
+		}
 		vs.Protocol = ""
 	}
 	if !dr.methodSet {
 		d.diag.warnf(n.pos(), "%s has no lb_kind: using NAT (keepalived's default); lvsctl is built for DR", where)
 	}
-	if vs.Port == 0 && !vs.IsFWMark() && !dr.persistence {
+	if vs.Port == 0 && !vs.IsFWMark() && !dr.persistence && !h.bad {
 		d.diag.errorf(n.pos(), "%s: port 0 is only valid for persistent services; keepalived would silently make it persistent (360s)", where)
 	}
 	vs.RealServers = make([]RealServer, 0, len(dr.rsNodes))
@@ -875,7 +897,7 @@ func (d *decoder) virtualServer(n *node) (VirtualServer, bool) {
 		len(vs.RealServers) > 0 && vs.RealServers[0].Addr.Is4() {
 		d.diag.errorf(vs.Pos, "%s: persistence_granularity %d is read by keepalived as an IPv6 prefix length, but the service is IPv4: write a netmask (e.g. %s)", where, g.Bits(), net.IP(net.CIDRMask(min(g.Bits(), 32), 32)))
 	}
-	return *vs, true
+	return *vs, !h.bad
 }
 
 func vsName(vs *VirtualServer) string {

@@ -156,10 +156,10 @@ func (d *decoder) unknown(n *node, where string, spec []string) {
 	}
 	key := n.key.text
 	if len(n.args) > 0 && n.args[0].glued {
-		d.diag.errorf(n.pos(), "unknown keyword %q in %s: a space is missing before the quoted string, or the keyword is misspelt%s", key, where, suggest(key, spec))
+		d.diag.errorf(n.pos(), "unknown keyword %q in %s: a space is missing before the quoted string, or the keyword is misspelt%s; keepalived would ignore the line", key, where, suggest(key, spec))
 		return
 	}
-	d.diag.errorf(n.pos(), "unknown keyword %q in %s%s", key, where, suggest(key, spec))
+	d.diag.errorf(n.pos(), "unknown keyword %q in %s%s; keepalived would ignore the line", key, where, suggest(key, spec))
 }
 
 // suggest returns " (did you mean X?)" for the closest of the keywords

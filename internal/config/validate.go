@@ -94,7 +94,7 @@ func validateVRRP(cfg *Config, diag *diagnostics, ifaceExists func(string) bool,
 			a := v.Prefix.Addr()
 			if first, dup := vips[a]; dup {
 				if first == in {
-					diag.errorf(v.Pos, "address %s listed twice in vrrp_instance %s", a, in.Name)
+					diag.errorf(v.Pos, "address %s listed twice in vrrp_instance %s: keepalived would send it twice in adverts, and the kernel keeps the first one only (the options of this line are lost)", a, in.Name)
 				} else {
 					diag.errorf(v.Pos, "address %s is already a virtual address of vrrp_instance %s (%s)", a, first.Name, first.Pos)
 				}
