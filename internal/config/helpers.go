@@ -106,20 +106,19 @@ func (d *decoder) special(n *node) bool {
 		// A quoted first word is a value (a name in a list), never syntax.
 		return false
 	}
+	// The preprocessor (preproc.go) has run: "@ID" lines and $NAME
+	// definitions are gone, and what is left with a '$' is undefined.
 	switch {
-	case strings.HasPrefix(key, "@"):
-		d.diag.errorf(n.pos(), "conditional configuration (%s) is not supported by lvsctl: keep one file per host instead", key)
-		return true
 	case strings.HasPrefix(key, "$"):
-		d.diag.errorf(n.pos(), "parameter definitions and substitutions (%s) are not supported by lvsctl: write the value literally", key)
+		d.diag.errorf(n.pos(), "%s is not a parameter definition ($NAME=VALUE) or a defined $NAME: keepalived would report it as an unknown keyword and ignore the line", key)
 		return true
-	case strings.HasPrefix(key, "~SEQ"):
-		d.diag.errorf(n.pos(), "~SEQ sequences are not supported by lvsctl: write each line out")
+	case strings.HasPrefix(key, "~SEQ"), strings.HasPrefix(key, "~LST"):
+		d.diag.errorf(n.pos(), "%s sequences are a keepalived feature lvsctl does not support: write each line out", key[:4])
 		return true
 	}
 	for _, a := range n.args {
 		if !a.quoted && strings.HasPrefix(a.text, "$") {
-			d.diag.errorf(a.pos(), "parameter substitution (%s) is not supported by lvsctl: write the value literally", a.text)
+			d.diag.errorf(a.pos(), "%s is not defined: keepalived would use the text %q as it is; define it with $%s=VALUE before this line", a.text, a.text, strings.Trim(a.text, "${}"))
 			return true
 		}
 	}

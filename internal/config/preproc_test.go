@@ -1,0 +1,78 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func parseWithID(t *testing.T, src, id string) (*Config, []Diagnostic, error) {
+	t.Helper()
+	fsys := memFS{"/etc/keepalived/t.conf": src}
+	return LoadWith("/etc/keepalived/t.conf", Options{FS: fsys, ConfigID: id})
+}
+
+// TestPreprocessor: conditional lines, definitions and substitutions as
+// keepalived's lib/parser.c reads them, with the positions of the file.
+func TestPreprocessor(t *testing.T) {
+	src := `$IF=eth1
+$VIPS=192.0.2.10 \
+    192.0.2.11
+vrrp_instance VI_1 {
+@lb1	state MASTER
+@^lb1	state BACKUP
+	interface $IF
+@lb1	priority 150
+@lb2	priority 100
+	virtual_router_id 51
+	virtual_ipaddress {
+		$VIPS
+	}
+	notify "/bin/n ${IF}"
+}
+`
+	cfg, _, err := parseWithID(t, src, "lb1")
+	require.NoError(t, err)
+	in := cfg.VRRPInstances[0]
+	assert.Equal(t, StateMaster, in.State)
+	assert.Equal(t, 150, in.Priority)
+	assert.Equal(t, "eth1", in.Interface)
+	require.Len(t, in.VIPs, 2)
+	assert.Equal(t, "192.0.2.11/32", in.VIPs[1].Prefix.String())
+	assert.Equal(t, 12, in.VIPs[1].Pos.Line, "a multi-line expansion keeps the line of the reference")
+	assert.Equal(t, `/bin/n eth1`, in.Notify.Command, "keepalived substitutes inside quotes too")
+
+	cfg, _, err = parseWithID(t, src, "lb2")
+	require.NoError(t, err)
+	assert.Equal(t, StateBackup, cfg.VRRPInstances[0].State)
+	assert.Equal(t, 100, cfg.VRRPInstances[0].Priority)
+
+	// An error on a conditional line is reported at the file's column.
+	_, _, err = parseWithID(t, "vrrp_instance VI_1 {\n@lb1\tpriority 300\n interface eth0\n virtual_router_id 1\n}\n", "lb1")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "t.conf:2:15: priority 300 out of range 1..255")
+
+	// A definition referring to itself is caught.
+	_, _, err = parseWithID(t, "$A=$A x\nglobal_defs {\n router_id $A\n}\n", "x")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "t.conf:3:1: more than 64 substitutions on one line")
+
+	// Undefined names are left as they are, as keepalived does: refused.
+	_, _, err = parseWithID(t, "global_defs {\n router_id ${NOPE}\n}\n", "x")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `t.conf:2:12: ${NOPE} is not defined: keepalived would use the text "${NOPE}" as it is; define it with $NOPE=VALUE`)
+}
+
+// TestPreprocessorIncludes: definitions carry over into included files.
+func TestPreprocessorIncludes(t *testing.T) {
+	fsys := memFS{
+		"/etc/keepalived/t.conf":   "$RID=lb-a\ninclude inc.conf\n",
+		"/etc/keepalived/inc.conf": "global_defs {\n  router_id $RID\n}\n",
+	}
+	cfg, _, err := LoadWith("/etc/keepalived/t.conf", Options{FS: fsys, ConfigID: "x"})
+	require.NoError(t, err)
+	assert.Equal(t, "lb-a", cfg.Global.RouterID)
+	assert.True(t, strings.HasPrefix(DefaultConfigID(), strings.Split(DefaultConfigID(), ".")[0]))
+}
