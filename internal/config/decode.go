@@ -1146,7 +1146,7 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 			// of an unquoted command line.
 			if len(n.args) > 1 && !n.args[0].quoted {
 				d.diag.errorf(n.args[1].pos(), "misc_path: keepalived would run only %q (the first word of an unquoted command) and drop the rest: quote the whole command", n.args[0].text)
-				return
+				// Keep the path, so "has no misc_path" does not follow.
 			}
 			d.script(n, &m.Path)
 		}}

@@ -293,6 +293,8 @@ func KeepalivedKeywords() []Keyword {
 	add("url", srcHTTP, Unsupported, whyRegex, "regex", "regex_no_match", "regex_options", "regex_min_offset",
 		"regex_max_offset", "regex_stack")
 	impl("MISC_CHECK", srcMisc, "misc_path", "misc_timeout", "misc_dynamic", "user")
+	add("MISC_CHECK", "", Ignored, "keepalived 2.2.7's MISC_CHECK has no connection keywords and ignores the line; delete it",
+		"connect_ip", "connect_port", "bindto", "bind_port", "connect_timeout")
 	return out
 }
 
