@@ -198,7 +198,7 @@ func (d *decoder) vrrpScript(n *node) VRRPScript {
 		s.Timeout = *timeout
 	}
 	if s.Script.IsZero() {
-		d.diag.errorf(n.pos(), "vrrp_script %s has no script", s.Name)
+		d.diag.errorf(n.pos(), "vrrp_script %s has no script: keepalived would drop it (\"No script set for vrrp_script - removing\")", s.Name)
 	}
 	return s
 }
