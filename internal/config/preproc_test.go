@@ -76,3 +76,35 @@ func TestPreprocessorIncludes(t *testing.T) {
 	assert.Equal(t, "lb-a", cfg.Global.RouterID)
 	assert.True(t, strings.HasPrefix(DefaultConfigID(), strings.Split(DefaultConfigID(), ".")[0]))
 }
+
+// TestPreprocessorManPageExample is keepalived.conf(5)'s multi-line
+// example (without use_vmac): a definition expanded twice, with the value
+// of $NUM at each expansion and "@ID" lines inside it.
+func TestPreprocessorManPageExample(t *testing.T) {
+	src := `$INSTANCE= \
+vrrp_instance VI_${NUM} { \
+    interface eth0.${NUM} \
+    virtual_router_id 1 \
+    @high priority 130 \
+    @low priority 120 \
+    advert_int 1 \
+    virtual_ipaddress { \
+        10.0.${NUM}.254/24 \
+    } \
+}
+
+$NUM=0
+$INSTANCE
+
+$NUM=1
+$INSTANCE
+`
+	cfg, _, err := parseWithID(t, src, "low")
+	require.NoError(t, err)
+	require.Len(t, cfg.VRRPInstances, 2)
+	assert.Equal(t, "VI_1", cfg.VRRPInstances[1].Name)
+	assert.Equal(t, "eth0.1", cfg.VRRPInstances[1].Interface)
+	assert.Equal(t, 120, cfg.VRRPInstances[0].Priority)
+	assert.Equal(t, "10.0.1.254/24", cfg.VRRPInstances[1].VIPs[0].Prefix.String())
+	assert.Equal(t, 17, cfg.VRRPInstances[1].Pos.Line, "reported at the line of $INSTANCE")
+}
