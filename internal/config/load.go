@@ -101,7 +101,7 @@ func Parse(name string, src []byte, opts Options) (*Config, []Diagnostic, error)
 	if id == "" {
 		id = DefaultConfigID()
 	}
-	b.pp = &preprocessor{configID: id, defs: map[string]definition{}, diag: diag}
+	b.pp = &preprocessor{configID: id, defs: map[string]definition{}, diag: diag, budget: opts.MaxBytes}
 	nodes := b.source(name, src, Position{File: name, Line: 1, Col: 1})
 	d := &decoder{diag: diag}
 	cfg := d.config(nodes)

@@ -27,8 +27,18 @@ import (
 // made them. keepalived's built-in definitions (${_PWD}, ${_RANDOM} ...)
 // and ~SEQ/~LST are not supported: they are reported by the decoder.
 
-// maxExpansions bounds the substitutions of one line ($A=$A loops).
-const maxExpansions = 64
+// Bounds of the expansion, so that self-referring or exponentially
+// nested definitions cost one error, not the machine: substitutions per
+// line ($A=$A loops), nesting of multi-line definitions, the length of an
+// expanded line (keepalived: "would exceed maximum line length").
+const (
+	maxExpansions  = 64
+	maxNesting     = 16
+	maxExpandedLen = 64 << 10
+	// maxLineWork bounds the lines one source line may expand into,
+	// through nested multi-line definitions.
+	maxLineWork = 1 << 16
+)
 
 // definition is one $NAME=value.
 type definition struct {
@@ -40,6 +50,11 @@ type preprocessor struct {
 	configID string
 	defs     map[string]definition
 	diag     *diagnostics
+	// budget is how many more bytes expansions may produce in this load
+	// (the loader's size limit); exhausted stops expanding.
+	budget    int64
+	exhausted bool
+	work      int // lines expanded from the current source line
 }
 
 // needsPreprocessing reports whether src has a line starting with '@' or
@@ -105,6 +120,10 @@ func (pp *preprocessor) run(name string, src []byte) ([]byte, []int32) {
 			continue
 		}
 		for _, l := range expanded {
+			if !pp.spend(name, lineNo, len(l)-len(line)) {
+				emit("", lineNo)
+				continue
+			}
 			emit(l, lineNo)
 		}
 	}
@@ -112,6 +131,21 @@ func (pp *preprocessor) run(name string, src []byte) ([]byte, []int32) {
 		pp.defs[multiName] = *multi
 	}
 	return out.Bytes(), lineMap
+}
+
+// spend takes n bytes of expansion from the budget; false (reported
+// once) when it is exhausted.
+func (pp *preprocessor) spend(file string, lineNo, n int) bool {
+	if pp.exhausted {
+		return false
+	}
+	pp.budget -= int64(max(n, 0))
+	if pp.budget < 0 {
+		pp.exhausted = true
+		pp.diag.errorf(Position{File: file, Line: lineNo, Col: 1}, "parameter substitutions make the configuration larger than the size limit")
+		return false
+	}
+	return true
 }
 
 // newDef is a definition line just read.
@@ -124,17 +158,26 @@ type newDef struct {
 // line preprocesses one line: it returns the lines it becomes (none when
 // dropped), or the definition it makes.
 func (pp *preprocessor) line(file, line string, lineNo int) ([]string, *newDef) {
+	pp.work = 0
 	return pp.lineDepth(file, line, lineNo, 0)
 }
 
 func (pp *preprocessor) lineDepth(file, line string, lineNo, depth int) ([]string, *newDef) {
+	pp.work++
+	if pp.work > maxLineWork {
+		if pp.work == maxLineWork+1 {
+			pp.diag.errorf(Position{File: file, Line: lineNo, Col: 1}, "this line expands into more than %d lines", maxLineWork)
+		}
+		return nil, nil
+	}
 	cur := []string{line}
 	for range maxExpansions {
 		if len(cur) > 1 {
 			// The lines of a multi-line definition are read as lines
 			// of the file in turn.
-			if depth >= maxExpansions {
-				break
+			if depth >= maxNesting {
+				pp.diag.errorf(Position{File: file, Line: lineNo, Col: 1}, "multi-line definitions nested deeper than %d levels", maxNesting)
+				return nil, nil
 			}
 			var out []string
 			for _, l := range cur {
@@ -175,6 +218,12 @@ func (pp *preprocessor) lineDepth(file, line string, lineNo, depth int) ([]strin
 				continue
 			}
 			return cur, nil
+		}
+		for _, l := range repl {
+			if len(l) > maxExpandedLen {
+				pp.diag.errorf(Position{File: file, Line: lineNo, Col: 1}, "a substitution makes this line longer than %d bytes", maxExpandedLen)
+				return nil, nil
+			}
 		}
 		cur = repl
 	}

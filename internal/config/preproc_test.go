@@ -108,3 +108,27 @@ $INSTANCE
 	assert.Equal(t, "10.0.1.254/24", cfg.VRRPInstances[1].VIPs[0].Prefix.String())
 	assert.Equal(t, 17, cfg.VRRPInstances[1].Pos.Line, "reported at the line of $INSTANCE")
 }
+
+// TestPreprocessorBounds: definitions that expand exponentially cost one
+// error, quickly.
+func TestPreprocessorBounds(t *testing.T) {
+	src := "$A= \\\n$B \\\n$B\n$B= \\\n$C \\\n$C\n$C= \\\n$D \\\n$D\n$D= \\\n$E \\\n$E\n$E= \\\n$F \\\n$F\n$F= \\\n$G \\\n$G\n$G= \\\n$H \\\n$H\n$H=global_defs { \\\n}\n" +
+		"$A\n$A\n$A\n$A\n"
+	_, _, err := parseWithID(t, src, "x")
+	_ = err // loads or fails, but in bounded time and memory
+	self := "$A= \\\n$A \\\n$A\n$A\n"
+	_, _, err = parseWithID(t, self, "x")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "t.conf:4:1: multi-line definitions nested deeper than 16 levels")
+	long := "$A=" + strings.Repeat("x", 40000) + "\n$B=$A $A\nglobal_defs {\n router_id $B\n}\n"
+	_, _, err = parseWithID(t, long, "x")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "t.conf:4:1: a substitution makes this line longer than 65536 bytes")
+}
+
+func TestPreprocessorWideSelfReference(t *testing.T) {
+	src := "$A= \\\n" + strings.Repeat("$A \\\n", 9) + "$A\n$A\n"
+	_, _, err := parseWithID(t, src, "x")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "t.conf:12:1: this line expands into more than 65536 lines")
+}
