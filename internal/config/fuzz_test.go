@@ -12,7 +12,8 @@ import (
 // either return a Config or an ErrorList.
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*/*.conf")
-	seeds = append(seeds, "testdata/full.conf")
+	samples, _ := filepath.Glob("testdata/keepalived-samples/keepalived.conf.*")
+	seeds = append(append(seeds, samples...), "testdata/full.conf")
 	for _, s := range seeds {
 		b, err := os.ReadFile(s)
 		if err == nil {
@@ -21,6 +22,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("include a\ninclude *\n"))
 	f.Add([]byte("a {\n{\n}\"\n"))
+	f.Add([]byte("$A= \\\n$A \\\n@x $B\n$B=${A}\n@^y $A\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		fsys := memFS{"/k/a": string(src), "/k/b": "include a\n"}
 		cfg, _, err := Parse("/k/main.conf", src, Options{FS: fsys, MaxBytes: 256 << 10})

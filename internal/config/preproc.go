@@ -193,7 +193,7 @@ func (pp *preprocessor) lineDepth(file, line string, lineNo, depth int) ([]strin
 		changed := false
 		if t[0] == '@' {
 			rest, keep := pp.conditional(t)
-			if !keep {
+			if !keep || rest == "" {
 				return nil, nil
 			}
 			// Blank out "@ID" instead of removing it, so the columns

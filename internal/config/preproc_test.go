@@ -132,3 +132,10 @@ func TestPreprocessorWideSelfReference(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "t.conf:12:1: this line expands into more than 65536 lines")
 }
+
+// TestPreprocessorEmptyConditional: "@ID" followed by blanks only is
+// dropped (it used to crash the preprocessor).
+func TestPreprocessorEmptyConditional(t *testing.T) {
+	_, _, err := parseWithID(t, "@x \t\nglobal_defs {\n}\n", "x")
+	require.NoError(t, err)
+}
