@@ -102,6 +102,10 @@ func TestKeepalivedParity(t *testing.T) {
 			errs: []string{`4:1: virtual_server 192.0.2.1:80: quorum 3 exceeds the total weight 2 of its real servers: keepalived would silently lower it to 2; write quorum 2, or raise the weights`}},
 		{name: "misc_path unquoted with arguments", src: rs("MISC_CHECK {\nmisc_path /bin/x arg1 arg2\n}"),
 			errs: []string{`6:18: misc_path: keepalived would run only "/bin/x" (the first word of an unquoted command) and drop the rest: quote the whole command`}},
+		{name: "notify_master unquoted with arguments", src: withInst("notify_master /bin/n master"),
+			errs: []string{`3:22: notify_master: keepalived would run only "/bin/n" and read "master" as the user to run it as: quote the whole command`}},
+		{name: "vrrp_script script unquoted with arguments", src: "vrrp_script s {\n script killall -0 nginx\n}\n",
+			errs: []string{`2:17: script: keepalived would run only "killall" (the first word of an unquoted command) and drop the rest`}},
 		{name: "misc_path quoted", src: rs("MISC_CHECK {\nmisc_path \"/bin/x arg1 arg2\"\n}"),
 			check: func(t *testing.T, c *Config) {
 				assert.Equal(t, "/bin/x arg1 arg2", c.VirtualServers[0].RealServers[0].Checkers[0].Misc.Path.Command)

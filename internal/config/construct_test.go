@@ -51,7 +51,7 @@ func TestConstructs(t *testing.T) {
 		{"ipv6 instance", strings.Replace(withInst("version 3"), "192.0.2.1", "2001:db8::1", 1), func(t *testing.T, c *Config) {
 			assert.Equal(t, "2001:db8::1/128", c.VRRPInstances[0].VIPs[0].Prefix.String())
 		}},
-		{"notify scripts", withInst("notify_master /a m\nnotify_backup \"/a b\"\nnotify_fault /f\nnotify_stop /s\nnotify /n"), func(t *testing.T, c *Config) {
+		{"notify scripts", withInst("notify_master \"/a m\"\nnotify_backup \"/a b\"\nnotify_fault /f\nnotify_stop /s\nnotify /n"), func(t *testing.T, c *Config) {
 			in := c.VRRPInstances[0]
 			assert.Equal(t, "/a m", in.NotifyMaster.Command)
 			assert.Equal(t, "/a b", in.NotifyBackup.Command)

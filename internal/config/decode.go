@@ -1141,15 +1141,7 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 		m := &MiscChecker{}
 		c.Misc = m
 		var timeout *time.Duration
-		spec["misc_path"] = kw{fn: func(n *node) {
-			// check_misc.c, misc_path_handler keeps only the first word
-			// of an unquoted command line.
-			if len(n.args) > 1 && !n.args[0].quoted {
-				d.diag.errorf(n.args[1].pos(), "misc_path: keepalived would run only %q (the first word of an unquoted command) and drop the rest: quote the whole command", n.args[0].text)
-				// Keep the path, so "has no misc_path" does not follow.
-			}
-			d.script(n, &m.Path)
-		}}
+		spec["misc_path"] = kw{fn: func(n *node) { d.script(n, &m.Path) }}
 		// keepalived's MISC_CHECK has no connection keywords
 		// (install_checker_common_keywords(false)): it ignores them.
 		for _, k := range []string{"connect_ip", "connect_port", "bindto", "bind_port", "connect_timeout"} {

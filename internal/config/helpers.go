@@ -432,6 +432,20 @@ func (d *decoder) script(n *node, dst *Script) {
 	for i, a := range n.args {
 		parts[i] = a.text
 	}
+	// keepalived re-reads the first word of the line as the whole command
+	// line (lib/notify.c, set_script_params_array): the words after an
+	// unquoted command are dropped (misc_path, vrrp_script's script) or
+	// read as the user and group to run it as (notify scripts,
+	// notify_script_init). The command is kept, so that no "has no
+	// misc_path" follows.
+	if len(n.args) > 1 && !n.args[0].quoted {
+		switch n.key.text {
+		case "misc_path", "script":
+			d.diag.errorf(n.args[1].pos(), "%s: keepalived would run only %q (the first word of an unquoted command) and drop the rest: quote the whole command", n.key.text, n.args[0].text)
+		default:
+			d.diag.errorf(n.args[1].pos(), "%s: keepalived would run only %q and read %q as the user to run it as: quote the whole command", n.key.text, n.args[0].text, n.args[1].text)
+		}
+	}
 	cmd := strings.TrimSpace(strings.Join(parts, " "))
 	if cmd == "" {
 		d.diag.errorf(n.args[0].pos(), "%s: empty command", n.key.text)
