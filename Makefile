@@ -3,6 +3,7 @@
 #   make demo   the main job on a built-in lab (director + 2 real servers + client)
 #   make test   every test tier: unit, host network namespaces (root), real IPVS in a VM
 #   make bench  benchmarks that print the figures quoted in README
+#   make compat keepalived -t and lvsctl config check side by side (COMPAT_DIR)
 
 GO        ?= go
 BIN       ?= bin/lvsctl
@@ -10,7 +11,7 @@ GOFLAGS_E2E ?= -race -count=1 -p 1 -timeout 30m
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: all build deps test test-unit test-e2e lint bench bench-go demo clean
+.PHONY: all build deps test test-unit test-e2e lint bench bench-go demo compat clean
 
 all: build
 
@@ -64,6 +65,13 @@ bench: deps bench-go
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
+
+# keepalived -t and lvsctl config check over a folder of configurations
+# (default: keepalived 2.2.7's samples); COMPAT_ID is the config id (-i).
+COMPAT_DIR ?= internal/config/testdata/keepalived-samples
+COMPAT_ID  ?=
+compat: deps
+	bash scripts/compat.sh $(if $(COMPAT_ID),-i $(COMPAT_ID)) $(COMPAT_DIR)
 
 clean:
 	rm -rf bin .cache

@@ -22,7 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lvsctl/lvsctl/director/control"
+	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/director/ipvs"
 	"github.com/lvsctl/lvsctl/e2e/lab"
 	"github.com/lvsctl/lvsctl/e2e/vm/guest"
@@ -264,10 +264,10 @@ type stream struct {
 	done   chan struct{}
 }
 
-func (s *stream) state() (time.Time, error, time.Duration) {
+func (s *stream) state() (lastOK time.Time, gap time.Duration, broken error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lastOK, s.err, s.gap
+	return s.lastOK, s.gap, s.err
 }
 
 func (s *stream) run(ctx context.Context) {
@@ -400,7 +400,7 @@ func (c *syncClient) fill() {
 	defer c.mu.Unlock()
 	alive := c.streams[:0]
 	for _, s := range c.streams {
-		if _, err, _ := s.state(); err == nil {
+		if _, _, err := s.state(); err == nil {
 			alive = append(alive, s)
 		} else {
 			s.conn.Close()
@@ -430,7 +430,7 @@ func (c *syncClient) await(since time.Time) (broken, stalled int, reasons []stri
 		c.mu.Lock()
 		broken, stalled, reasons, maxGap = 0, 0, nil, 0
 		for _, s := range c.streams {
-			last, err, gap := s.state()
+			last, gap, err := s.state()
 			maxGap = max(maxGap, gap)
 			switch {
 			case err != nil:
@@ -453,7 +453,7 @@ func (c *syncClient) firstBrokenPort() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range c.streams {
-		if _, err, _ := s.state(); err != nil {
+		if _, _, err := s.state(); err != nil {
 			return s.conn.LocalAddr().(*net.TCPAddr).Port
 		}
 	}

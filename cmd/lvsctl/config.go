@@ -24,6 +24,16 @@ func configFileFlag() *cli.StringFlag {
 	}
 }
 
+// configIDFlag selects the "@ID" lines of the file, as keepalived -i.
+func configIDFlag() *cli.StringFlag {
+	return &cli.StringFlag{
+		Name:    "config-id",
+		Aliases: []string{"i"},
+		Usage:   "config id for \"@ID\" lines (keepalived -i); default: the host name up to its first dot",
+		EnvVars: []string{"LVSCTL_CONFIG_ID"},
+	}
+}
+
 func configCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "config",
@@ -32,9 +42,9 @@ func configCommand() *cli.Command {
 			{
 				Name:  "check",
 				Usage: "validate the configuration; print a summary, or every error as FILE:LINE:COL: message",
-				Flags: []cli.Flag{configFileFlag()},
+				Flags: []cli.Flag{configFileFlag(), configIDFlag()},
 				Action: func(c *cli.Context) error {
-					cfg, err := loadConfig(c.String("file"), c.App.ErrWriter)
+					cfg, err := loadConfigID(c.String("file"), c.String("config-id"), c.App.ErrWriter)
 					if err != nil {
 						return err
 					}
@@ -47,6 +57,7 @@ func configCommand() *cli.Command {
 				Usage: "print the effective configuration with every default filled in",
 				Flags: []cli.Flag{
 					configFileFlag(),
+					configIDFlag(),
 					&cli.StringFlag{
 						Name:    "output",
 						Aliases: []string{"o"},
@@ -60,7 +71,7 @@ func configCommand() *cli.Command {
 					if format != "text" && format != "json" {
 						return cli.Exit(fmt.Sprintf("unknown output format %q (text or json)", format), 2)
 					}
-					cfg, err := loadConfig(c.String("file"), c.App.ErrWriter)
+					cfg, err := loadConfigID(c.String("file"), c.String("config-id"), c.App.ErrWriter)
 					if err != nil {
 						return err
 					}
@@ -80,7 +91,13 @@ func configCommand() *cli.Command {
 // configuration it prints every error and returns exit code 1 with no
 // further message (the errors are the message).
 func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
-	cfg, warns, err := config.Load(path)
+	return loadConfigID(path, "", stderr)
+}
+
+// loadConfigID is loadConfig with a config id for "@ID" lines ("": the
+// host name, as keepalived).
+func loadConfigID(path, id string, stderr io.Writer) (*config.Config, error) {
+	cfg, warns, err := config.LoadWith(path, config.Options{InterfaceExists: config.HostInterfaceExists, ConfigID: id})
 	for _, w := range warns {
 		fmt.Fprintln(stderr, w)
 	}

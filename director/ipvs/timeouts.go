@@ -10,14 +10,14 @@ import (
 // Timeouts reads the kernel's IPVS connection timeouts (ipvsadm -L
 // --timeout): TCP established, TCP after FIN, UDP.
 func (c *Client) Timeouts(ctx context.Context) (tcp, tcpFin, udp time.Duration, err error) {
-	err = c.do(ctx, "read IPVS timeouts", func(h *moby.Handle) error {
+	err = c.do(ctx, func(h *moby.Handle) error {
 		cfg, err := h.GetConfig()
 		if err != nil {
 			return err
 		}
 		tcp, tcpFin, udp = cfg.TimeoutTCP, cfg.TimeoutTCPFin, cfg.TimeoutUDP
 		return nil
-	})
+	}, func() string { return "read IPVS timeouts" })
 	return tcp, tcpFin, udp, err
 }
 
@@ -27,7 +27,7 @@ func (c *Client) Timeouts(ctx context.Context) (tcp, tcpFin, udp time.Duration, 
 // does on a reload without it (check_daemon.c, libipvs.c ipvs_set_timeout),
 // read Timeouts before the first change and set them back.
 func (c *Client) SetTimeouts(ctx context.Context, tcp, tcpFin, udp time.Duration) error {
-	return c.do(ctx, "set IPVS timeouts", func(h *moby.Handle) error {
+	return c.do(ctx, func(h *moby.Handle) error {
 		return h.SetConfig(&moby.Config{TimeoutTCP: tcp, TimeoutTCPFin: tcpFin, TimeoutUDP: udp})
-	})
+	}, func() string { return "set IPVS timeouts" })
 }

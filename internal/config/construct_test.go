@@ -34,7 +34,7 @@ func TestConstructs(t *testing.T) {
 			assert.True(t, c.Global.EnableScriptSecurity)
 		}},
 		{"flag off", "global_defs {\n vrrp_skip_check_adv_addr off\n}\n", func(t *testing.T, c *Config) { assert.False(t, c.Global.VRRPSkipCheckAdvAddr) }},
-		{"state master", withInst("state master"), func(t *testing.T, c *Config) { assert.Equal(t, StateMaster, c.VRRPInstances[0].State) }},
+		{"state MASTER", withInst("state MASTER"), func(t *testing.T, c *Config) { assert.Equal(t, StateMaster, c.VRRPInstances[0].State) }},
 		{"advert_int v3", withInst("version 3\nadvert_int 0.25"), func(t *testing.T, c *Config) {
 			assert.Equal(t, 250*time.Millisecond, c.VRRPInstances[0].AdvertInt)
 		}},
@@ -51,7 +51,7 @@ func TestConstructs(t *testing.T) {
 		{"ipv6 instance", strings.Replace(withInst("version 3"), "192.0.2.1", "2001:db8::1", 1), func(t *testing.T, c *Config) {
 			assert.Equal(t, "2001:db8::1/128", c.VRRPInstances[0].VIPs[0].Prefix.String())
 		}},
-		{"notify scripts", withInst("notify_master /a m\nnotify_backup \"/a b\"\nnotify_fault /f\nnotify_stop /s\nnotify /n"), func(t *testing.T, c *Config) {
+		{"notify scripts", withInst("notify_master \"/a m\"\nnotify_backup \"/a b\"\nnotify_fault /f\nnotify_stop /s\nnotify /n"), func(t *testing.T, c *Config) {
 			in := c.VRRPInstances[0]
 			assert.Equal(t, "/a m", in.NotifyMaster.Command)
 			assert.Equal(t, "/a b", in.NotifyBackup.Command)
@@ -82,7 +82,7 @@ func TestConstructs(t *testing.T) {
 			vs := c.VirtualServers[0]
 			assert.Equal(t, []any{"wlc", 60 * time.Second, 1, 0, time.Duration(0), false}, []any{vs.Scheduler, vs.DelayLoop, vs.Quorum, vs.Hysteresis, vs.PersistenceTimeout, vs.PersistenceGranularity.IsValid()})
 		}},
-		{"persistence", vsHead + " persistence_timeout 600\n persistence_granularity 16\n}\n", func(t *testing.T, c *Config) {
+		{"persistence", vsHead + " persistence_timeout 600\n persistence_granularity 255.255.0.0\n}\n", func(t *testing.T, c *Config) {
 			vs := c.VirtualServers[0]
 			assert.Equal(t, 600*time.Second, vs.PersistenceTimeout)
 			assert.Equal(t, "0.0.0.0/16", vs.PersistenceGranularity.String())
@@ -94,7 +94,7 @@ func TestConstructs(t *testing.T) {
 			rs := c.VirtualServers[0].RealServers[0]
 			assert.Equal(t, []any{1, MethodDR, false, 0}, []any{rs.Weight, rs.Method, rs.InhibitOnFailure, len(rs.Checkers)})
 		}},
-		{"rs notify and weight 0", withRS("weight 0\ninhibit_on_failure\nnotify_up /u\nnotify_down /d"), func(t *testing.T, c *Config) {
+		{"rs notify and weight 0", withRS("weight 0\ninhibit_on_failure\nnotify_up /u\nnotify_down /d\n}\nreal_server 192.0.2.3 80 {"), func(t *testing.T, c *Config) {
 			rs := c.VirtualServers[0].RealServers[0]
 			assert.Equal(t, []any{0, true, "/u", "/d"}, []any{rs.Weight, rs.InhibitOnFailure, rs.NotifyUp.Command, rs.NotifyDown.Command})
 		}},

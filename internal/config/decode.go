@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -45,9 +46,10 @@ func (d *decoder) config(nodes []*node) *Config {
 	}
 	root := &node{children: nodes, block: true}
 	var instances []*instanceDraft
+	var vsNodes, groups []*node
 	globalSeen := false
 	lowPrio := lowPrioDraft{}
-	d.walk(root, "the top level", map[string]kw{
+	d.walk(root, "", "the top level", map[string]kw{
 		"global_defs": {multi: true, fn: func(n *node) {
 			if globalSeen {
 				d.diag.warnf(n.pos(), "several global_defs blocks: they are merged")
@@ -72,12 +74,15 @@ func (d *decoder) config(nodes []*node) *Config {
 				instances = append(instances, d.instance(n))
 			}
 		}},
-		"virtual_server": {multi: true, fn: func(n *node) {
-			if vs, ok := d.virtualServer(n); ok {
-				cfg.VirtualServers = append(cfg.VirtualServers, vs)
+		"virtual_server": {multi: true, fn: func(n *node) { vsNodes = append(vsNodes, n) }},
+		"virtual_server_group": {multi: true, fn: func(n *node) {
+			if d.shape(n, true, 1, 1) {
+				groups = append(groups, n)
 			}
 		}},
 	})
+	// Groups may be defined after the virtual servers that use them.
+	cfg.VirtualServers = d.virtualServers(vsNodes, d.vsGroups(groups))
 	// keepalived: the lower-priority ARP settings default to the master ones.
 	cfg.Global.VRRPGarpLowerPrioDelay = cfg.Global.VRRPGarpMasterDelay
 	if lowPrio.delay != nil {
@@ -90,6 +95,7 @@ func (d *decoder) config(nodes []*node) *Config {
 	// Instance defaults come from global_defs, wherever it appears.
 	for _, in := range instances {
 		cfg.VRRPInstances = append(cfg.VRRPInstances, in.resolve(&cfg.Global))
+		d.vridPos = append(d.vridPos, in.vridPos)
 	}
 	d.resolveSync(cfg, instances)
 	return cfg
@@ -106,7 +112,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 	if !g.Pos.IsValid() {
 		g.Pos = n.pos()
 	}
-	d.walk(n, "global_defs", map[string]kw{
+	d.walk(n, "global_defs", "global_defs", map[string]kw{
 		"router_id": {fn: func(n *node) { d.str(n, &g.RouterID) }},
 		"lvs_id":    {fn: func(n *node) { d.str(n, &g.RouterID) }},
 		"vrrp_mcast_group4": {fn: func(n *node) {
@@ -162,7 +168,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 func (d *decoder) vrrpScript(n *node) VRRPScript {
 	s := VRRPScript{Pos: n.pos(), Name: n.args[0].text, Interval: defaultScriptInterval, Rise: 1, Fall: 1}
 	var timeout *time.Duration
-	d.walk(n, "vrrp_script "+s.Name, map[string]kw{
+	d.walk(n, "vrrp_script", "vrrp_script "+s.Name, map[string]kw{
 		"script":   {fn: func(n *node) { d.script(n, &s.Script) }},
 		"interval": {fn: func(n *node) { d.durKw(n, time.Millisecond, maxTimer, false, &s.Interval) }},
 		"timeout":  {fn: func(n *node) { d.durPtr(n, time.Millisecond, maxTimer, false, &timeout) }},
@@ -198,7 +204,7 @@ func (d *decoder) vrrpScript(n *node) VRRPScript {
 		s.Timeout = *timeout
 	}
 	if s.Script.IsZero() {
-		d.diag.errorf(n.pos(), "vrrp_script %s has no script", s.Name)
+		d.diag.errorf(n.pos(), "vrrp_script %s has no script: keepalived would drop it (\"No script set for vrrp_script - removing\")", s.Name)
 	}
 	return s
 }
@@ -206,7 +212,7 @@ func (d *decoder) vrrpScript(n *node) VRRPScript {
 func (d *decoder) syncGroup(n *node) VRRPSyncGroup {
 	g := VRRPSyncGroup{Pos: n.pos(), Name: n.args[0].text, Group: []NameRef{}, TrackScripts: []TrackScript{}, TrackIfaces: []TrackIface{}}
 	groupSeen := false
-	d.walk(n, "vrrp_sync_group "+g.Name, map[string]kw{
+	d.walk(n, "vrrp_sync_group", "vrrp_sync_group "+g.Name, map[string]kw{
 		"group": {fn: func(n *node) {
 			groupSeen = true
 			g.Group = append(g.Group, d.names(n)...)
@@ -218,12 +224,9 @@ func (d *decoder) syncGroup(n *node) VRRPSyncGroup {
 		"notify":          {fn: func(n *node) { d.script(n, &g.Notify) }},
 		"track_script":    {multi: true, fn: func(n *node) { g.TrackScripts = append(g.TrackScripts, d.trackScripts(n)...) }},
 		"track_interface": {multi: true, fn: func(n *node) { g.TrackIfaces = append(g.TrackIfaces, d.trackIfaces(n)...) }},
-		"global_tracking": {fn: func(n *node) {
-			d.diag.warnf(n.pos(), "accepted, ignored: global_tracking (deprecated in keepalived; lvsctl applies each instance's own tracking)")
-		}},
 	})
 	if !groupSeen {
-		d.diag.errorf(n.pos(), "vrrp_sync_group %s has no group { } block", g.Name)
+		d.diag.errorf(n.pos(), "vrrp_sync_group %s has no group { } block: keepalived would drop the sync group (\"has no virtual router(s)\"); list its instances in group { }", g.Name)
 	}
 	return g
 }
@@ -299,7 +302,9 @@ func (d *decoder) trackIfaces(n *node) []TrackIface {
 // instanceDraft holds an instance whose defaults from global_defs are not
 // applied yet (global_defs may come after it).
 type instanceDraft struct {
-	in                                           VRRPInstance
+	in VRRPInstance
+	// vridPos is where virtual_router_id's value is, for duplicates.
+	vridPos                                      Position
 	version                                      *int
 	garpDelay, garpRefresh, garpLowDelay         *time.Duration
 	garpRepeat, garpRefreshRepeat, garpLowRepeat *int
@@ -339,21 +344,34 @@ func (d *decoder) instance(n *node) *instanceDraft {
 	in := &dr.in
 	where := "vrrp_instance " + in.Name
 	stateSet := false
-	d.walk(n, where, map[string]kw{
+	var preemptPos, delayPos Position
+	d.walk(n, "vrrp_instance", where, map[string]kw{
 		"state": {fn: func(n *node) {
 			if t, ok := d.value(n); ok {
-				switch s := State(strings.ToUpper(t.text)); s {
+				// keepalived compares with strcmp: anything but MASTER
+				// or BACKUP, "master" too, starts the instance as BACKUP.
+				switch s := State(t.text); s {
 				case StateMaster, StateBackup:
 					in.State = s
 					stateSet = true
 				default:
-					d.diag.errorf(t.pos(), "state: %q is not MASTER or BACKUP", t.text)
+					stateSet = true
+					if up := State(strings.ToUpper(t.text)); up == StateMaster || up == StateBackup {
+						d.diag.errorf(t.pos(), "state: %q: keepalived is case-sensitive and would start this instance as BACKUP (unknown state): write %s", t.text, up)
+					} else {
+						d.diag.errorf(t.pos(), "state: %q is not MASTER or BACKUP (keepalived would start this instance as BACKUP)", t.text)
+					}
 				}
 			}
 		}},
-		"interface":         {fn: func(n *node) { d.str(n, &in.Interface) }},
-		"virtual_router_id": {fn: func(n *node) { d.intKw(n, 1, 255, &in.VirtualRouterID) }},
-		"priority":          {fn: func(n *node) { d.intKw(n, 1, 255, &in.Priority) }},
+		"interface": {fn: func(n *node) { d.str(n, &in.Interface) }},
+		"virtual_router_id": {fn: func(n *node) {
+			d.intKw(n, 1, 255, &in.VirtualRouterID)
+			if len(n.args) > 0 {
+				dr.vridPos = n.args[0].pos()
+			}
+		}},
+		"priority": {fn: func(n *node) { d.intKw(n, 1, 255, &in.Priority) }},
 		"advert_int": {fn: func(n *node) {
 			// The version-dependent range is checked in validate.
 			d.durKw(n, 10*time.Millisecond, 255*time.Second, false, &in.AdvertInt)
@@ -366,16 +384,29 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		}},
 		"virtual_ipaddress":          {multi: true, fn: func(n *node) { in.VIPs = append(in.VIPs, d.vips(n)...) }},
 		"virtual_ipaddress_excluded": {multi: true, fn: func(n *node) { in.VIPsExcluded = append(in.VIPsExcluded, d.vips(n)...) }},
-		"unicast_src_ip":             {fn: func(n *node) { d.addrKw(n, &in.UnicastSrcIP) }},
-		"mcast_src_ip":               {fn: func(n *node) { d.addrKw(n, &in.MCastSrcIP) }},
-		"unicast_peer":               {multi: true, fn: func(n *node) { in.UnicastPeers = append(in.UnicastPeers, d.peers(n)...) }},
-		"nopreempt":                  {fn: func(n *node) { d.flag(n, &in.NoPreempt) }},
+		"unicast_src_ip": {fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				if a, ok := d.addrStripPrefix(t, n.key.text); ok {
+					in.UnicastSrcIP = a
+				}
+			}
+		}},
+		"mcast_src_ip": {fn: func(n *node) { d.addrKw(n, &in.MCastSrcIP) }},
+		"unicast_peer": {multi: true, fn: func(n *node) { in.UnicastPeers = append(in.UnicastPeers, d.peers(n)...) }},
+		"nopreempt": {fn: func(n *node) {
+			d.flag(n, &in.NoPreempt)
+			preemptPos = n.pos()
+		}},
 		"preempt": {fn: func(n *node) {
 			var p bool
 			d.flag(n, &p)
 			in.NoPreempt = !p
+			preemptPos = n.pos()
 		}},
-		"preempt_delay":              {fn: func(n *node) { d.durKw(n, 0, 1000*time.Second, false, &in.PreemptDelay) }},
+		"preempt_delay": {fn: func(n *node) {
+			d.durKw(n, 0, 1000*time.Second, false, &in.PreemptDelay)
+			delayPos = n.pos()
+		}},
 		"garp_master_delay":          {fn: func(n *node) { d.durPtr(n, 0, maxTimer, true, &dr.garpDelay) }},
 		"garp_master_repeat":         {fn: func(n *node) { d.intPtr(n, 1, 1<<20, &dr.garpRepeat) }},
 		"garp_master_refresh":        {fn: func(n *node) { d.durPtr(n, 0, maxTimer, true, &dr.garpRefresh) }},
@@ -403,6 +434,17 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		// keepalived derives the initial state from the priority.
 		in.State = StateMaster
 	}
+	// keepalived (vrrp.c, vrrp_complete_instance) clears nopreempt and
+	// preempt_delay of an instance that starts as MASTER, with a log
+	// line: the node preempts. Do the same, and say so.
+	if in.State == StateMaster && in.NoPreempt {
+		d.diag.warnf(preemptPos, "%s: nopreempt does not work with state MASTER: keepalived clears it, and so does lvsctl (this node preempts); write state BACKUP on every node to stop preemption", where)
+		in.NoPreempt = false
+	}
+	if in.State == StateMaster && in.PreemptDelay > 0 {
+		d.diag.warnf(delayPos, "%s: preempt_delay does not work with state MASTER: keepalived clears it, and so does lvsctl (this node preempts at once); write state BACKUP to delay preemption", where)
+		in.PreemptDelay = 0
+	}
 	if in.Interface == "" {
 		d.diag.errorf(n.pos(), "%s has no interface", where)
 	}
@@ -423,16 +465,24 @@ func (d *decoder) hasKey(n *node, key string) bool {
 
 func (d *decoder) auth(n *node) *Authentication {
 	a := &Authentication{Pos: n.pos()}
-	d.walk(n, "authentication", map[string]kw{
+	typeSet := false
+	d.walk(n, "authentication", "authentication", map[string]kw{
 		"auth_type": {fn: func(n *node) {
 			if t, ok := d.value(n); ok {
-				switch strings.ToUpper(t.text) {
+				typeSet = true
+				// keepalived compares with strcmp: "pass" is an unknown
+				// type, and the instance runs without authentication.
+				switch t.text {
 				case "PASS":
 					a.Type = "PASS"
 				case "AH":
 					d.diag.errorf(t.pos(), "auth_type AH is not supported by lvsctl (it changes the packet format; keepalived deprecates it): use PASS or no authentication")
 				default:
-					d.diag.errorf(t.pos(), "auth_type: %q is not PASS", t.text)
+					if up := strings.ToUpper(t.text); up == "PASS" || up == "AH" {
+						d.diag.errorf(t.pos(), "auth_type %q: keepalived is case-sensitive and would run this instance without authentication (unknown type): write %s", t.text, up)
+					} else {
+						d.diag.errorf(t.pos(), "auth_type: %q is not PASS (keepalived would run this instance without authentication)", t.text)
+					}
 				}
 			}
 		}},
@@ -446,8 +496,8 @@ func (d *decoder) auth(n *node) *Authentication {
 			}
 		}},
 	})
-	if a.Type == "" && a.Pass != "" {
-		a.Type = "PASS"
+	if !typeSet && a.Pass != "" {
+		d.diag.errorf(n.pos(), "authentication without auth_type: keepalived would run this instance without authentication and ignore auth_pass: add \"auth_type PASS\", or remove the block")
 	}
 	if a.Type == "PASS" && a.Pass == "" {
 		d.diag.errorf(n.pos(), "authentication with auth_type PASS needs auth_pass")
@@ -544,7 +594,7 @@ func (d *decoder) peers(n *node) []UnicastPeer {
 			d.diag.errorf(c.pos(), "unicast_peer: expected one address per line (min_ttl/max_ttl are not supported)")
 			continue
 		}
-		if a, ok := d.addr(c.key, "unicast_peer"); ok {
+		if a, ok := d.addrStripPrefix(c.key, "unicast_peer"); ok {
 			out = append(out, UnicastPeer{Pos: c.pos(), Addr: a})
 		}
 	}
@@ -591,10 +641,40 @@ type vsDraft struct {
 	vs                  VirtualServer
 	def                 checkDefaults
 	protoSet, methodSet bool
+	schedSet            bool
 	sorryInhibit        bool
 	sorryMethod         Method
+	sorryNoPort         bool
 	persistence         bool
+	timeoutSet          bool
+	weight              int // default weight of its real servers
+	quorumPos           Position
 	rsNodes             []*node
+}
+
+// schedFlag sets a scheduler flag; sched is the scheduler the flag needs
+// ("" for any).
+func (d *decoder) schedFlag(n *node, v *vsDraft, sched string, flag uint32) {
+	if !d.shape(n, false, 0, 0) {
+		return
+	}
+	if sched != "" && v.vs.Scheduler != sched {
+		if v.schedSet {
+			d.diag.errorf(n.pos(), "%s only applies to lb_algo %s, not %s: keepalived would ignore it", n.key.text, sched, v.vs.Scheduler)
+		} else {
+			d.diag.errorf(n.pos(), "%s before lb_algo %s: keepalived reads the lines in order and would ignore it (the scheduler is not %s yet): move it after lb_algo", n.key.text, sched, sched)
+		}
+		return
+	}
+	v.vs.SchedulerFlags |= flag
+}
+
+// sorryOrder refuses sorry_server_* before sorry_server: keepalived
+// (check_parser.c, ssvri_handler, ss_forwarding_handler) ignores them.
+func (d *decoder) sorryOrder(n *node, v *vsDraft) {
+	if v.vs.SorryServer == nil {
+		d.diag.errorf(n.pos(), "%s before (or without) sorry_server: keepalived would ignore it: move it after sorry_server", n.key.text)
+	}
 }
 
 // checkDefaultKeywordsOf adds the inheritable checker settings to a static
@@ -612,10 +692,32 @@ func checkDefaultKeywordsOf[S any](spec map[string]kwOf[S], def func(S) *checkDe
 
 // vsKeywords is the keyword table of virtual_server (read-only).
 var vsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*vsDraft]{
-	"lb_algo":    {fn: func(d *decoder, v *vsDraft, n *node) { d.scheduler(n, &v.vs.Scheduler) }},
-	"lvs_sched":  {fn: func(d *decoder, v *vsDraft, n *node) { d.scheduler(n, &v.vs.Scheduler) }},
-	"lb_kind":    {fn: func(d *decoder, v *vsDraft, n *node) { v.methodSet = d.methodKw(n, &v.vs.Method) || v.methodSet }},
-	"lvs_method": {fn: func(d *decoder, v *vsDraft, n *node) { v.methodSet = d.methodKw(n, &v.vs.Method) || v.methodSet }},
+	"lb_algo":   {fn: func(d *decoder, v *vsDraft, n *node) { v.schedSet = d.scheduler(n, &v.vs.Scheduler) || v.schedSet }},
+	"lvs_sched": {fn: func(d *decoder, v *vsDraft, n *node) { v.schedSet = d.scheduler(n, &v.vs.Scheduler) || v.schedSet }},
+	"lb_kind": {fn: func(d *decoder, v *vsDraft, n *node) {
+		v.methodSet = d.methodKw(n, &v.vs.Method, "the virtual server would use NAT") || v.methodSet
+	}},
+	"lvs_method": {fn: func(d *decoder, v *vsDraft, n *node) {
+		v.methodSet = d.methodKw(n, &v.vs.Method, "the virtual server would use NAT") || v.methodSet
+	}},
+	// Scheduler flags (check_parser.c, lbflags_handler). keepalived only
+	// takes sh-*/mh-* when lb_algo sh/mh came before them, else it logs
+	// "only applies to sh scheduler - ignoring".
+	"flag-1":      {fn: func(d *decoder, v *vsDraft, n *node) { d.schedFlag(n, v, "", director.FlagSched1) }},
+	"flag-2":      {fn: func(d *decoder, v *vsDraft, n *node) { d.schedFlag(n, v, "", director.FlagSched2) }},
+	"flag-3":      {fn: func(d *decoder, v *vsDraft, n *node) { d.schedFlag(n, v, "", director.FlagSched3) }},
+	"sh-fallback": {fn: func(d *decoder, v *vsDraft, n *node) { d.schedFlag(n, v, "sh", director.FlagSched1) }},
+	"sh-port":     {fn: func(d *decoder, v *vsDraft, n *node) { d.schedFlag(n, v, "sh", director.FlagSched2) }},
+	"mh-fallback": {fn: func(d *decoder, v *vsDraft, n *node) { d.schedFlag(n, v, "mh", director.FlagSched1) }},
+	"mh-port":     {fn: func(d *decoder, v *vsDraft, n *node) { d.schedFlag(n, v, "mh", director.FlagSched2) }},
+	"weight": {fn: func(d *decoder, v *vsDraft, n *node) {
+		// The weight of real servers that give none (check_data.c).
+		var w int
+		d.intKw(n, 1, 65535, &w)
+		if w > 0 {
+			v.weight = w
+		}
+	}},
 	"protocol": {fn: func(d *decoder, v *vsDraft, n *node) {
 		if t, ok := d.value(n); ok {
 			switch p := Protocol(strings.ToUpper(t.text)); p {
@@ -629,6 +731,7 @@ var vsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*vsDraft]{
 	}},
 	"persistence_timeout": {fn: func(d *decoder, v *vsDraft, n *node) {
 		v.persistence = true
+		v.timeoutSet = true
 		if !d.shape(n, false, 0, 1) {
 			return
 		}
@@ -641,35 +744,81 @@ var vsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*vsDraft]{
 	}},
 	"persistence_granularity": {fn: func(d *decoder, v *vsDraft, n *node) {
 		if t, ok := d.value(n); ok {
-			v.vs.PersistenceGranularity = d.granularity(t)
+			v.vs.PersistenceGranularity = d.granularity(t, &v.vs)
+			// keepalived (check_parser.c, pgr_handler) makes the service
+			// persistent (360s) unless persistence_timeout says otherwise.
+			if !v.persistence {
+				v.persistence = true
+				v.vs.PersistenceTimeout = defaultPersistence
+			}
 		}
 	}},
 	"sorry_server": {fn: func(d *decoder, v *vsDraft, n *node) {
-		if !d.shape(n, false, 2, 2) {
+		if !d.shape(n, false, 1, 2) {
 			return
 		}
 		a, ok1 := d.addr(n.args[0], "sorry_server")
-		p, ok2 := d.port(n.args[1], "sorry_server")
+		var p uint16
+		ok2 := true
+		if len(n.args) == 2 {
+			p, ok2 = d.port(n.args[1], "sorry_server")
+		}
 		if ok1 && ok2 {
 			v.vs.SorryServer = &SorryServer{Pos: n.pos(), Addr: a, Port: p}
+			v.sorryNoPort = len(n.args) == 1
 		}
 	}},
-	"sorry_server_inhibit":    {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.sorryInhibit) }},
-	"sorry_server_lvs_method": {fn: func(d *decoder, v *vsDraft, n *node) { d.methodKw(n, &v.sorryMethod) }},
-	"inhibit_on_failure":      {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.InhibitOnFailure) }},
-	"quorum":                  {fn: func(d *decoder, v *vsDraft, n *node) { d.intKw(n, 1, 1<<31-1, &v.vs.Quorum) }},
-	"hysteresis":              {fn: func(d *decoder, v *vsDraft, n *node) { d.intKw(n, 0, 1<<31-1, &v.vs.Hysteresis) }},
-	"quorum_up":               {fn: func(d *decoder, v *vsDraft, n *node) { d.script(n, &v.vs.QuorumUp) }},
-	"quorum_down":             {fn: func(d *decoder, v *vsDraft, n *node) { d.script(n, &v.vs.QuorumDown) }},
-	"alpha":                   {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.Alpha) }},
-	"omega":                   {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.Omega) }},
-	"ha_suspend":              {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.HASuspend) }},
-	"ops":                     {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.OPS) }},
-	"virtualhost":             {fn: func(d *decoder, v *vsDraft, n *node) { d.str(n, &v.vs.VirtualHost) }},
-	"real_server":             {multi: true, fn: func(d *decoder, v *vsDraft, n *node) { v.rsNodes = append(v.rsNodes, n) }},
+	"sorry_server_inhibit": {fn: func(d *decoder, v *vsDraft, n *node) {
+		d.sorryOrder(n, v)
+		d.flag(n, &v.sorryInhibit)
+	}},
+	"sorry_server_lvs_method": {fn: func(d *decoder, v *vsDraft, n *node) {
+		d.sorryOrder(n, v)
+		d.methodKw(n, &v.sorryMethod, "the sorry server would use the virtual server's method")
+	}},
+	"inhibit_on_failure": {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.InhibitOnFailure) }},
+	"quorum": {fn: func(d *decoder, v *vsDraft, n *node) {
+		d.intKw(n, 1, 1<<31-1, &v.vs.Quorum)
+		v.quorumPos = n.pos()
+	}},
+	"hysteresis":  {fn: func(d *decoder, v *vsDraft, n *node) { d.intKw(n, 0, 1<<31-1, &v.vs.Hysteresis) }},
+	"quorum_up":   {fn: func(d *decoder, v *vsDraft, n *node) { d.script(n, &v.vs.QuorumUp) }},
+	"quorum_down": {fn: func(d *decoder, v *vsDraft, n *node) { d.script(n, &v.vs.QuorumDown) }},
+	"alpha":       {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.Alpha) }},
+	"omega":       {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.Omega) }},
+	"ha_suspend":  {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.HASuspend) }},
+	"ops":         {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.OPS) }},
+	"virtualhost": {fn: func(d *decoder, v *vsDraft, n *node) { d.str(n, &v.vs.VirtualHost) }},
+	"real_server": {multi: true, fn: func(d *decoder, v *vsDraft, n *node) { v.rsNodes = append(v.rsNodes, n) }},
 }, func(v *vsDraft) *checkDefaults { return &v.def })
 
-func (d *decoder) virtualServer(n *node) (VirtualServer, bool) {
+// vsHeader is what a virtual_server line selects: an address and port,
+// or a firewall mark. bad marks a header that could not be read: the body
+// is still decoded, for its own errors, and then dropped.
+type vsHeader struct {
+	addr   netip.Addr
+	port   uint16
+	fwmark uint32
+	bad    bool
+	// group names the virtual_server_group this service is a member of.
+	group string
+}
+
+// vsHeaderOf reads "virtual_server ADDR PORT" or "virtual_server fwmark N".
+func (d *decoder) vsHeaderOf(n *node) vsHeader {
+	if !d.shape(n, true, 2, 2) {
+		return vsHeader{bad: true}
+	}
+	if n.args[0].text == "fwmark" {
+		v, ok := d.intRange(n.args[1], "fwmark", 1, 1<<32-1)
+		return vsHeader{fwmark: uint32(v), bad: !ok}
+	}
+	a, ok := d.addr(n.args[0], "virtual_server")
+	p, ok2 := d.port(n.args[1], "virtual_server")
+	return vsHeader{addr: a, port: p, bad: !ok || !ok2}
+}
+
+func (d *decoder) virtualServer(n *node, h vsHeader) (VirtualServer, bool) {
 	// One draft per decoder, reused: the keyword tables' functions make
 	// it escape, and there are thousands of blocks.
 	if d.vsScratch == nil {
@@ -679,32 +828,22 @@ func (d *decoder) virtualServer(n *node) (VirtualServer, bool) {
 	*dr = vsDraft{vs: VirtualServer{Pos: n.pos(), Scheduler: defaultScheduler, Method: MethodNAT, Quorum: 1},
 		rsNodes: dr.rsNodes[:0]}
 	vs := &dr.vs
-	if !d.shape(n, true, 2, 2) {
+	if !n.block {
 		vs.RealServers = []RealServer{}
 		return *vs, false
 	}
-	if n.args[0].text == "fwmark" {
-		v, ok := d.intRange(n.args[1], "fwmark", 1, 1<<32-1)
-		if !ok {
-			vs.RealServers = []RealServer{}
-			return *vs, false
-		}
-		vs.FWMark = uint32(v)
-	} else {
-		a, ok := d.addr(n.args[0], "virtual_server")
-		if !ok {
-			vs.RealServers = []RealServer{}
-			return *vs, false
-		}
-		p, ok := d.port(n.args[1], "virtual_server")
-		if !ok {
-			vs.RealServers = []RealServer{}
-			return *vs, false
-		}
-		vs.Addr, vs.Port = a, p
+	if h.bad {
+		// A placeholder service, so the body's own errors are reported.
+		h.addr, h.port, h.fwmark = netip.IPv4Unspecified(), 1, 0
 	}
+	vs.Addr, vs.Port, vs.FWMark = h.addr, h.port, h.fwmark
 	where := "virtual_server " + vsName(vs)
-	walkWith(d, n, func() string { return where }, vsKeywords, func(k kwOf[*vsDraft], c *node) { k.fn(d, dr, c) })
+	if h.group != "" {
+		// The same text for every member: the diagnostics of a body
+		// decoded once per member are then reported once.
+		where = "virtual_server group " + h.group
+	}
+	walkWith(d, n, "virtual_server", func() string { return where }, vsKeywords, func(k kwOf[*vsDraft], c *node) { k.fn(d, dr, c) })
 	def := dr.def
 	vs.DelayLoop = defaultDelayLoop
 	if def.delayLoop != nil {
@@ -713,33 +852,60 @@ func (d *decoder) virtualServer(n *node) (VirtualServer, bool) {
 		dl := defaultDelayLoop
 		def.delayLoop = &dl
 	}
-	if vs.SorryServer != nil {
-		vs.SorryServer.Inhibit = dr.sorryInhibit
-		vs.SorryServer.Method = vs.Method
+	if ss := vs.SorryServer; ss != nil {
+		ss.Inhibit = dr.sorryInhibit
+		ss.Method = vs.Method
 		if dr.sorryMethod != "" {
-			vs.SorryServer.Method = dr.sorryMethod
+			ss.Method = dr.sorryMethod
+		}
+		// keepalived (check_data.c, validate_check_config) gives a DR/TUN
+		// sorry server without a port the service's port, and leaves a
+		// NAT one at port 0, which IPVS would rewrite connections to.
+		if dr.sorryNoPort && !vs.IsFWMark() {
+			if ss.Method == MethodNAT {
+				d.diag.errorf(ss.Pos, "sorry_server %s without a port: with lb_kind NAT keepalived would program destination port 0: add the port", ss.Addr)
+			} else {
+				ss.Port = vs.Port
+			}
 		}
 	}
-	if !dr.protoSet && !vs.IsFWMark() {
+	if !dr.protoSet && !vs.IsFWMark() && !h.bad {
 		d.diag.errorf(n.pos(), "%s has no protocol: add \"protocol TCP\" (or UDP/SCTP); keepalived would silently default to UDP", where)
 	}
-	if vs.IsFWMark() && dr.protoSet {
-		d.diag.warnf(n.pos(), "%s: protocol is ignored for fwmark services (keepalived ignores it too)", where)
+	if vs.IsFWMark() {
+		if dr.protoSet && h.group == "" {
+			d.diag.warnf(n.pos(), "%s: protocol is ignored for fwmark services (keepalived ignores it too)", where)
+		}
 		vs.Protocol = ""
 	}
 	if !dr.methodSet {
 		d.diag.warnf(n.pos(), "%s has no lb_kind: using NAT (keepalived's default); lvsctl is built for DR", where)
 	}
-	if vs.Port == 0 && !vs.IsFWMark() && !dr.persistence {
+	if vs.Port == 0 && !vs.IsFWMark() && !dr.persistence && !h.bad {
 		d.diag.errorf(n.pos(), "%s: port 0 is only valid for persistent services; keepalived would silently make it persistent (360s)", where)
 	}
 	vs.RealServers = make([]RealServer, 0, len(dr.rsNodes))
+	weights := 0
 	for _, rn := range dr.rsNodes {
-		if rs, ok := d.realServer(rn, vs, def); ok {
+		if rs, ok := d.realServer(rn, vs, def, dr.weight); ok {
 			vs.RealServers = append(vs.RealServers, rs)
+			weights += rs.Weight
 		}
 	}
-	return *vs, true
+	// keepalived (check_data.c, validate_check_config) lowers a quorum
+	// above the total weight to the total, with a log line.
+	if len(vs.RealServers) > 0 && vs.Quorum > weights {
+		at := dr.quorumPos
+		if !at.IsValid() {
+			at = vs.Pos
+		}
+		d.diag.errorf(at, "%s: quorum %d exceeds the total weight %d of its real servers: keepalived would silently lower it to %d; write quorum %d, or raise the weights", where, vs.Quorum, weights, weights, weights)
+	}
+	if g := vs.PersistenceGranularity; vs.IsFWMark() && g.IsValid() && g.Addr().Is6() &&
+		len(vs.RealServers) > 0 && vs.RealServers[0].Addr.Is4() {
+		d.diag.errorf(vs.Pos, "%s: persistence_granularity %d is read by keepalived as an IPv6 prefix length, but the service is IPv4: write a netmask (e.g. %s)", where, g.Bits(), net.IP(net.CIDRMask(min(g.Bits(), 32), 32)))
+	}
+	return *vs, !h.bad
 }
 
 func vsName(vs *VirtualServer) string {
@@ -749,50 +915,66 @@ func vsName(vs *VirtualServer) string {
 	return netip.AddrPortFrom(vs.Addr, vs.Port).String()
 }
 
-func (d *decoder) scheduler(n *node, dst *string) {
+func (d *decoder) scheduler(n *node, dst *string) bool {
 	t, ok := d.value(n)
 	if !ok {
-		return
+		return false
 	}
 	scheds := director.Schedulers()
 	sp := map[string]kw{}
 	for _, s := range scheds {
 		if s == t.text {
 			*dst = s
-			return
+			return true
 		}
 		sp[s] = kw{}
 	}
 	d.diag.errorf(t.pos(), "%s: unknown scheduler %q (one of %s)%s", n.key.text, t.text, strings.Join(scheds, " "), suggest(t.text, keys(sp)))
+	return true
 }
 
-func (d *decoder) methodKw(n *node, dst *Method) bool {
+func (d *decoder) methodKw(n *node, dst *Method, fallback string) bool {
 	t, ok := d.value(n)
 	if !ok {
 		return false
 	}
-	m, ok := d.method(t, n.key.text)
+	m, ok := d.method(t, n.key.text, fallback)
 	if ok {
 		*dst = m
 	}
 	return true
 }
 
-// granularity parses a persistence mask: an IPv4 netmask or a prefix length.
-func (d *decoder) granularity(t token) netip.Prefix {
-	if bits, err := strconv.Atoi(t.text); err == nil {
-		if bits < 0 || bits > 128 {
-			d.diag.errorf(t.pos(), "persistence_granularity %d out of range 0..128", bits)
+// granularity parses a persistence mask as keepalived does
+// (check_parser.c, pgr_handler): for an IPv6 service a prefix length
+// 1..128; for IPv4 an address read by getaddrinfo, which turns a bare
+// number into an address ("24" is 0.0.0.24). A fwmark service without a
+// family takes IPv4 when the value has a dot, else IPv6.
+func (d *decoder) granularity(t token, vs *VirtualServer) netip.Prefix {
+	v6 := vs.Addr.Is6()
+	if vs.IsFWMark() {
+		v6 = !strings.Contains(t.text, ".")
+	}
+	if v6 {
+		bits, err := strconv.Atoi(t.text)
+		if err != nil || bits < 1 || bits > 128 {
+			d.diag.errorf(t.pos(), "persistence_granularity: %q is not an IPv6 prefix length 1..128 (keepalived would ignore the line)", t.text)
 			return netip.Prefix{}
-		}
-		if bits <= 32 {
-			return netip.PrefixFrom(netip.IPv4Unspecified(), bits)
 		}
 		return netip.PrefixFrom(netip.IPv6Unspecified(), bits)
 	}
+	if bits, err := strconv.Atoi(t.text); err == nil {
+		mask := ""
+		if bits >= 0 && bits <= 32 {
+			mask = ": write " + net.IP(net.CIDRMask(bits, 32)).String()
+		}
+		d.diag.errorf(t.pos(), "persistence_granularity %s on an IPv4 service: keepalived reads it as the address %s and would program that as the netmask%s",
+			t.text, netip.AddrFrom4([4]byte{byte(bits >> 24), byte(bits >> 16), byte(bits >> 8), byte(bits)}), mask)
+		return netip.Prefix{}
+	}
 	a, err := netip.ParseAddr(t.text)
 	if err != nil || !a.Is4() {
-		d.diag.errorf(t.pos(), "persistence_granularity: %q is not an IPv4 netmask or a prefix length", t.text)
+		d.diag.errorf(t.pos(), "persistence_granularity: %q is not an IPv4 netmask", t.text)
 		return netip.Prefix{}
 	}
 	b := a.As4()
@@ -814,6 +996,7 @@ type rsDraft struct {
 	rs          RealServer
 	def         checkDefaults
 	virtualhost *string
+	alphaSet    bool
 	checkNodes  []*node
 }
 
@@ -835,8 +1018,13 @@ var rsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*rsDraft]{
 		d.intKw(n, 0, 1<<32-1, &v)
 		r.rs.LThreshold = uint32(v)
 	}},
-	"lb_kind":    {fn: func(d *decoder, r *rsDraft, n *node) { d.methodKw(n, &r.rs.Method) }},
-	"lvs_method": {fn: func(d *decoder, r *rsDraft, n *node) { d.methodKw(n, &r.rs.Method) }},
+	"lvs_method": {fn: func(d *decoder, r *rsDraft, n *node) {
+		d.methodKw(n, &r.rs.Method, "the real server would use the virtual server's method")
+	}},
+	"alpha": {fn: func(d *decoder, r *rsDraft, n *node) {
+		d.flag(n, &r.rs.Alpha)
+		r.alphaSet = true
+	}},
 	"virtualhost": {fn: func(d *decoder, r *rsDraft, n *node) {
 		var s string
 		d.str(n, &s)
@@ -848,12 +1036,15 @@ var rsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*rsDraft]{
 	"MISC_CHECK": {multi: true, fn: addCheckNode},
 }, func(r *rsDraft) *checkDefaults { return &r.def })
 
-func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults) (RealServer, bool) {
+func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults, weight int) (RealServer, bool) {
 	if d.rsScratch == nil {
 		d.rsScratch = &rsDraft{}
 	}
 	dr := d.rsScratch
-	*dr = rsDraft{rs: RealServer{Pos: n.pos(), Weight: 1, Method: vs.Method, InhibitOnFailure: vs.InhibitOnFailure},
+	if weight == 0 {
+		weight = 1
+	}
+	*dr = rsDraft{rs: RealServer{Pos: n.pos(), Weight: weight, Method: vs.Method, InhibitOnFailure: vs.InhibitOnFailure, Alpha: vs.Alpha},
 		checkNodes: dr.checkNodes[:0]}
 	rs := &dr.rs
 	if !d.shape(n, true, 1, 2) {
@@ -874,7 +1065,7 @@ func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults) (
 		rs.Port = vs.Port
 	}
 	where := func() string { return "real_server " + netip.AddrPortFrom(rs.Addr, rs.Port).String() }
-	walkWith(d, n, where, rsKeywords, func(k kwOf[*rsDraft], c *node) { k.fn(d, dr, c) })
+	walkWith(d, n, "real_server", where, rsKeywords, func(k kwOf[*rsDraft], c *node) { k.fn(d, dr, c) })
 	def := dr.def.over(parent)
 	vh := vs.VirtualHost
 	if dr.virtualhost != nil {
@@ -882,16 +1073,16 @@ func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults) (
 	}
 	rs.Checkers = make([]Checker, 0, len(dr.checkNodes))
 	for _, cn := range dr.checkNodes {
-		if c, ok := d.checker(cn, rs, def, vh); ok {
+		if c, ok := d.checker(cn, rs, def, vh, rs.Alpha); ok {
 			rs.Checkers = append(rs.Checkers, c)
 		}
 	}
 	return *rs, true
 }
 
-func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtualhost string) (Checker, bool) {
+func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtualhost string, alpha bool) (Checker, bool) {
 	typ := CheckerType(n.key.text)
-	c := Checker{Pos: n.pos(), Type: typ, ConnectIP: rs.Addr, ConnectPort: rs.Port, Rise: 1, Fall: 1}
+	c := Checker{Pos: n.pos(), Type: typ, ConnectIP: rs.Addr, ConnectPort: rs.Port, Rise: 1, Fall: 1, Alpha: alpha}
 	if !d.shape(n, true, 0, 0) {
 		return c, false
 	}
@@ -913,8 +1104,9 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 				}
 			}
 		}},
-		"rise": {fn: func(n *node) { d.intKw(n, 1, 1<<20, &c.Rise) }},
-		"fall": {fn: func(n *node) { d.intKw(n, 1, 1<<20, &c.Fall) }},
+		"rise":  {fn: func(n *node) { d.intKw(n, 1, 1<<20, &c.Rise) }},
+		"fall":  {fn: func(n *node) { d.intKw(n, 1, 1<<20, &c.Fall) }},
+		"alpha": {fn: func(n *node) { d.flag(n, &c.Alpha) }},
 	}
 	d.checkDefaultKeywords(spec, &own)
 	retryDefault, dbrDefault := 1, time.Second
@@ -929,6 +1121,25 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 			}
 		}}
 		spec["virtualhost"] = kw{fn: func(n *node) { d.str(n, &h.VirtualHost) }}
+		spec["fast_recovery"] = kw{fn: func(n *node) { d.flag(n, &h.FastRecovery) }}
+		spec["enable_sni"] = kw{fn: func(n *node) { d.flag(n, &h.EnableSNI) }}
+		spec["http_protocol"] = kw{fn: func(n *node) {
+			// check_http.c, http_protocol_handler: 1.0 (the default),
+			// 1.0C/1.0c (adds "Connection: close") or 1.1.
+			t, ok := d.value(n)
+			if !ok {
+				return
+			}
+			switch t.text {
+			case "1.0":
+			case "1.0C", "1.0c":
+				d.diag.warnf(n.pos(), "accepted, ignored: http_protocol %s (lvsctl's checker sends HTTP/1.0 requests, after which the server closes the connection anyway; delete the line)", t.text)
+			case "1.1":
+				d.diag.errorf(t.pos(), "http_protocol 1.1 is a keepalived feature lvsctl does not support: its checker sends HTTP/1.0 requests")
+			default:
+				d.diag.errorf(t.pos(), "http_protocol: %q is not 1.0, 1.0C or 1.1 (keepalived would ignore the line)", t.text)
+			}
+		}}
 		spec["nb_get_retry"] = kw{fn: func(n *node) {
 			d.intPtr(n, 0, 1<<20, &own.retry)
 			d.diag.warnf(n.pos(), "nb_get_retry is deprecated (in keepalived too): write retry; accepted with the same meaning")
@@ -939,6 +1150,11 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 		c.Misc = m
 		var timeout *time.Duration
 		spec["misc_path"] = kw{fn: func(n *node) { d.script(n, &m.Path) }}
+		// keepalived's MISC_CHECK has no connection keywords
+		// (install_checker_common_keywords(false)): it ignores them.
+		for _, k := range []string{"connect_ip", "connect_port", "bindto", "bind_port", "connect_timeout"} {
+			delete(spec, k)
+		}
 		spec["misc_timeout"] = kw{fn: func(n *node) { d.durPtr(n, time.Second, maxTimer, true, &timeout) }}
 		spec["misc_dynamic"] = kw{fn: func(n *node) { d.flag(n, &m.Dynamic) }}
 		spec["user"] = kw{fn: func(n *node) {
@@ -956,7 +1172,7 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 			}
 		}()
 	}
-	d.walk(n, string(typ), spec)
+	d.walk(n, string(typ), string(typ), spec)
 	// Own value, else real server, else virtual server, else the type's default.
 	eff := own.over(parent)
 	c.Retry = retryDefault
@@ -998,8 +1214,9 @@ func (d *decoder) url(n *node) (URL, bool) {
 	if !d.shape(n, true, 0, 0) {
 		return u, false
 	}
-	d.walk(n, "url", map[string]kw{
-		"path": {fn: func(n *node) { d.str(n, &u.Path) }},
+	d.walk(n, "url", "url", map[string]kw{
+		"path":        {fn: func(n *node) { d.str(n, &u.Path) }},
+		"virtualhost": {fn: func(n *node) { d.str(n, &u.VirtualHost) }},
 		"digest": {fn: func(n *node) {
 			if t, ok := d.value(n); ok {
 				s := strings.ToLower(t.text)

@@ -13,18 +13,29 @@ const maxDiagnostics = 1000
 type diagnostics struct {
 	list []Diagnostic
 	full bool
+	// seen drops exact repeats: the body of a virtual_server group is
+	// decoded once per member of the group.
+	seen map[Diagnostic]bool
 }
 
 func (d *diagnostics) add(pos Position, sev Severity, format string, args []any) {
 	if d.full {
 		return
 	}
+	diag := Diagnostic{Pos: pos, Severity: sev, Message: fmt.Sprintf(format, args...)}
+	if d.seen[diag] {
+		return
+	}
+	if d.seen == nil {
+		d.seen = map[Diagnostic]bool{}
+	}
+	d.seen[diag] = true
 	if len(d.list) == maxDiagnostics {
 		d.full = true
 		d.list = append(d.list, Diagnostic{Pos: pos, Severity: SeverityError, Message: fmt.Sprintf("too many problems (%d); stopping here", maxDiagnostics)})
 		return
 	}
-	d.list = append(d.list, Diagnostic{Pos: pos, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	d.list = append(d.list, diag)
 }
 
 func (d *diagnostics) errorf(pos Position, format string, args ...any) {

@@ -48,6 +48,7 @@ func (c *Config) Director() director.Config {
 		if vs.OPS {
 			svc.Flags |= director.FlagOnePacket
 		}
+		svc.Flags |= vs.SchedulerFlags & (director.FlagSched1 | director.FlagSched2 | director.FlagSched3)
 		svc.Netmask = director.DefaultNetmask(key.Family)
 		if g := vs.PersistenceGranularity; g.IsValid() {
 			if key.Family == director.IPv6 {
@@ -80,6 +81,7 @@ func (c *Config) Director() director.Config {
 				UpperThreshold:   rs.UThreshold,
 				LowerThreshold:   rs.LThreshold,
 				InhibitOnFailure: rs.InhibitOnFailure,
+				Alpha:            rs.Alpha,
 				NotifyUp:         rs.NotifyUp.Command,
 				NotifyDown:       rs.NotifyDown.Command,
 				Checked:          len(rs.Checkers) > 0,

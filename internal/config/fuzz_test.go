@@ -17,6 +17,8 @@ func FuzzParse(f *testing.F) {
 	seeds = append(seeds, more...)
 	more, _ = filepath.Glob("../../vrrp/testdata/*.conf")
 	seeds = append(seeds, more...)
+	samples, _ := filepath.Glob("testdata/keepalived-samples/keepalived.conf.*")
+	seeds = append(seeds, samples...)
 	if len(seeds) < 20 {
 		f.Fatalf("only %d seed fixtures found", len(seeds))
 	}
@@ -28,6 +30,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("include a\ninclude *\n"))
 	f.Add([]byte("a {\n{\n}\"\n"))
+	f.Add([]byte("$A= \\\n$A \\\n@x $B\n$B=${A}\n@^y $A\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		fsys := memFS{"/k/a": string(src), "/k/b": "include a\n"}
 		cfg, _, err := Parse("/k/main.conf", src, Options{FS: fsys, MaxBytes: 256 << 10})

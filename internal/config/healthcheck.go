@@ -46,7 +46,7 @@ func HealthSpec(vs *VirtualServer, rs *RealServer, ck *Checker) (healthcheck.Spe
 		DelayBeforeRetry: ck.DelayBeforeRetry,
 		Retry:            ck.Retry,
 		Warmup:           ck.Warmup,
-		Alpha:            vs.Alpha,
+		Alpha:            vs.Alpha || rs.Alpha || ck.Alpha,
 		Rise:             ck.Rise,
 		Fall:             ck.Fall,
 	}
@@ -77,13 +77,17 @@ func HealthSpec(vs *VirtualServer, rs *RealServer, ck *Checker) (healthcheck.Spe
 		if ck.HTTP == nil {
 			return s, fmt.Errorf("%s without url settings", ck.Type)
 		}
-		h := &healthcheck.HTTPSpec{VirtualHost: ck.HTTP.VirtualHost}
+		h := &healthcheck.HTTPSpec{VirtualHost: ck.HTTP.VirtualHost, FastRecovery: ck.HTTP.FastRecovery}
 		if h.VirtualHost == "" {
 			h.VirtualHost = vs.VirtualHost
 		}
+		if ck.HTTP.EnableSNI && ck.Type == CheckSSL {
+			// keepalived (check_ssl.c) sends the virtual host as SNI.
+			h.SNI = h.VirtualHost
+		}
 		for _, u := range ck.HTTP.URLs {
 			h.URLs = append(h.URLs, healthcheck.URL{
-				Path: u.Path, Digest: u.Digest, Status: StatusRanges(u.StatusCodes),
+				Path: u.Path, Digest: u.Digest, Status: StatusRanges(u.StatusCodes), VirtualHost: u.VirtualHost,
 			})
 		}
 		s.HTTP = h

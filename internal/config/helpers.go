@@ -15,6 +15,9 @@ type decoder struct {
 	// Drafts reused from block to block (blocks of one kind never nest).
 	vsScratch *vsDraft
 	rsScratch *rsDraft
+	// vridPos[i] is where Config.VRRPInstances[i]'s virtual_router_id
+	// value is, so a duplicate is reported there.
+	vridPos []Position
 }
 
 // kw describes one keyword of a block.
@@ -23,65 +26,10 @@ type kw struct {
 	multi bool // may appear several times
 }
 
-// The keyword tables below are read-only after initialisation.
-
-// ignoredKeywords are keepalived keywords that only notify or log (or tune
-// keepalived's own process): lvsctl accepts them with a warning.
-var ignoredKeywords = map[string]string{
-	"notification_email":      "SMTP alerts are not sent by lvsctl",
-	"notification_email_from": "SMTP alerts are not sent by lvsctl",
-	"smtp_server":             "SMTP alerts are not sent by lvsctl",
-	"smtp_connect_timeout":    "SMTP alerts are not sent by lvsctl",
-	"smtp_helo_name":          "SMTP alerts are not sent by lvsctl",
-	"smtp_alert":              "SMTP alerts are not sent by lvsctl",
-	"smtp_alert_vrrp":         "SMTP alerts are not sent by lvsctl",
-	"smtp_alert_checker":      "SMTP alerts are not sent by lvsctl",
-	"email_faults":            "SMTP alerts are not sent by lvsctl",
-	"enable_snmp_vrrp":        "lvsctl has no SNMP agent (use its metrics)",
-	"enable_snmp_checker":     "lvsctl has no SNMP agent (use its metrics)",
-	"enable_snmp_rfc":         "lvsctl has no SNMP agent (use its metrics)",
-	"enable_snmp_rfcv2":       "lvsctl has no SNMP agent (use its metrics)",
-	"enable_snmp_rfcv3":       "lvsctl has no SNMP agent (use its metrics)",
-	"enable_snmp_keepalived":  "lvsctl has no SNMP agent (use its metrics)",
-	"enable_snmp_vrrp_traps":  "lvsctl has no SNMP agent (use its metrics)",
-	"enable_traps":            "lvsctl has no SNMP agent (use its metrics)",
-	"snmp_socket":             "lvsctl has no SNMP agent (use its metrics)",
-	"enable_dbus":             "lvsctl has no D-Bus interface (use its status socket)",
-	"log_all_failures":        "lvsctl logs every check transition",
-	"debug":                   "use lvsctl's log level instead",
-	"log_detail":              "use lvsctl's log level instead",
-	"vrrp_no_swap":            "process tuning of keepalived",
-	"checker_no_swap":         "process tuning of keepalived",
-	"vrrp_priority":           "process tuning of keepalived",
-	"checker_priority":        "process tuning of keepalived",
-	"vrrp_rt_priority":        "process tuning of keepalived",
-	"checker_rt_priority":     "process tuning of keepalived",
-	"process_names":           "process tuning of keepalived",
-	"lvs_flush":               "lvsctl reconciles the IPVS table against the configuration instead of flushing it",
-	"vrrp_check_unicast_src":  "lvsctl always checks the source of unicast adverts against the peers",
-}
-
-// unsupportedKeywords are keepalived keywords that change behaviour in ways
-// lvsctl does not implement: using them is an error, so nothing silently
-// behaves differently from keepalived.
-var unsupportedKeywords = map[string]bool{
-	"virtual_server_group": true, "static_ipaddress": true, "static_routes": true, "static_rules": true,
-	"virtual_routes": true, "virtual_rules": true, "vrrp_track_process": true, "track_process": true,
-	"vrrp_track_file": true, "track_file": true, "bfd_instance": true, "track_bfd": true, "garp_group": true,
-	"linkbeat_interfaces": true, "net_namespace": true, "instance": true, "use_vmac": true,
-	"vmac_xmit_base": true, "UDP_CHECK": true, "DNS_CHECK": true, "SMTP_CHECK": true, "BFD_CHECK": true, "PING_CHECK": true,
-	"FILE_CHECK": true, "dynamic_interfaces": true, "accept": true, "no_accept": true,
-	"garp_extra_if": true, "notify_master_rx_lower_pri": true, "sh-port": true, "sh-fallback": true,
-	"mh-port": true, "mh-fallback": true, "local_address_group": true, "http_protocol": true,
-	"sni_name": true, "regex": true, "fwmark": true, "vrrp_startup_delay": true, "vrrp_iptables": true,
-	"vrrp_ipsets": true, "nftables": true, "sync_group_tracking_weight": true,
-	"unicast_fault_no_peer": true, "old_unicast_checksum": true, "track_src_ip": true,
-	"strict_mode": true, "lvs_flush_on_stop": true, "enable_script_security_nowarn": true, "vrrp_min_garp": true,
-}
-
 // walk decodes the children of block n with the keyword table spec.
-func (d *decoder) walk(parent *node, where string, spec map[string]kw) {
-	walkWith(d, parent, func() string { return where }, spec, func(k kw, n *node) { k.fn(n) })
+// block names the kind of block for the keyword table (keepalived.go).
+func (d *decoder) walk(parent *node, block, where string, spec map[string]kw) {
+	walkWith(d, parent, block, func() string { return where }, spec, func(k kw, n *node) { k.fn(n) })
 }
 
 // keyword is an entry of a keyword table: closures over one block's state
@@ -102,7 +50,7 @@ func (k kwOf[S]) isMulti() bool { return k.multi }
 
 // walkWith decodes the children of parent with spec; call runs one entry.
 // where names the block in messages and is only computed for one.
-func walkWith[K keyword](d *decoder, parent *node, where func() string, spec map[string]K, call func(K, *node)) {
+func walkWith[K keyword](d *decoder, parent *node, block string, where func() string, spec map[string]K, call func(K, *node)) {
 	// Keywords seen once at most: few per block, so a small list beats a
 	// map allocated per block.
 	type seenKey struct {
@@ -122,7 +70,7 @@ func walkWith[K keyword](d *decoder, parent *node, where func() string, spec map
 		}
 		k, ok := spec[key]
 		if !ok {
-			d.unknown(c, where(), keys(spec))
+			notImplemented(d, c, block, where(), spec)
 			continue
 		}
 		if !k.isMulti() {
@@ -158,32 +106,47 @@ func (d *decoder) special(n *node) bool {
 		// A quoted first word is a value (a name in a list), never syntax.
 		return false
 	}
+	// The preprocessor (preproc.go) has run: "@ID" lines and $NAME
+	// definitions are gone, and what is left with a '$' is undefined.
 	switch {
-	case strings.HasPrefix(key, "@"):
-		d.diag.errorf(n.pos(), "conditional configuration (%s) is not supported by lvsctl: keep one file per host instead", key)
-		return true
 	case strings.HasPrefix(key, "$"):
-		d.diag.errorf(n.pos(), "parameter definitions and substitutions (%s) are not supported by lvsctl: write the value literally", key)
+		d.diag.errorf(n.pos(), "%s is not a parameter definition ($NAME=VALUE) or a defined $NAME: keepalived would report it as an unknown keyword and ignore the line", key)
 		return true
-	case strings.HasPrefix(key, "~SEQ"):
-		d.diag.errorf(n.pos(), "~SEQ sequences are not supported by lvsctl: write each line out")
+	case strings.HasPrefix(key, "~SEQ"), strings.HasPrefix(key, "~LST"):
+		d.diag.errorf(n.pos(), "%s sequences are a keepalived feature lvsctl does not support: write each line out", key[:4])
 		return true
 	}
 	for _, a := range n.args {
 		if !a.quoted && strings.HasPrefix(a.text, "$") {
-			d.diag.errorf(a.pos(), "parameter substitution (%s) is not supported by lvsctl: write the value literally", a.text)
+			d.diag.errorf(a.pos(), "%s is not defined: keepalived would use the text %q as it is; define it with $%s=VALUE before this line", a.text, a.text, strings.Trim(a.text, "${}"))
 			return true
 		}
 	}
-	if why, ok := ignoredKeywords[key]; ok {
-		d.diag.warnf(n.pos(), "accepted, ignored: %s (%s)", key, why)
-		return true
-	}
-	if unsupportedKeywords[key] {
-		d.diag.errorf(n.pos(), "%s is a keepalived keyword that lvsctl does not support; remove it or keep using keepalived for this configuration", key)
-		return true
-	}
 	return false
+}
+
+// notImplemented reports a keyword block's decoder does not take: a
+// keepalived keyword lvsctl ignores or refuses (keepalived.go), else an
+// unknown one.
+func notImplemented[K keyword](d *decoder, n *node, block, where string, spec map[string]K) {
+	key := n.key.text
+	k, ok := lookupKeyword(block, key)
+	switch {
+	case ok && k.Class == Ignored:
+		d.diag.warnf(n.pos(), "accepted, ignored: %s (%s)", key, k.Why)
+	case ok && k.Class == Unsupported:
+		d.diag.errorf(n.pos(), "%s is a keepalived feature lvsctl does not support: %s", key, k.Why)
+	case ok && k.Class == Misread:
+		d.diag.errorf(n.pos(), "%s in %s: %s", key, where, k.Why)
+	default:
+		names := keys(spec)
+		for _, name := range blockKeywords(block) {
+			if _, dup := spec[name]; !dup {
+				names = append(names, name)
+			}
+		}
+		d.unknown(n, where, names)
+	}
 }
 
 func (d *decoder) unknown(n *node, where string, spec []string) {
@@ -192,10 +155,10 @@ func (d *decoder) unknown(n *node, where string, spec []string) {
 	}
 	key := n.key.text
 	if len(n.args) > 0 && n.args[0].glued {
-		d.diag.errorf(n.pos(), "unknown keyword %q in %s: a space is missing before the quoted string, or the keyword is misspelt%s", key, where, suggest(key, spec))
+		d.diag.errorf(n.pos(), "unknown keyword %q in %s: a space is missing before the quoted string, or the keyword is misspelt%s; keepalived would ignore the line", key, where, suggest(key, spec))
 		return
 	}
-	d.diag.errorf(n.pos(), "unknown keyword %q in %s%s", key, where, suggest(key, spec))
+	d.diag.errorf(n.pos(), "unknown keyword %q in %s%s; keepalived would ignore the line", key, where, suggest(key, spec))
 }
 
 // suggest returns " (did you mean X?)" for the closest of the keywords
@@ -430,6 +393,22 @@ func (d *decoder) addr(t token, what string) (netip.Addr, bool) {
 	return a.Unmap(), true
 }
 
+// addrStripPrefix reads an address that may carry a /LEN, which
+// keepalived strips (unicast_src_ip, unicast_peer): accepted with a
+// warning, as the prefix means nothing there.
+func (d *decoder) addrStripPrefix(t token, what string) (netip.Addr, bool) {
+	if a, l, ok := strings.Cut(t.text, "/"); ok {
+		p, err := netip.ParsePrefix(t.text)
+		if err != nil || p.Addr().Zone() != "" {
+			d.diag.errorf(t.pos(), "%s: %q is not an IP address", what, t.text)
+			return netip.Addr{}, false
+		}
+		d.diag.warnf(t.pos(), "%s: the prefix length /%s means nothing here; keepalived strips it, and so does lvsctl: write %s", what, l, a)
+		return p.Addr().Unmap(), true
+	}
+	return d.addr(t, what)
+}
+
 func (d *decoder) addrKw(n *node, dst *netip.Addr) {
 	if t, ok := d.value(n); ok {
 		if a, ok := d.addr(t, n.key.text); ok {
@@ -452,6 +431,20 @@ func (d *decoder) script(n *node, dst *Script) {
 	parts := make([]string, len(n.args))
 	for i, a := range n.args {
 		parts[i] = a.text
+	}
+	// keepalived re-reads the first word of the line as the whole command
+	// line (lib/notify.c, set_script_params_array): the words after an
+	// unquoted command are dropped (misc_path, vrrp_script's script) or
+	// read as the user and group to run it as (notify scripts,
+	// notify_script_init). The command is kept, so that no "has no
+	// misc_path" follows.
+	if len(n.args) > 1 && !n.args[0].quoted {
+		switch n.key.text {
+		case "misc_path", "script":
+			d.diag.errorf(n.args[1].pos(), "%s: keepalived would run only %q (the first word of an unquoted command) and drop the rest: quote the whole command", n.key.text, n.args[0].text)
+		default:
+			d.diag.errorf(n.args[1].pos(), "%s: keepalived would run only %q and read %q as the user to run it as: quote the whole command", n.key.text, n.args[0].text, n.args[1].text)
+		}
 	}
 	cmd := strings.TrimSpace(strings.Join(parts, " "))
 	if cmd == "" {
@@ -482,11 +475,19 @@ func (d *decoder) names(n *node) []NameRef {
 	return out
 }
 
-func (d *decoder) method(t token, what string) (Method, bool) {
-	switch m := Method(strings.ToUpper(t.text)); m {
+// method reads a forwarding method. keepalived compares with strcmp and
+// ignores anything else (check_parser.c, svr_forwarding_handler): then
+// the previous method stays, which fallback names for the message.
+func (d *decoder) method(t token, what, fallback string) (Method, bool) {
+	switch m := Method(t.text); m {
 	case MethodNAT, MethodDR, MethodTUN:
 		return m, true
 	}
-	d.diag.errorf(t.pos(), "%s: unknown forwarding method %q (NAT, DR or TUN)", what, t.text)
+	switch up := Method(strings.ToUpper(t.text)); up {
+	case MethodNAT, MethodDR, MethodTUN:
+		d.diag.errorf(t.pos(), "%s %q: keepalived is case-sensitive and would ignore this line, so %s: write %s", what, t.text, fallback, up)
+	default:
+		d.diag.errorf(t.pos(), "%s: unknown forwarding method %q (NAT, DR or TUN); keepalived would ignore this line, so %s", what, t.text, fallback)
+	}
 	return "", false
 }

@@ -48,7 +48,10 @@ func (p tokPos) position() Position {
 // continues, so one pass reports everything.
 type lexer struct {
 	file *string // shared by the positions of all tokens
-	src  []byte
+	// lineMap maps the lines of src to those of the file when src is the
+	// preprocessor's output (nil: the same).
+	lineMap []int32
+	src     []byte
 	// text is src as one string: bare words are substrings of it, so a
 	// file of 100,000 words costs one allocation, not 100,000.
 	text string
@@ -62,7 +65,17 @@ func newLexer(file string, src []byte, diag *diagnostics) *lexer {
 	return &lexer{file: &file, src: src, text: string(src), line: 1, col: 1, diag: diag}
 }
 
-func (l *lexer) pos() tokPos { return tokPos{file: l.file, line: int32(l.line), col: int32(l.col)} }
+func (l *lexer) pos() tokPos {
+	line := int32(l.line)
+	if l.lineMap != nil {
+		if l.line-1 < len(l.lineMap) {
+			line = l.lineMap[l.line-1]
+		} else if len(l.lineMap) > 0 {
+			line = l.lineMap[len(l.lineMap)-1] + 1
+		}
+	}
+	return tokPos{file: l.file, line: line, col: int32(l.col)}
+}
 
 func (l *lexer) advance() {
 	if l.src[l.off] == '\n' {

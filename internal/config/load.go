@@ -3,7 +3,9 @@ package config
 import (
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
+	"strings"
 )
 
 // Limits that keep a hostile or broken file from exhausting the loader.
@@ -27,6 +29,20 @@ type Options struct {
 	MaxIncludeDepth int
 	// MaxBytes bounds the total size of all files (DefaultMaxBytes).
 	MaxBytes int64
+	// ConfigID selects the "@ID" lines of the file (keepalived -i); empty
+	// means this host's name up to its first dot, as keepalived.
+	ConfigID string
+}
+
+// DefaultConfigID is keepalived's default config id: the host name up to
+// its first dot.
+func DefaultConfigID() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	h, _, _ = strings.Cut(h, ".")
+	return h
 }
 
 // HostInterfaceExists reports whether the named interface exists on this
@@ -81,10 +97,15 @@ func Parse(name string, src []byte, opts Options) (*Config, []Diagnostic, error)
 		maxFiles:  DefaultMaxFiles,
 		order:     map[string]int{},
 	}
+	id := opts.ConfigID
+	if id == "" {
+		id = DefaultConfigID()
+	}
+	b.pp = &preprocessor{configID: id, defs: map[string]definition{}, diag: diag, budget: opts.MaxBytes}
 	nodes := b.source(name, src, Position{File: name, Line: 1, Col: 1})
 	d := &decoder{diag: diag}
 	cfg := d.config(nodes)
-	validate(cfg, diag, opts.InterfaceExists)
+	validate(cfg, diag, opts.InterfaceExists, d.vridPos)
 	errs, warns := diag.split(b.order)
 	if len(errs) > 0 {
 		return nil, warns, ErrorList(errs)

@@ -330,6 +330,9 @@ type VirtualServer struct {
 	Omega bool `json:"omega"`
 	// HASuspend suspends checks while the VIP is absent.
 	HASuspend bool `json:"ha_suspend"`
+	// SchedulerFlags are the IPVS scheduler flags FlagSched1..3 of the
+	// director (flag-1..3; sh-/mh-fallback is flag-1, sh-/mh-port flag-2).
+	SchedulerFlags uint32 `json:"scheduler_flags"`
 	// VirtualHost is the default Host header of HTTP/SSL checks.
 	VirtualHost string       `json:"virtualhost"`
 	RealServers []RealServer `json:"real_servers"`
@@ -358,9 +361,12 @@ type RealServer struct {
 	// Method is the forwarding method (the virtual server's).
 	Method Method `json:"lb_kind"`
 	// InhibitOnFailure sets weight 0 instead of removing it when down.
-	InhibitOnFailure bool   `json:"inhibit_on_failure"`
-	NotifyUp         Script `json:"notify_up"`
-	NotifyDown       Script `json:"notify_down"`
+	InhibitOnFailure bool `json:"inhibit_on_failure"`
+	// Alpha starts this real server down until its checks pass (the
+	// virtual server's alpha).
+	Alpha      bool   `json:"alpha"`
+	NotifyUp   Script `json:"notify_up"`
+	NotifyDown Script `json:"notify_down"`
 	// UThreshold / LThreshold are IPVS connection thresholds (0: none).
 	UThreshold uint32    `json:"uthreshold"`
 	LThreshold uint32    `json:"lthreshold"`
@@ -405,10 +411,13 @@ type Checker struct {
 	// Rise and Fall are lvsctl extensions: consecutive passed checks needed
 	// to mark a down server up, and failed checks (each after its retries)
 	// to mark an up server down. Both 1, which is keepalived's behaviour.
-	Rise int          `json:"rise"`
-	Fall int          `json:"fall"`
-	HTTP *HTTPChecker `json:"http,omitempty"`
-	Misc *MiscChecker `json:"misc,omitempty"`
+	Rise int `json:"rise"`
+	Fall int `json:"fall"`
+	// Alpha starts the checker down until its first success (the real
+	// server's alpha).
+	Alpha bool         `json:"alpha"`
+	HTTP  *HTTPChecker `json:"http,omitempty"`
+	Misc  *MiscChecker `json:"misc,omitempty"`
 }
 
 // HTTPChecker holds the HTTP_GET / SSL_GET specific settings.
@@ -418,6 +427,10 @@ type HTTPChecker struct {
 	VirtualHost string `json:"virtualhost"`
 	// TLS is true for SSL_GET.
 	TLS bool `json:"tls"`
+	// FastRecovery checks a recovering server's URLs back to back.
+	FastRecovery bool `json:"fast_recovery"`
+	// EnableSNI sends the virtual host as TLS server name (SSL_GET).
+	EnableSNI bool `json:"enable_sni"`
 }
 
 // URL is one url block of an HTTP checker.
@@ -428,6 +441,8 @@ type URL struct {
 	Digest string `json:"digest"`
 	// StatusCodes are the accepted codes (200-299 when none are given).
 	StatusCodes []int `json:"status_code"`
+	// VirtualHost is this URL's Host header ("": the checker's).
+	VirtualHost string `json:"virtualhost"`
 }
 
 // MiscChecker is the MISC_CHECK specific part.

@@ -123,7 +123,7 @@ func TestFullConfig(t *testing.T) {
 	assert.True(t, cfg.VRRPScripts[1].InitFail)
 
 	web := cfg.VRRPInstances[0]
-	assert.Equal(t, StateMaster, web.State)
+	assert.Equal(t, StateBackup, web.State)
 	assert.Equal(t, 150, web.Priority)
 	assert.Equal(t, "VG_1", web.SyncGroup)
 	assert.Equal(t, "s3cret", web.Auth.Pass)

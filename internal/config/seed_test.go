@@ -132,7 +132,7 @@ func TestSeedTypoFailsAtItsLine(t *testing.T) {
 	require.True(t, errors.As(err, &list), "want ErrorList, got %v", err)
 	require.Len(t, list, 1)
 	assert.Equal(t, Position{File: "testdata/seed/typo-notify-seedlines.conf", Line: 504, Col: 5}, list[0].Pos)
-	assert.Equal(t, `testdata/seed/typo-notify-seedlines.conf:504:5: unknown keyword "notify_" in vrrp_instance External_1: a space is missing before the quoted string, or the keyword is misspelt (did you mean "notify"?)`, list[0].String())
+	assert.Equal(t, `testdata/seed/typo-notify-seedlines.conf:504:5: unknown keyword "notify_" in vrrp_instance External_1: a space is missing before the quoted string, or the keyword is misspelt (did you mean "notify"?); keepalived would ignore the line`, list[0].String())
 }
 
 func TestJSONRoundTrip(t *testing.T) {

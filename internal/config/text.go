@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/lvsctl/lvsctl/director"
 )
 
 // WriteText writes cfg in keepalived.conf syntax with every effective
@@ -277,10 +280,18 @@ func (p *printer) virtualServer(vs *VirtualServer) {
 	if vs.PersistenceTimeout > 0 {
 		p.line("persistence_timeout", secs(vs.PersistenceTimeout))
 	}
-	if vs.PersistenceGranularity.IsValid() {
-		p.line("persistence_granularity", strconv.Itoa(vs.PersistenceGranularity.Bits()))
+	if g := vs.PersistenceGranularity; g.IsValid() {
+		if g.Addr().Is4() {
+			// keepalived reads a bare number as an address on IPv4.
+			p.line("persistence_granularity", net.IP(net.CIDRMask(g.Bits(), 32)).String())
+		} else {
+			p.line("persistence_granularity", strconv.Itoa(g.Bits()))
+		}
 	}
 	p.flag("ops", vs.OPS)
+	for i, name := range []string{"flag-1", "flag-2", "flag-3"} {
+		p.flag(name, vs.SchedulerFlags&(director.FlagSched1<<i) != 0)
+	}
 	if s := vs.SorryServer; s != nil {
 		p.line("sorry_server", s.Addr.String(), strconv.Itoa(int(s.Port)))
 		p.line("sorry_server_lvs_method", string(s.Method))
@@ -304,8 +315,9 @@ func (p *printer) virtualServer(vs *VirtualServer) {
 func (p *printer) realServer(rs *RealServer) {
 	p.open("real_server", rs.Addr.String(), strconv.Itoa(int(rs.Port)))
 	p.line("weight", itoa(rs.Weight))
-	p.line("lb_kind", string(rs.Method))
+	p.line("lvs_method", string(rs.Method))
 	p.flag("inhibit_on_failure", rs.InhibitOnFailure)
+	p.flag("alpha", rs.Alpha)
 	p.script("notify_up", rs.NotifyUp)
 	p.script("notify_down", rs.NotifyDown)
 	if rs.UThreshold != 0 {
@@ -322,26 +334,33 @@ func (p *printer) realServer(rs *RealServer) {
 
 func (p *printer) checker(c *Checker) {
 	p.open(string(c.Type))
-	p.addr("connect_ip", c.ConnectIP)
-	p.line("connect_port", strconv.Itoa(int(c.ConnectPort)))
-	p.addr("bindto", c.BindTo)
-	if c.BindPort != 0 {
-		p.line("bind_port", strconv.Itoa(int(c.BindPort)))
+	if c.Type != CheckMisc {
+		// keepalived's MISC_CHECK has no connection keywords.
+		p.addr("connect_ip", c.ConnectIP)
+		p.line("connect_port", strconv.Itoa(int(c.ConnectPort)))
+		p.addr("bindto", c.BindTo)
+		if c.BindPort != 0 {
+			p.line("bind_port", strconv.Itoa(int(c.BindPort)))
+		}
+		p.line("connect_timeout", secs(c.ConnectTimeout))
 	}
-	p.line("connect_timeout", secs(c.ConnectTimeout))
 	p.line("delay_loop", secs(c.DelayLoop))
 	p.line("retry", itoa(c.Retry))
 	p.line("delay_before_retry", secs(c.DelayBeforeRetry))
 	p.line("warmup", secs(c.Warmup))
 	p.line("rise", itoa(c.Rise), "! lvsctl extension")
 	p.line("fall", itoa(c.Fall), "! lvsctl extension")
+	p.flag("alpha", c.Alpha)
 	if h := c.HTTP; h != nil {
 		p.opt("virtualhost", h.VirtualHost)
+		p.flag("fast_recovery", h.FastRecovery)
+		p.flag("enable_sni", h.EnableSNI)
 		for _, u := range h.URLs {
 			p.open("url")
 			p.line("path", quote(u.Path))
 			p.opt("digest", u.Digest)
 			p.line("status_code", codeRanges(u.StatusCodes))
+			p.opt("virtualhost", u.VirtualHost)
 			p.close()
 		}
 	}

@@ -43,6 +43,7 @@ type treeBuilder struct {
 	total     int64
 	files     int
 	stack     []string // files being read, for loop detection
+	pp        *preprocessor
 	order     map[string]int
 	// exhausted is set once a size limit was hit: later includes are
 	// skipped silently, so a hostile file costs one error, not millions.
@@ -95,7 +96,13 @@ func (b *treeBuilder) source(name string, src []byte, from Position) []*node {
 	}
 	b.stack = append(b.stack, name)
 	defer func() { b.stack = b.stack[:len(b.stack)-1] }()
-	toks := newLexer(name, src, b.diag).tokens()
+	lx := newLexer(name, src, b.diag)
+	if b.pp != nil && b.pp.needsPreprocessing(src) {
+		text, lines := b.pp.run(name, src)
+		lx = newLexer(name, text, b.diag)
+		lx.lineMap = lines
+	}
+	toks := lx.tokens()
 	p := &treeParser{b: b, toks: toks, dir: filepath.Dir(name)}
 	nodes := p.list(0)
 	return nodes

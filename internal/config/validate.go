@@ -8,13 +8,14 @@ import (
 // validate checks what needs the whole configuration: references between
 // blocks, duplicates and cross-field rules. It appends to diag and never
 // stops early, so every problem is reported at once.
-func validate(cfg *Config, diag *diagnostics, ifaceExists func(string) bool) {
-	validateVRRP(cfg, diag, ifaceExists)
+// vridPos[i] is the position of instance i's virtual_router_id value.
+func validate(cfg *Config, diag *diagnostics, ifaceExists func(string) bool, vridPos []Position) {
+	validateVRRP(cfg, diag, ifaceExists, vridPos)
 	validateLVS(cfg, diag)
 	validateSync(cfg, diag, ifaceExists)
 }
 
-func validateVRRP(cfg *Config, diag *diagnostics, ifaceExists func(string) bool) {
+func validateVRRP(cfg *Config, diag *diagnostics, ifaceExists func(string) bool, vridPos []Position) {
 	scripts := map[string]Position{}
 	for _, s := range cfg.VRRPScripts {
 		if first, dup := scripts[s.Name]; dup {
@@ -94,7 +95,7 @@ func validateVRRP(cfg *Config, diag *diagnostics, ifaceExists func(string) bool)
 			a := v.Prefix.Addr()
 			if first, dup := vips[a]; dup {
 				if first == in {
-					diag.errorf(v.Pos, "address %s listed twice in vrrp_instance %s", a, in.Name)
+					diag.errorf(v.Pos, "address %s listed twice in vrrp_instance %s: keepalived would send it twice in adverts, and the kernel keeps the first one only (the options of this line are lost)", a, in.Name)
 				} else {
 					diag.errorf(v.Pos, "address %s is already a virtual address of vrrp_instance %s (%s)", a, first.Name, first.Pos)
 				}
@@ -105,7 +106,11 @@ func validateVRRP(cfg *Config, diag *diagnostics, ifaceExists func(string) bool)
 
 		key := vridKey{iface: in.Interface, v6: v6, vrid: in.VirtualRouterID}
 		if first, dup := vrids[key]; dup && in.VirtualRouterID != 0 {
-			diag.errorf(in.Pos, "virtual_router_id %d is already used on interface %s by vrrp_instance %s (%s)", in.VirtualRouterID, in.Interface, first.Name, first.Pos)
+			at := in.Pos
+			if i < len(vridPos) && vridPos[i].IsValid() {
+				at = vridPos[i]
+			}
+			diag.errorf(at, "virtual_router_id %d is already used on interface %s by vrrp_instance %s (%s)", in.VirtualRouterID, in.Interface, first.Name, first.Pos)
 		} else {
 			vrids[key] = in
 		}
@@ -191,7 +196,6 @@ func validateLVS(cfg *Config, diag *diagnostics) {
 			diag.warnf(vs.Pos, "%s has no real servers: only its sorry server (if any) will get traffic", name)
 		}
 		clear(rsSeen)
-		weights := 0
 		for ri := range vs.RealServers {
 			rs := &vs.RealServers[ri]
 			ap := netip.AddrPortFrom(rs.Addr, rs.Port)
@@ -200,7 +204,6 @@ func validateLVS(cfg *Config, diag *diagnostics) {
 				continue
 			}
 			rsSeen[ap] = rs.Pos
-			weights += rs.Weight
 			if !vs.IsFWMark() && rs.Addr.Is4() != vs.Addr.Is4() && rs.Method != MethodTUN {
 				diag.errorf(rs.Pos, "real_server %s is not of the address family of %s", rs.Addr, name)
 			}
@@ -210,9 +213,6 @@ func validateLVS(cfg *Config, diag *diagnostics) {
 			if rs.UThreshold != 0 && rs.LThreshold > rs.UThreshold {
 				diag.errorf(rs.Pos, "real_server %s: lthreshold %d is above uthreshold %d", ap, rs.LThreshold, rs.UThreshold)
 			}
-		}
-		if len(vs.RealServers) > 0 && vs.Quorum > weights {
-			diag.warnf(vs.Pos, "%s: quorum %d exceeds the total weight %d of its real servers; it can never be reached (keepalived lowers it to %d, lvsctl keeps it)", name, vs.Quorum, weights, weights)
 		}
 		if vs.Hysteresis >= vs.Quorum {
 			diag.errorf(vs.Pos, "%s: hysteresis %d must be below quorum %d", name, vs.Hysteresis, vs.Quorum)

@@ -73,7 +73,8 @@ vrrp_instance VI_1 {
 	assert.Equal(t, uint8(2), in.Version)
 	assert.Equal(t, vrrp.AuthPass, in.AuthType)
 	assert.Equal(t, "renwole0", in.AuthPass)
-	assert.True(t, in.Nopreempt)
+	// The seed's MASTER has nopreempt, which keepalived clears (so does lvsctl).
+	assert.False(t, in.Nopreempt)
 	assert.Equal(t, []netip.Addr{netip.MustParseAddr("10.16.8.11")}, in.UnicastPeers)
 	assert.Equal(t, []vrrp.VIP{
 		{Prefix: netip.MustParsePrefix("10.16.8.100/32"), Dev: "eth1", Scope: cfg.VRRPInstances[0].VIPs[0].Scope},
@@ -90,7 +91,7 @@ vrrp_instance VI_1 {
 // vrrp package receives every value filled in (it used to default them
 // itself, with these same values).
 func TestVRRPAdapterDefaults(t *testing.T) {
-	src := []byte("vrrp_script s {\n  script true\n}\nvrrp_instance VI_1 {\n  interface eth1\n  virtual_router_id 1\n  authentication {\n    auth_pass x\n  }\n  virtual_ipaddress {\n    192.0.2.1\n  }\n}\n")
+	src := []byte("vrrp_script s {\n  script true\n}\nvrrp_instance VI_1 {\n  interface eth1\n  virtual_router_id 1\n  authentication {\n    auth_type PASS\n    auth_pass x\n  }\n  virtual_ipaddress {\n    192.0.2.1\n  }\n}\n")
 	cfg, _, err := Parse("keepalived.conf", src, Options{})
 	require.NoError(t, err)
 	d := cfg.VRRP()
