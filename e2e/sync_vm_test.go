@@ -22,11 +22,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/director/ipvs"
 	"github.com/lvsctl/lvsctl/e2e/lab"
 	"github.com/lvsctl/lvsctl/e2e/vm/guest"
 	"github.com/lvsctl/lvsctl/internal/config"
+	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/vrrp/fsm"
 )
