@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -22,13 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/lvsctl/lvsctl/director/ipvs"
 	"github.com/lvsctl/lvsctl/e2e/lab"
 	"github.com/lvsctl/lvsctl/e2e/vm/guest"
-	"github.com/lvsctl/lvsctl/internal/config"
-	"github.com/lvsctl/lvsctl/internal/control"
-	"github.com/lvsctl/lvsctl/syncd"
-	"github.com/lvsctl/lvsctl/vrrp/fsm"
 )
 
 // The connection-sync scenario of issue #12 (docs/sync.md): two directors
@@ -96,9 +90,6 @@ type syncImpl struct {
 	sysctlsInFile bool
 	// start runs the director on conf with scratch files in dir.
 	start func(t *testing.T, h *lab.Host, conf, dir string) *lab.Process
-	// sidecar, when set, runs next to the director (the test-side sync
-	// driver of the lvsctl row).
-	sidecar func(t *testing.T, h *lab.Host, conf, dir string) *syncDriver
 }
 
 // keepalivedSync runs keepalived 2.2.7 (VRRP and checker, foreground,
@@ -114,9 +105,9 @@ func keepalivedSync(bin string, sync bool) syncImpl {
 	return im
 }
 
-// lvsctlSync runs `lvsctl director up`, with the extension sysctls in the
-// file when refresh is set. Until `director up` drives syncd.Runtime
-// itself, a syncDriver next to it does what the composition root will do.
+// lvsctlSync runs `lvsctl director up` (which drives the sync daemons from
+// its VRRP instance), with the extension sysctls in the file when refresh
+// is set.
 func lvsctlSync(bin string, sync, refresh bool) syncImpl {
 	im := syncImpl{name: "lvsctl", start: func(t *testing.T, h *lab.Host, conf, dir string) *lab.Process {
 		return h.Start(bin, "director", "up", "-f", conf, "--socket", filepath.Join(dir, "director.sock"))
@@ -127,81 +118,8 @@ func lvsctlSync(bin string, sync, refresh bool) syncImpl {
 			im.syncLine += "\n    lvs_sync_threshold 3 0\n    lvs_sync_refresh_period 1"
 			im.sysctlsInFile = true
 		}
-		im.sidecar = startSyncDriver
 	}
 	return im
-}
-
-// syncDriver stands in for the composition root: it loads the director's
-// file, starts syncd.Runtime in the director's namespace and relays the
-// VRRP state the director reports on its control socket.
-type syncDriver struct {
-	t      *testing.T
-	rt     *syncd.Runtime
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func startSyncDriver(t *testing.T, h *lab.Host, conf, dir string) *syncDriver {
-	cfg, _, err := config.Load(conf)
-	require.NoError(t, err)
-	k, err := ipvs.OpenSync(h.NSPath())
-	require.NoError(t, err)
-	t.Cleanup(func() { k.Close() })
-	log := slog.New(slog.NewTextHandler(testWriter{t, h.Name()}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	rt := syncd.New(k, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	require.NoError(t, rt.Start(ctx, cfg.Sync(), fsm.Init))
-	d := &syncDriver{t: t, rt: rt, cancel: cancel, done: make(chan struct{})}
-	states := map[string]fsm.State{}
-	for _, s := range []fsm.State{fsm.Init, fsm.Backup, fsm.Master, fsm.Fault, fsm.Stopped} {
-		states[s.String()] = s
-	}
-	sock := filepath.Join(dir, "director.sock")
-	go func() {
-		defer close(d.done)
-		for ctx.Err() == nil {
-			cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
-			resp, err := control.Call(cctx, sock, control.Request{Op: control.OpStatus})
-			ccancel()
-			if err == nil && resp.OK && resp.Status != nil {
-				for _, in := range resp.Status.VRRP {
-					if st, ok := states[in.State]; ok {
-						rt.SetVRRPState(in.Name, st) // the runtime logs its errors
-					}
-				}
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-	}()
-	return d
-}
-
-// crash stops relaying and leaves the kernel as it is (the host is gone).
-func (d *syncDriver) crash() {
-	d.cancel()
-	<-d.done
-}
-
-// stop is the end of a graceful stop: after VRRP has stopped.
-func (d *syncDriver) stop() {
-	d.cancel()
-	<-d.done
-	assert.NoError(d.t, d.rt.Stop(context.Background()))
-}
-
-// testWriter sends the driver's log to the test log.
-type testWriter struct {
-	t    *testing.T
-	name string
-}
-
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Logf("%s sync: %s", w.name, strings.TrimSpace(string(b)))
-	return len(b), nil
 }
 
 // withRefresh adds the sysctls that make the kernel re-send every active
@@ -535,7 +453,6 @@ type syncDirectorHost struct {
 	proc    *lab.Process
 	watcher *lab.Process // lives in the namespace: /proc/PID/net
 	dir     string
-	side    *syncDriver
 }
 
 // runSyncScenario runs the whole scenario with one implementation and
@@ -581,9 +498,6 @@ func runSyncScenario(t *testing.T, im syncImpl) syncRow {
 		d.watcher = d.host.Start("sleep", "86400")
 		conf := writeConf(d.host.Name(), state, prio)
 		d.proc = im.start(t, d.host, conf, d.dir)
-		if im.sidecar != nil {
-			d.side = im.sidecar(t, d.host, conf, d.dir)
-		}
 	}
 	waitFor := func(timeout time.Duration, what string, ds []*syncDirectorHost, cond func() bool) time.Duration {
 		t.Helper()
@@ -649,9 +563,6 @@ func runSyncScenario(t *testing.T, im syncImpl) syncRow {
 	crash := time.Now()
 	d1.link.Cut()
 	require.NoError(t, ignoreKilled(d1.proc.Kill()))
-	if d1.side != nil {
-		d1.side.crash()
-	}
 	waitFor(30*time.Second, "d2 takes the VIP over", []*syncDirectorHost{d2}, func() bool { return hasVIP(d2.host) })
 	event("crash (link cut + kill -9)", crash, d2, entries)
 
@@ -680,11 +591,6 @@ func runSyncScenario(t *testing.T, im syncImpl) syncRow {
 	waitFor(30*time.Second, "d2 takes the VIP over after SIGTERM", []*syncDirectorHost{d2}, func() bool { return hasVIP(d2.host) })
 	event("graceful stop (SIGTERM)", term, d2, entries)
 	assert.NoError(t, ignoreKilled(d1b.proc.Wait(30*time.Second)), "%s exits after SIGTERM", im.name)
-	for _, d := range []*syncDirectorHost{d1b, d2} {
-		if d.side != nil {
-			d.side.stop()
-		}
-	}
 	return row
 }
 
@@ -709,9 +615,6 @@ func tailLog(s string) string {
 // TestVMSyncFailover runs the scenario once per row and prints the table
 // (lines marked FIGURES, grepped by bench/sync.sh). The row without sync
 // must break streams on the crash: it proves the harness sees breaks.
-//
-// The lvsctl rows run lvsctl's VRRP and IPVS with syncd driven from the
-// test (syncDriver) until `director up` drives it; then drop the sidecar.
 func TestVMSyncFailover(t *testing.T) {
 	guest.RequireIPVS(t)
 	keepalived, err := exec.LookPath("keepalived")

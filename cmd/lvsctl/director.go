@@ -23,6 +23,7 @@ import (
 	"github.com/lvsctl/lvsctl/internal/app"
 	"github.com/lvsctl/lvsctl/internal/config"
 	"github.com/lvsctl/lvsctl/internal/control"
+	"github.com/lvsctl/lvsctl/syncd"
 )
 
 func socketFlag() *cli.StringFlag {
@@ -174,6 +175,13 @@ func directorUp(c *cli.Context) error {
 				return nil, nil, err
 			}
 			return cl, cl.Close, nil
+		},
+		OpenSync: func() (syncd.Kernel, func() error, error) {
+			k, err := ipvs.OpenSync("")
+			if err != nil {
+				return nil, nil, err
+			}
+			return k, k.Close, nil
 		},
 		NoVRRP:           c.Bool("no-vrrp"),
 		Health:           healthcheck.New[director.RealRef](healthcheck.Options{Logger: log}),
@@ -393,13 +401,64 @@ func writeDirectorStatus(w io.Writer, st control.Status, now time.Time) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(st.VRRP) == 0 {
-		return nil
+	if len(st.VRRP) > 0 {
+		if len(st.Services) > 0 || !st.IPVS {
+			fmt.Fprintln(w)
+		}
+		if err := writeVRRPStatus(w, st.VRRP, now); err != nil {
+			return err
+		}
 	}
-	if len(st.Services) > 0 || !st.IPVS {
+	if st.Sync != nil {
 		fmt.Fprintln(w)
+		return writeSyncStatus(w, *st.Sync)
 	}
-	return writeVRRPStatus(w, st.VRRP, now)
+	return nil
+}
+
+// writeSyncStatus prints the IPVS sync daemons: what the state table wants,
+// what the kernel runs, and how many connections the kernel holds (on a
+// backup: the master's, synced).
+func writeSyncStatus(w io.Writer, s syncd.Status) error {
+	ew := &errWriter{w: w}
+	follows := "no vrrp_instance (both daemons run)"
+	if s.Instance != "" {
+		follows = fmt.Sprintf("vrrp_instance %s (%s)", s.Instance, s.VRRPState)
+	}
+	fmt.Fprintf(ew, "IPVS SYNC  follows %s; connection entries %d (%d established)\n", follows,
+		s.Connections.Total, s.Connections.Established)
+	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ROLE\tWANTED\tRUNNING\tINTERFACE\tSYNC ID\tMAXLEN\tGROUP\tPORT")
+	for _, role := range []syncd.Role{syncd.Master, syncd.Backup} {
+		wanted := s.WantMaster
+		if role == syncd.Backup {
+			wanted = s.WantBackup
+		}
+		d, running := s.Running(role)
+		if !running {
+			fmt.Fprintf(tw, "  %s\t%s\tno\t-\t-\t-\t-\t-\n", role, yesNo(wanted))
+			continue
+		}
+		group := "-"
+		if d.Group.IsValid() {
+			group = d.Group.String()
+		}
+		fmt.Fprintf(tw, "  %s\t%s\tyes\t%s\t%d\t%d\t%s\t%d\n", role, yesNo(wanted), d.Interface, d.SyncID, d.MaxLen, group, d.Port)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if s.LastError != "" {
+		fmt.Fprintf(ew, "  last error: %s\n", s.LastError)
+	}
+	return ew.err
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 // writeVRRPStatus prints one line per VRRP instance, then what is wrong

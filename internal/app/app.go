@@ -21,6 +21,7 @@ import (
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/internal/config"
 	"github.com/lvsctl/lvsctl/internal/control"
+	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/internal/eventlog"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
@@ -49,6 +50,9 @@ type Options struct {
 	// once a configuration has virtual servers, so a VRRP-only file never
 	// needs IPVS. close is called when the daemon stops.
 	OpenIPVS func() (client director.IPVS, close func() error, err error)
+	// OpenSync opens the kernel's sync-daemon interface; it is called only
+	// once a configuration has lvs_sync_daemon. close is called on stop.
+	OpenSync func() (k syncd.Kernel, close func() error, err error)
 	// NoVRRP ignores the configuration's vrrp_instance blocks.
 	NoVRRP bool
 	// NewVRRP creates the VRRP instances (default: vrrp.New with the
@@ -114,11 +118,17 @@ type Daemon struct {
 	// VRRP node (nil until one has vrrp_instance blocks).
 	mu        sync.Mutex
 	dir       *director.Director
+	ipvs      director.IPVS
 	closeIPVS func() error
 	vrrp      VRRP
 	// vrrpRuns is set once the node's Run was started; until then a way
 	// out of Run must Close it.
 	vrrpRuns bool
+	// syncRT runs the IPVS connection-sync daemons (nil: not configured).
+	syncRT    *syncd.Runtime
+	closeSync func() error
+	// timeouts applies lvs_timeouts.
+	timeouts timeoutState
 
 	// spawn starts a goroutine that lives until Run's context ends.
 	spawn func(name string, fn func(context.Context) error)
@@ -206,6 +216,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		if err := dir.Start(ctx); err != nil {
 			return fmt.Errorf("program IPVS: %w", err)
 		}
+		if err := dm.applyTimeouts(ctx, dm.ipvs, d.Timeouts); err != nil {
+			return err
+		}
 		// The services are in the kernel from here on: any way out of Run
 		// removes them (unless KeepIPVS) after everything else stopped.
 		undo = append(undo, func() {
@@ -214,6 +227,12 @@ func Run(ctx context.Context, o Options) (err error) {
 			}
 		})
 	}
+	// The sync daemons start before VRRP (a backup must listen before the
+	// peer's master sends) and stop after it, before the services go.
+	if err := dm.applySync(ctx, d.Sync); err != nil {
+		return err
+	}
+	undo = append(undo, dm.stopSync)
 	// Parsing and the cold start leave megabytes of garbage (a big file, one
 	// netlink buffer per edit) that the runtime would keep resident for
 	// minutes; the daemon then idles for days, so give it back now.
@@ -296,7 +315,7 @@ func (dm *Daemon) openDirector(cfg director.Config) error {
 	// Scrapes see what status shows, the checks' last runs included.
 	dm.metrics.SetSource(dm.directorStatus)
 	dm.mu.Lock()
-	dm.dir, dm.closeIPVS = dir, closer
+	dm.dir, dm.closeIPVS, dm.ipvs = dir, closer, client
 	dm.mu.Unlock()
 	return nil
 }
@@ -374,6 +393,9 @@ func (dm *Daemon) loop(ctx context.Context, errc <-chan error) error {
 }
 
 func (dm *Daemon) sync(ctx context.Context) {
+	if rt := dm.syncRuntime(); rt != nil {
+		rt.Resync()
+	}
 	dir := dm.Director()
 	if dir == nil {
 		return

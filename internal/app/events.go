@@ -36,6 +36,11 @@ func (dm *Daemon) record(e eventlog.Event) { dm.ev.log.Append(e) }
 // vrrpTransition is the VRRP node's transition hook: it runs in the node's
 // goroutine and must not block (Append only takes a short lock).
 func (dm *Daemon) vrrpTransition(s vrrp.InstanceStatus) {
+	// The sync daemons follow their instance (SetVRRPState never waits
+	// for the kernel).
+	if rt := dm.syncRuntime(); rt != nil {
+		rt.SetVRRPState(s.Name, s.State)
+	}
 	dm.ev.mu.Lock()
 	from := dm.ev.vrrpState[s.Name]
 	dm.ev.vrrpState[s.Name] = s.State

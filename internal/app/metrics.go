@@ -23,7 +23,8 @@ func (dm *Daemon) serveMetrics() error {
 		return fmt.Errorf("metrics listener: %w", err)
 	}
 	reg := prometheus.NewRegistry()
-	collectors := append([]prometheus.Collector{dm.metrics, VRRPCollector(dm.vrrpStatus), newOpsCollector(&dm.ops)},
+	collectors := append([]prometheus.Collector{dm.metrics, VRRPCollector(dm.vrrpStatus), newOpsCollector(&dm.ops),
+		syncCollector{dm}},
 		dm.o.Collectors...)
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {

@@ -85,6 +85,11 @@ func (dm *Daemon) apply(ctx context.Context, d *config.Desired) error {
 			return fmt.Errorf("program IPVS: %w", err)
 		}
 	}
+	if dm.Director() != nil {
+		if err := dm.applyTimeouts(ctx, dm.ipvs, d.Timeouts); err != nil {
+			return err
+		}
+	}
 	if dm.o.Health != nil {
 		if err := dm.o.Health.Set(ctx, d.Checks); err != nil {
 			// Validated above, so only a stopping scheduler gets here: put
@@ -97,7 +102,10 @@ func (dm *Daemon) apply(ctx context.Context, d *config.Desired) error {
 			return fmt.Errorf("health checks: %w", err)
 		}
 	}
-	return dm.reloadVRRP(ctx, d)
+	if err := dm.reloadVRRP(ctx, d); err != nil {
+		return err
+	}
+	return dm.applySync(ctx, d.Sync)
 }
 
 // reloadVRRP applies the VRRP part: a running node reconciles its

@@ -21,6 +21,14 @@ func (dm *Daemon) Status(ctx context.Context) (control.Status, error) {
 	for _, s := range dm.vrrpStatus() {
 		out.VRRP = append(out.VRRP, control.VRRPInstanceOf(s))
 	}
+	if rt := dm.syncRuntime(); rt != nil {
+		ss, err := rt.Status(ctx)
+		if err != nil {
+			// The status says what failed (LastError); the rest still shows.
+			dm.log.Warn("reading the sync daemons", "err", err)
+		}
+		out.Sync = &ss
+	}
 	return out, nil
 }
 

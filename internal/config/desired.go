@@ -3,6 +3,7 @@ package config
 import (
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/healthcheck"
+	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
@@ -15,6 +16,10 @@ type Desired struct {
 	Director director.Config
 	Checks   []healthcheck.Server[director.RealRef]
 	VRRP     vrrp.Config
+	// Sync is lvs_sync_daemon (nil: none).
+	Sync *syncd.Config
+	// Timeouts is lvs_timeouts (nil: the kernel's are left alone).
+	Timeouts *LVSTimeouts
 }
 
 // Desired converts a loaded configuration.
@@ -23,5 +28,6 @@ func (c *Config) Desired() (*Desired, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Desired{Director: c.Director(), Checks: checks, VRRP: c.VRRP()}, nil
+	return &Desired{Director: c.Director(), Checks: checks, VRRP: c.VRRP(), Sync: c.Sync(),
+		Timeouts: c.Global.LVSTimeouts}, nil
 }

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/internal/eventlog"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
@@ -91,6 +92,9 @@ type Status struct {
 	VRRP []VRRPInstance `json:"vrrp_instances,omitempty"`
 	// Daemon is the running configuration and the last reload.
 	Daemon DaemonInfo `json:"daemon"`
+	// Sync is the IPVS connection-sync daemons (lvs_sync_daemon), nil
+	// when the file has none.
+	Sync *syncd.Status `json:"sync,omitempty"`
 }
 
 // DaemonInfo says which configuration runs and how the last reload went.
