@@ -62,6 +62,7 @@ bench: deps bench-go
 	bash bench/healthcheck.sh
 	bash bench/director.sh
 	bash bench/vrrp-handover.sh
+	bash bench/sync.sh
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
