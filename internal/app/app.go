@@ -21,8 +21,8 @@ import (
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/internal/config"
 	"github.com/lvsctl/lvsctl/internal/control"
-	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/internal/eventlog"
+	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 

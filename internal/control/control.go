@@ -22,8 +22,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsctl/lvsctl/director"
-	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/internal/eventlog"
+	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
