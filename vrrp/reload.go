@@ -68,90 +68,89 @@ func (p reloadPlan) Empty() bool {
 		len(p.ScriptsRemoved)+len(p.GroupsChanged)+len(p.GroupsAdded)+len(p.GroupsRemoved) == 0
 }
 
+// verdict is what a reload does with one named item.
+type verdict int
+
+const (
+	kept verdict = iota
+	changed
+	added
+	replaced // a different item under the same name: removed, then added
+)
+
+// diffByName compares two lists of named items: judge says what happens
+// to an item present in both. It returns the names per verdict (in the
+// order of cur) and the names only old has.
+func diffByName[T any](old, cur []T, name func(T) string, judge func(o, c T) verdict) (by map[verdict][]string, removed []string) {
+	prev := make(map[string]T, len(old))
+	for _, o := range old {
+		prev[name(o)] = o
+	}
+	by = map[verdict][]string{}
+	seen := make(map[string]bool, len(cur))
+	for _, c := range cur {
+		n := name(c)
+		seen[n] = true
+		v := added
+		if o, ok := prev[n]; ok {
+			v = judge(o, c)
+		}
+		by[v] = append(by[v], n)
+	}
+	for _, o := range old {
+		if !seen[name(o)] {
+			removed = append(removed, name(o))
+		}
+	}
+	return by, removed
+}
+
 // planReload diffs two valid configurations. It is pure: the runtime
 // carries it out.
 func planReload(old, cur Config) reloadPlan {
 	var p reloadPlan
-	oldInst := map[string]InstanceConfig{}
-	for _, in := range old.Instances {
-		oldInst[in.Name] = in
-	}
 	// Node-wide values every instance uses.
 	globalChanged := old.McastGroup4 != cur.McastGroup4 || old.ReleaseGrace != cur.ReleaseGrace
-	seen := map[string]bool{}
+	insts, gone := diffByName(old.Instances, cur.Instances, func(in InstanceConfig) string { return in.Name },
+		func(o, in InstanceConfig) verdict {
+			switch {
+			case o.Interface != in.Interface || o.VRID != in.VRID || o.Version != in.Version:
+				return replaced
+			case globalChanged || !reflect.DeepEqual(o, in):
+				return changed
+			}
+			return kept
+		})
+	// A replaced instance is removed and added; Added keeps cur's order.
 	for _, in := range cur.Instances {
-		seen[in.Name] = true
-		o, ok := oldInst[in.Name]
-		switch {
-		case !ok:
+		if slices.Contains(insts[added], in.Name) || slices.Contains(insts[replaced], in.Name) {
 			p.Added = append(p.Added, in.Name)
-		case o.Interface != in.Interface || o.VRID != in.VRID || o.Version != in.Version:
-			p.Removed = append(p.Removed, in.Name)
-			p.Added = append(p.Added, in.Name)
-		case globalChanged || !reflect.DeepEqual(o, in):
-			p.Changed = append(p.Changed, in.Name)
-		default:
-			p.Unchanged = append(p.Unchanged, in.Name)
 		}
 	}
-	for _, in := range old.Instances {
-		if !seen[in.Name] {
-			p.Removed = append(p.Removed, in.Name)
-		}
-	}
+	p.Unchanged, p.Changed = insts[kept], insts[changed]
+	p.Removed = append(insts[replaced], gone...)
 
-	oldScripts := map[string]ScriptConfig{}
-	for _, s := range old.Scripts {
-		oldScripts[s.Name] = s
-	}
-	seen = map[string]bool{}
-	for _, s := range cur.Scripts {
-		seen[s.Name] = true
-		o, ok := oldScripts[s.Name]
-		switch {
-		case !ok:
-			p.ScriptsAdded = append(p.ScriptsAdded, s.Name)
-		case o != s:
-			p.ScriptsRestarted = append(p.ScriptsRestarted, s.Name)
-		default:
-			p.ScriptsKept = append(p.ScriptsKept, s.Name)
-		}
-	}
-	for _, s := range old.Scripts {
-		if !seen[s.Name] {
-			p.ScriptsRemoved = append(p.ScriptsRemoved, s.Name)
-		}
-	}
+	scripts, gone := diffByName(old.Scripts, cur.Scripts, func(s ScriptConfig) string { return s.Name },
+		func(o, s ScriptConfig) verdict {
+			if o != s {
+				return changed
+			}
+			return kept
+		})
+	p.ScriptsKept, p.ScriptsRestarted, p.ScriptsAdded, p.ScriptsRemoved = scripts[kept], scripts[changed], scripts[added], gone
 
-	oldGroups := map[string]SyncGroupConfig{}
-	for _, g := range old.SyncGroups {
-		oldGroups[g.Name] = g
-	}
-	seen = map[string]bool{}
-	for _, g := range cur.SyncGroups {
-		seen[g.Name] = true
-		o, ok := oldGroups[g.Name]
-		switch {
-		case !ok:
-			p.GroupsAdded = append(p.GroupsAdded, g.Name)
-		case !reflect.DeepEqual(o, g):
-			p.GroupsChanged = append(p.GroupsChanged, g.Name)
-		default:
+	groups, gone := diffByName(old.SyncGroups, cur.SyncGroups, func(g SyncGroupConfig) string { return g.Name },
+		func(o, g SyncGroupConfig) verdict {
 			// A member that is a different router now (removed + added)
 			// makes the group a new one too: its state says nothing of
 			// the new member.
-			if slices.ContainsFunc(g.Instances, func(m string) bool { return slices.Contains(p.Removed, m) }) {
-				p.GroupsChanged = append(p.GroupsChanged, g.Name)
-			} else {
-				p.GroupsKept = append(p.GroupsKept, g.Name)
+			if !reflect.DeepEqual(o, g) ||
+				slices.ContainsFunc(g.Instances, func(m string) bool { return slices.Contains(p.Removed, m) }) {
+				return changed
 			}
-		}
-	}
-	for _, g := range old.SyncGroups {
-		if !seen[g.Name] {
-			p.GroupsRemoved = append(p.GroupsRemoved, g.Name)
-		}
-	}
+			return kept
+		})
+	p.GroupsKept, p.GroupsChanged, p.GroupsAdded, p.GroupsRemoved = groups[kept], groups[changed], groups[added], gone
 	return p
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/lvsctl/lvsctl/internal/app"
 	"github.com/lvsctl/lvsctl/internal/config"
 	"github.com/lvsctl/lvsctl/internal/control"
+	"github.com/lvsctl/lvsctl/internal/humanize"
 	"github.com/lvsctl/lvsctl/syncd"
 )
 
@@ -381,7 +382,7 @@ func writeDirectorStatus(w io.Writer, st control.Status, now time.Time) error {
 				last = "-"
 			}
 			fmt.Fprintf(tw, "  -> %s\t%s\t%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", r.Addr, r.Forward, r.Weight, kw, health,
-				since, last, r.Active, r.Inactive, r.Stats.Connections, si(r.Stats.CPS), si(r.Stats.PPSIn), si(r.Stats.BPSIn))
+				since, last, r.Active, r.Inactive, r.Stats.Connections, humanize.SI(r.Stats.CPS), humanize.SI(r.Stats.PPSIn), humanize.SI(r.Stats.BPSIn))
 		}
 	}
 	if st.Dirty {
@@ -505,21 +506,8 @@ func writeVRRPStatus(w io.Writer, insts []control.VRRPInstance, now time.Time) e
 // trafficString is a service's traffic on one line: connections, and the
 // kernel's rate estimates (per second; out is 0 in DR mode).
 func trafficString(s director.Stats) string {
-	return fmt.Sprintf("conns %d  cps %s  pps %s/%s  bps %s/%s (in/out)", s.Connections, si(s.CPS),
-		si(s.PPSIn), si(s.PPSOut), si(s.BPSIn), si(s.BPSOut))
-}
-
-// si prints 1234567 as 1.2M: rates are read at a glance, not summed.
-func si(v uint64) string {
-	switch {
-	case v >= 1e9:
-		return fmt.Sprintf("%.1fG", float64(v)/1e9)
-	case v >= 1e6:
-		return fmt.Sprintf("%.1fM", float64(v)/1e6)
-	case v >= 1e4:
-		return fmt.Sprintf("%.1fk", float64(v)/1e3)
-	}
-	return fmt.Sprint(v)
+	return fmt.Sprintf("conns %d  cps %s  pps %s/%s  bps %s/%s (in/out)", s.Connections, humanize.SI(s.CPS),
+		humanize.SI(s.PPSIn), humanize.SI(s.PPSOut), humanize.SI(s.BPSIn), humanize.SI(s.BPSOut))
 }
 
 // countsString prints {"ttl": 1, "auth_pass": 4} as "auth_pass=4 ttl=1".

@@ -22,6 +22,7 @@ import (
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/internal/eventlog"
+	"github.com/lvsctl/lvsctl/internal/humanize"
 )
 
 // Source is what the page shows: the daemon's status and its event log.
@@ -142,7 +143,7 @@ func loopback(remote string) bool {
 
 func funcs() template.FuncMap {
 	return template.FuncMap{
-		"si": si,
+		"si": humanize.SI,
 		"ago": func(now, t time.Time) string {
 			if t.IsZero() {
 				return "-"
@@ -182,17 +183,4 @@ func funcs() template.FuncMap {
 			return string(b)
 		},
 	}
-}
-
-// si prints 1234567 as 1.2M.
-func si(v uint64) string {
-	switch {
-	case v >= 1e9:
-		return fmt.Sprintf("%.1fG", float64(v)/1e9)
-	case v >= 1e6:
-		return fmt.Sprintf("%.1fM", float64(v)/1e6)
-	case v >= 1e4:
-		return fmt.Sprintf("%.1fk", float64(v)/1e3)
-	}
-	return strconv.FormatUint(v, 10)
 }
