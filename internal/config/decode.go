@@ -148,7 +148,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 		"vrrp_gna_interval":               {fn: func(n *node) { d.durKw(n, 0, time.Second, false, &g.VRRPGnaInterval) }},
 		"vrrp_strict":                     {fn: func(n *node) { d.flag(n, &g.VRRPStrict) }},
 		"vrrp_skip_check_adv_addr":        {fn: func(n *node) { d.flag(n, &g.VRRPSkipCheckAdvAddr) }},
-		"enable_script_security":          {fn: func(n *node) { d.flag(n, &g.EnableScriptSecurity) }},
+		"enable_script_security":          {fn: func(n *node) { g.ScriptSecurityPos = n.pos(); d.flag(n, &g.EnableScriptSecurity) }},
 		"lvs_sync_daemon":                 {fn: func(n *node) { d.lvsSyncDaemon(n, g) }},
 		"lvs_sync_refresh_period":         {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
 		"lvs_sync_threshold":              {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
@@ -156,6 +156,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 		"lvs_timeouts":                    {fn: func(n *node) { d.lvsTimeouts(n, g) }},
 		"script_user": {fn: func(n *node) {
 			if d.shape(n, false, 1, 2) {
+				g.ScriptUserPos = n.args[0].pos()
 				g.ScriptUser = n.args[0].text
 				if len(n.args) == 2 {
 					g.ScriptGroup = n.args[1].text

@@ -3,6 +3,8 @@ package config
 import (
 	"net/netip"
 	"time"
+
+	"github.com/lvsctl/lvsctl/internal/script"
 )
 
 // Config is the effective configuration of one keepalived.conf (with its
@@ -52,9 +54,13 @@ type GlobalDefs struct {
 	VRRPSkipCheckAdvAddr bool `json:"vrrp_skip_check_adv_addr"`
 	// EnableScriptSecurity refuses scripts writable by non-root users.
 	EnableScriptSecurity bool `json:"enable_script_security"`
-	// ScriptUser and ScriptGroup run scripts when set (default: root).
+	// ScriptUser and ScriptGroup run scripts that name no user (default:
+	// keepalived_script when that user exists, else root).
 	ScriptUser  string `json:"script_user"`
 	ScriptGroup string `json:"script_group"`
+	// ScriptUserPos and ScriptSecurityPos place errors about those lines.
+	ScriptUserPos     Position `json:"script_user_pos"`
+	ScriptSecurityPos Position `json:"script_security_pos"`
 	// LVSSync is lvs_sync_daemon, or a vrrp_instance's deprecated
 	// lvs_sync_daemon_interface; nil when neither is given (lvssync.go).
 	LVSSync *LVSSync `json:"lvs_sync_daemon,omitempty"`
@@ -105,6 +111,16 @@ type LVSSyncSysctl struct {
 type Script struct {
 	Pos     Position `json:"pos"`
 	Command string   `json:"command"`
+	// User and Group follow the quoted command of notify scripts
+	// (notify_master "/x.sh" USER [GROUP]); keepalived's notify_script_init
+	// (lib/notify.c) reads them so. vrrp_script and MISC_CHECK name theirs
+	// on a "user" line (VRRPScript.User, MiscChecker.User).
+	User  string `json:"user,omitempty"`
+	Group string `json:"group,omitempty"`
+	// As is who runs the script, resolved at load (scriptusers.go): the
+	// script's own user, else global_defs script_user, else the
+	// keepalived_script user when it exists, else root.
+	As script.As `json:"run_as"`
 }
 
 // IsZero reports whether no script was configured.

@@ -188,6 +188,8 @@ func stripPos(t *testing.T, cfg *Config) any {
 		switch x := v.(type) {
 		case map[string]any:
 			delete(x, "pos")
+			delete(x, "script_user_pos")
+			delete(x, "script_security_pos")
 			for _, c := range x {
 				walk(c)
 			}

@@ -86,7 +86,17 @@ func (p *printer) addr(name string, a netip.Addr) {
 
 func (p *printer) script(name string, s Script) {
 	if !s.IsZero() {
-		p.line(name, quote(s.Command))
+		if s.User == "" {
+			p.line(name, quote(s.Command))
+			return
+		}
+		// The command must be quoted for the words after it to be read
+		// as its user and group (lib/notify.c, notify_script_init).
+		cmd := quote(s.Command)
+		if !strings.HasPrefix(cmd, `"`) {
+			cmd = `"` + cmd + `"`
+		}
+		p.line(strings.TrimSpace(name + " " + cmd + " " + quote(s.User) + " " + quoteOpt(s.Group)))
 	}
 }
 

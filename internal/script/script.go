@@ -54,12 +54,14 @@ type Command struct {
 type As struct {
 	// Set is true when the script runs as UID:GID (resolved from User and
 	// Group when the configuration was loaded).
-	Set         bool
-	User, Group string
-	UID, GID    uint32
+	Set   bool   `json:"set"`
+	User  string `json:"user,omitempty"`
+	Group string `json:"group,omitempty"`
+	UID   uint32 `json:"uid"`
+	GID   uint32 `json:"gid"`
 	// Secure (enable_script_security) refuses to run a script that a
 	// non-root user could modify when it runs as root (Secure).
-	Secure bool
+	Secure bool `json:"secure,omitempty"`
 }
 
 // String is "user:group" for logs ("" when As is not Set).

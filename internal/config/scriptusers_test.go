@@ -1,0 +1,138 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/internal/script"
+)
+
+// fakeUsers knows alice (1001:1001), bob (1002:1002), the group staff (50)
+// and, when withDefault, keepalived_script (999:999).
+func fakeUsers(withDefault bool) LookupUser {
+	return func(name, group string) (uint32, uint32, error) {
+		users := map[string]uint32{"alice": 1001, "bob": 1002, "root": 0}
+		if withDefault {
+			users[defaultScriptUser] = 999
+		}
+		uid, ok := users[name]
+		if !ok {
+			return 0, 0, fmt.Errorf("user %q: %w", name, errNoUser)
+		}
+		gid := uid
+		if group != "" {
+			if group != "staff" {
+				return 0, 0, fmt.Errorf("group %q: %w", group, errNoUser)
+			}
+			gid = 50
+		}
+		return uid, gid, nil
+	}
+}
+
+func parseUsers(t *testing.T, src string, lookup LookupUser) (*Config, error) {
+	t.Helper()
+	cfg, _, err := Parse("/etc/keepalived/t.conf", []byte(src), Options{FS: memFS{}, LookupUser: lookup})
+	return cfg, err
+}
+
+const usersConf = `global_defs {
+    %s
+}
+vrrp_script chk {
+    script "/bin/true"
+    %s
+}
+vrrp_instance VI {
+    interface eth0
+    virtual_router_id 1
+    priority 100
+    notify_master "/etc/k/master.sh arg" %s
+    notify_backup "/etc/k/backup.sh"
+}
+virtual_server 192.0.2.1 80 {
+    protocol TCP
+    quorum_up "/etc/k/up.sh" bob staff
+    real_server 192.0.2.2 80 {
+        MISC_CHECK {
+            misc_path "/etc/k/check.sh"
+            %s
+        }
+    }
+}
+`
+
+func TestScriptUsersResolved(t *testing.T) {
+	cfg, err := parseUsers(t, fmt.Sprintf(usersConf, "script_user alice", "user bob", "bob staff", "user root"), fakeUsers(true))
+	require.NoError(t, err)
+	alice := script.As{Set: true, User: "alice", Group: "1001", UID: 1001, GID: 1001}
+	assert.Equal(t, script.As{Set: true, User: "bob", Group: "1002", UID: 1002, GID: 1002}, cfg.VRRPScripts[0].Script.As)
+	in := cfg.VRRPInstances[0]
+	assert.Equal(t, "/etc/k/master.sh arg", in.NotifyMaster.Command, "the user after the quoted command is not part of it")
+	assert.Equal(t, script.As{Set: true, User: "bob", Group: "staff", UID: 1002, GID: 50}, in.NotifyMaster.As)
+	assert.Equal(t, alice, in.NotifyBackup.As, "script_user is the default")
+	vs := cfg.VirtualServers[0]
+	assert.Equal(t, script.As{Set: true, User: "bob", Group: "staff", UID: 1002, GID: 50}, vs.QuorumUp.As)
+	assert.Equal(t, script.As{Set: true, User: "root", Group: "0", UID: 0, GID: 0}, vs.RealServers[0].Checkers[0].Misc.Path.As)
+
+	// Without script_user: keepalived_script when it exists, else root.
+	cfg, err = parseUsers(t, fmt.Sprintf(usersConf, "", "", "", ""), fakeUsers(true))
+	require.NoError(t, err)
+	assert.Equal(t, script.As{Set: true, User: defaultScriptUser, Group: "999", UID: 999, GID: 999}, cfg.VRRPInstances[0].NotifyBackup.As)
+	cfg, err = parseUsers(t, fmt.Sprintf(usersConf, "", "", "", ""), fakeUsers(false))
+	require.NoError(t, err)
+	assert.Equal(t, script.As{}, cfg.VRRPInstances[0].NotifyBackup.As, "root: lvsctl's own user")
+
+	// The dump keeps the user after the command.
+	cfg, err = parseUsers(t, fmt.Sprintf(usersConf, "", "", "bob staff", ""), fakeUsers(true))
+	require.NoError(t, err)
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, cfg))
+	assert.Contains(t, b.String(), `notify_master "/etc/k/master.sh arg" bob staff`)
+	assert.Contains(t, b.String(), `quorum_up "/etc/k/up.sh" bob staff`)
+}
+
+func TestScriptUsersUnknown(t *testing.T) {
+	_, err := parseUsers(t, fmt.Sprintf(usersConf, "script_user nobody-here", "user carol", "bob nogroup", "user dave"), fakeUsers(true))
+	require.Error(t, err)
+	msg := err.Error()
+	assert.Contains(t, msg, `t.conf:2:17: script_user: user "nobody-here"`)
+	assert.Contains(t, msg, `t.conf:5:12: /bin/true: user "carol"`)
+	assert.Contains(t, msg, `t.conf:12:19: /etc/k/master.sh arg: group "nogroup"`)
+	assert.Contains(t, msg, `t.conf:20:23: /etc/k/check.sh: user "dave"`)
+
+	_, err = parseUsers(t, fmt.Sprintf(usersConf, "enable_script_security", "", "", ""), fakeUsers(false))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "t.conf:2:5: enable_script_security: no script_user and no keepalived_script user")
+}
+
+// TestScriptSecurityAtLoad: with enable_script_security a root script in a
+// world-writable place is refused at load, where keepalived disables it.
+func TestScriptSecurityAtLoad(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root-owned files")
+	}
+	dir, err := os.MkdirTemp("", "lvsctl-cfg-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o755))
+	sh := filepath.Join(dir, "n.sh")
+	require.NoError(t, os.WriteFile(sh, []byte("#!/bin/sh\n"), 0o755))
+	require.NoError(t, os.Chmod(sh, 0o757))
+	src := "global_defs {\n    enable_script_security\n    script_user root\n}\nvrrp_instance VI {\n    interface eth0\n    virtual_router_id 1\n    priority 100\n    notify \"" + sh + "\"\n}\n"
+	_, err = parseUsers(t, src, fakeUsers(false))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "t.conf:9:12: enable_script_security: "+sh)
+	assert.ErrorContains(t, err, "writable by non-root")
+
+	require.NoError(t, os.Chmod(sh, 0o755))
+	cfg, err := parseUsers(t, src, fakeUsers(false))
+	require.NoError(t, err)
+	assert.True(t, cfg.VRRPInstances[0].Notify.As.Secure)
+}
