@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lvsctl/lvsctl/internal/cmdline"
+	"github.com/lvsctl/lvsctl/internal/script"
 )
 
 // Kind is the type of a checker.
@@ -124,6 +125,9 @@ type MiscSpec struct {
 	Timeout time.Duration
 	// Dynamic turns exit codes 2..255 into success with weight code-2.
 	Dynamic bool
+	// As is the user the script runs as and whether its path must be
+	// secure (MISC_CHECK "user", script_user, enable_script_security).
+	As script.As
 }
 
 // ErrInvalidSpec is wrapped by every validation error of a Spec.

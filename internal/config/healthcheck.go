@@ -96,7 +96,7 @@ func HealthSpec(vs *VirtualServer, rs *RealServer, ck *Checker) (healthcheck.Spe
 		if ck.Misc == nil {
 			return s, fmt.Errorf("MISC_CHECK without misc_path")
 		}
-		s.Misc = &healthcheck.MiscSpec{Command: ck.Misc.Path.Command, Timeout: ck.Misc.Timeout, Dynamic: ck.Misc.Dynamic}
+		s.Misc = &healthcheck.MiscSpec{Command: ck.Misc.Path.Command, Timeout: ck.Misc.Timeout, Dynamic: ck.Misc.Dynamic, As: ck.Misc.Path.As}
 	default:
 		return s, fmt.Errorf("checker %s is not supported by lvsctl", ck.Type)
 	}
