@@ -30,7 +30,7 @@ type HealthEvent struct {
 // Scripts runs notify and quorum scripts. Run must not block the caller
 // for long: the director calls it while holding its lock.
 type Scripts interface {
-	Run(ctx context.Context, script string)
+	Run(ctx context.Context, script Script)
 }
 
 // Options tunes a Director. IPVS is required.
@@ -301,11 +301,26 @@ func (d *Director) adoptOrphans() {
 func (d *Director) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	// keepalived 2.2.7 (check/ipwrapper.c: init_service_vs calls
+	// update_quorum_state with init set, after set_quorum_states in
+	// check/check_data.c left every service "down" because no real server
+	// is alive yet): a service that starts with its quorum met "gains"
+	// it and runs quorum_up (operators announce the service from it); one
+	// that starts below its quorum runs quorum_down only when it has a
+	// sorry server to put in, otherwise nothing was lost and nothing runs.
 	for _, vs := range d.services {
-		if !vs.quorumUp {
-			d.log.Info("starting with quorum down", "vs", vs.cfg.Service.Key.String(),
-				"quorum", vs.cfg.Quorum, "hysteresis", vs.cfg.Hysteresis, "weight", vs.liveWeight())
-			d.runScript(ctx, vs.cfg.QuorumDown)
+		c := vs.cfg
+		switch {
+		case vs.quorumUp:
+			d.log.Info("starting with quorum up", "vs", c.Service.Key.String(),
+				"quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", vs.liveWeight())
+			d.runScript(ctx, c.QuorumUp)
+		default:
+			d.log.Info("starting with quorum down", "vs", c.Service.Key.String(),
+				"quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", vs.liveWeight())
+			if c.Sorry != nil {
+				d.runScript(ctx, c.QuorumDown)
+			}
 		}
 	}
 	actual, err := Dump(ctx, d.ipvs, d.managed)
@@ -563,8 +578,8 @@ func (d *Director) syncService(ctx context.Context, vs *vsState, why string) err
 	return res.Err()
 }
 
-func (d *Director) runScript(ctx context.Context, script string) {
-	if script == "" || d.scripts == nil {
+func (d *Director) runScript(ctx context.Context, script Script) {
+	if script.IsZero() || d.scripts == nil {
 		return
 	}
 	d.scripts.Run(ctx, script)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/director"
 )
 
 // Notify scripts follow the VRRP rule: a plain line runs directly (its
@@ -17,8 +19,8 @@ func TestExecScriptsRunsDirectlyOrUnderShell(t *testing.T) {
 	direct := filepath.Join(dir, "direct")
 	viaShell := filepath.Join(dir, "shell")
 	s := ExecScripts{Timeout: 10 * time.Second}
-	s.Run(context.Background(), `touch '`+direct+`'`)
-	s.Run(context.Background(), `echo up > '`+viaShell+`'`)
+	s.Run(context.Background(), director.Script{Line: `touch '` + direct + `'`})
+	s.Run(context.Background(), director.Script{Line: `echo up > '` + viaShell + `'`})
 	require.Eventually(t, func() bool {
 		_, errDirect := os.Stat(direct)
 		b, errShell := os.ReadFile(viaShell)

@@ -136,3 +136,22 @@ func TestScriptSecurityAtLoad(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, cfg.VRRPInstances[0].Notify.As.Secure)
 }
+
+// TestScriptUsersReachDesired: the resolved users reach every consumer
+// through config.Desired (director, checks, VRRP).
+func TestScriptUsersReachDesired(t *testing.T) {
+	cfg, err := parseUsers(t, fmt.Sprintf(usersConf, "script_user alice", "user bob", "bob staff", "user root"), fakeUsers(true))
+	require.NoError(t, err)
+	d, err := cfg.Desired()
+	require.NoError(t, err)
+	bobStaff := script.As{Set: true, User: "bob", Group: "staff", UID: 1002, GID: 50}
+	assert.Equal(t, bobStaff, d.Director.Services[0].QuorumUp.As)
+	assert.Equal(t, "/etc/k/up.sh", d.Director.Services[0].QuorumUp.Line)
+	require.Len(t, d.Checks, 1)
+	require.NotEmpty(t, d.Checks[0].Checks)
+	assert.Equal(t, uint32(0), d.Checks[0].Checks[0].Misc.As.UID)
+	assert.True(t, d.Checks[0].Checks[0].Misc.As.Set)
+	assert.Equal(t, bobStaff, d.VRRP.Instances[0].Notify.As.Master)
+	assert.Equal(t, uint32(1001), d.VRRP.Instances[0].Notify.As.Backup.UID)
+	assert.Equal(t, uint32(1002), d.VRRP.Scripts[0].As.UID)
+}
