@@ -215,19 +215,19 @@ func New[K comparable](o Options) *Scheduler[K] {
 		o.Workers = 64
 	}
 	return &Scheduler[K]{
-		clock:   o.Clock,
-		dial:    o.Dial,
-		log:     o.Logger,
-		rand:    o.Rand,
-		events:  make(chan Event[K], o.EventBuffer),
-		cmds:    make(chan command),
-		done:    make(chan struct{}),
+		clock:     o.Clock,
+		dial:      o.Dial,
+		log:       o.Logger,
+		rand:      o.Rand,
+		events:    make(chan Event[K], o.EventBuffer),
+		cmds:      make(chan command),
+		done:      make(chan struct{}),
 		servers:   map[K]*server[K]{},
 		suspended: map[K]bool{},
-		results: make(chan *outcome[K], 1024),
-		mkProbe: newProbe,
-		workers: o.Workers,
-		jobs:    make(chan job[K]),
+		results:   make(chan *outcome[K], 1024),
+		mkProbe:   newProbe,
+		workers:   o.Workers,
+		jobs:      make(chan job[K]),
 	}
 }
 
