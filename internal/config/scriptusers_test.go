@@ -155,3 +155,34 @@ func TestScriptUsersReachDesired(t *testing.T) {
 	assert.Equal(t, uint32(1001), d.VRRP.Instances[0].Notify.As.Backup.UID)
 	assert.Equal(t, uint32(1002), d.VRRP.Scripts[0].As.UID)
 }
+
+// TestHASuspendDesired: ha_suspend virtual servers reach the daemon with
+// their address and their checked real servers.
+func TestHASuspendDesired(t *testing.T) {
+	src := `virtual_server 192.0.2.1 80 {
+    protocol TCP
+    ha_suspend
+    real_server 192.0.2.2 80 {
+        TCP_CHECK {
+        }
+    }
+    real_server 192.0.2.3 80 {
+    }
+}
+virtual_server 192.0.2.9 80 {
+    protocol TCP
+    real_server 192.0.2.2 80 {
+        TCP_CHECK {
+        }
+    }
+}
+`
+	cfg, err := parseUsers(t, src, fakeUsers(false))
+	require.NoError(t, err)
+	d, err := cfg.Desired()
+	require.NoError(t, err)
+	require.Len(t, d.HASuspend, 1)
+	assert.Equal(t, "192.0.2.1", d.HASuspend[0].Addr.String())
+	require.Len(t, d.HASuspend[0].Servers, 1, "only checked servers have checks to suspend")
+	assert.Equal(t, "192.0.2.2", d.HASuspend[0].Servers[0].Real.Addr.String())
+}
