@@ -65,13 +65,11 @@ func resolveScriptUsers(cfg *Config, diag *diagnostics, lookup LookupUser) {
 	secure := g.EnableScriptSecurity
 	// The default user, resolved once and only when a script needs it.
 	var (
-		defAs     script.As
-		defDone   bool
-		defFailed bool
+		defAs      script.As
+		defDone    bool
+		defFailed  bool
+		warnedRoot bool
 	)
-	// A script that ends up running as root is not a warning here: every
-	// seed file would get one; the daemon logs it once at start
-	// (keepalived's "SECURITY VIOLATION" log line).
 	def := func() (script.As, bool) {
 		if !defDone {
 			defDone = true
@@ -118,6 +116,13 @@ func resolveScriptUsers(cfg *Config, diag *diagnostics, lookup LookupUser) {
 		}
 		as.Secure = secure
 		s.As = as
+		if !secure && (!as.Set || as.UID == 0) && !warnedRoot {
+			// keepalived logs "SECURITY VIOLATION - scripts are being
+			// executed but script_security not enabled" (vrrp/vrrp.c,
+			// check/check_data.c): once per file here too.
+			warnedRoot = true
+			diag.warnf(s.Pos, "%s runs as root without enable_script_security (keepalived warns too: SECURITY VIOLATION); add \"script_user USER\" or a %s user, and enable_script_security", s.Command, defaultScriptUser)
+		}
 		if secure {
 			c, err := script.Parse(s.Command)
 			if err != nil {

@@ -88,6 +88,16 @@ func TestScriptUsersResolved(t *testing.T) {
 	cfg, err = parseUsers(t, fmt.Sprintf(usersConf, "", "", "", ""), fakeUsers(false))
 	require.NoError(t, err)
 	assert.Equal(t, script.As{}, cfg.VRRPInstances[0].NotifyBackup.As, "root: lvsctl's own user")
+	_, warns, err := Parse("/etc/keepalived/t.conf", []byte(fmt.Sprintf(usersConf, "", "", "", "")), Options{FS: memFS{}, LookupUser: fakeUsers(false)})
+	require.NoError(t, err)
+	var root []string
+	for _, w := range warns {
+		if strings.Contains(w.String(), "runs as root") {
+			root = append(root, w.String())
+		}
+	}
+	require.Len(t, root, 1, "one warning per file")
+	assert.Contains(t, root[0], "t.conf:5:12: warning: /bin/true runs as root without enable_script_security")
 
 	// The dump keeps the user after the command.
 	cfg, err = parseUsers(t, fmt.Sprintf(usersConf, "", "", "bob staff", ""), fakeUsers(true))
