@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/internal/config"
@@ -98,11 +99,23 @@ func (h *haSuspendState) suspendedLocked() []director.RealRef {
 // address on two interfaces is gone only when both dropped it, as
 // keepalived counts ha_suspend_addr_count).
 func NetlinkAddrs(ctx context.Context, update func(map[netip.Addr]int)) error {
+	return watchAddrs(ctx, nil, update)
+}
+
+// NetlinkAddrsAt is NetlinkAddrs in the network namespace ns (tests).
+func NetlinkAddrsAt(ns netns.NsHandle) AddrWatcher {
+	return func(ctx context.Context, update func(map[netip.Addr]int)) error {
+		return watchAddrs(ctx, &ns, update)
+	}
+}
+
+func watchAddrs(ctx context.Context, ns *netns.NsHandle, update func(map[netip.Addr]int)) error {
 	ch := make(chan netlink.AddrUpdate, 256)
 	done := make(chan struct{})
 	defer close(done)
 	errc := make(chan error, 1)
 	err := netlink.AddrSubscribeWithOptions(ch, done, netlink.AddrSubscribeOptions{
+		Namespace:    ns,
 		ListExisting: true,
 		ErrorCallback: func(err error) {
 			select {
