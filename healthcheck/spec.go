@@ -20,6 +20,8 @@ const (
 	HTTPGet
 	SSLGet
 	MiscCheck
+	// PingCheck is PING_CHECK: one ICMP/ICMPv6 echo per check (ping.go).
+	PingCheck
 )
 
 func (k Kind) String() string {
@@ -32,6 +34,8 @@ func (k Kind) String() string {
 		return "SSL_GET"
 	case MiscCheck:
 		return "MISC_CHECK"
+	case PingCheck:
+		return "PING_CHECK"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -149,6 +153,13 @@ func (s *Spec) Validate() error {
 	case TCPCheck, HTTPGet, SSLGet:
 		if !s.Addr.IsValid() || s.Addr.Port() == 0 {
 			return bad("no address or port to connect to")
+		}
+		if s.ConnectTimeout <= 0 {
+			return bad("connect_timeout must be positive")
+		}
+	case PingCheck:
+		if !s.Addr.Addr().IsValid() {
+			return bad("no address to ping")
 		}
 		if s.ConnectTimeout <= 0 {
 			return bad("connect_timeout must be positive")

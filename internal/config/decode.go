@@ -1035,6 +1035,7 @@ var rsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*rsDraft]{
 	"SSL_GET":    {multi: true, fn: addCheckNode},
 	"TCP_CHECK":  {multi: true, fn: addCheckNode},
 	"MISC_CHECK": {multi: true, fn: addCheckNode},
+	"PING_CHECK": {multi: true, fn: addCheckNode},
 }, func(r *rsDraft) *checkDefaults { return &r.def })
 
 func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults, weight int) (RealServer, bool) {
@@ -1204,7 +1205,9 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 	case c.Misc != nil && c.Misc.Path.IsZero():
 		d.diag.errorf(n.pos(), "MISC_CHECK has no misc_path")
 	}
-	if c.ConnectPort == 0 && typ != CheckMisc {
+	// PING_CHECK has the connection keywords (keepalived:
+	// install_checker_common_keywords(true)) but no port to connect to.
+	if c.ConnectPort == 0 && typ != CheckMisc && typ != CheckPing {
 		d.diag.errorf(n.pos(), "%s has no port to connect to: give connect_port (the real server has none)", typ)
 	}
 	return c, true

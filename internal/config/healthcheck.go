@@ -69,6 +69,10 @@ func HealthSpec(vs *VirtualServer, rs *RealServer, ck *Checker) (healthcheck.Spe
 	switch ck.Type {
 	case CheckTCP:
 		s.Kind = healthcheck.TCPCheck
+	case CheckPing:
+		// keepalived's PING_CHECK (check/check_ping.c): the address only.
+		s.Kind = healthcheck.PingCheck
+		s.Addr = netip.AddrPortFrom(ip, 0)
 	case CheckHTTP, CheckSSL:
 		s.Kind = healthcheck.HTTPGet
 		if ck.Type == CheckSSL {

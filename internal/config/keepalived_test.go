@@ -26,6 +26,7 @@ var keywordTemplates = map[string]string{
 	"HTTP_GET":        "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  HTTP_GET {\n@@\n  }\n }\n}\n",
 	"SSL_GET":         "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  SSL_GET {\n@@\n  }\n }\n}\n",
 	"TCP_CHECK":       "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  TCP_CHECK {\n@@\n  }\n }\n}\n",
+	"PING_CHECK":      "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  PING_CHECK {\n@@\n  }\n }\n}\n",
 	"MISC_CHECK":      "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  MISC_CHECK {\n@@\n  }\n }\n}\n",
 	"url":             "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  HTTP_GET {\n   url {\n@@\n   }\n  }\n }\n}\n",
 }
@@ -117,7 +118,7 @@ func TestKeywordSuggestions(t *testing.T) {
 var sampleOutcomes = map[string][]string{
 	"keepalived.conf.HTTP_GET.port": nil,
 	"keepalived.conf.IPv6":          {"24:9: SMTP_CHECK is a keepalived feature lvsctl does not support"},
-	"keepalived.conf.PING_CHECK":    {"23:2: PING_CHECK is a keepalived feature lvsctl does not support"},
+	"keepalived.conf.PING_CHECK":    nil,
 	"keepalived.conf.SMTP_CHECK": {
 		"39:9: SMTP_CHECK is a keepalived feature lvsctl does not support",
 		"58:9: SMTP_CHECK is a keepalived feature lvsctl does not support",

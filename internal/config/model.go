@@ -398,6 +398,7 @@ const (
 	CheckSSL  CheckerType = "SSL_GET"
 	CheckTCP  CheckerType = "TCP_CHECK"
 	CheckMisc CheckerType = "MISC_CHECK"
+	CheckPing CheckerType = "PING_CHECK"
 )
 
 // Checker is one health check of a real server. The common fields hold

@@ -196,3 +196,33 @@ virtual_server 192.0.2.9 80 {
 	require.Len(t, d.HASuspend[0].Servers, 1, "only checked servers have checks to suspend")
 	assert.Equal(t, "192.0.2.2", d.HASuspend[0].Servers[0].Real.Addr.String())
 }
+
+// TestPingCheckParsed: PING_CHECK (keepalived check/check_ping.c) takes
+// the checker's common keywords and pings the address only.
+func TestPingCheckParsed(t *testing.T) {
+	src := `virtual_server 192.0.2.1 80 {
+    protocol TCP
+    real_server 192.0.2.2 80 {
+        PING_CHECK {
+            connect_ip 192.0.2.7
+            connect_timeout 2
+            retry 4
+        }
+    }
+}
+`
+	cfg, err := parseUsers(t, src, fakeUsers(false))
+	require.NoError(t, err)
+	d, err := cfg.Desired()
+	require.NoError(t, err)
+	s := d.Checks[0].Checks[0]
+	assert.Equal(t, "PING_CHECK", s.Kind.String())
+	assert.Equal(t, "192.0.2.7", s.Target())
+	assert.Equal(t, 4, s.Retry)
+	assert.Equal(t, "2s", s.ConnectTimeout.String())
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, cfg))
+	back, err := parseUsers(t, b.String(), fakeUsers(false))
+	require.NoError(t, err, b.String())
+	assert.Equal(t, cfg.VirtualServers[0].RealServers[0].Checkers[0].Type, back.VirtualServers[0].RealServers[0].Checkers[0].Type)
+}
