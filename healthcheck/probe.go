@@ -31,6 +31,8 @@ func newProbe(s *Spec, dial DialFunc) probeFunc {
 		return newMiscProbe(s)
 	case PingCheck:
 		return func(ctx context.Context, _ int) Result { return probePing(ctx, s) }
+	case UDPCheck:
+		return func(ctx context.Context, _ int) Result { return probeUDP(ctx, s) }
 	}
 	return func(context.Context, int) Result { return fail(s, "", "unknown checker kind") }
 }

@@ -22,6 +22,8 @@ const (
 	MiscCheck
 	// PingCheck is PING_CHECK: one ICMP/ICMPv6 echo per check (ping.go).
 	PingCheck
+	// UDPCheck is UDP_CHECK: one datagram per check (udp.go).
+	UDPCheck
 )
 
 func (k Kind) String() string {
@@ -36,6 +38,8 @@ func (k Kind) String() string {
 		return "MISC_CHECK"
 	case PingCheck:
 		return "PING_CHECK"
+	case UDPCheck:
+		return "UDP_CHECK"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -82,6 +86,7 @@ type Spec struct {
 
 	HTTP *HTTPSpec
 	Misc *MiscSpec
+	UDP  *UDPSpec
 }
 
 // HTTPSpec is the HTTP_GET/SSL_GET part of a Spec.
@@ -156,6 +161,19 @@ func (s *Spec) Validate() error {
 		}
 		if s.ConnectTimeout <= 0 {
 			return bad("connect_timeout must be positive")
+		}
+	case UDPCheck:
+		if !s.Addr.IsValid() || s.Addr.Port() == 0 {
+			return bad("no address or port to send to")
+		}
+		if s.ConnectTimeout <= 0 {
+			return bad("connect_timeout must be positive")
+		}
+		if s.UDP == nil {
+			return bad("no UDP settings")
+		}
+		if s.UDP.MinReply < 0 || s.UDP.MaxReply < s.UDP.MinReply || s.UDP.MaxReply > 65535 {
+			return bad("reply length range %d..%d", s.UDP.MinReply, s.UDP.MaxReply)
 		}
 	case PingCheck:
 		if !s.Addr.Addr().IsValid() {

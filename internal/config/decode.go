@@ -1036,6 +1036,7 @@ var rsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*rsDraft]{
 	"TCP_CHECK":  {multi: true, fn: addCheckNode},
 	"MISC_CHECK": {multi: true, fn: addCheckNode},
 	"PING_CHECK": {multi: true, fn: addCheckNode},
+	"UDP_CHECK":  {multi: true, fn: addCheckNode},
 }, func(r *rsDraft) *checkDefaults { return &r.def })
 
 func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults, weight int) (RealServer, bool) {
@@ -1146,6 +1147,40 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 			d.intPtr(n, 0, 1<<20, &own.retry)
 			d.diag.warnf(n.pos(), "nb_get_retry is deprecated (in keepalived too): write retry; accepted with the same meaning")
 		}}
+	case CheckUDP:
+		u := &UDPChecker{MaxReplyLength: 255}
+		c.UDP = u
+		hexArg := func(n *node, wildcard bool, dst *string) bool {
+			parts := make([]string, len(n.args))
+			for i, a := range n.args {
+				parts[i] = a.text
+			}
+			text := strings.Join(parts, " ")
+			if _, _, err := ParseHex(text, wildcard); err != nil {
+				d.diag.errorf(n.args[0].pos(), "%s: %v (keepalived would ignore the value)", n.key.text, err)
+				return false
+			}
+			*dst = text
+			return true
+		}
+		spec["payload"] = kw{fn: func(n *node) {
+			if d.shape(n, false, 1, -1) {
+				hexArg(n, false, &u.Payload)
+			}
+		}}
+		spec["require_reply"] = kw{fn: func(n *node) {
+			u.RequireReply = true
+			if len(n.args) > 0 {
+				hexArg(n, true, &u.Reply)
+			}
+		}}
+		spec["min_reply_length"] = kw{fn: func(n *node) { d.intKw(n, 0, 65535, &u.MinReplyLength) }}
+		spec["max_reply_length"] = kw{fn: func(n *node) { d.intKw(n, 0, 65535, &u.MaxReplyLength) }}
+		defer func() {
+			if u.MinReplyLength > u.MaxReplyLength {
+				d.diag.errorf(n.pos(), "UDP_CHECK: min_reply_length %d > max_reply_length %d: keepalived would accept it and the check would always fail", u.MinReplyLength, u.MaxReplyLength)
+			}
+		}()
 	case CheckMisc:
 		retryDefault = 0
 		m := &MiscChecker{}

@@ -133,7 +133,7 @@ func TestErrors(t *testing.T) {
 		{"misc without path", vsHead + "    real_server 192.0.2.2 80 {\n        MISC_CHECK {\n        }\n    }\n}\n",
 			[]string{`5:9: MISC_CHECK has no misc_path`}},
 		{"unsupported checker", vsHead + "    real_server 192.0.2.2 80 {\n        DNS_CHECK {\n        }\n    }\n}\n",
-			[]string{`5:9: DNS_CHECK is a keepalived feature lvsctl does not support: lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK and PING_CHECK`}},
+			[]string{`5:9: DNS_CHECK is a keepalived feature lvsctl does not support: lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, PING_CHECK and UDP_CHECK`}},
 		{"quorum unreachable", vsHead + "    quorum 5\n    real_server 192.0.2.2 80 {\n    }\n}\n",
 			[]string{`4:5: virtual_server 192.0.2.1:80: quorum 5 exceeds the total weight 1 of its real servers: keepalived would silently lower it to 1`}},
 		{"hysteresis >= quorum", vsHead + "    quorum 2\n    hysteresis 2\n    real_server 192.0.2.2 80 {\n        weight 5\n    }\n}\n",

@@ -399,6 +399,7 @@ const (
 	CheckTCP  CheckerType = "TCP_CHECK"
 	CheckMisc CheckerType = "MISC_CHECK"
 	CheckPing CheckerType = "PING_CHECK"
+	CheckUDP  CheckerType = "UDP_CHECK"
 )
 
 // Checker is one health check of a real server. The common fields hold
@@ -435,6 +436,22 @@ type Checker struct {
 	Alpha bool         `json:"alpha"`
 	HTTP  *HTTPChecker `json:"http,omitempty"`
 	Misc  *MiscChecker `json:"misc,omitempty"`
+	UDP   *UDPChecker  `json:"udp,omitempty"`
+}
+
+// UDPChecker is the UDP_CHECK specific part (keepalived
+// check/check_udp.c). Payload and Reply are hex as written (lib/parser.c
+// read_hex_str: pairs of hex digits, spaces between octets allowed, a
+// lone digit before a space is one octet; x/X in Reply is a wildcard
+// nibble); they were checked at load.
+type UDPChecker struct {
+	Payload      string `json:"payload,omitempty"`
+	RequireReply bool   `json:"require_reply"`
+	Reply        string `json:"reply,omitempty"`
+	// MinReplyLength and MaxReplyLength bound the reply (0, 255); they
+	// apply only with Reply, as in keepalived.
+	MinReplyLength int `json:"min_reply_length"`
+	MaxReplyLength int `json:"max_reply_length"`
 }
 
 // HTTPChecker holds the HTTP_GET / SSL_GET specific settings.

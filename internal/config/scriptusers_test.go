@@ -226,3 +226,44 @@ func TestPingCheckParsed(t *testing.T) {
 	require.NoError(t, err, b.String())
 	assert.Equal(t, cfg.VirtualServers[0].RealServers[0].Checkers[0].Type, back.VirtualServers[0].RealServers[0].Checkers[0].Type)
 }
+
+// TestUDPCheckParsed: UDP_CHECK's keywords (keepalived check/check_udp.c)
+// and hex strings (lib/parser.c read_hex_str) reach the checker, and the
+// dump loads back to the same values.
+func TestUDPCheckParsed(t *testing.T) {
+	src := `virtual_server 192.0.2.1 53 {
+    protocol UDP
+    real_server 192.0.2.2 53 {
+        UDP_CHECK {
+            payload 0a 1b2c d
+            require_reply ab Xc 1
+            min_reply_length 2
+            max_reply_length 512
+        }
+    }
+}
+`
+	cfg, err := parseUsers(t, src, fakeUsers(false))
+	require.NoError(t, err)
+	d, err := cfg.Desired()
+	require.NoError(t, err)
+	s := d.Checks[0].Checks[0]
+	require.NotNil(t, s.UDP)
+	assert.Equal(t, []byte{0x0a, 0x1b, 0x2c, 0x0d}, s.UDP.Payload)
+	assert.Equal(t, []byte{0xab, 0x0c, 0x01}, s.UDP.Reply)
+	assert.Equal(t, []byte{0, 0xf0, 0}, s.UDP.ReplyMask)
+	assert.True(t, s.UDP.RequireReply)
+	assert.Equal(t, [2]int{2, 512}, [2]int{s.UDP.MinReply, s.UDP.MaxReply})
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, cfg))
+	back, err := parseUsers(t, b.String(), fakeUsers(false))
+	require.NoError(t, err, b.String())
+	assert.Equal(t, cfg.VirtualServers[0].RealServers[0].Checkers[0].UDP, back.VirtualServers[0].RealServers[0].Checkers[0].UDP)
+
+	_, err = parseUsers(t, strings.Replace(src, "payload 0a 1b2c d", "payload 0g", 1), fakeUsers(false))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `t.conf:5:21: payload: 'g' is not a hex digit`)
+	_, err = parseUsers(t, strings.Replace(src, "min_reply_length 2", "min_reply_length 600", 1), fakeUsers(false))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "min_reply_length 600 > max_reply_length 512")
+}

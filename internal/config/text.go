@@ -374,6 +374,16 @@ func (p *printer) checker(c *Checker) {
 			p.close()
 		}
 	}
+	if u := c.UDP; u != nil {
+		if u.Payload != "" {
+			p.line("payload", u.Payload)
+		}
+		if u.RequireReply {
+			p.line(strings.TrimSpace("require_reply " + u.Reply))
+		}
+		p.line("min_reply_length", itoa(u.MinReplyLength))
+		p.line("max_reply_length", itoa(u.MaxReplyLength))
+	}
 	if m := c.Misc; m != nil {
 		p.script("misc_path", m.Path)
 		p.line("misc_timeout", secs(m.Timeout))
