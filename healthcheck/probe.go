@@ -33,6 +33,8 @@ func newProbe(s *Spec, dial DialFunc) probeFunc {
 		return func(ctx context.Context, _ int) Result { return probePing(ctx, s) }
 	case UDPCheck:
 		return func(ctx context.Context, _ int) Result { return probeUDP(ctx, s) }
+	case DNSCheck:
+		return func(ctx context.Context, _ int) Result { return probeDNS(ctx, s) }
 	}
 	return func(context.Context, int) Result { return fail(s, "", "unknown checker kind") }
 }

@@ -24,6 +24,8 @@ const (
 	PingCheck
 	// UDPCheck is UDP_CHECK: one datagram per check (udp.go).
 	UDPCheck
+	// DNSCheck is DNS_CHECK: one query over UDP per check (dns.go).
+	DNSCheck
 )
 
 func (k Kind) String() string {
@@ -40,6 +42,8 @@ func (k Kind) String() string {
 		return "PING_CHECK"
 	case UDPCheck:
 		return "UDP_CHECK"
+	case DNSCheck:
+		return "DNS_CHECK"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -87,6 +91,7 @@ type Spec struct {
 	HTTP *HTTPSpec
 	Misc *MiscSpec
 	UDP  *UDPSpec
+	DNS  *DNSSpec
 }
 
 // HTTPSpec is the HTTP_GET/SSL_GET part of a Spec.
@@ -161,6 +166,16 @@ func (s *Spec) Validate() error {
 		}
 		if s.ConnectTimeout <= 0 {
 			return bad("connect_timeout must be positive")
+		}
+	case DNSCheck:
+		if !s.Addr.IsValid() || s.Addr.Port() == 0 {
+			return bad("no address or port to query")
+		}
+		if s.ConnectTimeout <= 0 {
+			return bad("connect_timeout must be positive")
+		}
+		if s.DNS == nil || s.DNS.Type == 0 {
+			return bad("no query type")
 		}
 	case UDPCheck:
 		if !s.Addr.IsValid() || s.Addr.Port() == 0 {

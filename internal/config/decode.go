@@ -1037,6 +1037,7 @@ var rsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*rsDraft]{
 	"MISC_CHECK": {multi: true, fn: addCheckNode},
 	"PING_CHECK": {multi: true, fn: addCheckNode},
 	"UDP_CHECK":  {multi: true, fn: addCheckNode},
+	"DNS_CHECK":  {multi: true, fn: addCheckNode},
 }, func(r *rsDraft) *checkDefaults { return &r.def })
 
 func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults, weight int) (RealServer, bool) {
@@ -1113,6 +1114,7 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 	}
 	d.checkDefaultKeywords(spec, &own)
 	retryDefault, dbrDefault := 1, time.Second
+	dbrIsDelayLoop := false
 	switch typ {
 	case CheckHTTP, CheckSSL:
 		dbrDefault = 3 * time.Second
@@ -1146,6 +1148,31 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 		spec["nb_get_retry"] = kw{fn: func(n *node) {
 			d.intPtr(n, 0, 1<<20, &own.retry)
 			d.diag.warnf(n.pos(), "nb_get_retry is deprecated (in keepalived too): write retry; accepted with the same meaning")
+		}}
+	case CheckDNS:
+		// keepalived: retry 3, delay_before_retry = delay_loop
+		// (dns_check_handler; check_data.c fills them in).
+		retryDefault, dbrIsDelayLoop = 3, true
+		dc := &DNSChecker{Type: "SOA"}
+		c.DNS = dc
+		spec["type"] = kw{fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				up := strings.ToUpper(t.text)
+				if _, known := DNSTypes[up]; !known {
+					d.diag.errorf(t.pos(), "type: unknown DNS_CHECK type %q (A, NS, CNAME, SOA, MX, TXT, AAAA, RRSIG, DNSKEY); keepalived would ignore the line and query SOA", t.text)
+					return
+				}
+				dc.Type = up
+			}
+		}}
+		spec["name"] = kw{fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				if (strings.HasPrefix(t.text, ".") && t.text != ".") || strings.Contains(t.text, "..") {
+					d.diag.errorf(t.pos(), "name: %q has an empty label; keepalived would ignore the line and query the root", t.text)
+					return
+				}
+				dc.Name = t.text
+			}
 		}}
 	case CheckUDP:
 		u := &UDPChecker{MaxReplyLength: 255}
@@ -1227,6 +1254,9 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 	c.DelayLoop = defaultDelayLoop
 	if eff.delayLoop != nil {
 		c.DelayLoop = *eff.delayLoop
+	}
+	if dbrIsDelayLoop && eff.delayBeforeRetry == nil {
+		c.DelayBeforeRetry = c.DelayLoop
 	}
 	// keepalived spreads first checks over delay_loop unless told otherwise,
 	// so thousands of checkers do not fire together at start.

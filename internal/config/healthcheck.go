@@ -69,6 +69,12 @@ func HealthSpec(vs *VirtualServer, rs *RealServer, ck *Checker) (healthcheck.Spe
 	switch ck.Type {
 	case CheckTCP:
 		s.Kind = healthcheck.TCPCheck
+	case CheckDNS:
+		s.Kind = healthcheck.DNSCheck
+		if ck.DNS == nil {
+			return s, fmt.Errorf("DNS_CHECK without settings")
+		}
+		s.DNS = &healthcheck.DNSSpec{Type: DNSTypes[ck.DNS.Type], Name: ck.DNS.Name}
 	case CheckUDP:
 		s.Kind = healthcheck.UDPCheck
 		if ck.UDP == nil {
@@ -196,4 +202,10 @@ func ParseHex(s string, wildcard bool) (data, mask []byte, err error) {
 		mask = nil
 	}
 	return data, mask, nil
+}
+
+// DNSTypes are the query types DNS_CHECK knows (keepalived 2.2.7
+// check/check_dns.c: DNS_TYPE), by name.
+var DNSTypes = map[string]uint16{
+	"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28, "RRSIG": 46, "DNSKEY": 48,
 }

@@ -26,6 +26,7 @@ var keywordTemplates = map[string]string{
 	"HTTP_GET":        "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  HTTP_GET {\n@@\n  }\n }\n}\n",
 	"SSL_GET":         "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  SSL_GET {\n@@\n  }\n }\n}\n",
 	"TCP_CHECK":       "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  TCP_CHECK {\n@@\n  }\n }\n}\n",
+	"DNS_CHECK":       "virtual_server 192.0.2.1 53 {\n protocol UDP\n real_server 192.0.2.2 53 {\n  DNS_CHECK {\n@@\n  }\n }\n}\n",
 	"UDP_CHECK":       "virtual_server 192.0.2.1 80 {\n protocol UDP\n real_server 192.0.2.2 80 {\n  UDP_CHECK {\n@@\n  }\n }\n}\n",
 	"PING_CHECK":      "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  PING_CHECK {\n@@\n  }\n }\n}\n",
 	"MISC_CHECK":      "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  MISC_CHECK {\n@@\n  }\n }\n}\n",

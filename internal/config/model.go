@@ -400,6 +400,7 @@ const (
 	CheckMisc CheckerType = "MISC_CHECK"
 	CheckPing CheckerType = "PING_CHECK"
 	CheckUDP  CheckerType = "UDP_CHECK"
+	CheckDNS  CheckerType = "DNS_CHECK"
 )
 
 // Checker is one health check of a real server. The common fields hold
@@ -437,6 +438,14 @@ type Checker struct {
 	HTTP  *HTTPChecker `json:"http,omitempty"`
 	Misc  *MiscChecker `json:"misc,omitempty"`
 	UDP   *UDPChecker  `json:"udp,omitempty"`
+	DNS   *DNSChecker  `json:"dns,omitempty"`
+}
+
+// DNSChecker is the DNS_CHECK specific part (keepalived
+// check/check_dns.c): the query's type (SOA) and name ("": the root).
+type DNSChecker struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
 }
 
 // UDPChecker is the UDP_CHECK specific part (keepalived

@@ -267,3 +267,47 @@ func TestUDPCheckParsed(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "min_reply_length 600 > max_reply_length 512")
 }
+
+// TestDNSCheckParsed: DNS_CHECK's type and name (keepalived
+// check/check_dns.c) and its own defaults: SOA of the root, retry 3,
+// delay_before_retry = delay_loop.
+func TestDNSCheckParsed(t *testing.T) {
+	src := `virtual_server 192.0.2.1 53 {
+    protocol UDP
+    delay_loop 7
+    real_server 192.0.2.2 53 {
+        DNS_CHECK {
+        }
+        DNS_CHECK {
+            type aaaa
+            name www.example.com
+            retry 1
+            delay_before_retry 2
+        }
+    }
+}
+`
+	cfg, err := parseUsers(t, src, fakeUsers(false))
+	require.NoError(t, err)
+	d, err := cfg.Desired()
+	require.NoError(t, err)
+	def, own := d.Checks[0].Checks[0], d.Checks[0].Checks[1]
+	assert.Equal(t, "DNS_CHECK", def.Kind.String())
+	assert.Equal(t, uint16(6), def.DNS.Type)
+	assert.Equal(t, "", def.DNS.Name)
+	assert.Equal(t, 3, def.Retry)
+	assert.Equal(t, "7s", def.DelayBeforeRetry.String())
+	assert.Equal(t, uint16(28), own.DNS.Type)
+	assert.Equal(t, "www.example.com", own.DNS.Name)
+	assert.Equal(t, [2]any{1, "2s"}, [2]any{own.Retry, own.DelayBeforeRetry.String()})
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, cfg))
+	back, err := parseUsers(t, b.String(), fakeUsers(false))
+	require.NoError(t, err, b.String())
+	assert.Equal(t, cfg.VirtualServers[0].RealServers[0].Checkers[1].DNS, back.VirtualServers[0].RealServers[0].Checkers[1].DNS)
+
+	_, err = parseUsers(t, strings.Replace(strings.Replace(src, "type aaaa", "type PTR", 1), "www.example.com", "a..b", 1), fakeUsers(false))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `t.conf:8:18: type: unknown DNS_CHECK type "PTR"`)
+	assert.Contains(t, err.Error(), `t.conf:9:18: name: "a..b" has an empty label`)
+}

@@ -374,6 +374,12 @@ func (p *printer) checker(c *Checker) {
 			p.close()
 		}
 	}
+	if dc := c.DNS; dc != nil {
+		p.line("type", dc.Type)
+		if dc.Name != "" {
+			p.line("name", quote(dc.Name))
+		}
+	}
 	if u := c.UDP; u != nil {
 		if u.Payload != "" {
 			p.line("payload", u.Payload)
