@@ -41,7 +41,7 @@ func (s ExecScripts) Run(ctx context.Context, ds director.Script) {
 	ctx = context.WithoutCancel(ctx)
 	go func() {
 		if err := (script.Runner{}).Run(ctx, c, timeout); err != nil {
-			log.Warn("notify script failed", "script", line, "err", err)
+			log.Warn("notify script failed", "script", line, "user", ds.As.String(), "err", err)
 			return
 		}
 		log.Debug("notify script done", "script", line)
