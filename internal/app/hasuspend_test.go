@@ -120,3 +120,8 @@ func TestHASuspendFollowsTheVIP(t *testing.T) {
 	reload <- struct{}{}
 	require.Eventually(t, func() bool { return len(h.suspended()) == 0 }, 5*time.Second, 5*time.Millisecond)
 }
+
+// The real scheduler can suspend: Daemon finds it by type assertion.
+var _ interface {
+	Suspend(context.Context, []director.RealRef) error
+} = (*healthcheck.Scheduler[director.RealRef])(nil)
