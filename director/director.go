@@ -301,27 +301,8 @@ func (d *Director) adoptOrphans() {
 func (d *Director) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	// keepalived 2.2.7 (check/ipwrapper.c: init_service_vs calls
-	// update_quorum_state with init set, after set_quorum_states in
-	// check/check_data.c left every service "down" because no real server
-	// is alive yet): a service that starts with its quorum met "gains"
-	// it and runs quorum_up (operators announce the service from it); one
-	// that starts below its quorum runs quorum_down only when it has a
-	// sorry server to put in, otherwise nothing was lost and nothing runs.
 	for _, vs := range d.services {
-		c := vs.cfg
-		switch {
-		case vs.quorumUp:
-			d.log.Info("starting with quorum up", "vs", c.Service.Key.String(),
-				"quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", vs.liveWeight())
-			d.runScript(ctx, c.QuorumUp)
-		default:
-			d.log.Info("starting with quorum down", "vs", c.Service.Key.String(),
-				"quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", vs.liveWeight())
-			if c.Sorry != nil {
-				d.runScript(ctx, c.QuorumDown)
-			}
-		}
+		d.startQuorum(ctx, vs)
 	}
 	actual, err := Dump(ctx, d.ipvs, d.managed)
 	if err != nil {
@@ -502,6 +483,12 @@ func (d *Director) Reload(ctx context.Context, cfg Config) (ApplyResult, error) 
 		}
 	}
 	for _, vs := range d.services {
+		if oldManaged[vs.cfg.Service.Key] == nil {
+			// A service the reload adds starts as at Start (keepalived
+			// runs init_service_vs for it).
+			d.startQuorum(ctx, vs)
+			continue
+		}
 		d.updateQuorum(ctx, vs)
 	}
 	res := d.apply(ctx, Diff(d.desiredTable(), d.shadow, managed), "reload")
@@ -554,6 +541,30 @@ func (d *Director) HandleHealth(ctx context.Context, ev HealthEvent) error {
 	}
 	d.updateQuorum(ctx, vs)
 	return d.syncService(ctx, vs, "health")
+}
+
+// startQuorum runs the quorum script of a service that starts (at Start,
+// or added by Reload). keepalived 2.2.7 (check/ipwrapper.c:
+// init_service_vs calls update_quorum_state with init set, after
+// set_quorum_states in check/check_data.c left every new service "down"
+// because no real server is alive yet): a service that starts with its
+// quorum met "gains" it and runs quorum_up (operators announce the
+// service from it); one that starts below its quorum runs quorum_down
+// only when it has a sorry server to put in, otherwise nothing was lost
+// and nothing runs.
+func (d *Director) startQuorum(ctx context.Context, vs *vsState) {
+	c := vs.cfg
+	if vs.quorumUp {
+		d.log.Info("starting with quorum up", "vs", c.Service.Key.String(),
+			"quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", vs.liveWeight())
+		d.runScript(ctx, c.QuorumUp)
+		return
+	}
+	d.log.Info("starting with quorum down", "vs", c.Service.Key.String(),
+		"quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", vs.liveWeight())
+	if c.Sorry != nil {
+		d.runScript(ctx, c.QuorumDown)
+	}
 }
 
 // updateQuorum moves the quorum state with keepalived's hysteresis rule.

@@ -430,3 +430,20 @@ func TestStartQuorumScripts(t *testing.T) {
 	fx = newFixture(t, q(true, true), nil)
 	assert.Equal(t, []string{"qdown"}, fx.s.ran, "quorum not met, sorry server put in: quorum_down")
 }
+
+// TestReloadAddedServiceRunsQuorumUp: a service added by a reload starts
+// like one at Start (keepalived's init_service_vs on reload); services
+// that stay run nothing unless their quorum moves.
+func TestReloadAddedServiceRunsQuorumUp(t *testing.T) {
+	cfg := seedConfig()
+	for i := range cfg.Services {
+		cfg.Services[i].QuorumUp = director.Script{Line: "qup " + cfg.Services[i].Service.Key.String()}
+	}
+	first := cfg
+	first.Services = cfg.Services[:1]
+	fx := newFixture(t, first, nil)
+	assert.Equal(t, []string{"qup TCP 10.16.8.100:80"}, fx.s.take())
+	_, err := fx.d.Reload(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"qup TCP 10.16.8.101:80"}, fx.s.take(), "only the added service")
+}
