@@ -4,7 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/lvsctl/lvsctl/internal/script"
 )
+
+// Script is a notify or quorum script as configured: its command line and
+// who runs it (script.As: the user after the quoted command, else
+// script_user; enable_script_security). The zero value is "no script".
+type Script struct {
+	Line string
+	As   script.As
+}
+
+// IsZero reports whether no script was configured.
+func (s Script) IsZero() bool { return s.Line == "" }
 
 // Config is the director's part of a keepalived.conf: the virtual servers.
 type Config struct {
@@ -29,8 +42,9 @@ type VirtualService struct {
 	// Hysteresis delays quorum changes: it is gained at Quorum+Hysteresis
 	// and lost below Quorum-Hysteresis.
 	Hysteresis int
-	// QuorumUp and QuorumDown are shell commands run on quorum changes.
-	QuorumUp, QuorumDown string
+	// QuorumUp and QuorumDown run on quorum changes (and at start:
+	// Director.Start).
+	QuorumUp, QuorumDown Script
 	// Alpha starts every real server down until its checks pass.
 	Alpha bool
 	// Omega runs the down notifications when the director stops.
@@ -49,8 +63,8 @@ type RealServer struct {
 	LowerThreshold uint32
 	// InhibitOnFailure sets weight 0 instead of removing a failed server.
 	InhibitOnFailure bool
-	// NotifyUp and NotifyDown are shell commands run on health changes.
-	NotifyUp, NotifyDown string
+	// NotifyUp and NotifyDown run on health changes.
+	NotifyUp, NotifyDown Script
 	// Alpha starts this server down until its checks pass (as the
 	// service's Alpha does for all).
 	Alpha bool

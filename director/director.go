@@ -30,7 +30,7 @@ type HealthEvent struct {
 // Scripts runs notify and quorum scripts. Run must not block the caller
 // for long: the director calls it while holding its lock.
 type Scripts interface {
-	Run(ctx context.Context, script string)
+	Run(ctx context.Context, script Script)
 }
 
 // Options tunes a Director. IPVS is required.
@@ -302,11 +302,7 @@ func (d *Director) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, vs := range d.services {
-		if !vs.quorumUp {
-			d.log.Info("starting with quorum down", "vs", vs.cfg.Service.Key.String(),
-				"quorum", vs.cfg.Quorum, "hysteresis", vs.cfg.Hysteresis, "weight", vs.liveWeight())
-			d.runScript(ctx, vs.cfg.QuorumDown)
-		}
+		d.startQuorum(ctx, vs)
 	}
 	actual, err := Dump(ctx, d.ipvs, d.managed)
 	if err != nil {
@@ -487,6 +483,12 @@ func (d *Director) Reload(ctx context.Context, cfg Config) (ApplyResult, error) 
 		}
 	}
 	for _, vs := range d.services {
+		if oldManaged[vs.cfg.Service.Key] == nil {
+			// A service the reload adds starts as at Start (keepalived
+			// runs init_service_vs for it).
+			d.startQuorum(ctx, vs)
+			continue
+		}
 		d.updateQuorum(ctx, vs)
 	}
 	res := d.apply(ctx, Diff(d.desiredTable(), d.shadow, managed), "reload")
@@ -541,6 +543,30 @@ func (d *Director) HandleHealth(ctx context.Context, ev HealthEvent) error {
 	return d.syncService(ctx, vs, "health")
 }
 
+// startQuorum runs the quorum script of a service that starts (at Start,
+// or added by Reload). keepalived 2.2.7 (check/ipwrapper.c:
+// init_service_vs calls update_quorum_state with init set, after
+// set_quorum_states in check/check_data.c left every new service "down"
+// because no real server is alive yet): a service that starts with its
+// quorum met "gains" it and runs quorum_up (operators announce the
+// service from it); one that starts below its quorum runs quorum_down
+// only when it has a sorry server to put in, otherwise nothing was lost
+// and nothing runs.
+func (d *Director) startQuorum(ctx context.Context, vs *vsState) {
+	c := vs.cfg
+	if vs.quorumUp {
+		d.log.Info("starting with quorum up", "vs", c.Service.Key.String(),
+			"quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", vs.liveWeight())
+		d.runScript(ctx, c.QuorumUp)
+		return
+	}
+	d.log.Info("starting with quorum down", "vs", c.Service.Key.String(),
+		"quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", vs.liveWeight())
+	if c.Sorry != nil {
+		d.runScript(ctx, c.QuorumDown)
+	}
+}
+
 // updateQuorum moves the quorum state with keepalived's hysteresis rule.
 func (d *Director) updateQuorum(ctx context.Context, vs *vsState) {
 	sum := vs.liveWeight()
@@ -563,8 +589,8 @@ func (d *Director) syncService(ctx context.Context, vs *vsState, why string) err
 	return res.Err()
 }
 
-func (d *Director) runScript(ctx context.Context, script string) {
-	if script == "" || d.scripts == nil {
+func (d *Director) runScript(ctx context.Context, script Script) {
+	if script.IsZero() || d.scripts == nil {
 		return
 	}
 	d.scripts.Run(ctx, script)

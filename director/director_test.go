@@ -19,17 +19,22 @@ import (
 	"github.com/lvsctl/lvsctl/director/directortest"
 	"github.com/lvsctl/lvsctl/director/fakeipvs"
 	"github.com/lvsctl/lvsctl/internal/clock/clocktest"
+	"github.com/lvsctl/lvsctl/internal/script"
 )
 
+// scripts records the line of every script the director runs, and who
+// would run it.
 type scripts struct {
 	mu  sync.Mutex
 	ran []string
+	as  []string
 }
 
-func (s *scripts) Run(_ context.Context, script string) {
+func (s *scripts) Run(_ context.Context, script director.Script) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ran = append(s.ran, script)
+	s.ran = append(s.ran, script.Line)
+	s.as = append(s.as, script.As.String())
 }
 
 func (s *scripts) take() []string {
@@ -43,7 +48,7 @@ func (s *scripts) take() []string {
 func rs(addr string, w int) director.RealServer {
 	ap := netip.MustParseAddrPort(addr)
 	return director.RealServer{Addr: ap.Addr(), Port: ap.Port(), Weight: w, Forward: director.DirectRoute, Checked: true,
-		NotifyUp: "up " + addr, NotifyDown: "down " + addr}
+		NotifyUp: director.Script{Line: "up " + addr}, NotifyDown: director.Script{Line: "down " + addr}}
 }
 
 // seedConfig is the seed's LVS-DR blocks: 2 VIPs × 2 real servers, rr.
@@ -160,7 +165,7 @@ func TestQuorumSorryServerAndHysteresis(t *testing.T) {
 	vs := &cfg.Services[0]
 	vs.RealServers[0].Weight, vs.RealServers[1].Weight = 2, 2
 	vs.Quorum, vs.Hysteresis = 3, 1
-	vs.QuorumUp, vs.QuorumDown = "qup", "qdown"
+	vs.QuorumUp, vs.QuorumDown = director.Script{Line: "qup"}, director.Script{Line: "qdown"}
 	sorry := rs("127.0.0.1:80", 1)
 	sorry.Forward = director.Masq
 	vs.Sorry = &sorry
@@ -392,4 +397,53 @@ func TestBigStartRestoresGOMAXPROCS(t *testing.T) {
 	assert.Len(t, f.Ops(), 1100)
 	assert.Equal(t, 1, seen, "the batch ran with GOMAXPROCS(1)")
 	assert.Equal(t, procs, runtime.GOMAXPROCS(0), "restored")
+}
+
+// TestStartQuorumScripts follows keepalived 2.2.7's start
+// (check/ipwrapper.c: init_service_vs → update_quorum_state(vs, true)):
+// a service whose quorum is met at start runs quorum_up; one below its
+// quorum runs quorum_down only when a sorry server goes in.
+func TestStartQuorumScripts(t *testing.T) {
+	q := func(alpha, sorry bool) director.Config {
+		cfg := seedConfig()
+		cfg.Services = cfg.Services[:1]
+		vs := &cfg.Services[0]
+		vs.Alpha = alpha
+		vs.QuorumUp = director.Script{Line: "qup", As: script.As{Set: true, User: "nobody", Group: "nogroup", UID: 65534, GID: 65534}}
+		vs.QuorumDown = director.Script{Line: "qdown"}
+		if sorry {
+			s := rs("127.0.0.1:80", 1)
+			s.NotifyUp, s.NotifyDown = director.Script{}, director.Script{}
+			s.Forward = director.Masq
+			vs.Sorry = &s
+		}
+		return cfg
+	}
+	fx := newFixture(t, q(false, false), nil)
+	assert.Equal(t, []string{"qup"}, fx.s.ran, "quorum met at start: quorum_up announces the service")
+	assert.Equal(t, []string{"nobody:nogroup"}, fx.s.as, "the script keeps its user")
+	assert.Contains(t, fx.logs.String(), "starting with quorum up")
+
+	fx = newFixture(t, q(true, false), nil)
+	assert.Empty(t, fx.s.ran, "quorum not met, no sorry server: keepalived runs nothing")
+
+	fx = newFixture(t, q(true, true), nil)
+	assert.Equal(t, []string{"qdown"}, fx.s.ran, "quorum not met, sorry server put in: quorum_down")
+}
+
+// TestReloadAddedServiceRunsQuorumUp: a service added by a reload starts
+// like one at Start (keepalived's init_service_vs on reload); services
+// that stay run nothing unless their quorum moves.
+func TestReloadAddedServiceRunsQuorumUp(t *testing.T) {
+	cfg := seedConfig()
+	for i := range cfg.Services {
+		cfg.Services[i].QuorumUp = director.Script{Line: "qup " + cfg.Services[i].Service.Key.String()}
+	}
+	first := cfg
+	first.Services = cfg.Services[:1]
+	fx := newFixture(t, first, nil)
+	assert.Equal(t, []string{"qup TCP 10.16.8.100:80"}, fx.s.take())
+	_, err := fx.d.Reload(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"qup TCP 10.16.8.101:80"}, fx.s.take(), "only the added service")
 }

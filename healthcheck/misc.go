@@ -23,6 +23,7 @@ func newMiscProbe(s *Spec) probeFunc {
 		r := fail(s, "", "bad misc_path: %v", err)
 		return func(context.Context, int) Result { return r }
 	}
+	cmd.As = s.Misc.As
 	run := script.Runner{Grace: miscGrace}
 	return func(ctx context.Context, _ int) Result { return probeMisc(ctx, s, run, cmd) }
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/internal/script"
 )
 
 func miscSpec(cmd string, dynamic bool) *Spec {
@@ -90,4 +92,19 @@ func TestMiscTermIgnoredGetsKilled(t *testing.T) {
 	r := probeOnce(s, 0)
 	assert.False(t, r.OK)
 	assert.Contains(t, r.Reason, "timed out")
+}
+
+// TestMiscRunsAsUser: MISC_CHECK runs as its configured user (keepalived's
+// misc_user_handler / set_script_env), not as root; the check can tell
+// (exit 0 only when id -u is the user's).
+func TestMiscRunsAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch users")
+	}
+	s := miscSpec(`/bin/sh -c 'test "$(id -u)" = 65534'`, false)
+	r := probeOnce(s, 0)
+	assert.False(t, r.OK, "as root the check fails: %s", r.Reason)
+	s.Misc.As = script.As{Set: true, User: "nobody", UID: 65534, GID: 65534}
+	r = probeOnce(s, 0)
+	assert.True(t, r.OK, r.Reason)
 }

@@ -29,6 +29,12 @@ func newProbe(s *Spec, dial DialFunc) probeFunc {
 		return h.probe
 	case MiscCheck:
 		return newMiscProbe(s)
+	case PingCheck:
+		return func(ctx context.Context, _ int) Result { return probePing(ctx, s) }
+	case UDPCheck:
+		return func(ctx context.Context, _ int) Result { return probeUDP(ctx, s) }
+	case DNSCheck:
+		return func(ctx context.Context, _ int) Result { return probeDNS(ctx, s) }
 	}
 	return func(context.Context, int) Result { return fail(s, "", "unknown checker kind") }
 }
@@ -38,6 +44,9 @@ func newProbe(s *Spec, dial DialFunc) probeFunc {
 func (s *Spec) Target() string {
 	if s.Kind == MiscCheck && s.Misc != nil {
 		return s.Misc.Command
+	}
+	if s.Kind == PingCheck {
+		return s.Addr.Addr().String()
 	}
 	return s.Addr.String()
 }

@@ -70,6 +70,8 @@ type Status[K comparable] struct {
 	Weight    int         `json:"-"`
 	HasWeight bool        `json:"-"`
 	Checks    []CheckInfo `json:"checks"`
+	// Suspended is true while ha_suspend holds the checks (Suspend).
+	Suspended bool `json:"suspended,omitempty"`
 }
 
 // MarshalJSON writes the dynamic weight as an optional number.
@@ -154,6 +156,8 @@ type Scheduler[K comparable] struct {
 	jobs    chan job[K]
 	inline  bool // tests: run probes inside the loop, for exact fake time
 	mkProbe func(*Spec, DialFunc) probeFunc
+	// suspended keys are not probed (ha_suspend); see Suspend.
+	suspended map[K]bool
 }
 
 type server[K comparable] struct {
@@ -211,18 +215,19 @@ func New[K comparable](o Options) *Scheduler[K] {
 		o.Workers = 64
 	}
 	return &Scheduler[K]{
-		clock:   o.Clock,
-		dial:    o.Dial,
-		log:     o.Logger,
-		rand:    o.Rand,
-		events:  make(chan Event[K], o.EventBuffer),
-		cmds:    make(chan command),
-		done:    make(chan struct{}),
-		servers: map[K]*server[K]{},
-		results: make(chan *outcome[K], 1024),
-		mkProbe: newProbe,
-		workers: o.Workers,
-		jobs:    make(chan job[K]),
+		clock:     o.Clock,
+		dial:      o.Dial,
+		log:       o.Logger,
+		rand:      o.Rand,
+		events:    make(chan Event[K], o.EventBuffer),
+		cmds:      make(chan command),
+		done:      make(chan struct{}),
+		servers:   map[K]*server[K]{},
+		suspended: map[K]bool{},
+		results:   make(chan *outcome[K], 1024),
+		mkProbe:   newProbe,
+		workers:   o.Workers,
+		jobs:      make(chan job[K]),
 	}
 }
 
@@ -338,13 +343,44 @@ func (s *Scheduler[K]) Remove(ctx context.Context, key K) error {
 	return s.call(ctx, func() { s.remove(key) })
 }
 
+// Suspend makes keys the complete set of suspended servers, whether they
+// are checked now or added later. A suspended server's checkers keep
+// their state and their timer, but when a check is due it is not run and
+// comes round again a delay_loop later: its state cannot change until it
+// is resumed, and a check then continues from where it was. This is
+// keepalived 2.2.7's ha_suspend (check/check_api.c:
+// update_checker_activity sets checker->enabled; every checker thread,
+// e.g. check_tcp.c tcp_connect_thread, only re-registers its timer while
+// disabled). A check already running when its server is suspended
+// finishes and its result counts, as in keepalived.
+func (s *Scheduler[K]) Suspend(ctx context.Context, keys []K) error {
+	set := make(map[K]bool, len(keys))
+	for _, k := range keys {
+		set[k] = true
+	}
+	return s.call(ctx, func() {
+		for k := range set {
+			if !s.suspended[k] {
+				s.log.Info("suspending health checks", "server", fmt.Sprint(k))
+			}
+		}
+		for k := range s.suspended {
+			if !set[k] {
+				s.log.Info("activating health checks", "server", fmt.Sprint(k))
+			}
+		}
+		s.suspended = set
+	})
+}
+
 // Status returns a snapshot of every real server, in no particular order.
 func (s *Scheduler[K]) Status(ctx context.Context) ([]Status[K], error) {
 	var out []Status[K]
 	err := s.call(ctx, func() {
 		out = make([]Status[K], 0, len(s.servers))
 		for _, srv := range s.servers {
-			st := Status[K]{Key: srv.key, State: srv.state, Reason: srv.reason, Weight: srv.weight, HasWeight: srv.hasWeight}
+			st := Status[K]{Key: srv.key, State: srv.state, Reason: srv.reason, Weight: srv.weight, HasWeight: srv.hasWeight,
+				Suspended: s.suspended[srv.key]}
 			for _, c := range srv.checks {
 				st.Checks = append(st.Checks, CheckInfo{
 					Kind: c.spec.Kind.String(), Target: c.spec.Target(),
@@ -466,6 +502,11 @@ func (s *Scheduler[K]) launchDue(ctx context.Context) {
 	now := s.clock.Now()
 	for len(s.queue) > 0 && !s.queue[0].due.After(now) {
 		c := heap.Pop(&s.queue).(*check[K])
+		if s.suspended[c.srv.key] {
+			c.due = now.Add(max(c.spec.DelayLoop, time.Second))
+			s.schedule(c)
+			continue
+		}
 		c.running = true
 		step := c.m.step()
 		if s.inline {

@@ -483,3 +483,38 @@ func TestStatusJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"key":"rs1","state":"UP","reason":"ok","weight":0,"checks":null}`, string(b))
 }
+
+// TestSuspendHoldsState: ha_suspend. While suspended, due checks are not
+// run (a dead server stays up: keepalived's disabled checker only
+// re-arms its timer, every delay_loop); once resumed the next due check
+// runs and the state moves on from where it was.
+func TestSuspendHoldsState(t *testing.T) {
+	h := newHarness(t, nil)
+	const a, b = "10.0.0.1:80", "10.0.0.2:80"
+	h.up(a, true)
+	h.up(b, true)
+	ctx := context.Background()
+	require.NoError(t, h.s.Suspend(ctx, []string{"rs1", "rs-later"}))
+	h.set(Server[string]{Key: "rs1", Checks: []Spec{tcpSpec(a)}}, Server[string]{Key: "rs2", Checks: []Spec{tcpSpec(b)}})
+	h.up(a, false)
+	assert.Empty(t, h.run(at(12)), "suspended: the dead server is not checked, nothing changes")
+	assert.Empty(t, h.callTimes(a))
+	assert.Equal(t, []string{"0/0", "5/0", "10/0"}, h.callTimes(b), "other servers are checked")
+	st, err := h.s.Status(ctx)
+	require.NoError(t, err)
+	for _, s := range st {
+		assert.Equal(t, s.Key == "rs1", s.Suspended, s.Key)
+		assert.Equal(t, Up, s.State)
+	}
+
+	require.NoError(t, h.s.Suspend(ctx, nil))
+	evs := h.run(at(20))
+	assert.Equal(t, []string{ev("rs1", Up, Down, 15)}, evStrings(evs), "resumed: the next due check finds it down")
+
+	// Suspending again freezes the down state too.
+	require.NoError(t, h.s.Suspend(ctx, []string{"rs1"}))
+	h.up(a, true)
+	assert.Empty(t, h.run(at(60)))
+	require.NoError(t, h.s.Suspend(ctx, []string{}))
+	assert.Equal(t, []string{ev("rs1", Down, Up, 65)}, evStrings(h.run(at(66))))
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lvsctl/lvsctl/internal/cmdline"
+	"github.com/lvsctl/lvsctl/internal/script"
 )
 
 // Kind is the type of a checker.
@@ -19,6 +20,12 @@ const (
 	HTTPGet
 	SSLGet
 	MiscCheck
+	// PingCheck is PING_CHECK: one ICMP/ICMPv6 echo per check (ping.go).
+	PingCheck
+	// UDPCheck is UDP_CHECK: one datagram per check (udp.go).
+	UDPCheck
+	// DNSCheck is DNS_CHECK: one query over UDP per check (dns.go).
+	DNSCheck
 )
 
 func (k Kind) String() string {
@@ -31,6 +38,12 @@ func (k Kind) String() string {
 		return "SSL_GET"
 	case MiscCheck:
 		return "MISC_CHECK"
+	case PingCheck:
+		return "PING_CHECK"
+	case UDPCheck:
+		return "UDP_CHECK"
+	case DNSCheck:
+		return "DNS_CHECK"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -77,6 +90,8 @@ type Spec struct {
 
 	HTTP *HTTPSpec
 	Misc *MiscSpec
+	UDP  *UDPSpec
+	DNS  *DNSSpec
 }
 
 // HTTPSpec is the HTTP_GET/SSL_GET part of a Spec.
@@ -124,6 +139,9 @@ type MiscSpec struct {
 	Timeout time.Duration
 	// Dynamic turns exit codes 2..255 into success with weight code-2.
 	Dynamic bool
+	// As is the user the script runs as and whether its path must be
+	// secure (MISC_CHECK "user", script_user, enable_script_security).
+	As script.As
 }
 
 // ErrInvalidSpec is wrapped by every validation error of a Spec.
@@ -145,6 +163,36 @@ func (s *Spec) Validate() error {
 	case TCPCheck, HTTPGet, SSLGet:
 		if !s.Addr.IsValid() || s.Addr.Port() == 0 {
 			return bad("no address or port to connect to")
+		}
+		if s.ConnectTimeout <= 0 {
+			return bad("connect_timeout must be positive")
+		}
+	case DNSCheck:
+		if !s.Addr.IsValid() || s.Addr.Port() == 0 {
+			return bad("no address or port to query")
+		}
+		if s.ConnectTimeout <= 0 {
+			return bad("connect_timeout must be positive")
+		}
+		if s.DNS == nil || s.DNS.Type == 0 {
+			return bad("no query type")
+		}
+	case UDPCheck:
+		if !s.Addr.IsValid() || s.Addr.Port() == 0 {
+			return bad("no address or port to send to")
+		}
+		if s.ConnectTimeout <= 0 {
+			return bad("connect_timeout must be positive")
+		}
+		if s.UDP == nil {
+			return bad("no UDP settings")
+		}
+		if s.UDP.MinReply < 0 || s.UDP.MaxReply < s.UDP.MinReply || s.UDP.MaxReply > 65535 {
+			return bad("reply length range %d..%d", s.UDP.MinReply, s.UDP.MaxReply)
+		}
+	case PingCheck:
+		if !s.Addr.Addr().IsValid() {
+			return bad("no address to ping")
 		}
 		if s.ConnectTimeout <= 0 {
 			return bad("connect_timeout must be positive")

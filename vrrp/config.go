@@ -20,6 +20,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/lvsctl/lvsctl/internal/script"
 )
 
 // Config is the VRRP part of a keepalived.conf, fully defaulted by the
@@ -106,6 +108,14 @@ type NotifyConfig struct {
 	Master, Backup, Fault, Stop string
 	// Any gets "INSTANCE"|"GROUP", the name, the state and the priority appended.
 	Any string
+	// As holds who runs each script (notify_* "CMD" USER [GROUP],
+	// script_user) and whether enable_script_security applies.
+	As NotifyAs
+}
+
+// NotifyAs is the script.As of each notify script of a NotifyConfig.
+type NotifyAs struct {
+	Master, Backup, Fault, Stop, Any script.As
 }
 
 // ScriptConfig is one vrrp_script.
@@ -120,6 +130,9 @@ type ScriptConfig struct {
 	WeightReverse bool
 	Rise, Fall    int
 	InitFail      bool
+	// As is the vrrp_script's "user" (else script_user) and
+	// enable_script_security.
+	As script.As
 }
 
 // SyncGroupConfig is a vrrp_sync_group: its members change state together.

@@ -233,11 +233,21 @@ func (f *fakeLinks) Subscribe(ctx context.Context) (<-chan LinkUpdate, error) {
 type recordingStarter struct {
 	mu   sync.Mutex
 	runs [][]string
+	// uids is the uid each run was started as (-1: lvsctl's own).
+	uids []int
 }
 
 func (r *recordingStarter) start(c *exec.Cmd) error {
 	r.mu.Lock()
 	r.runs = append(r.runs, append([]string(nil), c.Args...))
+	uid := -1
+	if c.SysProcAttr != nil && c.SysProcAttr.Credential != nil {
+		uid = int(c.SysProcAttr.Credential.Uid)
+		// The fake runs /bin/true as lvsctl: the credential is recorded,
+		// not applied (unit tests need no root).
+		c.SysProcAttr.Credential = nil
+	}
+	r.uids = append(r.uids, uid)
 	r.mu.Unlock()
 	if filepath.IsAbs(c.Args[0]) {
 		if _, err := os.Stat(c.Args[0]); err != nil {
@@ -254,6 +264,12 @@ func (r *recordingStarter) start(c *exec.Cmd) error {
 	}
 	c.Path, c.Args = p, []string{bin}
 	return c.Start()
+}
+
+func (r *recordingStarter) allUIDs() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int(nil), r.uids...)
 }
 
 func (r *recordingStarter) all() [][]string {

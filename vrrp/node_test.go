@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lvsctl/lvsctl/internal/clock/clocktest"
+	"github.com/lvsctl/lvsctl/internal/script"
 	"github.com/lvsctl/lvsctl/vrrp/packet"
 )
 
@@ -177,6 +178,27 @@ func TestNodeOwnerBecomesMasterAtOnce(t *testing.T) {
 	assert.Equal(t, uint8(255), st.EffectivePriority)
 	assert.Equal(t, ka67, st.MasterAddr)
 	assert.Len(t, st.Problems, 2, "missing notify scripts are reported: %v", st.Problems)
+}
+
+// TestNodeScriptsRunAsTheirUser: notify and track scripts run as the user
+// the configuration resolved for them (notify_master "CMD" USER,
+// vrrp_script user, script_user), as keepalived's set_script_env.
+func TestNodeScriptsRunAsTheirUser(t *testing.T) {
+	nobody := script.As{Set: true, User: "nobody", UID: 65534, GID: 65534}
+	in := instCfg("VI_1", "eth1", 191, 255, "10.16.8.100")
+	in.Notify = NotifyConfig{Master: "notify.sh master", Any: "any.sh", As: NotifyAs{Master: nobody}}
+	in.TrackScripts = []TrackScript{{Name: "chk"}}
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{in},
+		Scripts: []ScriptConfig{{Name: "chk", Command: "chk.sh", Interval: time.Hour, Timeout: time.Second, Weight: -10, Rise: 1, Fall: 1,
+			As: script.As{Set: true, User: "u", UID: 4321, GID: 4321}}}})
+	h.waitState("VI_1", "MASTER")
+	h.eventually("scripts ran", func() bool { return len(h.starter.all()) == 3 })
+	runs, uids := h.starter.all(), h.starter.allUIDs()
+	byCmd := map[string]int{}
+	for i, r := range runs {
+		byCmd[r[0]] = uids[i]
+	}
+	assert.Equal(t, map[string]int{"notify.sh": 65534, "any.sh": -1, "chk.sh": 4321}, byCmd)
 }
 
 func TestNodeBackupTakesOverAfterMasterDownInterval(t *testing.T) {

@@ -22,13 +22,14 @@ func parseNotify(c NotifyConfig) (notifySet, error) {
 	for _, e := range []struct {
 		kw   string
 		text string
+		as   script.As
 		dst  **script.Command
 	}{
-		{"notify_master", c.Master, &s.master},
-		{"notify_backup", c.Backup, &s.backup},
-		{"notify_fault", c.Fault, &s.fault},
-		{"notify_stop", c.Stop, &s.stop},
-		{"notify", c.Any, &s.any},
+		{"notify_master", c.Master, c.As.Master, &s.master},
+		{"notify_backup", c.Backup, c.As.Backup, &s.backup},
+		{"notify_fault", c.Fault, c.As.Fault, &s.fault},
+		{"notify_stop", c.Stop, c.As.Stop, &s.stop},
+		{"notify", c.Any, c.As.Any, &s.any},
 	} {
 		if e.text == "" {
 			continue
@@ -37,6 +38,7 @@ func parseNotify(c NotifyConfig) (notifySet, error) {
 		if err != nil {
 			return s, fmt.Errorf("%s: %w", e.kw, err)
 		}
+		cmd.As = e.as
 		if err := cmd.Check(); err != nil {
 			s.problems = append(s.problems, fmt.Sprintf("%s %q: %v", e.kw, e.text, err))
 		}

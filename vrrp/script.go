@@ -30,6 +30,7 @@ func newTrackScript(cfg ScriptConfig) (*trackScript, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.As = cfg.As
 	return &trackScript{cfg: cfg, cmd: c}, nil
 }
 

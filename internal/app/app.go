@@ -60,7 +60,10 @@ type Options struct {
 	NewVRRP func(cfg vrrp.Config, log *slog.Logger) (VRRP, error)
 	// Health runs the checks; nil runs none (every server stays up).
 	Health Health
-	Logger *slog.Logger
+	// WatchAddrs reports the host's addresses for ha_suspend (nil:
+	// NetlinkAddrs); it runs only when a virtual server has ha_suspend.
+	WatchAddrs AddrWatcher
+	Logger     *slog.Logger
 	// Resync is the drift-healing interval (0: never).
 	Resync time.Duration
 	// Retry is how soon failed edits are retried (default 2s).
@@ -129,6 +132,8 @@ type Daemon struct {
 	closeSync func() error
 	// timeouts applies lvs_timeouts.
 	timeouts timeoutState
+	// ha suspends the checks of ha_suspend services (hasuspend.go).
+	ha haSuspendState
 
 	// spawn starts a goroutine that lives until Run's context ends.
 	spawn func(name string, fn func(context.Context) error)
@@ -259,6 +264,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		// The scheduler takes Set only while it runs.
 		dm.spawn("health checks", o.Health.Run)
 		dm.spawn("health events", dm.consumeHealth)
+		if err := dm.applyHASuspend(runCtx, d.HASuspend); err != nil {
+			return err
+		}
 		if err := o.Health.Set(runCtx, d.Checks); err != nil {
 			return fmt.Errorf("health checks: %w", err)
 		}

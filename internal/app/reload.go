@@ -91,6 +91,9 @@ func (dm *Daemon) apply(ctx context.Context, d *config.Desired) error {
 		}
 	}
 	if dm.o.Health != nil {
+		if err := dm.applyHASuspend(ctx, d.HASuspend); err != nil {
+			return err
+		}
 		if err := dm.o.Health.Set(ctx, d.Checks); err != nil {
 			// Validated above, so only a stopping scheduler gets here: put
 			// the running director configuration back.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/internal/script"
 )
 
@@ -17,8 +18,10 @@ type ExecScripts struct {
 	Timeout time.Duration
 }
 
-// Run implements director.Scripts.
-func (s ExecScripts) Run(ctx context.Context, line string) {
+// Run implements director.Scripts: the script runs as the user the
+// configuration resolved for it (script.As).
+func (s ExecScripts) Run(ctx context.Context, ds director.Script) {
+	line := ds.Line
 	timeout := s.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -32,12 +35,13 @@ func (s ExecScripts) Run(ctx context.Context, line string) {
 		log.Error("notify script cannot run", "script", line, "err", err)
 		return
 	}
+	c.As = ds.As
 	// The script must outlive a cancelled daemon context (omega scripts
 	// run while stopping), so only the timeout bounds it.
 	ctx = context.WithoutCancel(ctx)
 	go func() {
 		if err := (script.Runner{}).Run(ctx, c, timeout); err != nil {
-			log.Warn("notify script failed", "script", line, "err", err)
+			log.Warn("notify script failed", "script", line, "user", ds.As.String(), "err", err)
 			return
 		}
 		log.Debug("notify script done", "script", line)

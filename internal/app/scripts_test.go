@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/director"
+	"github.com/lvsctl/lvsctl/internal/script"
 )
 
 // Notify scripts follow the VRRP rule: a plain line runs directly (its
@@ -17,11 +20,31 @@ func TestExecScriptsRunsDirectlyOrUnderShell(t *testing.T) {
 	direct := filepath.Join(dir, "direct")
 	viaShell := filepath.Join(dir, "shell")
 	s := ExecScripts{Timeout: 10 * time.Second}
-	s.Run(context.Background(), `touch '`+direct+`'`)
-	s.Run(context.Background(), `echo up > '`+viaShell+`'`)
+	s.Run(context.Background(), director.Script{Line: `touch '` + direct + `'`})
+	s.Run(context.Background(), director.Script{Line: `echo up > '` + viaShell + `'`})
 	require.Eventually(t, func() bool {
 		_, errDirect := os.Stat(direct)
 		b, errShell := os.ReadFile(viaShell)
 		return errDirect == nil && errShell == nil && string(b) == "up\n"
+	}, 10*time.Second, 20*time.Millisecond)
+}
+
+// The director's notify and quorum scripts run as the user the
+// configuration resolved (quorum_up "CMD" USER, script_user).
+func TestExecScriptsRunAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch users")
+	}
+	dir, err := os.MkdirTemp("", "lvsctl-app-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o777))
+	out := filepath.Join(dir, "uid")
+	s := ExecScripts{Timeout: 10 * time.Second}
+	s.Run(context.Background(), director.Script{Line: `/bin/sh -c 'id -u > ` + out + `'`,
+		As: script.As{Set: true, User: "nobody", UID: 65534, GID: 65534}})
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(out)
+		return err == nil && string(b) == "65534\n"
 	}, 10*time.Second, 20*time.Millisecond)
 }

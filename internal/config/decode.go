@@ -148,7 +148,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 		"vrrp_gna_interval":               {fn: func(n *node) { d.durKw(n, 0, time.Second, false, &g.VRRPGnaInterval) }},
 		"vrrp_strict":                     {fn: func(n *node) { d.flag(n, &g.VRRPStrict) }},
 		"vrrp_skip_check_adv_addr":        {fn: func(n *node) { d.flag(n, &g.VRRPSkipCheckAdvAddr) }},
-		"enable_script_security":          {fn: func(n *node) { d.flag(n, &g.EnableScriptSecurity) }},
+		"enable_script_security":          {fn: func(n *node) { g.ScriptSecurityPos = n.pos(); d.flag(n, &g.EnableScriptSecurity) }},
 		"lvs_sync_daemon":                 {fn: func(n *node) { d.lvsSyncDaemon(n, g) }},
 		"lvs_sync_refresh_period":         {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
 		"lvs_sync_threshold":              {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
@@ -156,6 +156,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 		"lvs_timeouts":                    {fn: func(n *node) { d.lvsTimeouts(n, g) }},
 		"script_user": {fn: func(n *node) {
 			if d.shape(n, false, 1, 2) {
+				g.ScriptUserPos = n.args[0].pos()
 				g.ScriptUser = n.args[0].text
 				if len(n.args) == 2 {
 					g.ScriptGroup = n.args[1].text
@@ -1034,6 +1035,9 @@ var rsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*rsDraft]{
 	"SSL_GET":    {multi: true, fn: addCheckNode},
 	"TCP_CHECK":  {multi: true, fn: addCheckNode},
 	"MISC_CHECK": {multi: true, fn: addCheckNode},
+	"PING_CHECK": {multi: true, fn: addCheckNode},
+	"UDP_CHECK":  {multi: true, fn: addCheckNode},
+	"DNS_CHECK":  {multi: true, fn: addCheckNode},
 }, func(r *rsDraft) *checkDefaults { return &r.def })
 
 func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults, weight int) (RealServer, bool) {
@@ -1110,6 +1114,7 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 	}
 	d.checkDefaultKeywords(spec, &own)
 	retryDefault, dbrDefault := 1, time.Second
+	dbrIsDelayLoop := false
 	switch typ {
 	case CheckHTTP, CheckSSL:
 		dbrDefault = 3 * time.Second
@@ -1144,6 +1149,65 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 			d.intPtr(n, 0, 1<<20, &own.retry)
 			d.diag.warnf(n.pos(), "nb_get_retry is deprecated (in keepalived too): write retry; accepted with the same meaning")
 		}}
+	case CheckDNS:
+		// keepalived: retry 3, delay_before_retry = delay_loop
+		// (dns_check_handler; check_data.c fills them in).
+		retryDefault, dbrIsDelayLoop = 3, true
+		dc := &DNSChecker{Type: "SOA"}
+		c.DNS = dc
+		spec["type"] = kw{fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				up := strings.ToUpper(t.text)
+				if _, known := DNSTypes[up]; !known {
+					d.diag.errorf(t.pos(), "type: unknown DNS_CHECK type %q (A, NS, CNAME, SOA, MX, TXT, AAAA, RRSIG, DNSKEY); keepalived would ignore the line and query SOA", t.text)
+					return
+				}
+				dc.Type = up
+			}
+		}}
+		spec["name"] = kw{fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				if (strings.HasPrefix(t.text, ".") && t.text != ".") || strings.Contains(t.text, "..") {
+					d.diag.errorf(t.pos(), "name: %q has an empty label; keepalived would ignore the line and query the root", t.text)
+					return
+				}
+				dc.Name = t.text
+			}
+		}}
+	case CheckUDP:
+		u := &UDPChecker{MaxReplyLength: 255}
+		c.UDP = u
+		hexArg := func(n *node, wildcard bool, dst *string) bool {
+			parts := make([]string, len(n.args))
+			for i, a := range n.args {
+				parts[i] = a.text
+			}
+			text := strings.Join(parts, " ")
+			if _, _, err := ParseHex(text, wildcard); err != nil {
+				d.diag.errorf(n.args[0].pos(), "%s: %v (keepalived would ignore the value)", n.key.text, err)
+				return false
+			}
+			*dst = text
+			return true
+		}
+		spec["payload"] = kw{fn: func(n *node) {
+			if d.shape(n, false, 1, -1) {
+				hexArg(n, false, &u.Payload)
+			}
+		}}
+		spec["require_reply"] = kw{fn: func(n *node) {
+			u.RequireReply = true
+			if len(n.args) > 0 {
+				hexArg(n, true, &u.Reply)
+			}
+		}}
+		spec["min_reply_length"] = kw{fn: func(n *node) { d.intKw(n, 0, 65535, &u.MinReplyLength) }}
+		spec["max_reply_length"] = kw{fn: func(n *node) { d.intKw(n, 0, 65535, &u.MaxReplyLength) }}
+		defer func() {
+			if u.MinReplyLength > u.MaxReplyLength {
+				d.diag.errorf(n.pos(), "UDP_CHECK: min_reply_length %d > max_reply_length %d: keepalived would accept it and the check would always fail", u.MinReplyLength, u.MaxReplyLength)
+			}
+		}()
 	case CheckMisc:
 		retryDefault = 0
 		m := &MiscChecker{}
@@ -1191,6 +1255,9 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 	if eff.delayLoop != nil {
 		c.DelayLoop = *eff.delayLoop
 	}
+	if dbrIsDelayLoop && eff.delayBeforeRetry == nil {
+		c.DelayBeforeRetry = c.DelayLoop
+	}
 	// keepalived spreads first checks over delay_loop unless told otherwise,
 	// so thousands of checkers do not fire together at start.
 	c.Warmup = c.DelayLoop
@@ -1203,7 +1270,9 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 	case c.Misc != nil && c.Misc.Path.IsZero():
 		d.diag.errorf(n.pos(), "MISC_CHECK has no misc_path")
 	}
-	if c.ConnectPort == 0 && typ != CheckMisc {
+	// PING_CHECK has the connection keywords (keepalived:
+	// install_checker_common_keywords(true)) but no port to connect to.
+	if c.ConnectPort == 0 && typ != CheckMisc && typ != CheckPing {
 		d.diag.errorf(n.pos(), "%s has no port to connect to: give connect_port (the real server has none)", typ)
 	}
 	return c, true

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"net/netip"
+
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/healthcheck"
 	"github.com/lvsctl/lvsctl/syncd"
@@ -20,6 +22,17 @@ type Desired struct {
 	Sync *syncd.Config
 	// Timeouts is lvs_timeouts (nil: the kernel's are left alone).
 	Timeouts *LVSTimeouts
+	// HASuspend lists the virtual servers with ha_suspend: their real
+	// servers' checks are suspended while the address is on no interface
+	// of this host (internal/app applies it).
+	HASuspend []HASuspend
+}
+
+// HASuspend is one ha_suspend virtual server: its address and the
+// identities of its real servers' checks.
+type HASuspend struct {
+	Addr    netip.Addr
+	Servers []director.RealRef
 }
 
 // Desired converts a loaded configuration.
@@ -29,5 +42,26 @@ func (c *Config) Desired() (*Desired, error) {
 		return nil, err
 	}
 	return &Desired{Director: c.Director(), Checks: checks, VRRP: c.VRRP(), Sync: c.Sync(),
-		Timeouts: c.Global.LVSTimeouts}, nil
+		Timeouts: c.Global.LVSTimeouts, HASuspend: haSuspend(c, checks)}, nil
+}
+
+// haSuspend groups the checked real servers of every ha_suspend virtual
+// server under its address (fwmark services cannot have it: validate).
+func haSuspend(c *Config, checks []healthcheck.Server[director.RealRef]) []HASuspend {
+	var out []HASuspend
+	for i := range c.VirtualServers {
+		vs := &c.VirtualServers[i]
+		if !vs.HASuspend || vs.IsFWMark() || !vs.Addr.IsValid() {
+			continue
+		}
+		key := serviceKey(vs)
+		h := HASuspend{Addr: vs.Addr}
+		for _, s := range checks {
+			if s.Key.Service == key && len(s.Checks) > 0 {
+				h.Servers = append(h.Servers, s.Key)
+			}
+		}
+		out = append(out, h)
+	}
+	return out
 }

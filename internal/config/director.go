@@ -62,8 +62,8 @@ func (c *Config) Director() director.Config {
 			Pos:        vs.Pos.String(),
 			Quorum:     vs.Quorum,
 			Hysteresis: vs.Hysteresis,
-			QuorumUp:   vs.QuorumUp.Command,
-			QuorumDown: vs.QuorumDown.Command,
+			QuorumUp:   directorScript(vs.QuorumUp),
+			QuorumDown: directorScript(vs.QuorumDown),
 			Alpha:      vs.Alpha,
 			Omega:      vs.Omega,
 		}
@@ -82,8 +82,8 @@ func (c *Config) Director() director.Config {
 				LowerThreshold:   rs.LThreshold,
 				InhibitOnFailure: rs.InhibitOnFailure,
 				Alpha:            rs.Alpha,
-				NotifyUp:         rs.NotifyUp.Command,
-				NotifyDown:       rs.NotifyDown.Command,
+				NotifyUp:         directorScript(rs.NotifyUp),
+				NotifyDown:       directorScript(rs.NotifyDown),
 				Checked:          len(rs.Checkers) > 0,
 				Pos:              rs.Pos.String(),
 			})
@@ -116,4 +116,9 @@ func forwardOf(m Method) director.Forward {
 		return director.Tunnel
 	}
 	return director.Masq
+}
+
+// directorScript is a notify or quorum script with the user it runs as.
+func directorScript(s Script) director.Script {
+	return director.Script{Line: s.Command, As: s.As}
 }

@@ -69,6 +69,34 @@ func HealthSpec(vs *VirtualServer, rs *RealServer, ck *Checker) (healthcheck.Spe
 	switch ck.Type {
 	case CheckTCP:
 		s.Kind = healthcheck.TCPCheck
+	case CheckDNS:
+		s.Kind = healthcheck.DNSCheck
+		if ck.DNS == nil {
+			return s, fmt.Errorf("DNS_CHECK without settings")
+		}
+		s.DNS = &healthcheck.DNSSpec{Type: DNSTypes[ck.DNS.Type], Name: ck.DNS.Name}
+	case CheckUDP:
+		s.Kind = healthcheck.UDPCheck
+		if ck.UDP == nil {
+			return s, fmt.Errorf("UDP_CHECK without settings")
+		}
+		u := &healthcheck.UDPSpec{RequireReply: ck.UDP.RequireReply, MinReply: ck.UDP.MinReplyLength, MaxReply: ck.UDP.MaxReplyLength}
+		var err error
+		if ck.UDP.Payload != "" {
+			if u.Payload, _, err = ParseHex(ck.UDP.Payload, false); err != nil {
+				return s, fmt.Errorf("UDP_CHECK payload: %w", err)
+			}
+		}
+		if ck.UDP.Reply != "" {
+			if u.Reply, u.ReplyMask, err = ParseHex(ck.UDP.Reply, true); err != nil {
+				return s, fmt.Errorf("UDP_CHECK require_reply: %w", err)
+			}
+		}
+		s.UDP = u
+	case CheckPing:
+		// keepalived's PING_CHECK (check/check_ping.c): the address only.
+		s.Kind = healthcheck.PingCheck
+		s.Addr = netip.AddrPortFrom(ip, 0)
 	case CheckHTTP, CheckSSL:
 		s.Kind = healthcheck.HTTPGet
 		if ck.Type == CheckSSL {
@@ -96,7 +124,7 @@ func HealthSpec(vs *VirtualServer, rs *RealServer, ck *Checker) (healthcheck.Spe
 		if ck.Misc == nil {
 			return s, fmt.Errorf("MISC_CHECK without misc_path")
 		}
-		s.Misc = &healthcheck.MiscSpec{Command: ck.Misc.Path.Command, Timeout: ck.Misc.Timeout, Dynamic: ck.Misc.Dynamic}
+		s.Misc = &healthcheck.MiscSpec{Command: ck.Misc.Path.Command, Timeout: ck.Misc.Timeout, Dynamic: ck.Misc.Dynamic, As: ck.Misc.Path.As}
 	default:
 		return s, fmt.Errorf("checker %s is not supported by lvsctl", ck.Type)
 	}
@@ -123,4 +151,61 @@ func StatusRanges(codes []int) []healthcheck.StatusRange {
 		out = append(out, healthcheck.StatusRange{Min: v, Max: v})
 	}
 	return out
+}
+
+// ParseHex reads a hex octet string as keepalived 2.2.7's read_hex_str
+// (lib/parser.c) does: spaces and tabs between octets are skipped, two
+// digits make an octet and a lone digit before a space or the end is an
+// octet of its own; with wildcard, x or X is a nibble that matches
+// anything, returned as set bits in mask (nil when there is none).
+func ParseHex(s string, wildcard bool) (data, mask []byte, err error) {
+	nibble := func(c byte) (v, m byte, ok bool) {
+		switch {
+		case c >= '0' && c <= '9':
+			return c - '0', 0, true
+		case c >= 'a' && c <= 'f':
+			return c - 'a' + 10, 0, true
+		case c >= 'A' && c <= 'F':
+			return c - 'A' + 10, 0, true
+		case wildcard && (c == 'x' || c == 'X'):
+			return 0, 0x0f, true
+		}
+		return 0, 0, false
+	}
+	masked := false
+	for i := 0; i < len(s); {
+		if s[i] == ' ' || s[i] == '\t' {
+			i++
+			continue
+		}
+		v, m, ok := nibble(s[i])
+		if !ok {
+			return nil, nil, fmt.Errorf("%q is not a hex digit", s[i])
+		}
+		i++
+		if i < len(s) && s[i] != ' ' && s[i] != '\t' {
+			v2, m2, ok := nibble(s[i])
+			if !ok {
+				return nil, nil, fmt.Errorf("%q is not a hex digit", s[i])
+			}
+			i++
+			v, m = v<<4|v2, m<<4|m2
+		}
+		masked = masked || m != 0
+		data = append(data, v)
+		mask = append(mask, m)
+	}
+	if len(data) == 0 {
+		return nil, nil, fmt.Errorf("no hex octets")
+	}
+	if !masked {
+		mask = nil
+	}
+	return data, mask, nil
+}
+
+// DNSTypes are the query types DNS_CHECK knows (keepalived 2.2.7
+// check/check_dns.c: DNS_TYPE), by name.
+var DNSTypes = map[string]uint16{
+	"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28, "RRSIG": 46, "DNSKEY": 48,
 }

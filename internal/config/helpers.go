@@ -446,12 +446,29 @@ func (d *decoder) script(n *node, dst *Script) {
 			d.diag.errorf(n.args[1].pos(), "%s: keepalived would run only %q and read %q as the user to run it as: quote the whole command", n.key.text, n.args[0].text, n.args[1].text)
 		}
 	}
+	var user, group string
+	switch n.key.text {
+	case "misc_path", "script":
+	default:
+		// A quoted command may be followed by the user and group to run
+		// it as (lib/notify.c, notify_script_init).
+		if len(n.args) > 1 && n.args[0].quoted {
+			if len(n.args) > 3 {
+				d.diag.errorf(n.args[3].pos(), "%s: expected a quoted command, then optionally a user and a group; %q is one word too many", n.key.text, n.args[3].text)
+			}
+			user = n.args[1].text
+			if len(n.args) > 2 {
+				group = n.args[2].text
+			}
+			parts = parts[:1]
+		}
+	}
 	cmd := strings.TrimSpace(strings.Join(parts, " "))
 	if cmd == "" {
 		d.diag.errorf(n.args[0].pos(), "%s: empty command", n.key.text)
 		return
 	}
-	*dst = Script{Pos: n.args[0].pos(), Command: cmd}
+	*dst = Script{Pos: n.args[0].pos(), Command: cmd, User: user, Group: group}
 }
 
 // names reads a block of bare names, one or more per line.

@@ -26,6 +26,9 @@ var keywordTemplates = map[string]string{
 	"HTTP_GET":        "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  HTTP_GET {\n@@\n  }\n }\n}\n",
 	"SSL_GET":         "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  SSL_GET {\n@@\n  }\n }\n}\n",
 	"TCP_CHECK":       "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  TCP_CHECK {\n@@\n  }\n }\n}\n",
+	"DNS_CHECK":       "virtual_server 192.0.2.1 53 {\n protocol UDP\n real_server 192.0.2.2 53 {\n  DNS_CHECK {\n@@\n  }\n }\n}\n",
+	"UDP_CHECK":       "virtual_server 192.0.2.1 80 {\n protocol UDP\n real_server 192.0.2.2 80 {\n  UDP_CHECK {\n@@\n  }\n }\n}\n",
+	"PING_CHECK":      "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  PING_CHECK {\n@@\n  }\n }\n}\n",
 	"MISC_CHECK":      "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  MISC_CHECK {\n@@\n  }\n }\n}\n",
 	"url":             "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  HTTP_GET {\n   url {\n@@\n   }\n  }\n }\n}\n",
 }
@@ -117,14 +120,14 @@ func TestKeywordSuggestions(t *testing.T) {
 var sampleOutcomes = map[string][]string{
 	"keepalived.conf.HTTP_GET.port": nil,
 	"keepalived.conf.IPv6":          {"24:9: SMTP_CHECK is a keepalived feature lvsctl does not support"},
-	"keepalived.conf.PING_CHECK":    {"23:2: PING_CHECK is a keepalived feature lvsctl does not support"},
+	"keepalived.conf.PING_CHECK":    nil,
 	"keepalived.conf.SMTP_CHECK": {
 		"39:9: SMTP_CHECK is a keepalived feature lvsctl does not support",
 		"58:9: SMTP_CHECK is a keepalived feature lvsctl does not support",
 		"89:9: SMTP_CHECK is a keepalived feature lvsctl does not support",
 	},
 	"keepalived.conf.SSL_GET":          {"20:19: auth_type AH is not supported by lvsctl"},
-	"keepalived.conf.UDP_CHECK":        {"23:9: UDP_CHECK is a keepalived feature lvsctl does not support"},
+	"keepalived.conf.UDP_CHECK":        nil,
 	"keepalived.conf.conditional_conf": {"3:7: net_namespace is a keepalived feature lvsctl does not support", "23:2: use_vmac is a keepalived feature lvsctl does not support"},
 	"keepalived.conf.fwmark":           nil,
 	"keepalived.conf.inhibit":          nil,

@@ -25,6 +25,8 @@ type Options struct {
 	// host; nil skips the check. A missing interface is only a warning,
 	// because files are often checked on another machine.
 	InterfaceExists func(name string) bool
+	// LookupUser resolves a script's user and group (nil: LookupOSUser).
+	LookupUser LookupUser
 	// MaxIncludeDepth bounds include nesting (DefaultMaxIncludeDepth).
 	MaxIncludeDepth int
 	// MaxBytes bounds the total size of all files (DefaultMaxBytes).
@@ -106,6 +108,7 @@ func Parse(name string, src []byte, opts Options) (*Config, []Diagnostic, error)
 	d := &decoder{diag: diag}
 	cfg := d.config(nodes)
 	validate(cfg, diag, opts.InterfaceExists, d.vridPos)
+	resolveScriptUsers(cfg, diag, opts.LookupUser)
 	errs, warns := diag.split(b.order)
 	if len(errs) > 0 {
 		return nil, warns, ErrorList(errs)

@@ -3,6 +3,8 @@ package config
 import (
 	"net/netip"
 	"time"
+
+	"github.com/lvsctl/lvsctl/internal/script"
 )
 
 // Config is the effective configuration of one keepalived.conf (with its
@@ -52,9 +54,13 @@ type GlobalDefs struct {
 	VRRPSkipCheckAdvAddr bool `json:"vrrp_skip_check_adv_addr"`
 	// EnableScriptSecurity refuses scripts writable by non-root users.
 	EnableScriptSecurity bool `json:"enable_script_security"`
-	// ScriptUser and ScriptGroup run scripts when set (default: root).
+	// ScriptUser and ScriptGroup run scripts that name no user (default:
+	// keepalived_script when that user exists, else root).
 	ScriptUser  string `json:"script_user"`
 	ScriptGroup string `json:"script_group"`
+	// ScriptUserPos and ScriptSecurityPos place errors about those lines.
+	ScriptUserPos     Position `json:"script_user_pos"`
+	ScriptSecurityPos Position `json:"script_security_pos"`
 	// LVSSync is lvs_sync_daemon, or a vrrp_instance's deprecated
 	// lvs_sync_daemon_interface; nil when neither is given (lvssync.go).
 	LVSSync *LVSSync `json:"lvs_sync_daemon,omitempty"`
@@ -105,6 +111,16 @@ type LVSSyncSysctl struct {
 type Script struct {
 	Pos     Position `json:"pos"`
 	Command string   `json:"command"`
+	// User and Group follow the quoted command of notify scripts
+	// (notify_master "/x.sh" USER [GROUP]); keepalived's notify_script_init
+	// (lib/notify.c) reads them so. vrrp_script and MISC_CHECK name theirs
+	// on a "user" line (VRRPScript.User, MiscChecker.User).
+	User  string `json:"user,omitempty"`
+	Group string `json:"group,omitempty"`
+	// As is who runs the script, resolved at load (scriptusers.go): the
+	// script's own user, else global_defs script_user, else the
+	// keepalived_script user when it exists, else root.
+	As script.As `json:"run_as"`
 }
 
 // IsZero reports whether no script was configured.
@@ -382,6 +398,9 @@ const (
 	CheckSSL  CheckerType = "SSL_GET"
 	CheckTCP  CheckerType = "TCP_CHECK"
 	CheckMisc CheckerType = "MISC_CHECK"
+	CheckPing CheckerType = "PING_CHECK"
+	CheckUDP  CheckerType = "UDP_CHECK"
+	CheckDNS  CheckerType = "DNS_CHECK"
 )
 
 // Checker is one health check of a real server. The common fields hold
@@ -418,6 +437,30 @@ type Checker struct {
 	Alpha bool         `json:"alpha"`
 	HTTP  *HTTPChecker `json:"http,omitempty"`
 	Misc  *MiscChecker `json:"misc,omitempty"`
+	UDP   *UDPChecker  `json:"udp,omitempty"`
+	DNS   *DNSChecker  `json:"dns,omitempty"`
+}
+
+// DNSChecker is the DNS_CHECK specific part (keepalived
+// check/check_dns.c): the query's type (SOA) and name ("": the root).
+type DNSChecker struct {
+	Type string `json:"type"`
+	Name string `json:"name"`
+}
+
+// UDPChecker is the UDP_CHECK specific part (keepalived
+// check/check_udp.c). Payload and Reply are hex as written (lib/parser.c
+// read_hex_str: pairs of hex digits, spaces between octets allowed, a
+// lone digit before a space is one octet; x/X in Reply is a wildcard
+// nibble); they were checked at load.
+type UDPChecker struct {
+	Payload      string `json:"payload,omitempty"`
+	RequireReply bool   `json:"require_reply"`
+	Reply        string `json:"reply,omitempty"`
+	// MinReplyLength and MaxReplyLength bound the reply (0, 255); they
+	// apply only with Reply, as in keepalived.
+	MinReplyLength int `json:"min_reply_length"`
+	MaxReplyLength int `json:"max_reply_length"`
 }
 
 // HTTPChecker holds the HTTP_GET / SSL_GET specific settings.

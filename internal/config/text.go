@@ -86,7 +86,17 @@ func (p *printer) addr(name string, a netip.Addr) {
 
 func (p *printer) script(name string, s Script) {
 	if !s.IsZero() {
-		p.line(name, quote(s.Command))
+		if s.User == "" {
+			p.line(name, quote(s.Command))
+			return
+		}
+		// The command must be quoted for the words after it to be read
+		// as its user and group (lib/notify.c, notify_script_init).
+		cmd := quote(s.Command)
+		if !strings.HasPrefix(cmd, `"`) {
+			cmd = `"` + cmd + `"`
+		}
+		p.line(strings.TrimSpace(name + " " + cmd + " " + quote(s.User) + " " + quoteOpt(s.Group)))
 	}
 }
 
@@ -363,6 +373,22 @@ func (p *printer) checker(c *Checker) {
 			p.opt("virtualhost", u.VirtualHost)
 			p.close()
 		}
+	}
+	if dc := c.DNS; dc != nil {
+		p.line("type", dc.Type)
+		if dc.Name != "" {
+			p.line("name", quote(dc.Name))
+		}
+	}
+	if u := c.UDP; u != nil {
+		if u.Payload != "" {
+			p.line("payload", u.Payload)
+		}
+		if u.RequireReply {
+			p.line(strings.TrimSpace("require_reply " + u.Reply))
+		}
+		p.line("min_reply_length", itoa(u.MinReplyLength))
+		p.line("max_reply_length", itoa(u.MaxReplyLength))
 	}
 	if m := c.Misc; m != nil {
 		p.script("misc_path", m.Path)

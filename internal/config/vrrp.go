@@ -40,6 +40,7 @@ func (c *Config) VRRP() vrrp.Config {
 			Rise:          s.Rise,
 			Fall:          s.Fall,
 			InitFail:      s.InitFail,
+			As:            s.Script.As,
 		})
 	}
 	for _, g := range c.VRRPSyncGroups {
@@ -117,7 +118,10 @@ func member(g VRRPSyncGroup, name string) bool {
 }
 
 func vrrpNotify(master, backup, fault, stop, any Script) vrrp.NotifyConfig {
-	return vrrp.NotifyConfig{Master: master.Command, Backup: backup.Command, Fault: fault.Command, Stop: stop.Command, Any: any.Command}
+	return vrrp.NotifyConfig{
+		Master: master.Command, Backup: backup.Command, Fault: fault.Command, Stop: stop.Command, Any: any.Command,
+		As: vrrp.NotifyAs{Master: master.As, Backup: backup.As, Fault: fault.As, Stop: stop.As, Any: any.As},
+	}
 }
 
 func vrrpVIPs(in []VIP) []vrrp.VIP {

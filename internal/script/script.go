@@ -8,13 +8,19 @@
 //   - each run gets its own process group, no stdin and no output;
 //   - at the timeout (or when ctx ends) the group gets SIGTERM, then SIGKILL
 //     after the grace period; whatever the script left in its group is
-//     killed when it exits.
+//     killed when it exits;
+//   - it runs as the user the configuration named (As: script_user, a
+//     MISC_CHECK "user" line, the user after a notify script), and with
+//     enable_script_security a script that a non-root user could modify is
+//     refused (Secure), as keepalived 2.2.7 does (lib/notify.c:
+//     set_script_env, check_script_secure, check_security).
 package script
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -38,6 +44,32 @@ type Command struct {
 	Argv []string
 	// Shell is true when Argv runs Line under /bin/sh.
 	Shell bool
+	// As is who runs it and whether its path must be secure.
+	As As
+}
+
+// As says how a configured script runs. The zero value runs it as lvsctl
+// itself with no path check. It is comparable, so that configurations
+// holding it can be compared with ==.
+type As struct {
+	// Set is true when the script runs as UID:GID (resolved from User and
+	// Group when the configuration was loaded).
+	Set   bool   `json:"set"`
+	User  string `json:"user,omitempty"`
+	Group string `json:"group,omitempty"`
+	UID   uint32 `json:"uid"`
+	GID   uint32 `json:"gid"`
+	// Secure (enable_script_security) refuses to run a script that a
+	// non-root user could modify when it runs as root (Secure).
+	Secure bool `json:"secure,omitempty"`
+}
+
+// String is "user:group" for logs ("" when As is not Set).
+func (a As) String() string {
+	if !a.Set {
+		return ""
+	}
+	return a.User + ":" + a.Group
 }
 
 // Parse turns a script line into a Command with cmdline's shell rule.
@@ -116,8 +148,13 @@ func (r Runner) Run(ctx context.Context, c Command, timeout time.Duration, extra
 	if grace <= 0 {
 		grace = DefaultGrace
 	}
+	if c.As.Secure {
+		if err := Secure(c); err != nil {
+			return err
+		}
+	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: credential(c.As)}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = grace
 	start := r.Start
@@ -140,6 +177,20 @@ func (r Runner) Run(ctx context.Context, c Command, timeout time.Duration, extra
 		return fmt.Errorf("%s: %w", argv[0], err)
 	}
 	return nil
+}
+
+// credential is the identity the child switches to: keepalived's
+// set_script_env (lib/notify.c) does setgid, setgroups(1, &gid) (dropping
+// every other supplementary group) and setuid. Nothing changes when the
+// script runs as lvsctl's own ids and lvsctl is not root (unit tests).
+func credential(a As) *syscall.Credential {
+	if !a.Set {
+		return nil
+	}
+	if os.Geteuid() != 0 && int(a.UID) == os.Geteuid() && int(a.GID) == os.Getegid() {
+		return nil
+	}
+	return &syscall.Credential{Uid: a.UID, Gid: a.GID, Groups: []uint32{a.GID}}
 }
 
 // ExitCode is the exit status in err from Run, or -1 when the script did
