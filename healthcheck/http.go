@@ -188,18 +188,34 @@ func Fetch(ctx context.Context, r FetchRequest) (FetchResponse, error) {
 	}
 	var conn net.Conn = raw
 	defer func() { _ = conn.Close() }()
-	// Cancelling ctx must interrupt a blocked read at once.
-	stop := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	// Cancelling ctx must interrupt a blocked read at once, and no later
+	// deadline may undo that: every deadline is set under cancelMu, and
+	// none once cancelled.
+	var cancelMu sync.Mutex
+	cancelled := false
+	stop := context.AfterFunc(ctx, func() {
+		cancelMu.Lock()
+		defer cancelMu.Unlock()
+		cancelled = true
+		_ = raw.SetDeadline(time.Unix(1, 0))
+	})
 	defer stop()
+	setDeadline := func(set func(time.Time) error) {
+		cancelMu.Lock()
+		defer cancelMu.Unlock()
+		if !cancelled {
+			_ = set(deadline())
+		}
+	}
 	if r.TLS != nil {
 		tc := tls.Client(raw, r.TLS)
 		conn = tc
-		_ = raw.SetDeadline(deadline())
+		setDeadline(raw.SetDeadline)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return resp, fmt.Errorf("tls handshake: %w", wrapTimeout(err, end))
 		}
 	}
-	_ = conn.SetDeadline(deadline())
+	setDeadline(conn.SetDeadline)
 	if _, err := conn.Write(r.Request); err != nil {
 		return resp, fmt.Errorf("send request: %w", wrapTimeout(err, end))
 	}
@@ -215,7 +231,7 @@ func Fetch(ctx context.Context, r FetchRequest) (FetchResponse, error) {
 		if n == len(buf) {
 			return resp, fmt.Errorf("%w: over %d bytes", ErrHeaderTooLarge, len(buf))
 		}
-		_ = conn.SetReadDeadline(deadline())
+		setDeadline(conn.SetReadDeadline)
 		m, err := conn.Read(buf[n:])
 		n += m
 		if i := bytes.Index(buf[:n], []byte("\r\n\r\n")); i >= 0 {
@@ -264,7 +280,7 @@ func Fetch(ctx context.Context, r FetchRequest) (FetchResponse, error) {
 			}
 			return resp, fmt.Errorf("read body: %w", wrapTimeout(rerr, end))
 		}
-		_ = conn.SetReadDeadline(deadline())
+		setDeadline(conn.SetReadDeadline)
 		var m int
 		m, rerr = conn.Read(buf)
 		body = buf[:m]
