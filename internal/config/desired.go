@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/lvsctl/lvsctl/bgp"
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/healthcheck"
 	"github.com/lvsctl/lvsctl/syncd"
@@ -20,6 +21,10 @@ type Desired struct {
 	Sync *syncd.Config
 	// Timeouts is lvs_timeouts (nil: the kernel's are left alone).
 	Timeouts *LVSTimeouts
+	// BGP is the bgp block (nil: none) and BGPAnnounce the services whose
+	// VIPs it announces while they have quorum.
+	BGP         *bgp.Config
+	BGPAnnounce []director.ServiceKey
 }
 
 // Desired converts a loaded configuration.
@@ -29,5 +34,5 @@ func (c *Config) Desired() (*Desired, error) {
 		return nil, err
 	}
 	return &Desired{Director: c.Director(), Checks: checks, VRRP: c.VRRP(), Sync: c.Sync(),
-		Timeouts: c.Global.LVSTimeouts}, nil
+		Timeouts: c.Global.LVSTimeouts, BGP: c.BGPConfig(), BGPAnnounce: c.BGPAnnounced()}, nil
 }
