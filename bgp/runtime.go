@@ -95,7 +95,9 @@ func New(sp Speaker, o Options) *Runtime {
 }
 
 // Start starts the speaker, adds the neighbors and announces the healthy
-// VIPs. The caller programs IPVS first: a route draws traffic at once.
+// VIPs. The caller programs IPVS first: a route draws traffic at once. An
+// error means the speaker did not start; an announcement that failed is
+// logged, shown in the status and retried by Resync.
 func (r *Runtime) Start(ctx context.Context, cfg Config, vips []VIP) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -103,7 +105,8 @@ func (r *Runtime) Start(ctx context.Context, cfg Config, vips []VIP) error {
 		return err
 	}
 	r.vips = slices.Clone(vips)
-	return r.applyLocked(ctx)
+	_ = r.applyLocked(ctx) // logged, kept dirty for Resync
+	return nil
 }
 
 func (r *Runtime) startLocked(ctx context.Context, cfg Config) error {

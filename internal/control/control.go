@@ -21,9 +21,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lvsctl/lvsctl/bgp"
 	"github.com/lvsctl/lvsctl/director"
-	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/internal/eventlog"
+	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
@@ -95,6 +96,9 @@ type Status struct {
 	// Sync is the IPVS connection-sync daemons (lvs_sync_daemon), nil
 	// when the file has none.
 	Sync *syncd.Status `json:"sync,omitempty"`
+	// BGP is the speaker's sessions and routes (bgp), nil when the file
+	// has no bgp block.
+	BGP *bgp.Status `json:"bgp,omitempty"`
 }
 
 // DaemonInfo says which configuration runs and how the last reload went.
