@@ -41,6 +41,11 @@ type Config struct {
 	// ShutdownDrain is how long the routes stay announced with the
 	// graceful-shutdown community before they are withdrawn on stop.
 	ShutdownDrain time.Duration
+	// WithdrawGrace is how long Stop still waits after the withdrawal
+	// before it returns (and the caller removes IPVS): a router takes
+	// about 0.1 s to update its FIB, and packets already on their way must
+	// still find the service, else this director's own stack resets them.
+	WithdrawGrace time.Duration
 	// SloppyTCP sets net.ipv4.vs.sloppy_tcp=1 while VIPs are announced, so
 	// a director takes over mid-flow connections another one started.
 	SloppyTCP bool

@@ -187,3 +187,24 @@ func TestRuntimeRetriesFailedEdits(t *testing.T) {
 	require.NoError(t, rt.Resync(ctx))
 	assert.Empty(t, sp.Calls())
 }
+
+// TestRuntimeStopWaitsAfterTheWithdrawal: the speaker (and, after Stop,
+// IPVS) stays for WithdrawGrace after the withdrawal, for the packets the
+// router still sends while its FIB changes.
+func TestRuntimeStopWaitsAfterTheWithdrawal(t *testing.T) {
+	ctx := context.Background()
+	sp := &fakespeaker.Speaker{}
+	clk := clocktest.New(time.Unix(0, 0))
+	rt := bgp.New(sp, bgp.Options{Clock: clk})
+	cfg := testConfig()
+	cfg.ShutdownDrain, cfg.WithdrawGrace = 0, time.Second
+	require.NoError(t, rt.Start(ctx, cfg, []bgp.VIP{{vipA, true}}))
+	sp.Calls()
+	done := make(chan error, 1)
+	go func() { done <- rt.Stop(ctx) }()
+	require.Eventually(t, func() bool { return clk.Pending(time.Second) }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, []string{"announce 10.16.8.100/32 gshut", "withdraw 10.16.8.100/32"}, sp.Calls())
+	clk.Advance(time.Second)
+	require.NoError(t, <-done)
+	assert.Equal(t, []string{"stop"}, sp.Calls())
+}

@@ -264,9 +264,16 @@ func (r *Runtime) Stop(ctx context.Context) error {
 	defer r.mu.Unlock()
 	r.phase = PhaseShutdown
 	// The withdrawal must go out even when ctx ended the drain.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second+r.cfg.WithdrawGrace)
 	defer cancel()
 	err = errors.Join(err, r.applyLocked(wctx))
+	if grace := r.cfg.WithdrawGrace; announced > 0 && grace > 0 {
+		// The sessions stay up meanwhile: closing them is a withdrawal too.
+		r.mu.Unlock()
+		t := r.clk.NewTimer(grace)
+		<-t.C()
+		r.mu.Lock()
+	}
 	if serr := r.sp.Stop(wctx); serr != nil {
 		err = errors.Join(err, fmt.Errorf("bgp: stop speaker: %w", serr))
 	}

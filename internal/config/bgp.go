@@ -51,6 +51,9 @@ const (
 	defaultBGPHold         = 9 * time.Second
 	defaultBGPConnectRetry = 5 * time.Second
 	defaultShutdownDrain   = 5 * time.Second
+	// withdrawGrace is not a keyword: it covers the router's FIB update
+	// after the withdrawal (measured ~0.13 s), with room for a slow router.
+	withdrawGrace = time.Second
 	asTrans                = 23456
 )
 
@@ -250,7 +253,7 @@ func (c *Config) BGPConfig() *bgp.Config {
 		return nil
 	}
 	out := &bgp.Config{RouterID: b.RouterID, LocalAS: b.LocalAS, ListenPort: -1, ShutdownDrain: b.ShutdownDrain,
-		SloppyTCP: b.SloppyTCP}
+		WithdrawGrace: withdrawGrace, SloppyTCP: b.SloppyTCP}
 	for _, n := range b.Neighbors {
 		if n.Passive {
 			// Only a passive neighbor needs lvsctl to accept sessions.

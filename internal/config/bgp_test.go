@@ -53,7 +53,7 @@ func TestBGPBlock(t *testing.T) {
 	d, err := cfg.Desired()
 	require.NoError(t, err)
 	want := &bgp.Config{RouterID: netip.MustParseAddr("10.16.8.10"), LocalAS: 65010, ListenPort: 179,
-		ShutdownDrain: 2500 * time.Millisecond, SloppyTCP: true, Neighbors: []bgp.Neighbor{
+		ShutdownDrain: 2500 * time.Millisecond, WithdrawGrace: time.Second, SloppyTCP: true, Neighbors: []bgp.Neighbor{
 			{Addr: netip.MustParseAddr("10.16.8.1"), RemoteAS: 65000, HoldTime: 9 * time.Second, Keepalive: 3 * time.Second,
 				ConnectRetry: 5 * time.Second, Port: 179, Pos: "/etc/keepalived/t.conf:5:5"},
 			{Addr: netip.MustParseAddr("10.16.8.2"), RemoteAS: 65010, HoldTime: 30 * time.Second, Keepalive: 5 * time.Second,
