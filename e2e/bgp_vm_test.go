@@ -1,0 +1,375 @@
+//go:build vm
+
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
+
+	"github.com/lvsctl/lvsctl/e2e/lab"
+	"github.com/lvsctl/lvsctl/e2e/vm/guest"
+)
+
+// The active-active scenario of issue #13 (docs/bgp.md): a BIRD 2 router
+// with an ECMP multipath route for the VIP (L4 hash), three directors
+// running `lvsctl director up` that announce VIP/32 over BGP and run IPVS
+// DR for VIP:9000, three real servers, one client holding long-lived TCP
+// streams through the router. Events: a director leaves gracefully
+// (SIGTERM: graceful shutdown, drain, withdrawal, then IPVS goes), it comes
+// back, another one crashes (link cut + kill -9: the router's hold timer
+// notices), it comes back. With mh + mh-port + sloppy_tcp every director
+// picks the same real server for every flow, so no stream may break; rr
+// shows what breaks without that.
+const (
+	ecmpStreams = 100
+	ecmpPort    = 9000
+	// ecmpRecover bounds the wait for every stream to answer after an
+	// event: the hold timer (3 s) plus TCP retransmissions, under TCG.
+	ecmpRecover = 40 * time.Second
+	ecmpClient  = "10.20.0.2"
+)
+
+const ecmpBird = `router id 10.16.8.1;
+protocol device {}
+protocol kernel {
+	ipv4 { export all; };
+	merge paths on;
+}
+template bgp dir {
+	local 10.16.8.1 as 65000;
+	hold time 3;
+	keepalive time 1;
+	connect retry time 1;
+	ipv4 { import all; export none; };
+}
+protocol bgp d1 from dir { neighbor 10.16.8.10 as 65010; }
+protocol bgp d2 from dir { neighbor 10.16.8.11 as 65010; }
+protocol bgp d3 from dir { neighbor 10.16.8.12 as 65010; }
+`
+
+// ecmpConf is a director's file: router_id, scheduler lines.
+const ecmpConf = `bgp {
+    router_id %s
+    local_as 65010
+    shutdown_drain 2
+    neighbor 10.16.8.1 {
+        remote_as 65000
+        hold_time 3
+        keepalive_interval 1
+        connect_retry 1
+    }
+}
+virtual_server 10.16.8.100 9000 {
+    protocol TCP
+    lb_kind DR
+    %s
+    bgp_announce
+    real_server 10.16.8.21 9000 {
+    }
+    real_server 10.16.8.22 9000 {
+    }
+    real_server 10.16.8.23 9000 {
+    }
+}
+`
+
+type ecmpDirector struct {
+	name, addr string
+	host       *lab.Host
+	link       *lab.Link
+	proc       *lab.Process
+	conf, dir  string
+}
+
+// ecmpEvent is what one event did to the streams.
+type ecmpEvent struct {
+	name    string
+	broken  int
+	stalled int
+	reasons []string
+	routed  time.Duration // event → the router's FIB changed
+}
+
+func TestVMBGPECMP(t *testing.T) {
+	guest.RequireIPVS(t)
+	bird, err := exec.LookPath("bird")
+	require.NoError(t, err, "bird must be in the guest's PATH: run vmrun with -host-bin /usr/sbin/bird")
+	lvsctl, err := exec.LookPath("lvsctl")
+	require.NoError(t, err, "lvsctl must be in the guest's PATH: run vmrun with -bin ./cmd/lvsctl")
+	rows := []struct {
+		name, sched string
+		zero        bool
+	}{
+		{"mh", "lb_algo mh\n    mh-port", true},
+		{"rr", "lb_algo rr", false},
+	}
+	var figures []string
+	for _, row := range rows {
+		t.Run(row.name, func(t *testing.T) {
+			evs := runECMPScenario(t, bird, lvsctl, row.sched)
+			cells := make([]string, len(evs))
+			for i, e := range evs {
+				cells[i] = fmt.Sprintf("%s %d/%d (FIB %s)", e.name, e.broken, ecmpStreams, e.routed.Round(10*time.Millisecond))
+				if row.zero {
+					assert.Zero(t, e.broken, "%s with mh + mh-port + sloppy_tcp: no stream may break on %s: %v", row.name, e.name, e.reasons)
+				}
+				assert.Zero(t, e.stalled, "every stream answers again after %s", e.name)
+			}
+			figures = append(figures, fmt.Sprintf("FIGURES %-4s %s", row.name, strings.Join(cells, " | ")))
+		})
+	}
+	for _, f := range figures {
+		t.Log(f)
+	}
+}
+
+func runECMPScenario(t *testing.T, bird, lvsctl, sched string) []ecmpEvent {
+	l := lab.New(t)
+	front, lan := l.Switch("front"), l.Switch("lan")
+	// Every host exists before any daemon starts (see runSyncScenario).
+	router, client := l.Host("router"), l.Host("client")
+	front.Attach(router, "eth0", "10.20.0.1/24")
+	lan.Attach(router, "eth1", "10.16.8.1/24")
+	front.Attach(client, "eth0", ecmpClient+"/24")
+	client.AddRoute("10.16.8.0/24", "eth0", "10.20.0.1")
+	for i := range 3 {
+		rs := l.Host(fmt.Sprintf("rs%d", i+1))
+		lan.Attach(rs, "eth0", fmt.Sprintf("10.16.8.%d/24", 21+i))
+		rs.SetSysctl("net/ipv4/conf/all/arp_ignore", "1")
+		rs.SetSysctl("net/ipv4/conf/all/arp_announce", "2")
+		rs.AddAddr("lo", vip+"/32")
+		rs.AddRoute("10.20.0.0/24", "eth0", "10.16.8.1")
+		echoServerOn(t, rs, ecmpPort)
+	}
+	tmp := t.TempDir()
+	var dirs []*ecmpDirector
+	for i := range 3 {
+		d := &ecmpDirector{name: fmt.Sprintf("d%d", i+1), addr: fmt.Sprintf("10.16.8.%d", 10+i)}
+		d.host = l.Host(d.name)
+		d.link = lan.Attach(d.host, "eth1", d.addr+"/24")
+		// What BGP mode asks of the operator (docs/bgp.md): the VIP on lo
+		// with the real-server ARP settings, so IPVS sees the packets.
+		d.host.SetSysctl("net/ipv4/conf/all/arp_ignore", "1")
+		d.host.SetSysctl("net/ipv4/conf/all/arp_announce", "2")
+		d.host.AddAddr("lo", vip+"/32")
+		d.dir = filepath.Join(tmp, d.name)
+		require.NoError(t, os.MkdirAll(d.dir, 0o755))
+		d.conf = filepath.Join(d.dir, "lvsctl.conf")
+		require.NoError(t, os.WriteFile(d.conf, fmt.Appendf(nil, ecmpConf, d.addr, sched), 0o644))
+		dirs = append(dirs, d)
+	}
+	router.SetSysctl("net/ipv4/ip_forward", "1")
+	router.SetSysctl("net/ipv4/fib_multipath_hash_policy", "1")
+	// One client's TCP re-randomises its flow hash after a retransmission
+	// timeout and would move flows by itself (notes/bgp-ecmp.md).
+	if _, err := os.Stat("/proc/sys/net/core/txrehash"); err == nil {
+		client.SetSysctl("net/core/txrehash", "0")
+	}
+	conf := filepath.Join(tmp, "bird.conf")
+	require.NoError(t, os.WriteFile(conf, []byte(ecmpBird), 0o644))
+	birdProc := router.Start(bird, "-f", "-c", conf, "-s", filepath.Join(tmp, "bird.ctl"))
+
+	start := func(d *ecmpDirector) {
+		d.proc = d.host.Start(lvsctl, "director", "up", "-f", d.conf, "--socket", filepath.Join(d.dir, "director.sock"))
+	}
+	nexthops := func() int {
+		routes, err := router.Handle().RouteListFiltered(netlink.FAMILY_V4,
+			&netlink.Route{Dst: &net.IPNet{IP: net.ParseIP(vip).To4(), Mask: net.CIDRMask(32, 32)}}, netlink.RT_FILTER_DST)
+		if err != nil || len(routes) == 0 {
+			return 0
+		}
+		if n := len(routes[0].MultiPath); n > 0 {
+			return n
+		}
+		return 1
+	}
+	waitHops := func(n int, timeout time.Duration) time.Duration {
+		t.Helper()
+		begin := time.Now()
+		for nexthops() != n {
+			if time.Since(begin) > timeout {
+				var out strings.Builder
+				for _, d := range dirs {
+					if d.proc != nil {
+						fmt.Fprintf(&out, "%s:\n%s\n", d.name, tailLog(d.proc.Output()))
+					}
+				}
+				t.Fatalf("router: %d next hops for the VIP, want %d, after %s\nbird:\n%s\n%s", nexthops(), n, timeout,
+					tailLog(birdProc.Output()), out.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return time.Since(begin)
+	}
+	for _, d := range dirs {
+		start(d)
+	}
+	t.Logf("ECMP over 3 directors after %s", waitHops(3, 90*time.Second).Round(time.Millisecond))
+
+	c := &ecmpClientStreams{t: t, host: client}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() {
+		cancel()
+		c.closeAll()
+	}()
+	c.fill(ctx)
+	time.Sleep(2 * time.Second)
+
+	var evs []ecmpEvent
+	event := func(name string, hops int, do func()) {
+		c.fill(ctx)
+		time.Sleep(time.Second)
+		before := c.brokenCount()
+		at := time.Now()
+		do()
+		routed := waitHops(hops, 30*time.Second)
+		// Flows the router moved must answer through their new director.
+		time.Sleep(time.Second)
+		stalled, reasons := c.await(time.Now())
+		ev := ecmpEvent{name: name, broken: c.brokenCount() - before, stalled: stalled, reasons: reasons, routed: routed}
+		t.Logf("%s: %d/%d streams broken, %d stalled; router FIB changed %s after the event (%s since)",
+			name, ev.broken, ecmpStreams, stalled, routed.Round(time.Millisecond), time.Since(at).Round(time.Millisecond))
+		for _, r := range reasons {
+			t.Logf("  %s", r)
+		}
+		evs = append(evs, ev)
+	}
+	d2, d3 := dirs[1], dirs[2]
+	event("withdraw", 2, func() {
+		require.NoError(t, d3.proc.Signal(syscall.SIGTERM))
+		require.NoError(t, d3.proc.Wait(30*time.Second), "lvsctl exits after SIGTERM:\n%s", tailLog(d3.proc.Output()))
+	})
+	event("restore", 3, func() { start(d3) })
+	event("crash", 2, func() {
+		d2.link.Cut()
+		require.NoError(t, ignoreKilled(d2.proc.Kill()))
+	})
+	event("return", 3, func() {
+		d2.link.Reconnect()
+		start(d2)
+	})
+	return evs
+}
+
+// echoServerOn answers every line with itself on port.
+func echoServerOn(t *testing.T, h *lab.Host, port int) {
+	ln, err := h.Listen("tcp", fmt.Sprintf("0.0.0.0:%d", port))
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				buf := make([]byte, 4096)
+				for {
+					n, err := conn.Read(buf)
+					if err != nil {
+						return
+					}
+					if _, err := conn.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+}
+
+// ecmpClientStreams holds the long-lived streams (stream, from the sync
+// scenario: a line every 100 ms, echoed).
+type ecmpClientStreams struct {
+	t       *testing.T
+	host    *lab.Host
+	mu      sync.Mutex
+	streams []*stream
+	broken  int // streams dropped by fill after they broke
+	nextID  int
+}
+
+// fill replaces broken streams until ecmpStreams are alive.
+func (c *ecmpClientStreams) fill(ctx context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	alive := c.streams[:0]
+	for _, s := range c.streams {
+		if _, _, err := s.state(); err == nil {
+			alive = append(alive, s)
+		} else {
+			s.conn.Close()
+			c.broken++
+		}
+	}
+	c.streams = alive
+	for len(c.streams) < ecmpStreams {
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		conn, err := c.host.DialContext(dctx, "tcp", fmt.Sprintf("%s:%d", vip, ecmpPort))
+		cancel()
+		require.NoError(c.t, err, "open stream %d", c.nextID)
+		s := &stream{id: c.nextID, conn: conn, lastOK: time.Now(), done: make(chan struct{})}
+		c.nextID++
+		c.streams = append(c.streams, s)
+		go s.run(ctx)
+	}
+}
+
+// brokenCount is every stream broken so far.
+func (c *ecmpClientStreams) brokenCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.broken
+	for _, s := range c.streams {
+		if _, _, err := s.state(); err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// await waits until every stream that is not broken answered after since,
+// at most ecmpRecover.
+func (c *ecmpClientStreams) await(since time.Time) (stalled int, reasons []string) {
+	deadline := time.Now().Add(ecmpRecover)
+	for {
+		c.mu.Lock()
+		stalled, reasons = 0, nil
+		for _, s := range c.streams {
+			last, _, err := s.state()
+			switch {
+			case err != nil:
+				reasons = append(reasons, fmt.Sprintf("stream %d (port %d): %v", s.id, s.conn.LocalAddr().(*net.TCPAddr).Port, err))
+			case !last.After(since):
+				stalled++
+			}
+		}
+		c.mu.Unlock()
+		if stalled == 0 || time.Now().After(deadline) {
+			return stalled, reasons
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (c *ecmpClientStreams) closeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.streams {
+		s.conn.Close()
+	}
+}
