@@ -82,10 +82,11 @@ func (g *GoBGP) Stop(ctx context.Context) error {
 	if g.s == nil {
 		return nil
 	}
-	err := g.s.StopBgp(ctx, &api.StopBgpRequest{})
+	// Stop runs StopBgp (a Cease to every peer) and ends the server's
+	// goroutines; calling StopBgp first would only log a second stop.
 	g.s.Stop()
 	g.s = nil
-	return err
+	return nil
 }
 
 func apiPeer(n Neighbor) *api.Peer {
