@@ -63,11 +63,13 @@ protocol bgp d2 from dir { neighbor 10.16.8.11 as 65010; }
 protocol bgp d3 from dir { neighbor 10.16.8.12 as 65010; }
 `
 
-// ecmpConf is a director's file: router_id, scheduler lines.
+// ecmpConf is a director's file: router_id, extra bgp lines, scheduler
+// lines.
 const ecmpConf = `bgp {
     router_id %s
     local_as 65010
     shutdown_drain 2
+    %s
     neighbor 10.16.8.1 {
         remote_as 65000
         hold_time 3
@@ -113,16 +115,17 @@ func TestVMBGPECMP(t *testing.T) {
 	lvsctl, err := exec.LookPath("lvsctl")
 	require.NoError(t, err, "lvsctl must be in the guest's PATH: run vmrun with -bin ./cmd/lvsctl")
 	rows := []struct {
-		name, sched string
-		zero        bool
+		name, bgpExtra, sched string
+		zero                  bool
 	}{
-		{"mh", "lb_algo mh\n    mh-port", true},
-		{"rr", "lb_algo rr", false},
+		{"mh", "", "lb_algo mh\n    mh-port", true},
+		{"mh-nosloppy", "sloppy_tcp off", "lb_algo mh\n    mh-port", false},
+		{"rr", "", "lb_algo rr", false},
 	}
 	var figures []string
 	for _, row := range rows {
 		t.Run(row.name, func(t *testing.T) {
-			evs := runECMPScenario(t, bird, lvsctl, row.sched)
+			evs := runECMPScenario(t, bird, lvsctl, row.bgpExtra, row.sched)
 			cells := make([]string, len(evs))
 			for i, e := range evs {
 				cells[i] = fmt.Sprintf("%s %d/%d (FIB %s)", e.name, e.broken, ecmpStreams, e.routed.Round(10*time.Millisecond))
@@ -131,7 +134,7 @@ func TestVMBGPECMP(t *testing.T) {
 				}
 				assert.Zero(t, e.stalled, "every stream answers again after %s", e.name)
 			}
-			figures = append(figures, fmt.Sprintf("FIGURES %-4s %s", row.name, strings.Join(cells, " | ")))
+			figures = append(figures, fmt.Sprintf("FIGURES %-11s %s", row.name, strings.Join(cells, " | ")))
 		})
 	}
 	for _, f := range figures {
@@ -139,7 +142,7 @@ func TestVMBGPECMP(t *testing.T) {
 	}
 }
 
-func runECMPScenario(t *testing.T, bird, lvsctl, sched string) []ecmpEvent {
+func runECMPScenario(t *testing.T, bird, lvsctl, bgpExtra, sched string) []ecmpEvent {
 	l := lab.New(t)
 	front, lan := l.Switch("front"), l.Switch("lan")
 	// Every host exists before any daemon starts (see runSyncScenario).
@@ -171,7 +174,7 @@ func runECMPScenario(t *testing.T, bird, lvsctl, sched string) []ecmpEvent {
 		d.dir = filepath.Join(tmp, d.name)
 		require.NoError(t, os.MkdirAll(d.dir, 0o755))
 		d.conf = filepath.Join(d.dir, "lvsctl.conf")
-		require.NoError(t, os.WriteFile(d.conf, fmt.Appendf(nil, ecmpConf, d.addr, sched), 0o644))
+		require.NoError(t, os.WriteFile(d.conf, fmt.Appendf(nil, ecmpConf, d.addr, bgpExtra, sched), 0o644))
 		dirs = append(dirs, d)
 	}
 	router.SetSysctl("net/ipv4/ip_forward", "1")
@@ -232,6 +235,9 @@ func runECMPScenario(t *testing.T, bird, lvsctl, sched string) []ecmpEvent {
 	time.Sleep(2 * time.Second)
 
 	var evs []ecmpEvent
+	// settle, when set, runs after the FIB changed and before the streams
+	// are counted.
+	var settle func()
 	event := func(name string, hops int, do func()) {
 		c.fill(ctx)
 		time.Sleep(time.Second)
@@ -240,6 +246,10 @@ func runECMPScenario(t *testing.T, bird, lvsctl, sched string) []ecmpEvent {
 		do()
 		waitHops(hops, 30*time.Second)
 		routed := time.Since(at)
+		if settle != nil {
+			settle()
+			settle = nil
+		}
 		// Flows the router moved must answer through their new director.
 		time.Sleep(time.Second)
 		stalled, reasons := c.await(time.Now())
@@ -252,10 +262,12 @@ func runECMPScenario(t *testing.T, bird, lvsctl, sched string) []ecmpEvent {
 		evs = append(evs, ev)
 	}
 	d2, d3 := dirs[1], dirs[2]
-	event("withdraw", 2, func() {
-		require.NoError(t, d3.proc.Signal(syscall.SIGTERM))
+	// The router's FIB changes when the drain time is over (2 s); lvsctl
+	// exits a grace later (1 s), after which its IPVS service goes.
+	settle = func() {
 		require.NoError(t, d3.proc.Wait(30*time.Second), "lvsctl exits after SIGTERM:\n%s", tailLog(d3.proc.Output()))
-	})
+	}
+	event("withdraw", 2, func() { require.NoError(t, d3.proc.Signal(syscall.SIGTERM)) })
 	event("restore", 3, func() { start(d3) })
 	event("crash", 2, func() {
 		d2.link.Cut()
