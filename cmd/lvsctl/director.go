@@ -120,6 +120,18 @@ func directorCommand() *cli.Command {
 				Flags:     []cli.Flag{socketFlag()},
 				Action:    func(c *cli.Context) error { return directorDrain(c, false) },
 			},
+			{
+				Name:   "bgp-drain",
+				Usage:  "announce every BGP VIP with the GRACEFUL_SHUTDOWN community: routers move the traffic to the other directors",
+				Flags:  []cli.Flag{socketFlag()},
+				Action: func(c *cli.Context) error { return directorBGPDrain(c, true) },
+			},
+			{
+				Name:   "bgp-enable",
+				Usage:  "announce the BGP VIPs normally again after bgp-drain",
+				Flags:  []cli.Flag{socketFlag()},
+				Action: func(c *cli.Context) error { return directorBGPDrain(c, false) },
+			},
 		},
 	}
 }
@@ -264,6 +276,22 @@ func directorDrain(c *cli.Context, on bool) error {
 	}
 	_, err = fmt.Fprintf(c.App.Writer, "%s %s in %s\n", map[bool]string{true: "drained", false: "enabled"}[on],
 		c.Args().Get(1), c.Args().Get(0))
+	return err
+}
+
+func directorBGPDrain(c *cli.Context, on bool) error {
+	if c.NArg() != 0 {
+		return cli.Exit("usage: lvsctl director "+c.Command.Name, 2)
+	}
+	op := control.OpBGPEnable
+	if on {
+		op = control.OpBGPDrain
+	}
+	if _, err := call(c, control.Request{Op: op}); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(c.App.Writer, map[bool]string{true: "BGP routes drained (graceful shutdown)",
+		false: "BGP routes announced normally"}[on])
 	return err
 }
 

@@ -131,6 +131,16 @@ func TestDaemonBGP(t *testing.T) {
 	require.Eventually(t, func() bool { return len(sp.Paths()) == 1 }, 5*time.Second, time.Millisecond)
 	assert.Equal(t, []string{"announce 10.16.8.100/32 [ipvs-programmed]"}, tl.take())
 
+	// Operator drain over the socket, and back.
+	resp, err = control.Call(context.Background(), sock, control.Request{Op: control.OpBGPDrain})
+	require.NoError(t, err)
+	require.True(t, resp.OK, resp.Errors)
+	assert.Equal(t, []string{"announce 10.16.8.100/32 gshut [ipvs-programmed]"}, tl.take())
+	resp, err = control.Call(context.Background(), sock, control.Request{Op: control.OpBGPEnable})
+	require.NoError(t, err)
+	require.True(t, resp.OK, resp.Errors)
+	assert.Equal(t, []string{"announce 10.16.8.100/32 [ipvs-programmed]"}, tl.take())
+
 	// An unchanged reload touches no session and no route.
 	mu.Lock()
 	next = withBGP(300*time.Millisecond, "10.16.8.100", "10.16.8.101")

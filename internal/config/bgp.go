@@ -54,7 +54,7 @@ const (
 	// withdrawGrace is not a keyword: it covers the router's FIB update
 	// after the withdrawal (measured ~0.13 s), with room for a slow router.
 	withdrawGrace = time.Second
-	asTrans                = 23456
+	asTrans       = 23456
 )
 
 // bgpBlock decodes `bgp { … }`.
