@@ -30,15 +30,17 @@ import (
 // streams through the router. Events: a director leaves gracefully
 // (SIGTERM: graceful shutdown, drain, withdrawal, then IPVS goes), it comes
 // back, another one crashes (link cut + kill -9: the router's hold timer
-// notices), it comes back. With mh + mh-port + sloppy_tcp every director
+// notices, 6 s), it comes back. With mh + mh-port + sloppy_tcp every director
 // picks the same real server for every flow, so no stream may break; rr
 // shows what breaks without that.
 const (
 	ecmpStreams = 100
 	ecmpPort    = 9000
 	// ecmpRecover bounds the wait for every stream to answer after an
-	// event: the hold timer (3 s) plus TCP retransmissions, under TCG.
-	ecmpRecover = 40 * time.Second
+	// event (the FIB has changed by then): TCP retransmissions, under TCG.
+	// A stream still silent then is lost: without sloppy_tcp a director
+	// drops the segments of a flow it did not see start, with no reset.
+	ecmpRecover = 20 * time.Second
 	ecmpClient  = "10.20.0.2"
 )
 
@@ -50,8 +52,9 @@ protocol kernel {
 }
 template bgp dir {
 	local 10.16.8.1 as 65000;
-	hold time 3;
-	keepalive time 1;
+	# 3 s held on an idle guest but expired under load (TCG, 100 streams).
+	hold time 6;
+	keepalive time 2;
 	connect retry time 1;
 	# A crashed director comes back within seconds: BIRD's default waits
 	# a minute or more after a session error before it accepts it again.
@@ -72,8 +75,8 @@ const ecmpConf = `bgp {
     %s
     neighbor 10.16.8.1 {
         remote_as 65000
-        hold_time 3
-        keepalive_interval 1
+        hold_time 6
+        keepalive_interval 2
         connect_retry 1
     }
 }
@@ -101,7 +104,9 @@ type ecmpDirector struct {
 
 // ecmpEvent is what one event did to the streams.
 type ecmpEvent struct {
-	name    string
+	name string
+	// broken counts the streams reset (or fed wrong data) and the stalled
+	// ones, which are given up after ecmpRecover.
 	broken  int
 	stalled int
 	reasons []string
@@ -129,10 +134,13 @@ func TestVMBGPECMP(t *testing.T) {
 			cells := make([]string, len(evs))
 			for i, e := range evs {
 				cells[i] = fmt.Sprintf("%s %d/%d (FIB %s)", e.name, e.broken, ecmpStreams, e.routed.Round(10*time.Millisecond))
+				if e.stalled > 0 {
+					cells[i] = fmt.Sprintf("%s %d/%d, %d stalled (FIB %s)", e.name, e.broken, ecmpStreams, e.stalled,
+						e.routed.Round(10*time.Millisecond))
+				}
 				if row.zero {
 					assert.Zero(t, e.broken, "%s with mh + mh-port + sloppy_tcp: no stream may break on %s: %v", row.name, e.name, e.reasons)
 				}
-				assert.Zero(t, e.stalled, "every stream answers again after %s", e.name)
 			}
 			figures = append(figures, fmt.Sprintf("FIGURES %-11s %s", row.name, strings.Join(cells, " | ")))
 		})
@@ -252,10 +260,12 @@ func runECMPScenario(t *testing.T, bird, lvsctl, bgpExtra, sched string) []ecmpE
 		}
 		// Flows the router moved must answer through their new director.
 		time.Sleep(time.Second)
-		stalled, reasons := c.await(time.Now())
+		since := time.Now()
+		stalled, reasons := c.await(since)
+		c.giveUp(since)
 		ev := ecmpEvent{name: name, broken: c.brokenCount() - before, stalled: stalled, reasons: reasons, routed: routed}
-		t.Logf("%s: %d/%d streams broken, %d stalled; router FIB changed %s after the event",
-			name, ev.broken, ecmpStreams, stalled, routed.Round(time.Millisecond))
+		t.Logf("%s: %d/%d streams broken (%d of them stalled > %s); router FIB changed %s after the event",
+			name, ev.broken, ecmpStreams, stalled, ecmpRecover, routed.Round(time.Millisecond))
 		for _, r := range reasons {
 			t.Logf("  %s", r)
 		}
@@ -379,6 +389,20 @@ func (c *ecmpClientStreams) await(since time.Time) (stalled int, reasons []strin
 			return stalled, reasons
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// giveUp marks the streams that have not answered since since as broken
+// (fill replaces them).
+func (c *ecmpClientStreams) giveUp(since time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.streams {
+		s.mu.Lock()
+		if s.err == nil && !s.lastOK.After(since) {
+			s.err = fmt.Errorf("stalled: no answer for %s", ecmpRecover)
+		}
+		s.mu.Unlock()
 	}
 }
 
