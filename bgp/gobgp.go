@@ -21,8 +21,7 @@ type GoBGP struct {
 }
 
 // NewGoBGP returns a speaker that runs GoBGP in this process once started.
-// GoBGP's own logs go to log at warning level and above (its info level
-// logs every timer).
+// GoBGP's own logs (sessions up and down, at info) go to log.
 func NewGoBGP(log *slog.Logger) *GoBGP {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -41,6 +41,9 @@ type bgpState struct {
 	// value found before, put back when it is no longer needed.
 	sloppy      bool
 	sloppySaved string
+	// stopped is set once Run stops BGP: a reload still in flight must not
+	// start it again.
+	stopped bool
 }
 
 func (dm *Daemon) bgpRuntime() *bgp.Runtime {
@@ -85,6 +88,12 @@ func (dm *Daemon) bgpVIPs() []bgp.VIP {
 // configuration with a bgp block starts it, later ones reload it, one
 // without stops it (make-before-break).
 func (dm *Daemon) applyBGP(ctx context.Context, d *config.Desired) error {
+	dm.mu.Lock()
+	stopped := dm.bgp.stopped
+	dm.mu.Unlock()
+	if stopped {
+		return nil
+	}
 	wantSloppy := d.BGP != nil && d.BGP.SloppyTCP && len(d.BGPAnnounce) > 0
 	if err := dm.setSloppyTCP(wantSloppy); err != nil {
 		return err
@@ -170,6 +179,13 @@ func (dm *Daemon) bgpRouteChanged(prev, next bgp.Route) {
 // stopBGP leaves make-before-break; it runs before the IPVS services are
 // removed. ctx of Run is over by then: the drain gets its own time.
 func (dm *Daemon) stopBGP() {
+	// A reload over the socket may still run: it owns the BGP state until
+	// it is done.
+	dm.reloadMu.Lock()
+	defer dm.reloadMu.Unlock()
+	dm.mu.Lock()
+	dm.bgp.stopped = true
+	dm.mu.Unlock()
 	dm.stopBGPRuntime()
 	if err := dm.setSloppyTCP(false); err != nil {
 		dm.log.Warn("restoring net.ipv4.vs.sloppy_tcp", "err", err)
