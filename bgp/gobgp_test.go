@@ -139,3 +139,58 @@ func TestGoBGPAgainstARouter(t *testing.T) {
 		return !a && !b
 	}, 5*time.Second, 5*time.Millisecond)
 }
+
+// TestGoBGPIPv6 announces an IPv6 VIP (/128) over an IPv6 session: the
+// router learns it with next-hop self.
+func TestGoBGPIPv6(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens BGP sessions on loopback")
+	}
+	ctx := context.Background()
+	lo6 := netip.MustParseAddr("::1")
+	port := freePort6(t)
+	r := server.NewBgpServer()
+	go r.Serve()
+	require.NoError(t, r.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
+		Asn: 65000, RouterId: "127.0.0.1", ListenPort: int32(port), ListenAddresses: []string{"::1"},
+	}}))
+	t.Cleanup(r.Stop)
+	require.NoError(t, r.AddPeer(ctx, &api.AddPeerRequest{Peer: &api.Peer{
+		Conf:      &api.PeerConf{NeighborAddress: "::1", PeerAsn: 65010},
+		Transport: &api.Transport{PassiveMode: true},
+		AfiSafis: []*api.AfiSafi{{Config: &api.AfiSafiConfig{Enabled: true,
+			Family: &api.Family{Afi: api.Family_AFI_IP6, Safi: api.Family_SAFI_UNICAST}}}},
+	}}))
+	rt := bgp.New(bgp.NewGoBGP(nil), bgp.Options{})
+	cfg := bgp.Config{RouterID: netip.MustParseAddr("10.16.8.10"), LocalAS: 65010, ListenPort: -1,
+		Neighbors: []bgp.Neighbor{{Addr: lo6, RemoteAS: 65000, Port: port, HoldTime: 3 * time.Second,
+			Keepalive: time.Second, ConnectRetry: time.Second}}}
+	require.NoError(t, rt.Start(ctx, cfg, []bgp.VIP{{Prefix: vip6, Healthy: true}}))
+	defer rt.Stop(ctx)
+	var nexthop string
+	require.Eventually(t, func() bool {
+		found := false
+		_ = r.ListPath(apiutil.ListPathRequest{TableType: api.TableType_TABLE_TYPE_GLOBAL, Family: bgppkt.RF_IPv6_UC},
+			func(prefix bgppkt.NLRI, paths []*apiutil.Path) {
+				if prefix.String() != vip6.String() || len(paths) == 0 {
+					return
+				}
+				for _, a := range paths[0].Attrs {
+					if mp, ok := a.(*bgppkt.PathAttributeMpReachNLRI); ok {
+						nexthop = mp.Nexthop.String()
+					}
+				}
+				found = true
+			})
+		return found
+	}, 10*time.Second, 10*time.Millisecond)
+	require.Equal(t, "::1", nexthop, "next-hop self")
+}
+
+func freePort6(t *testing.T) uint16 {
+	t.Helper()
+	ln, err := net.Listen("tcp", "[::1]:0")
+	require.NoError(t, err, "IPv6 loopback")
+	defer ln.Close()
+	return uint16(ln.Addr().(*net.TCPAddr).Port)
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/lvsctl/lvsctl/e2e/lab"
+	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/e2e/vm/guest"
 )
 
@@ -232,6 +233,19 @@ func runECMPScenario(t *testing.T, bird, lvsctl, bgpExtra, sched string) []ecmpE
 		start(d)
 	}
 	t.Logf("ECMP over 3 directors after %s", waitHops(3, 90*time.Second).Round(time.Millisecond))
+	// The directors agree on the hash inputs: one fingerprint (docs/bgp.md).
+	fps := map[string]bool{}
+	for _, d := range dirs {
+		resp, err := control.Call(context.Background(), filepath.Join(d.dir, "director.sock"), control.Request{Op: control.OpStatus})
+		require.NoError(t, err)
+		require.True(t, resp.OK, resp.Errors)
+		require.Len(t, resp.Status.Services, 1)
+		fps[resp.Status.Services[0].Fingerprint] = true
+		require.NotNil(t, resp.Status.BGP)
+		require.Len(t, resp.Status.BGP.Peers, 1)
+		assert.True(t, resp.Status.BGP.Peers[0].Established, "%s: session with the router", d.name)
+	}
+	assert.Len(t, fps, 1, "the three directors' fingerprints: %v", fps)
 
 	c := &ecmpClientStreams{t: t, host: client}
 	ctx, cancel := context.WithCancel(context.Background())
