@@ -20,8 +20,8 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/lvsctl/lvsctl/e2e/lab"
-	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/e2e/vm/guest"
+	"github.com/lvsctl/lvsctl/internal/control"
 )
 
 // The active-active scenario of issue #13 (docs/bgp.md): a BIRD 2 router
