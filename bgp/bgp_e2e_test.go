@@ -94,7 +94,7 @@ func TestBGPAgainstBIRD(t *testing.T) {
 	tmp := t.TempDir()
 	conf, sock := filepath.Join(tmp, "bird.conf"), filepath.Join(tmp, "bird.ctl")
 	require.NoError(t, os.WriteFile(conf, []byte(birdConf), 0o644))
-	router.Start(birdBin, "-f", "-c", conf, "-s", sock)
+	birdProc := router.Start(birdBin, "-f", "-c", conf, "-s", sock)
 	birdc := func(args ...string) string {
 		out, _ := router.Run("birdc", append([]string{"-s", sock}, args...)...)
 		return out
@@ -155,6 +155,8 @@ func TestBGPAgainstBIRD(t *testing.T) {
 	require.Eventually(t, inFIB, time.Second, 5*time.Millisecond, "VIP in the router's FIB within one keepalive")
 	t.Logf("route in the router's FIB %v after the session was established", time.Since(up).Round(time.Millisecond))
 	require.Contains(t, birdc("show", "route", "for", vip.String(), "all"), "10.99.0.10", "next hop self")
+	require.False(t, listens179(t, helper.PID()), "no neighbor is passive: the director does not listen on 179")
+	require.True(t, listens179(t, birdProc.PID()), "the check sees a listener (BIRD's)")
 
 	// Quorum lost: withdrawn; back: announced.
 	lost := time.Now()
@@ -182,6 +184,22 @@ func TestBGPAgainstBIRD(t *testing.T) {
 	require.GreaterOrEqual(t, gone, time.Second, "withdrawn only after the drain time")
 	waitLine("stopped")
 	require.NoError(t, helper.Wait(10*time.Second))
+}
+
+// listens179 reports whether a socket in pid's network namespace listens
+// on TCP port 179.
+func listens179(t *testing.T, pid int) bool {
+	for _, f := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			// sl local_address rem_address st …; 0A is LISTEN.
+			if fs := strings.Fields(line); len(fs) > 3 && strings.HasSuffix(fs[1], ":00B3") && fs[3] == "0A" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func netipNet(p netip.Prefix) *net.IPNet {
