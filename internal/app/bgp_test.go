@@ -151,6 +151,28 @@ func TestDaemonBGP(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	assert.Empty(t, tl.take())
 
+	// A configuration without the bgp block leaves make-before-break and
+	// puts sloppy_tcp back; one with it starts again.
+	reloadTo := func(d *config.Desired) {
+		t.Helper()
+		mu.Lock()
+		next = d
+		mu.Unlock()
+		resp, err := control.Call(context.Background(), sock, control.Request{Op: control.OpReload})
+		require.NoError(t, err)
+		require.True(t, resp.OK, resp.Errors)
+	}
+	reloadTo(loaded("10.16.8.100", "10.16.8.101"))
+	assert.Equal(t, []string{"announce 10.16.8.100/32 gshut [ipvs-programmed]", "withdraw 10.16.8.100/32 [ipvs-programmed]",
+		"stop [ipvs-programmed]"}, tl.take())
+	b, _ = os.ReadFile(sloppy)
+	assert.Equal(t, "0\n", string(b))
+	reloadTo(withBGP(300*time.Millisecond, "10.16.8.100", "10.16.8.101"))
+	assert.Equal(t, []string{"start 10.16.8.10 65010 [ipvs-programmed]", "add-peer 10.16.8.1 [ipvs-programmed]",
+		"announce 10.16.8.100/32 [ipvs-programmed]"}, tl.take())
+	b, _ = os.ReadFile(sloppy)
+	assert.Equal(t, "1\n", string(b))
+
 	// Stop: graceful shutdown, the drain, the withdrawal, then IPVS goes.
 	stopAt := time.Now()
 	cancel()
