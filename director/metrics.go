@@ -31,6 +31,7 @@ type Metrics struct {
 	rsActive, rsInactive, rsWeight, rsUp, rsLatency *prometheus.Desc
 	rsCheckAge                                      *prometheus.Desc
 	quorum, scrapeErr                               *prometheus.Desc
+	fingerprint                                     *prometheus.Desc
 }
 
 // NewMetrics creates the metrics; SetSource must be called before scrapes
@@ -62,7 +63,10 @@ func NewMetrics() *Metrics {
 		rsLatency:   d("healthcheck_latency_seconds", "Duration of the real server's last reported check.", rs),
 		rsCheckAge: d("healthcheck_last_check_age_seconds",
 			"Seconds since the real server's last completed check (absent until the first one): a growing value means stalled checks.", rs),
-		quorum:    d("virtual_server_quorum_up", "1 when the virtual service has quorum.", svc),
+		quorum: d("virtual_server_quorum_up", "1 when the virtual service has quorum.", svc),
+		fingerprint: d("virtual_server_fingerprint_info",
+			"Always 1; fingerprint identifies the scheduler's hash inputs (destinations, weights, flags): directors sharing a VIP must agree.",
+			[]string{"vs", "fingerprint"}),
 		scrapeErr: d("director_scrape_error", "1 when the IPVS table could not be read for this scrape.", nil),
 	}
 	// Every kind starts at 0, so rate() and increase() see the first edit
@@ -112,7 +116,7 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 	m.drift.Describe(ch)
 	m.reloads.Describe(ch)
 	descs := append([]*prometheus.Desc{m.svcActive, m.svcInactive, m.rsActive, m.rsInactive, m.rsWeight,
-		m.rsUp, m.rsLatency, m.rsCheckAge, m.quorum, m.scrapeErr}, m.svc...)
+		m.rsUp, m.rsLatency, m.rsCheckAge, m.quorum, m.scrapeErr, m.fingerprint}, m.svc...)
 	for _, d := range append(descs, m.rs...) {
 		ch <- d
 	}
@@ -148,6 +152,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range st.Services {
 		traffic(ch, m.svc, s.Stats, s.Key)
 		gauge(m.quorum, b(s.QuorumUp), s.Key)
+		gauge(m.fingerprint, 1, s.Key, s.Fingerprint)
 		reals := s.Reals
 		if s.Sorry != nil && !hasAddr(reals, s.Sorry.Addr) {
 			reals = append(reals[:len(reals):len(reals)], *s.Sorry)

@@ -35,6 +35,10 @@ type ServiceStatus struct {
 	Stats       Stats        `json:"stats"`
 	Reals       []RealStatus `json:"real_servers"`
 	Sorry       *RealStatus  `json:"sorry_server,omitempty"`
+	// Fingerprint identifies the scheduler's hash inputs as the director
+	// programs them (Fingerprint): directors sharing a VIP over ECMP must
+	// show the same.
+	Fingerprint string `json:"fingerprint"`
 }
 
 // RealStatus describes one real server of a service.
@@ -89,7 +93,7 @@ func (d *Director) Status(ctx context.Context) (Status, error) {
 		ss := ServiceStatus{
 			Service: c.Key, Key: c.Key.String(), Pos: vs.cfg.Pos, Scheduler: c.Scheduler, Flags: FlagsString(c.Scheduler, c.Flags),
 			QuorumUp: vs.quorumUp, LiveWeight: vs.liveWeight(), Quorum: vs.cfg.Quorum, Hysteresis: vs.cfg.Hysteresis,
-			SorryActive: vs.sorryActive(),
+			SorryActive: vs.sorryActive(), Fingerprint: Fingerprint(d.desired(vs)),
 		}
 		if c.Flags&FlagPersistent != 0 {
 			ss.Timeout = c.Timeout

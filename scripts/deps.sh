@@ -10,6 +10,7 @@ packages=(
   busybox-static    # the guest's userland
   cpio xz-utils zstd kmod
   keepalived        # reference VRRP peer for interop tests and benchmarks
+  bird2             # BGP router for the BGP (ECMP) tests
   ipvsadm           # reads the kernel table back
   iproute2 arping iputils-ping tcpdump
   systemd           # systemd-analyze verify on the packaged units

@@ -17,6 +17,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lvsctl/lvsctl/bgp"
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/director/ipvs"
 	"github.com/lvsctl/lvsctl/healthcheck"
@@ -119,6 +120,18 @@ func directorCommand() *cli.Command {
 				ArgsUsage: "VS RS",
 				Flags:     []cli.Flag{socketFlag()},
 				Action:    func(c *cli.Context) error { return directorDrain(c, false) },
+			},
+			{
+				Name:   "bgp-drain",
+				Usage:  "announce every BGP VIP with the GRACEFUL_SHUTDOWN community: routers move the traffic to the other directors",
+				Flags:  []cli.Flag{socketFlag()},
+				Action: func(c *cli.Context) error { return directorBGPDrain(c, true) },
+			},
+			{
+				Name:   "bgp-enable",
+				Usage:  "announce the BGP VIPs normally again after bgp-drain",
+				Flags:  []cli.Flag{socketFlag()},
+				Action: func(c *cli.Context) error { return directorBGPDrain(c, false) },
 			},
 		},
 	}
@@ -267,6 +280,22 @@ func directorDrain(c *cli.Context, on bool) error {
 	return err
 }
 
+func directorBGPDrain(c *cli.Context, on bool) error {
+	if c.NArg() != 0 {
+		return cli.Exit("usage: lvsctl director "+c.Command.Name, 2)
+	}
+	op := control.OpBGPEnable
+	if on {
+		op = control.OpBGPDrain
+	}
+	if _, err := call(c, control.Request{Op: op}); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(c.App.Writer, map[bool]string{true: "BGP routes drained (graceful shutdown)",
+		false: "BGP routes announced normally"}[on])
+	return err
+}
+
 func directorStatus(c *cli.Context) error {
 	format := c.String("output")
 	if format != "text" && format != "json" {
@@ -358,6 +387,9 @@ func writeDirectorStatus(w io.Writer, st control.Status, now time.Time) error {
 		if !s.InKernel {
 			extra += " NOT IN KERNEL"
 		}
+		if s.Fingerprint != "" {
+			extra += " fp " + s.Fingerprint
+		}
 		fmt.Fprintf(tw, "%s %s%s\t%s\t%s\n", s.Key, s.Scheduler, extra, q, trafficString(s.Stats))
 		fmt.Fprintln(tw, "  REAL SERVER\tFWD\tWEIGHT\tKERNEL\tHEALTH\tSINCE\tLAST CHECK\tACTIVE\tINACTIVE\tCONNS\tCPS\tPPS IN\tBPS IN")
 		reals := s.Reals
@@ -412,9 +444,53 @@ func writeDirectorStatus(w io.Writer, st control.Status, now time.Time) error {
 	}
 	if st.Sync != nil {
 		fmt.Fprintln(w)
-		return writeSyncStatus(w, *st.Sync)
+		if err := writeSyncStatus(w, *st.Sync); err != nil {
+			return err
+		}
+	}
+	if st.BGP != nil {
+		fmt.Fprintln(w)
+		return writeBGPStatus(w, *st.BGP, now)
 	}
 	return nil
+}
+
+// writeBGPStatus prints the BGP sessions and the VIP routes with why each
+// is announced or withdrawn.
+func writeBGPStatus(w io.Writer, s bgp.Status, now time.Time) error {
+	ew := &errWriter{w: w}
+	drained := ""
+	if s.Drained {
+		drained = ", DRAINED (graceful shutdown)"
+	}
+	fmt.Fprintf(ew, "BGP  router_id %s, AS %d, phase %s%s\n", s.RouterID, s.LocalAS, s.Phase, drained)
+	tw := tabwriter.NewWriter(ew, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NEIGHBOR\tAS\tSTATE\tUPTIME")
+	for _, p := range s.Peers {
+		up := "-"
+		if p.Established {
+			up = p.Uptime.Truncate(time.Second).String()
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\n", p.Addr, p.RemoteAS, p.State, up)
+	}
+	fmt.Fprintln(tw, "  ROUTE\tSTATE\tREASON\tSINCE")
+	for _, r := range s.Routes {
+		state := "withdrawn"
+		switch {
+		case r.Announced && r.GracefulShutdown:
+			state = "announced (graceful shutdown)"
+		case r.Announced:
+			state = "announced"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s ago\n", r.Prefix, state, r.Reason, now.Sub(r.Since).Truncate(time.Second))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if s.LastError != "" {
+		fmt.Fprintf(ew, "  last error: %s\n", s.LastError)
+	}
+	return ew.err
 }
 
 // writeSyncStatus prints the IPVS sync daemons: what the state table wants,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lvsctl/lvsctl/bgp"
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/internal/config"
 	"github.com/lvsctl/lvsctl/internal/control"
@@ -92,6 +93,12 @@ type Options struct {
 	// "RELOADING=1" then "READY=1" around every reload, "STOPPING=1" when
 	// Run starts to stop, "WATCHDOG=1" from the main loop. nil: nobody.
 	Notify func(state string)
+	// NewBGPSpeaker creates the BGP speaker once a configuration has a bgp
+	// block (default: GoBGP in this process).
+	NewBGPSpeaker func(log *slog.Logger) bgp.Speaker
+	// ProcSys is where the sysctls of the daemon's network namespace are
+	// (default /proc/sys; tests point it at a directory of their own).
+	ProcSys string
 	// Watchdog is how often the main loop sends "WATCHDOG=1" (0: never).
 	// The pings come from the loop that also heals drift, so a wedged
 	// kernel call stops them and the service manager restarts lvsctl.
@@ -134,6 +141,8 @@ type Daemon struct {
 	timeouts timeoutState
 	// ha suspends the checks of ha_suspend services (hasuspend.go).
 	ha haSuspendState
+	// bgp announces the VIPs (bgp.go).
+	bgp bgpState
 
 	// spawn starts a goroutine that lives until Run's context ends.
 	spawn func(name string, fn func(context.Context) error)
@@ -177,6 +186,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	dm := &Daemon{o: o, log: o.Logger, metrics: director.NewMetrics(), ev: newEvents()}
 	if dm.o.NewVRRP == nil {
 		dm.o.NewVRRP = dm.newVRRPWithEvents
+	}
+	if dm.o.NewBGPSpeaker == nil {
+		dm.o.NewBGPSpeaker = defaultBGPSpeaker
+	}
+	if dm.o.ProcSys == "" {
+		dm.o.ProcSys = "/proc/sys"
 	}
 
 	// The one cleanup path: every step that needs undoing pushes its undo,
@@ -260,6 +275,13 @@ func Run(ctx context.Context, o Options) (err error) {
 		}()
 	}
 
+	// BGP announces only now that IPVS is programmed, and leaves
+	// make-before-break before the services are removed (the undo runs
+	// before stopDirector's).
+	if err := dm.applyBGP(runCtx, d); err != nil {
+		return fmt.Errorf("bgp: %w", err)
+	}
+	undo = append(undo, dm.stopBGP)
 	if o.Health != nil {
 		// The scheduler takes Set only while it runs.
 		dm.spawn("health checks", o.Health.Run)

@@ -41,6 +41,8 @@ func (dm *Daemon) consumeHealth(ctx context.Context) error {
 			he := director.HealthEvent{Ref: ev.Key, Up: ev.New == healthcheck.Up, Result: ev.Reason,
 				HasWeight: ev.HasWeight, Weight: ev.Weight, Latency: ev.Latency}
 			err := dir.HandleHealth(ctx, he)
+			// The quorum may have moved: the announcements follow at once.
+			dm.pokeBGP()
 			switch {
 			case errors.Is(err, director.ErrNotFound):
 				dm.log.Info("health event for a server no longer configured, ignored",

@@ -24,7 +24,7 @@ func (dm *Daemon) serveMetrics() error {
 	}
 	reg := prometheus.NewRegistry()
 	collectors := append([]prometheus.Collector{dm.metrics, VRRPCollector(dm.vrrpStatus), newOpsCollector(&dm.ops),
-		syncCollector{dm}},
+		syncCollector{dm}, newBGPCollector(dm)},
 		dm.o.Collectors...)
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {

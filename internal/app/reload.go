@@ -108,7 +108,10 @@ func (dm *Daemon) apply(ctx context.Context, d *config.Desired) error {
 	if err := dm.reloadVRRP(ctx, d); err != nil {
 		return err
 	}
-	return dm.applySync(ctx, d.Sync)
+	if err := dm.applySync(ctx, d.Sync); err != nil {
+		return err
+	}
+	return dm.applyBGP(ctx, d)
 }
 
 // reloadVRRP applies the VRRP part: a running node reconciles its

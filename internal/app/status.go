@@ -29,6 +29,13 @@ func (dm *Daemon) Status(ctx context.Context) (control.Status, error) {
 		}
 		out.Sync = &ss
 	}
+	if rt := dm.bgpRuntime(); rt != nil {
+		bs, err := rt.Status(ctx)
+		if err != nil {
+			dm.log.Warn("reading the BGP sessions", "err", err)
+		}
+		out.BGP = &bs
+	}
 	return out, nil
 }
 

@@ -75,6 +75,8 @@ func (d *decoder) config(nodes []*node) *Config {
 			}
 		}},
 		"virtual_server": {multi: true, fn: func(n *node) { vsNodes = append(vsNodes, n) }},
+		// An lvsctl extension (docs/bgp.md).
+		"bgp": {fn: func(n *node) { d.bgpBlock(n, cfg) }},
 		"virtual_server_group": {multi: true, fn: func(n *node) {
 			if d.shape(n, true, 1, 1) {
 				groups = append(groups, n)
@@ -791,6 +793,12 @@ var vsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*vsDraft]{
 	"ops":         {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.OPS) }},
 	"virtualhost": {fn: func(d *decoder, v *vsDraft, n *node) { d.str(n, &v.vs.VirtualHost) }},
 	"real_server": {multi: true, fn: func(d *decoder, v *vsDraft, n *node) { v.rsNodes = append(v.rsNodes, n) }},
+	// An lvsctl extension (docs/bgp.md): lvsctlExtensions lists it.
+	"bgp_announce": {fn: func(d *decoder, v *vsDraft, n *node) {
+		if d.shape(n, false, 0, 0) {
+			v.vs.BGPAnnounce = n.pos()
+		}
+	}},
 }, func(v *vsDraft) *checkDefaults { return &v.def })
 
 // vsHeader is what a virtual_server line selects: an address and port,

@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 
+	"github.com/lvsctl/lvsctl/bgp"
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/healthcheck"
 	"github.com/lvsctl/lvsctl/syncd"
@@ -22,6 +23,10 @@ type Desired struct {
 	Sync *syncd.Config
 	// Timeouts is lvs_timeouts (nil: the kernel's are left alone).
 	Timeouts *LVSTimeouts
+	// BGP is the bgp block (nil: none) and BGPAnnounce the services whose
+	// VIPs it announces while they have quorum.
+	BGP         *bgp.Config
+	BGPAnnounce []director.ServiceKey
 	// HASuspend lists the virtual servers with ha_suspend: their real
 	// servers' checks are suspended while the address is on no interface
 	// of this host (internal/app applies it).
@@ -42,7 +47,8 @@ func (c *Config) Desired() (*Desired, error) {
 		return nil, err
 	}
 	return &Desired{Director: c.Director(), Checks: checks, VRRP: c.VRRP(), Sync: c.Sync(),
-		Timeouts: c.Global.LVSTimeouts, HASuspend: haSuspend(c, checks)}, nil
+		Timeouts: c.Global.LVSTimeouts, HASuspend: haSuspend(c, checks),
+		BGP: c.BGPConfig(), BGPAnnounce: c.BGPAnnounced()}, nil
 }
 
 // haSuspend groups the checked real servers of every ha_suspend virtual

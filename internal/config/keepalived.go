@@ -309,6 +309,14 @@ var keywordIndex = func() map[string]map[string]Keyword {
 	return idx
 }()
 
+// lvsctlExtensions are the keywords lvsctl adds to keepalived's blocks
+// (docs/config.md, "lvsctl extensions"); they are not in keepalived's
+// table. Whole extension blocks (bgp) are not listed: nothing of theirs is
+// keepalived's.
+var lvsctlExtensions = map[string]map[string]bool{
+	"virtual_server": {"bgp_announce": true},
+}
+
 // lookupKeyword finds key in block's table.
 func lookupKeyword(block, key string) (Keyword, bool) {
 	k, ok := keywordIndex[block][key]

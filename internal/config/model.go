@@ -20,6 +20,8 @@ type Config struct {
 	VRRPSyncGroups []VRRPSyncGroup `json:"vrrp_sync_groups"`
 	VRRPInstances  []VRRPInstance  `json:"vrrp_instances"`
 	VirtualServers []VirtualServer `json:"virtual_servers"`
+	// BGP is the bgp block, an lvsctl extension (nil: none).
+	BGP *BGP `json:"bgp,omitempty"`
 }
 
 // GlobalDefs is the global_defs block.
@@ -350,7 +352,11 @@ type VirtualServer struct {
 	// director (flag-1..3; sh-/mh-fallback is flag-1, sh-/mh-port flag-2).
 	SchedulerFlags uint32 `json:"scheduler_flags"`
 	// VirtualHost is the default Host header of HTTP/SSL checks.
-	VirtualHost string       `json:"virtualhost"`
+	VirtualHost string `json:"virtualhost"`
+	// BGPAnnounce is where bgp_announce (an lvsctl extension) is set;
+	// invalid when it is not: the VIP is announced over BGP while the
+	// service has quorum.
+	BGPAnnounce Position     `json:"bgp_announce,omitzero"`
 	RealServers []RealServer `json:"real_servers"`
 }
 

@@ -28,6 +28,9 @@ func WriteText(w io.Writer, cfg *Config) error {
 	for i := range cfg.VRRPInstances {
 		p.instance(&cfg.VRRPInstances[i])
 	}
+	if cfg.BGP != nil {
+		p.bgp(cfg.BGP)
+	}
 	for i := range cfg.VirtualServers {
 		p.virtualServer(&cfg.VirtualServers[i])
 	}
@@ -316,6 +319,7 @@ func (p *printer) virtualServer(vs *VirtualServer) {
 	p.flag("omega", vs.Omega)
 	p.flag("ha_suspend", vs.HASuspend)
 	p.opt("virtualhost", vs.VirtualHost)
+	p.flag("bgp_announce", vs.BGPAnnounce.IsValid())
 	for i := range vs.RealServers {
 		p.realServer(&vs.RealServers[i])
 	}

@@ -13,6 +13,7 @@ func validate(cfg *Config, diag *diagnostics, ifaceExists func(string) bool, vri
 	validateVRRP(cfg, diag, ifaceExists, vridPos)
 	validateLVS(cfg, diag)
 	validateSync(cfg, diag, ifaceExists)
+	validateBGP(cfg, diag)
 }
 
 func validateVRRP(cfg *Config, diag *diagnostics, ifaceExists func(string) bool, vridPos []Position) {

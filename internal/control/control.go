@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/lvsctl/lvsctl/bgp"
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/internal/eventlog"
 	"github.com/lvsctl/lvsctl/syncd"
@@ -39,6 +40,10 @@ const (
 	// OpEvents streams the event log as JSON lines (StreamLine), oldest
 	// first, then (with Follow) every new event until the client leaves.
 	OpEvents = "events"
+	// OpBGPDrain and OpBGPEnable move every announced VIP to the
+	// graceful-shutdown community and back (docs/bgp.md).
+	OpBGPDrain  = "bgp-drain"
+	OpBGPEnable = "bgp-enable"
 )
 
 // Request is one client request.
@@ -95,6 +100,9 @@ type Status struct {
 	// Sync is the IPVS connection-sync daemons (lvs_sync_daemon), nil
 	// when the file has none.
 	Sync *syncd.Status `json:"sync,omitempty"`
+	// BGP is the speaker's sessions and routes (bgp), nil when the file
+	// has no bgp block.
+	BGP *bgp.Status `json:"bgp,omitempty"`
 }
 
 // DaemonInfo says which configuration runs and how the last reload went.
@@ -193,6 +201,12 @@ type Daemon interface {
 	// Reload returns every error of the new configuration.
 	Reload(ctx context.Context) []error
 	Drain(ctx context.Context, q director.RealQuery, on bool) error
+}
+
+// BGPDrainer is a Daemon that announces VIPs over BGP (optional: a daemon
+// without it answers OpBGPDrain with an error).
+type BGPDrainer interface {
+	DrainBGP(ctx context.Context, on bool) error
 }
 
 // Server answers requests on a unix socket.
@@ -442,6 +456,15 @@ func (s *Server) do(ctx context.Context, req Request) Response {
 			return Response{Errors: []string{req.Op + " needs the real server"}}
 		}
 		if err := s.d.Drain(ctx, *req.Real, req.Op == OpDrain); err != nil {
+			return Response{Errors: []string{err.Error()}}
+		}
+		return Response{OK: true}
+	case OpBGPDrain, OpBGPEnable:
+		d, ok := s.d.(BGPDrainer)
+		if !ok {
+			return Response{Errors: []string{"this daemon does not speak BGP"}}
+		}
+		if err := d.DrainBGP(ctx, req.Op == OpBGPDrain); err != nil {
 			return Response{Errors: []string{err.Error()}}
 		}
 		return Response{OK: true}

@@ -18,6 +18,8 @@ const (
 	KindReload = "reload"
 	KindDrift  = "drift"
 	KindDrain  = "drain"
+	// KindBGP is a VIP route announced or withdrawn, and why.
+	KindBGP = "bgp"
 )
 
 // Event is one thing that happened.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/lvsctl/lvsctl/bgp"
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/internal/eventlog"
@@ -95,4 +97,28 @@ func TestPageLoopbackOnlyUnlessPublic(t *testing.T) {
 	assert.Equal(t, http.StatusOK, get(t, h, "[::1]:4000", "/").Code)
 	pub := Handler(fixture(now), Options{Public: true})
 	assert.Equal(t, http.StatusOK, get(t, pub, "192.0.2.7:4000", "/").Code)
+}
+
+func TestPageShowsBGP(t *testing.T) {
+	now := time.Date(2026, 11, 26, 0, 30, 0, 0, time.UTC)
+	s := fixture(now)
+	assert.NotContains(t, get(t, Handler(s, Options{Now: func() time.Time { return now }}), "127.0.0.1:5555", "/").Body.String(),
+		`<h2>BGP</h2>`, "no bgp block, no section")
+	s.st.BGP = &bgp.Status{RouterID: netip.MustParseAddr("10.16.8.10"), LocalAS: 65010, Phase: "run",
+		Peers: []bgp.PeerState{{Addr: netip.MustParseAddr("10.16.8.1"), RemoteAS: 65000, State: "established",
+			Established: true, Since: now.Add(-time.Hour)}},
+		Routes: []bgp.RouteStatus{
+			{Prefix: netip.MustParsePrefix("10.16.8.100/32"), Announced: true, Reason: bgp.ReasonHealthy, Since: now.Add(-time.Minute)},
+			{Prefix: netip.MustParsePrefix("10.16.8.101/32"), Reason: bgp.ReasonQuorum, Since: now.Add(-time.Second)},
+		}}
+	body := get(t, Handler(s, Options{Now: func() time.Time { return now }}), "127.0.0.1:5555", "/").Body.String()
+	for _, want := range []string{
+		`router_id 10.16.8.10, AS 65010, phase run`,
+		`data-neighbor="10.16.8.1" data-state="established"`,
+		`data-prefix="10.16.8.100/32" data-announced="true"`,
+		`data-prefix="10.16.8.101/32" data-announced="false"`,
+		`<td>no-quorum</td>`,
+	} {
+		assert.Contains(t, body, want)
+	}
 }
