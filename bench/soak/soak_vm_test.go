@@ -262,7 +262,7 @@ func TestVMSoak(t *testing.T) {
 		if err != nil {
 			return -1
 		}
-		return metric(page, `lvsctl_reloads_total{result="ok"}`)
+		return metric(page, `lvsctl_director_reloads_total{result="ok"}`)
 	}
 	reload := func() {
 		s := rng.IntN(soakServices)
@@ -304,7 +304,7 @@ func TestVMSoak(t *testing.T) {
 		page, _ := dir.Get(ctx, "http://"+metricsAddr+"/metrics")
 		s := sample{rss: rssOf(proc.PID()), heap: metric(page, "go_memstats_heap_inuse_bytes"),
 			goroutines: metric(page, "go_goroutines"), fds: metric(page, "process_open_fds"),
-			drift: metric(page, "lvsctl_drift_total"), reloadP50: percentile(reloadTimes, 0.5),
+			drift: metric(page, "lvsctl_director_drift_total"), reloadP50: percentile(reloadTimes, 0.5),
 			reloadP99: percentile(reloadTimes, 0.99), reloads: reloads, flaps: flaps, diffs: diff()}
 		reloadTimes = nil
 		return s
