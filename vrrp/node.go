@@ -61,6 +61,13 @@ type Node struct {
 	exited     chan struct{}
 	exitedOnce sync.Once
 
+	// unmatched counts received packets that reached no instance, by
+	// reason (Run's goroutine writes under mu; Unmatched reads). They have
+	// no instance to be counted under, and a flood of them must still show.
+	unmatched map[DropReason]uint64
+	// loggedUnmatched: each reason is logged once (Run's goroutine only).
+	loggedUnmatched map[DropReason]bool
+
 	mu       sync.Mutex
 	snapshot []InstanceStatus
 	ran      bool
@@ -79,7 +86,8 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		opt(&o)
 	}
 	n := &Node{cfg: cfg, log: o.log, clock: o.clock, hook: o.onChange, byName: map[string]*instance{},
-		reloads: make(chan reloadRequest), exited: make(chan struct{}), vipResync: o.vipResync}
+		reloads: make(chan reloadRequest), exited: make(chan struct{}), vipResync: o.vipResync,
+		unmatched: map[DropReason]uint64{}, loggedUnmatched: map[DropReason]bool{}}
 	ok := false
 	defer func() {
 		if !ok {

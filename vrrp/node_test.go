@@ -463,3 +463,19 @@ func TestTrackScriptIntervalUsesClock(t *testing.T) {
 	h.eventually("second run lowers the priority", func() bool { return h.status("VI_1").EffectivePriority == 90 })
 	assert.Len(t, h.starter.all(), 2)
 }
+
+// Packets no instance can take (too short to name a VRID, or a VRID that
+// is not configured) are counted on the node: a flood of them must show.
+func TestNodeCountsPacketsForNoInstance(t *testing.T) {
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")}})
+	h.waitState("VI_1", "BACKUP")
+	h.inject(advert(77, 200, "10.16.8.100"), fromPeer())
+	h.inject(advert(78, 200, "10.16.8.100"), fromPeer())
+	h.tr.in <- fakePacket{b: []byte{0x21}, meta: fromPeer()}
+	h.tr.in <- fakePacket{b: nil, meta: fromPeer()}
+	want := map[DropReason]uint64{DropUnknownVRID: 2, DropMalformed: 2}
+	h.eventually("unmatched drops counted", func() bool { return assert.ObjectsAreEqual(want, h.node.Unmatched()) })
+	st := h.status("VI_1")
+	assert.Equal(t, "BACKUP", st.State.String())
+	assert.Empty(t, st.Counters.Drops)
+}

@@ -1,6 +1,7 @@
 package vrrp
 
 import (
+	"fmt"
 	"net/netip"
 
 	"github.com/lvsctl/lvsctl/vrrp/fsm"
@@ -14,10 +15,12 @@ type rxEvent struct {
 
 func (n *Node) receive(rx *rxEvent) {
 	if len(rx.b) < 2 {
+		n.dropUnmatched(DropMalformed, rx.meta, fmt.Errorf("%d bytes, no VRID", len(rx.b)))
 		return
 	}
 	in := n.lookup(rx.meta.IfIndex, rx.b[1], rx.meta.Src)
 	if in == nil {
+		n.dropUnmatched(DropUnknownVRID, rx.meta, fmt.Errorf("VRID %d is not configured on interface %d", rx.b[1], rx.meta.IfIndex))
 		return
 	}
 	if rx.meta.Src == in.src {
@@ -42,6 +45,31 @@ func (n *Node) receive(rx *rxEvent) {
 		}
 	}
 	n.apply(in, in.m.Step(n.clock.Now(), fsm.Advert{Src: rx.meta.Src, Priority: p.Priority, AdvertInt: p.AdvertInt}))
+}
+
+// dropUnmatched counts a packet that reached no instance: too short to
+// name a VRID, or for a VRID no instance runs (another cluster on the same
+// segment, or a flood). Logged once per reason, like instance drops.
+func (n *Node) dropUnmatched(reason DropReason, meta RecvMeta, err error) {
+	n.mu.Lock()
+	n.unmatched[reason]++
+	n.mu.Unlock()
+	if !n.loggedUnmatched[reason] {
+		n.loggedUnmatched[reason] = true
+		n.log.Warn("dropping VRRP packet for no instance (logged once per reason)", "from", meta.Src, "reason", string(reason), "err", err)
+	}
+}
+
+// Unmatched returns the counts of received packets that reached no
+// instance, by reason; safe to call from any goroutine.
+func (n *Node) Unmatched() map[DropReason]uint64 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make(map[DropReason]uint64, len(n.unmatched))
+	for k, v := range n.unmatched {
+		out[k] = v
+	}
+	return out
 }
 
 // lookup finds the instance an advert is for: by interface and VRID, else

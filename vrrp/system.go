@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"syscall"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
@@ -138,6 +139,7 @@ func openRawTransport() (*rawTransport, error) {
 		func() error { return p.SetTTL(255) },
 		func() error { return p.SetTOS(0xc0) },
 		func() error { return p.SetMulticastLoopback(false) },
+		func() error { return setRecvBuffer(c) },
 	} {
 		if err := set(); err != nil {
 			_ = c.Close()
@@ -145,6 +147,34 @@ func openRawTransport() (*rawTransport, error) {
 		}
 	}
 	return &rawTransport{c: c, p: p}, nil
+}
+
+// recvBuffer is the VRRP socket's receive buffer. The default (208 KiB,
+// about 270 packets) overflows within 10 ms of a flood: the kernel then
+// drops packets unseen, the peer's adverts among them. 4 MiB holds about
+// 5,000; measured with TestE2EFloodHostileAdverts (docs/reliability.md).
+const recvBuffer = 4 << 20
+
+// setRecvBuffer sets the receive buffer past net.core.rmem_max when the
+// process may (CAP_NET_ADMIN), else as far as rmem_max allows.
+func setRecvBuffer(c net.PacketConn) error {
+	sc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return fmt.Errorf("receive buffer: %w", err)
+	}
+	var serr error
+	if err := sc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, recvBuffer)
+	}); err != nil {
+		return fmt.Errorf("receive buffer: %w", err)
+	}
+	if serr == nil {
+		return nil
+	}
+	if err := c.(*net.IPConn).SetReadBuffer(recvBuffer); err != nil {
+		return fmt.Errorf("receive buffer: %w", err)
+	}
+	return nil
 }
 
 func (t *rawTransport) Join(ifindex int, group netip.Addr) error {

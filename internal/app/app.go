@@ -35,6 +35,8 @@ type VRRP interface {
 	// diff; on error nothing changed.
 	Reload(ctx context.Context, cfg vrrp.Config) error
 	Status() []vrrp.InstanceStatus
+	// Unmatched counts received packets that reached no instance, by reason.
+	Unmatched() map[vrrp.DropReason]uint64
 	// Close releases a node whose Run was never called.
 	Close() error
 }

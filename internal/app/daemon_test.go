@@ -422,6 +422,10 @@ func (f *fakeVRRP) Status() []vrrp.InstanceStatus {
 		Counters: vrrp.Counters{AdvertsSent: 5, Transitions: 2, Drops: map[vrrp.DropReason]uint64{vrrp.DropTTL: 1}}}}
 }
 
+func (f *fakeVRRP) Unmatched() map[vrrp.DropReason]uint64 {
+	return map[vrrp.DropReason]uint64{vrrp.DropUnknownVRID: 7}
+}
+
 func (f *fakeVRRP) Reload(_ context.Context, cfg vrrp.Config) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

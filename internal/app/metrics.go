@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lvsctl/lvsctl/internal/statuspage"
@@ -23,10 +24,12 @@ func (dm *Daemon) serveMetrics() error {
 		return fmt.Errorf("metrics listener: %w", err)
 	}
 	reg := prometheus.NewRegistry()
-	collectors := append([]prometheus.Collector{dm.metrics, VRRPCollector(dm.vrrpStatus), newOpsCollector(&dm.ops),
-		syncCollector{dm}, newBGPCollector(dm)},
+	// The Go runtime's and the process's own figures (heap, goroutines,
+	// descriptors, RSS): what shows a leak in a daemon that runs for months.
+	cs := append([]prometheus.Collector{dm.metrics, VRRPCollector(dm.vrrpStatus), newOpsCollector(&dm.ops),
+		syncCollector{dm}, newBGPCollector(dm), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})},
 		dm.o.Collectors...)
-	for _, c := range collectors {
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			ln.Close()
 			return fmt.Errorf("metrics: %w", err)

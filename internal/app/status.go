@@ -21,6 +21,14 @@ func (dm *Daemon) Status(ctx context.Context) (control.Status, error) {
 	for _, s := range dm.vrrpStatus() {
 		out.VRRP = append(out.VRRP, control.VRRPInstanceOf(s))
 	}
+	if n := dm.vrrpNode(); n != nil {
+		for r, c := range n.Unmatched() {
+			if out.VRRPUnmatched == nil {
+				out.VRRPUnmatched = map[string]uint64{}
+			}
+			out.VRRPUnmatched[string(r)] = c
+		}
+	}
 	if rt := dm.syncRuntime(); rt != nil {
 		ss, err := rt.Status(ctx)
 		if err != nil {

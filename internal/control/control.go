@@ -95,6 +95,9 @@ type Status struct {
 	// configuration without virtual_server).
 	IPVS bool           `json:"ipvs"`
 	VRRP []VRRPInstance `json:"vrrp_instances,omitempty"`
+	// VRRPUnmatched counts received VRRP packets that reached no instance
+	// (too short to name a VRID, or a VRID not configured), by reason.
+	VRRPUnmatched map[string]uint64 `json:"vrrp_unmatched_drops,omitempty"`
 	// Daemon is the running configuration and the last reload.
 	Daemon DaemonInfo `json:"daemon"`
 	// Sync is the IPVS connection-sync daemons (lvs_sync_daemon), nil

@@ -78,6 +78,8 @@ func (n *Net) Fixture(t testing.TB, testdata, name string) string {
 type Daemon struct {
 	Kind string // "lvsctl" or "keepalived"
 	Proc *lab.Process
+	// Socket is the control socket of `director up` ("" otherwise).
+	Socket string
 }
 
 // LvsctlArgs is the `lvsctl vrrp run` command line that runs conf.
@@ -99,7 +101,7 @@ func StartDirector(t testing.TB, h *lab.Host, conf string) *Daemon {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), h.Name()+".sock")
 	cmd := exec.Command(h.Lab().Lvsctl(), "director", "up", "-f", conf, "--socket", sock, "--log-level", "debug")
-	return &Daemon{Kind: "lvsctl", Proc: h.StartCmd(cmd)}
+	return &Daemon{Kind: "lvsctl", Proc: h.StartCmd(cmd), Socket: sock}
 }
 
 // Starter starts an lvsctl VRRP node (StartLvsctl or StartDirector).
