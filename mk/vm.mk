@@ -5,8 +5,9 @@
 #   make e2e-vm VM_RUN=TestIPVSDirectRouting      one test (a -test.run regexp)
 #   make e2e-vm VM_RUN='TestIPVSDirectRouting/wrr' VM_PKGS=./e2e/ VM_V=1
 #
-# keepalived (the Debian package) is shipped into the guest: the sync
-# scenario runs it side by side with lvsctl.
+# keepalived and BIRD 2 (Debian packages) are shipped into the guest: the
+# sync scenario runs keepalived side by side with lvsctl, the BGP/ECMP
+# scenario uses BIRD as the router (and needs 1 GiB for three directors).
 #
 # The runner needs no root on the host; `make test-vm` runs `make deps` first.
 
@@ -15,7 +16,7 @@ VM_RUN     ?=
 VM_V       ?=
 VM_BINS    ?= ./cmd/lvsctl
 VM_TIMEOUT ?= 20m
-VM_FLAGS   ?= -host-bin keepalived
+VM_FLAGS   ?= -mem 1024 -host-bin keepalived -host-bin bird
 
 VMRUN_ARGS = -timeout $(VM_TIMEOUT) $(foreach b,$(VM_BINS),-bin $(b)) \
 	$(if $(VM_RUN),-run '$(VM_RUN)') $(if $(VM_V),-v) $(VM_FLAGS) $(VM_PKGS)
