@@ -63,6 +63,7 @@ bench: deps bench-go
 	bash bench/director.sh
 	bash bench/vrrp-handover.sh
 	bash bench/sync.sh
+	bash bench/bgp.sh
 
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
