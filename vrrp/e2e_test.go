@@ -375,9 +375,13 @@ func TestE2EInProcessNode(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []arp.Operation{arp.OperationRequest, arp.OperationReply}, ops)
 
-	st := node.Status()
-	require.Len(t, st, 1)
-	assert.Equal(t, "MASTER", st[0].State.String())
+	// The status snapshot is taken at the end of the loop iteration that
+	// added the VIP and sent the ARPs: give it that moment.
+	var st []vrrp.InstanceStatus
+	require.Eventually(t, func() bool {
+		st = node.Status()
+		return len(st) == 1 && st[0].State.String() == "MASTER"
+	}, 2*time.Second, 10*time.Millisecond, "status never showed MASTER: %+v", st)
 	assert.Equal(t, netip.MustParseAddr("10.16.8.10"), st[0].MasterAddr)
 	assert.NotZero(t, st[0].Counters.AdvertsSent)
 	// ka68 is a silent backup for VI_1 and its VI_2 adverts (vrid 192) are
