@@ -25,7 +25,7 @@ echo "   cells: broken streams / streams, failed / fresh connections, (IPVS entr
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 if ! $GO run ./e2e/vm/cmd/vmrun -v -timeout 20m -bin ./cmd/lvsctl -host-bin "$KEEPALIVED" \
-	-run "^TestVMSyncFailover\$/${LVSCTL_SYNC_ROWS:-}" ./e2e/ >"$out" 2>&1; then
+	-run "^TestVMSyncFailover\$/${LVSCTL_SYNC_ROWS:-}" ./e2e/ -- -sync.keepalived >"$out" 2>&1; then
 	cat "$out" >&2
 	echo "sync bench: the VM measurement failed" >&2
 	exit 1

@@ -1,3 +1,5 @@
+//go:build !vm
+
 package app_test
 
 import (
