@@ -262,7 +262,10 @@ func TestVMDriftIsHealed(t *testing.T) {
 	deleted := time.Now()
 	v.waitDests("10.16.8.100", 10*time.Second, "10.16.8.8:80 w1", "10.16.8.9:80 w1")
 	t.Logf("drift repaired %s after the change (resync 2s)", time.Since(deleted).Round(100*time.Millisecond))
-	assert.Contains(t, v.proc.Output(), "behind lvsctl's back")
+	// The repair is in the kernel before its log line has reached the
+	// captured output: wait for the line too.
+	assert.Eventually(t, func() bool { return strings.Contains(v.proc.Output(), "behind lvsctl's back") },
+		5*time.Second, 20*time.Millisecond, "the drift was not logged")
 }
 
 func TestVMQuorumSorryServer(t *testing.T) {
