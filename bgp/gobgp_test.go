@@ -78,9 +78,6 @@ func (r *router) routes(t *testing.T) map[netip.Prefix][]uint32 {
 // loopback: the route arrives once the session is up, graceful shutdown
 // re-announces it with 65535:0, a withdrawal removes it.
 func TestGoBGPAgainstARouter(t *testing.T) {
-	if testing.Short() {
-		t.Skip("opens BGP sessions on loopback")
-	}
 	ctx := context.Background()
 	local := netip.MustParseAddr("127.0.0.2")
 	r := newRouter(t, local, 65010)
@@ -143,9 +140,6 @@ func TestGoBGPAgainstARouter(t *testing.T) {
 // TestGoBGPIPv6 announces an IPv6 VIP (/128) over an IPv6 session: the
 // router learns it with next-hop self.
 func TestGoBGPIPv6(t *testing.T) {
-	if testing.Short() {
-		t.Skip("opens BGP sessions on loopback")
-	}
 	ctx := context.Background()
 	lo6 := netip.MustParseAddr("::1")
 	port := freePort6(t)

@@ -99,7 +99,7 @@ func TestMiscTermIgnoredGetsKilled(t *testing.T) {
 // (exit 0 only when id -u is the user's).
 func TestMiscRunsAsUser(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch users")
+		t.Fatal("needs root to switch users: run the tests as root (make test does)")
 	}
 	s := miscSpec(`/bin/sh -c 'test "$(id -u)" = 65534'`, false)
 	r := probeOnce(s, 0)

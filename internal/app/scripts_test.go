@@ -33,7 +33,7 @@ func TestExecScriptsRunsDirectlyOrUnderShell(t *testing.T) {
 // configuration resolved (quorum_up "CMD" USER, script_user).
 func TestExecScriptsRunAsUser(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch users")
+		t.Fatal("needs root to switch users: run the tests as root (make test does)")
 	}
 	dir, err := os.MkdirTemp("", "lvsctl-app-")
 	require.NoError(t, err)

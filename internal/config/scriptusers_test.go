@@ -126,7 +126,7 @@ func TestScriptUsersUnknown(t *testing.T) {
 // world-writable place is refused at load, where keepalived disables it.
 func TestScriptSecurityAtLoad(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root-owned files")
+		t.Fatal("needs root-owned files: run the tests as root (make test does)")
 	}
 	dir, err := os.MkdirTemp("", "lvsctl-cfg-")
 	require.NoError(t, err)

@@ -16,7 +16,7 @@ import (
 func rootDir(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: runs a script as another user")
+		t.Fatal("needs root: runs a script as another user; run the tests as root (make test does)")
 	}
 	dir, err := os.MkdirTemp("", "lvsctl-script-")
 	require.NoError(t, err)
