@@ -442,6 +442,14 @@ func writeDirectorStatus(w io.Writer, st control.Status, now time.Time) error {
 			return err
 		}
 	}
+	if len(st.VRRPUnmatched) > 0 {
+		// Packets that reached no instance: a VRID not configured here (a
+		// neighbouring cluster on the same segment, or a typo in a peer's
+		// virtual_router_id), or too short to carry one.
+		if _, err := fmt.Fprintf(w, "VRRP packets for no instance here: %s\n", countsString(st.VRRPUnmatched)); err != nil {
+			return err
+		}
+	}
 	if st.Sync != nil {
 		fmt.Fprintln(w)
 		if err := writeSyncStatus(w, *st.Sync); err != nil {
@@ -570,6 +578,9 @@ func writeVRRPStatus(w io.Writer, insts []control.VRRPInstance, now time.Time) e
 		}
 		for _, p := range v.Problems {
 			fmt.Fprintf(ew, "  %s: problem: %s\n", v.Name, p)
+		}
+		if c := v.Counters; c.VIPRepairs > 0 {
+			fmt.Fprintf(ew, "  %s: %d VIP repairs (a VIP on this host while not master, or missing while master; see the daemon log)\n", v.Name, c.VIPRepairs)
 		}
 		if c := v.Counters; c.SendErrors+c.GARPErrors+c.VIPErrors > 0 {
 			fmt.Fprintf(ew, "  %s: errors: send %d, gratuitous ARP %d, VIP add/remove %d (see the daemon log)\n", v.Name,

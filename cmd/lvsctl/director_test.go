@@ -34,7 +34,7 @@ func stubVRRP(since time.Time) []control.VRRPInstance {
 		{Name: "VI_1", Interface: "eth1", VRID: 191, Version: 2, State: "MASTER", HoldsVIPs: true, BasePriority: 100,
 			EffectivePriority: 100, Master: "10.16.8.10", VIPs: []string{"10.16.8.100/32"}, LastTransition: since,
 			Problems: []string{`notify_master "/usr/local/keepalived/etc/keepalived/notify.sh master": not found`},
-			Counters: control.VRRPCounters{AdvertsSent: 42, AdvertsReceived: 1, Transitions: 2,
+			Counters: control.VRRPCounters{AdvertsSent: 42, AdvertsReceived: 1, Transitions: 2, VIPRepairs: 1,
 				Drops: map[string]uint64{"own_advert": 42, "auth_pass": 3}}},
 		{Name: "VI_2", Interface: "eth1", VRID: 192, Version: 2, State: "BACKUP", BasePriority: 95,
 			EffectivePriority: 85, Master: "10.16.8.11", VIPs: []string{"10.16.8.101/32"}, LastTransition: since,
@@ -52,7 +52,7 @@ func (s *stubDaemon) Status(context.Context) (control.Status, error) {
 	if vrrpOnly {
 		return control.Status{Status: director.Status{Services: []director.ServiceStatus{}}, VRRP: stubVRRP(since)}, nil
 	}
-	return control.Status{IPVS: true, VRRP: stubVRRP(since), Status: director.Status{Services: []director.ServiceStatus{{
+	return control.Status{IPVS: true, VRRP: stubVRRP(since), VRRPUnmatched: map[string]uint64{"unknown_vrid": 7}, Status: director.Status{Services: []director.ServiceStatus{{
 		Key: "TCP 10.16.8.100:80", Scheduler: "rr", InKernel: true, QuorumUp: true, LiveWeight: 1, Quorum: 1,
 		Reals: []director.RealStatus{
 			{Addr: "10.16.8.8:80", Weight: 1, Forward: "Route", Health: "down", Since: since,
@@ -140,6 +140,9 @@ func TestDirectorStatusVRRP(t *testing.T) {
 	assert.Contains(t, out, "  VI_2: script chk_nginx failing\n")
 	assert.Contains(t, out, `  VI_1: problem: notify_master "/usr/local/keepalived/etc/keepalived/notify.sh master": not found`)
 	assert.Less(t, strings.Index(out, "TCP 10.16.8.100:80"), strings.Index(out, "VRRP INSTANCE"), "services first")
+	assert.Contains(t, out, "  VI_1: 1 VIP repairs")
+	assert.NotContains(t, out, "  VI_2: 0 VIP repairs")
+	assert.Contains(t, out, "VRRP packets for no instance here: unknown_vrid=7\n")
 
 	// A VRRP-only file (keepalived + nginx): no services, IPVS unused.
 	d.mu.Lock()

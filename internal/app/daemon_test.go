@@ -351,6 +351,9 @@ func TestMetrics(t *testing.T) {
 		`lvsctl_vrrp_state{state="BACKUP",vrrp_instance="VI_1"} 0`,
 		`lvsctl_vrrp_transitions_total{vrrp_instance="VI_1"} 2`,
 		`lvsctl_vrrp_instance_info{interface="eth1",vrid="191",vrrp_instance="VI_1"} 1`,
+		`lvsctl_vrrp_adverts_dropped_total{reason="ttl",vrrp_instance="VI_1"} 1`,
+		`lvsctl_vrrp_vip_repairs_total{vrrp_instance="VI_1"} 3`,
+		`lvsctl_vrrp_unmatched_dropped_total{reason="unknown_vrid"} 7`,
 	} {
 		assert.True(t, strings.Contains(text, want), "missing %s in\n%s", want, text)
 	}
@@ -419,7 +422,7 @@ func (f *fakeVRRP) Status() []vrrp.InstanceStatus {
 	return []vrrp.InstanceStatus{{Name: "VI_1", Interface: "eth1", VRID: 191, Version: 2, State: "MASTER",
 		HoldsVIPs: true, BasePriority: 100, EffectivePriority: 100, MasterAddr: netip.MustParseAddr("10.16.8.10"),
 		VIPs:     []netip.Prefix{netip.MustParsePrefix("10.16.8.100/32")},
-		Counters: vrrp.Counters{AdvertsSent: 5, Transitions: 2, Drops: map[vrrp.DropReason]uint64{vrrp.DropTTL: 1}}}}
+		Counters: vrrp.Counters{AdvertsSent: 5, Transitions: 2, VIPRepairs: 3, Drops: map[vrrp.DropReason]uint64{vrrp.DropTTL: 1}}}}
 }
 
 func (f *fakeVRRP) Unmatched() map[vrrp.DropReason]uint64 {

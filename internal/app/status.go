@@ -21,13 +21,11 @@ func (dm *Daemon) Status(ctx context.Context) (control.Status, error) {
 	for _, s := range dm.vrrpStatus() {
 		out.VRRP = append(out.VRRP, control.VRRPInstanceOf(s))
 	}
-	if n := dm.vrrpNode(); n != nil {
-		for r, c := range n.Unmatched() {
-			if out.VRRPUnmatched == nil {
-				out.VRRPUnmatched = map[string]uint64{}
-			}
-			out.VRRPUnmatched[string(r)] = c
+	for r, c := range dm.vrrpUnmatched() {
+		if out.VRRPUnmatched == nil {
+			out.VRRPUnmatched = map[string]uint64{}
 		}
+		out.VRRPUnmatched[string(r)] = c
 	}
 	if rt := dm.syncRuntime(); rt != nil {
 		ss, err := rt.Status(ctx)
@@ -45,6 +43,15 @@ func (dm *Daemon) Status(ctx context.Context) (control.Status, error) {
 		out.BGP = &bs
 	}
 	return out, nil
+}
+
+// vrrpUnmatched is the node's count of packets that reached no instance
+// (nil without VRRP).
+func (dm *Daemon) vrrpUnmatched() map[vrrp.DropReason]uint64 {
+	if n := dm.vrrpNode(); n != nil {
+		return n.Unmatched()
+	}
+	return nil
 }
 
 func (dm *Daemon) vrrpStatus() []vrrp.InstanceStatus {

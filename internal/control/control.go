@@ -156,6 +156,9 @@ type VRRPCounters struct {
 	GARPsSent       uint64 `json:"garps_sent"`
 	GARPErrors      uint64 `json:"garp_errors"`
 	VIPErrors       uint64 `json:"vip_errors"`
+	// VIPRepairs counts VIPs found wrong (on a non-master, missing on a
+	// master) and repaired.
+	VIPRepairs uint64 `json:"vip_repairs"`
 	// Drops counts received packets dropped, by reason.
 	Drops map[string]uint64 `json:"drops"`
 	// Warnings counts adverts accepted with a mismatch, by kind.
@@ -173,7 +176,8 @@ func VRRPInstanceOf(s vrrp.InstanceStatus) VRRPInstance {
 		Counters: VRRPCounters{
 			AdvertsSent: s.Counters.AdvertsSent, AdvertsReceived: s.Counters.AdvertsReceived,
 			Transitions: s.Counters.Transitions, SendErrors: s.Counters.SendErrors, GARPsSent: s.Counters.GARPsSent,
-			GARPErrors: s.Counters.GARPErrors, VIPErrors: s.Counters.VIPErrors, Drops: map[string]uint64{},
+			GARPErrors: s.Counters.GARPErrors, VIPErrors: s.Counters.VIPErrors, VIPRepairs: s.Counters.VIPRepairs,
+			Drops: map[string]uint64{},
 		},
 	}
 	if s.MasterAddr.IsValid() {

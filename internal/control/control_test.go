@@ -35,7 +35,7 @@ func seedInstance() vrrp.InstanceStatus {
 		VIPs:           []netip.Prefix{netip.MustParsePrefix("10.16.8.101/32"), netip.MustParsePrefix("10.16.8.100/32")},
 		LastTransition: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		Faults:         []string{"script chk_nginx failing"},
-		Counters: vrrp.Counters{AdvertsSent: 12, AdvertsReceived: 3, Transitions: 2, GARPsSent: 10,
+		Counters: vrrp.Counters{AdvertsSent: 12, AdvertsReceived: 3, Transitions: 2, GARPsSent: 10, VIPRepairs: 1,
 			Drops:    map[vrrp.DropReason]uint64{vrrp.DropAuthPass: 4, vrrp.DropTTL: 1},
 			Warnings: map[vrrp.Warning]uint64{}},
 	}
@@ -50,7 +50,7 @@ func TestVRRPInstanceOf(t *testing.T) {
 		VIPs:           []string{"10.16.8.100/32", "10.16.8.101/32"},
 		LastTransition: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		Faults:         []string{"script chk_nginx failing"},
-		Counters: control.VRRPCounters{AdvertsSent: 12, AdvertsReceived: 3, Transitions: 2, GARPsSent: 10,
+		Counters: control.VRRPCounters{AdvertsSent: 12, AdvertsReceived: 3, Transitions: 2, GARPsSent: 10, VIPRepairs: 1,
 			Drops: map[string]uint64{"auth_pass": 4, "ttl": 1}},
 	}, v)
 
@@ -62,7 +62,7 @@ func TestVRRPInstanceOf(t *testing.T) {
 	assert.JSONEq(t, `{"name":"VI_2","interface":"","vrid":0,"version":0,"state":"INIT","holds_vips":false,
 		"base_priority":0,"effective_priority":0,"advert_int_ns":0,"vips":[],
 		"counters":{"adverts_sent":0,"adverts_received":0,"transitions":0,"send_errors":0,"garps_sent":0,
-		"garp_errors":0,"vip_errors":0,"drops":{}}}`, string(b))
+		"garp_errors":0,"vip_errors":0,"vip_repairs":0,"drops":{}}}`, string(b))
 }
 
 // The director's fields stay at the top level of the status JSON, next to
