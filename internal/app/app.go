@@ -379,10 +379,11 @@ func (dm *Daemon) runVRRP(n VRRP) {
 
 func (dm *Daemon) loop(ctx context.Context, errc <-chan error) error {
 	var resync <-chan time.Time
+	var resyncTicker *time.Ticker
 	if dm.o.Resync > 0 {
-		t := time.NewTicker(dm.o.Resync)
-		defer t.Stop()
-		resync = t.C
+		resyncTicker = time.NewTicker(dm.o.Resync)
+		defer resyncTicker.Stop()
+		resync = resyncTicker.C
 	}
 	// Failed edits are retried with a fresh dump, backing off while they
 	// keep failing so a broken kernel is not hammered with full dumps.
@@ -397,6 +398,17 @@ func (dm *Daemon) loop(ctx context.Context, errc <-chan error) error {
 		watchdog = t.C
 	}
 	for {
+		// A waiting reload goes first. Under load a resync (a dump of every
+		// service) can take longer than its interval, so its ticker is
+		// always ready, and a select among ready channels picks at random:
+		// a SIGHUP then waited behind several resyncs in a row (the soak
+		// saw a reload not done after 60 s with --resync 5s).
+		select {
+		case <-dm.o.Reload:
+			dm.Reload(ctx)
+			continue
+		default:
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -409,6 +421,10 @@ func (dm *Daemon) loop(ctx context.Context, errc <-chan error) error {
 			dm.Reload(ctx)
 		case <-resync:
 			dm.sync(ctx)
+			// The next resync is an interval after this one ended, not
+			// at once because this one outlasted the interval: back to
+			// back dumps would leave health edits little of the lock.
+			resyncTicker.Reset(dm.o.Resync)
 		case <-retry.C:
 			dir := dm.Director()
 			if dir != nil && dir.Dirty() {

@@ -800,3 +800,77 @@ func TestReloadValidatesChecksFirst(t *testing.T) {
 	assert.Empty(t, hs.f.Ops())
 	assert.Len(t, hs.f.Table(), 2)
 }
+
+// heldDumps is an IPVS that counts its dumps and, when the test waits for
+// one, holds it until the test releases it.
+type heldDumps struct {
+	*fakeipvs.IPVS
+	started, release chan struct{}
+	mu               sync.Mutex
+	dumps            int
+}
+
+func (s *heldDumps) GetServices(ctx context.Context) ([]director.Service, error) {
+	select {
+	case s.started <- struct{}{}:
+		<-s.release
+	default:
+	}
+	s.mu.Lock()
+	s.dumps++
+	s.mu.Unlock()
+	return s.IPVS.GetServices(ctx)
+}
+
+func (s *heldDumps) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dumps
+}
+
+// A resync that outlasts its interval keeps its ticker ready; a SIGHUP
+// must be served once the resync in progress ends, not after a random
+// number of further resyncs (the soak saw a reload wait more than 60 s).
+// Each reload below arrives while a resync's dump is held; without the
+// reload-first select about half of them wait behind a second resync or
+// more.
+func TestReloadIsNotStarvedByResyncs(t *testing.T) {
+	ipvs := &heldDumps{IPVS: fakeipvs.New(), started: make(chan struct{}), release: make(chan struct{})}
+	reload := make(chan struct{}, 1)
+	dumpsAtLoad := make(chan int, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() {
+		done <- app.Run(ctx, app.Options{
+			Load: func() (*config.Desired, error) {
+				select {
+				case dumpsAtLoad <- ipvs.count():
+				case <-ctx.Done():
+				}
+				return loaded("10.16.8.100"), nil
+			},
+			IPVS: ipvs, Reload: reload, Resync: time.Millisecond, Retry: time.Millisecond,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Ready:  func(*app.Daemon) { close(ready) },
+		})
+	}()
+	<-dumpsAtLoad // the start's load
+	<-ready
+	const reloads = 20
+	waited := 0
+	for range reloads {
+		<-ipvs.started // a resync's dump is running
+		before := ipvs.count()
+		reload <- struct{}{}
+		time.Sleep(2 * time.Millisecond) // the resync ticker is ready again
+		ipvs.release <- struct{}{}
+		// Only the dump running when the reload came ended before it.
+		waited += <-dumpsAtLoad - before
+	}
+	t.Logf("%d reloads, each arriving during a resync, waited for %d resync dumps", reloads, waited)
+	assert.Equal(t, reloads, waited, "a reload waited behind more than the resync in progress")
+	cancel()
+	require.NoError(t, <-done)
+}
