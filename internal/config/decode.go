@@ -943,13 +943,59 @@ func (d *decoder) scheduler(n *node, dst *string) bool {
 }
 
 func (d *decoder) methodKw(n *node, dst *Method, fallback string) bool {
-	t, ok := d.value(n)
-	if !ok {
+	if !d.shape(n, false, 1, -1) {
 		return false
 	}
-	m, ok := d.method(t, n.key.text, fallback)
-	if ok {
+	m, ok := d.method(n.args[0], n.key.text, fallback)
+	if ok && d.tunnelOptions(n, m) {
 		*dst = m
+	}
+	return true
+}
+
+// tunnelOptions checks the options after a forwarding method, as
+// keepalived 2.2.7 reads them (check_parser.c, svr_forwarding_handler):
+// "type ipip|gue|gre", "port N" (gue only), "nocsum|csum|remcsum". IPIP
+// without a checksum option is what IPVS does when no tunnel type is set,
+// so lvsctl accepts it; the other types need the destination's tunnel
+// type and port attributes, which the IPVS library lvsctl uses
+// (github.com/moby/ipvs v1.1.0) cannot set: refused, since lvsctl would
+// otherwise program IPIP where the file asks for GUE or GRE.
+func (d *decoder) tunnelOptions(n *node, m Method) bool {
+	opts := n.args[1:]
+	if len(opts) == 0 {
+		return true
+	}
+	if m != MethodTUN {
+		d.diag.errorf(opts[0].pos(), "%s %s: tunnel options apply to TUN only", n.key.text, m)
+		return false
+	}
+	for i := 0; i < len(opts); i++ {
+		switch t := opts[i]; t.text {
+		case "type":
+			if i+1 == len(opts) {
+				d.diag.errorf(t.pos(), "%s TUN type: missing the tunnel type (ipip, gue or gre); keepalived would ignore the line", n.key.text)
+				return false
+			}
+			i++
+			switch ty := opts[i]; ty.text {
+			case "ipip":
+			case "gue", "gre":
+				d.diag.errorf(ty.pos(), "%s TUN type %s is a keepalived feature lvsctl does not support: the IPVS library lvsctl uses (github.com/moby/ipvs) cannot set a destination's tunnel type, so the kernel would get IPIP; use type ipip (the default) or keepalived", n.key.text, ty.text)
+				return false
+			default:
+				d.diag.errorf(ty.pos(), "%s TUN type %q: unknown tunnel type (ipip, gue or gre); keepalived would ignore the line", n.key.text, ty.text)
+				return false
+			}
+		case "port", "csum", "remcsum":
+			d.diag.errorf(t.pos(), "%s TUN %s: a GUE/GRE tunnel option, and lvsctl supports IPIP tunnels only (github.com/moby/ipvs cannot set a destination's tunnel type)", n.key.text, t.text)
+			return false
+		case "nocsum":
+			// IPIP's only checksum mode.
+		default:
+			d.diag.errorf(t.pos(), "%s TUN: invalid tunnel option %q (type, port, nocsum, csum, remcsum); keepalived would ignore the line", n.key.text, t.text)
+			return false
+		}
 	}
 	return true
 }
