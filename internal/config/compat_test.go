@@ -240,6 +240,11 @@ virtual_server group G {
 	for _, s := range d.Services {
 		assert.Len(t, s.RealServers, 2)
 	}
+
+	// ha_suspend in a group: keepalived would never run the checks.
+	src = strings.Replace(src, "\tfwmark 7\n", "", 1)
+	_, errs, _ = diagLines(t, strings.Replace(src, "\tlb_kind DR\n", "\tlb_kind DR\n\tha_suspend\n", 1))
+	assert.Equal(t, []string{`7:2: virtual_server group G: ha_suspend in a virtual_server group: keepalived 2.2.7 never matches a group's addresses, so it would suspend these checks for good and never check the real servers; delete ha_suspend`}, errs)
 }
 
 // TestOneErrorPerProblem: an unknown group or a bad header is one error,

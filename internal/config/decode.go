@@ -652,6 +652,7 @@ type vsDraft struct {
 	timeoutSet          bool
 	weight              int // default weight of its real servers
 	quorumPos           Position
+	haSuspendPos        Position
 	rsNodes             []*node
 }
 
@@ -789,7 +790,10 @@ var vsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*vsDraft]{
 	"quorum_down": {fn: func(d *decoder, v *vsDraft, n *node) { d.script(n, &v.vs.QuorumDown) }},
 	"alpha":       {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.Alpha) }},
 	"omega":       {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.Omega) }},
-	"ha_suspend":  {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.HASuspend) }},
+	"ha_suspend": {fn: func(d *decoder, v *vsDraft, n *node) {
+		d.flag(n, &v.vs.HASuspend)
+		v.haSuspendPos = n.pos()
+	}},
 	"ops":         {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.OPS) }},
 	"virtualhost": {fn: func(d *decoder, v *vsDraft, n *node) { d.str(n, &v.vs.VirtualHost) }},
 	"real_server": {multi: true, fn: func(d *decoder, v *vsDraft, n *node) { v.rsNodes = append(v.rsNodes, n) }},
@@ -877,6 +881,13 @@ func (d *decoder) virtualServer(n *node, h vsHeader) (VirtualServer, bool) {
 				ss.Port = vs.Port
 			}
 		}
+	}
+	// keepalived 2.2.7 (check/check_api.c, addr_matches) returns false for
+	// any virtual server of a group before looking at its addresses, so
+	// the group's address count stays 0 and its checkers, disabled at
+	// start (register_checkers_thread), are never enabled.
+	if h.group != "" && vs.HASuspend && !vs.IsFWMark() {
+		d.diag.errorf(dr.haSuspendPos, "%s: ha_suspend in a virtual_server group: keepalived 2.2.7 never matches a group's addresses, so it would suspend these checks for good and never check the real servers; delete ha_suspend", where)
 	}
 	if !dr.protoSet && !vs.IsFWMark() && !h.bad {
 		d.diag.errorf(n.pos(), "%s has no protocol: add \"protocol TCP\" (or UDP/SCTP); keepalived would silently default to UDP", where)
