@@ -222,6 +222,9 @@ func Run(ctx context.Context, o Options) (err error) {
 	if dm.vrrp, err = dm.newVRRP(d.VRRP); err != nil {
 		return err
 	}
+	// Start phases at debug level: a start that never reaches "director
+	// running" shows where it stopped.
+	o.Logger.Debug("starting: configuration loaded, VRRP node created", "services", len(d.Director.Services))
 	undo = append(undo, func() {
 		dm.mu.Lock()
 		n, ran := dm.vrrp, dm.vrrpRuns
@@ -255,6 +258,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	undo = append(undo, dm.stopSync)
+	o.Logger.Debug("starting: IPVS programmed, sync daemons applied")
 	// Parsing and the cold start leave megabytes of garbage (a big file, one
 	// netlink buffer per edit) that the runtime would keep resident for
 	// minutes; the daemon then idles for days, so give it back now.
@@ -284,6 +288,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return fmt.Errorf("bgp: %w", err)
 	}
 	undo = append(undo, dm.stopBGP)
+	o.Logger.Debug("starting: BGP applied")
 	if o.Health != nil {
 		// The scheduler takes Set only while it runs.
 		dm.spawn("health checks", o.Health.Run)
@@ -294,6 +299,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		if err := o.Health.Set(runCtx, d.Checks); err != nil {
 			return fmt.Errorf("health checks: %w", err)
 		}
+		o.Logger.Debug("starting: health checks set", "servers", len(d.Checks))
 	}
 	if o.Socket != "" {
 		srv, err := control.Listen(o.Socket, dm, o.Logger)
