@@ -489,7 +489,19 @@ func (d *Director) Reload(ctx context.Context, cfg Config) (ApplyResult, error) 
 			d.startQuorum(ctx, vs)
 			continue
 		}
+		wasUp := vs.quorumUp
 		d.updateQuorum(ctx, vs)
+		// keepalived 2.2.7 (check/ipwrapper.c) runs update_quorum_state
+		// with init set for a reloaded service too: one that stays below
+		// its quorum and gets a sorry server that was not in use (new, or
+		// another address: clear_diff_s_srv keeps only an equal one
+		// alive) "starts with quorum down" again, adds it and runs
+		// quorum_down.
+		if old := oldManaged[vs.cfg.Service.Key]; !wasUp && !vs.quorumUp && vs.cfg.Sorry != nil && !sameDest(old.cfg.Sorry, vs.cfg.Sorry) {
+			d.log.Info("starting with quorum down (sorry server added by the reload)", "vs", vs.cfg.Service.Key.String(),
+				"quorum", vs.cfg.Quorum, "hysteresis", vs.cfg.Hysteresis, "weight", vs.liveWeight())
+			d.runScript(ctx, vs.cfg.QuorumDown)
+		}
 	}
 	res := d.apply(ctx, Diff(d.desiredTable(), d.shadow, managed), "reload")
 	// A dropped service still in the mirror was not deleted: forgetting
@@ -565,6 +577,12 @@ func (d *Director) startQuorum(ctx context.Context, vs *vsState) {
 	if c.Sorry != nil {
 		d.runScript(ctx, c.QuorumDown)
 	}
+}
+
+// sameDest reports whether two sorry servers are the same destination
+// (keepalived's rs_iseq: address and port).
+func sameDest(a, b *RealServer) bool {
+	return a != nil && b != nil && a.Addr == b.Addr && a.Port == b.Port
 }
 
 // updateQuorum moves the quorum state with keepalived's hysteresis rule.

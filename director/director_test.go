@@ -431,6 +431,39 @@ func TestStartQuorumScripts(t *testing.T) {
 	assert.Equal(t, []string{"qdown"}, fx.s.ran, "quorum not met, sorry server put in: quorum_down")
 }
 
+// TestReloadSorryServerBelowQuorum: a service that stays below its quorum
+// across a reload that gives it a sorry server (or another one) runs
+// quorum_down again, as keepalived 2.2.7's update_quorum_state(vs, init)
+// on reload; the same sorry server again runs nothing.
+func TestReloadSorryServerBelowQuorum(t *testing.T) {
+	q := func(sorry string) director.Config {
+		cfg := seedConfig()
+		cfg.Services = cfg.Services[:1]
+		vs := &cfg.Services[0]
+		vs.Alpha = true // every real server down until checked: below quorum
+		vs.QuorumDown = director.Script{Line: "qdown"}
+		if sorry != "" {
+			s := rs(sorry, 1)
+			s.NotifyUp, s.NotifyDown = director.Script{}, director.Script{}
+			s.Forward = director.Masq
+			vs.Sorry = &s
+		}
+		return cfg
+	}
+	fx := newFixture(t, q(""), nil)
+	assert.Empty(t, fx.s.take(), "below quorum, no sorry server: nothing")
+	reload := func(cfg director.Config) []string {
+		_, err := fx.d.Reload(context.Background(), cfg)
+		require.NoError(t, err)
+		return fx.s.take()
+	}
+	assert.Equal(t, []string{"qdown"}, reload(q("127.0.0.1:80")), "sorry server added below quorum")
+	assert.Contains(t, fx.logs.String(), "sorry server added by the reload")
+	assert.Empty(t, reload(q("127.0.0.1:80")), "the same sorry server: nothing")
+	assert.Equal(t, []string{"qdown"}, reload(q("127.0.0.2:80")), "another sorry server")
+	assert.Empty(t, reload(q("")), "sorry server removed: nothing")
+}
+
 // TestReloadAddedServiceRunsQuorumUp: a service added by a reload starts
 // like one at Start (keepalived's init_service_vs on reload); services
 // that stay run nothing unless their quorum moves.
