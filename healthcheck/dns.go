@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"time"
 
 	"github.com/miekg/dns"
 )
@@ -31,23 +30,11 @@ const dnsBuffer = 768
 func probeDNS(ctx context.Context, s *Spec) Result {
 	ctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout)
 	defer cancel()
-	var d net.Dialer
-	if s.BindTo.IsValid() {
-		d.LocalAddr = net.UDPAddrFromAddrPort(s.BindTo)
-	}
-	network := "udp4"
-	if s.Addr.Addr().Unmap().Is6() {
-		network = "udp6"
-	}
-	conn, err := d.DialContext(ctx, network, s.Addr.String())
+	conn, release, err := dialUDP(ctx, s, net.Dialer{})
 	if err != nil {
 		return fail(s, "", "%v", err)
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-	defer stop()
-	deadline, _ := ctx.Deadline()
-	_ = conn.SetDeadline(deadline)
+	defer release()
 
 	q := new(dns.Msg)
 	q.Id = dns.Id()

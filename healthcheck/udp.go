@@ -58,22 +58,11 @@ func probeUDP(ctx context.Context, s *Spec) Result {
 		})
 		return errors.Join(err, serr)
 	}}
-	if s.BindTo.IsValid() {
-		d.LocalAddr = net.UDPAddrFromAddrPort(s.BindTo)
-	}
-	network := "udp4"
-	if s.Addr.Addr().Unmap().Is6() {
-		network = "udp6"
-	}
-	conn, err := d.DialContext(ctx, network, s.Addr.String())
+	conn, release, err := dialUDP(ctx, s, d)
 	if err != nil {
 		return fail(s, "", "%v", err)
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
-	defer stop()
-	deadline, _ := ctx.Deadline()
-	_ = conn.SetDeadline(deadline)
+	defer release()
 	payload := u.Payload
 	if len(payload) == 0 {
 		payload = udpDefaultPayload
@@ -120,4 +109,25 @@ func (u *UDPSpec) mismatch(got []byte) string {
 		}
 	}
 	return ""
+}
+
+// dialUDP opens a connected UDP socket to the check's address (from
+// bindto when set) whose deadline is ctx's and which ctx's end unblocks;
+// release closes it.
+func dialUDP(ctx context.Context, s *Spec, d net.Dialer) (conn net.Conn, release func(), err error) {
+	if s.BindTo.IsValid() {
+		d.LocalAddr = net.UDPAddrFromAddrPort(s.BindTo)
+	}
+	network := "udp4"
+	if s.Addr.Addr().Unmap().Is6() {
+		network = "udp6"
+	}
+	conn, err = d.DialContext(ctx, network, s.Addr.String())
+	if err != nil {
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+	return conn, func() { stop(); conn.Close() }, nil
 }
