@@ -6,13 +6,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -62,41 +60,6 @@ func crashConf(b bool) (string, director.Table) {
 	return sb.String(), want
 }
 
-// flappers are the real servers' listeners, closed and opened again to
-// make health transitions.
-type flappers struct {
-	h   *lab.Host
-	mu  sync.Mutex
-	lns map[int]net.Listener
-}
-
-func (f *flappers) set(r int, up bool) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	ln := f.lns[r]
-	switch {
-	case up && ln == nil:
-		ln, err := f.h.Listen("tcp", fmt.Sprintf("10.16.8.%d:80", r))
-		if err != nil {
-			return err
-		}
-		f.lns[r] = ln
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
-	case !up && ln != nil:
-		ln.Close()
-		delete(f.lns, r)
-	}
-	return nil
-}
-
 // TestVMCrashPoints kills `lvsctl director up` with SIGKILL at random
 // moments (seeded) of a start, of a reload that changes every one of the
 // 500 destinations, and of a burst of health transitions, crashRounds
@@ -116,10 +79,10 @@ func TestVMCrashPoints(t *testing.T) {
 	for r := 12; r <= 25; r++ {
 		rs.AddAddr("eth0", fmt.Sprintf("10.16.8.%d/24", r))
 	}
-	fl := &flappers{h: rs, lns: map[int]net.Listener{}}
+	fl := rs.Listeners()
 	all := func(up bool) {
 		for r := 11; r <= 25; r++ {
-			require.NoError(t, fl.set(r, up))
+			require.NoError(t, fl.Set(fmt.Sprintf("10.16.8.%d:80", r), up))
 		}
 	}
 	all(true)
@@ -235,7 +198,7 @@ func TestVMCrashPoints(t *testing.T) {
 			counts["reload"]++
 		case 2: // during a burst of health transitions
 			for r := 11; r <= 25; r++ {
-				require.NoError(t, fl.set(r, rng.IntN(2) == 0))
+				require.NoError(t, fl.Set(fmt.Sprintf("10.16.8.%d:80", r), rng.IntN(2) == 0))
 			}
 			time.Sleep(time.Duration(500+rng.IntN(2000)) * time.Millisecond)
 			counts["health"]++

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -16,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -104,41 +102,6 @@ func (d *desired) table(down map[int]bool) director.Table {
 	return want
 }
 
-// listeners are the real servers: one listener per address, closed to
-// fail its checks.
-type listeners struct {
-	h   *lab.Host
-	mu  sync.Mutex
-	lns map[int]net.Listener
-}
-
-func (l *listeners) set(r int, up bool) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ln := l.lns[r]
-	switch {
-	case up && ln == nil:
-		ln, err := l.h.Listen("tcp", rsAddr(r)+":80")
-		if err != nil {
-			return fmt.Errorf("listen %s: %w", rsAddr(r), err)
-		}
-		l.lns[r] = ln
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				_ = c.Close()
-			}
-		}()
-	case !up && ln != nil:
-		_ = ln.Close()
-		delete(l.lns, r)
-	}
-	return nil
-}
-
 // sample is one minute's figures.
 type sample struct {
 	rss, heap, heapGoal         float64 // bytes
@@ -210,9 +173,9 @@ func TestVMSoak(t *testing.T) {
 	for r := 1; r < soakRSAddrs; r++ {
 		rs.AddAddr("eth0", rsAddr(r)+"/24")
 	}
-	ls := &listeners{h: rs, lns: map[int]net.Listener{}}
+	ls := rs.Listeners()
 	for r := range soakRSAddrs {
-		require.NoError(t, ls.set(r, true))
+		require.NoError(t, ls.Set(rsAddr(r)+":80", true))
 	}
 	c, err := ipvs.Open(dir.NSPath())
 	require.NoError(t, err)
@@ -367,7 +330,7 @@ loop:
 			if !down[r] {
 				delete(down, r)
 			}
-			require.NoError(t, ls.set(r, !down[r]))
+			require.NoError(t, ls.Set(rsAddr(r)+":80", !down[r]))
 			flaps++
 		case <-rl.C:
 			reload()
@@ -389,7 +352,7 @@ loop:
 	}
 	// Stop the churn: every real server up, the table must converge.
 	for r := range down {
-		require.NoError(t, ls.set(r, true))
+		require.NoError(t, ls.Set(rsAddr(r)+":80", true))
 	}
 	down = map[int]bool{}
 	took, n = converge(reloadWait)
