@@ -580,3 +580,98 @@ func netrouteRules(in []Rule) []netroute.Rule {
 	}
 	return out
 }
+
+// routeWords spells r in the static_routes grammar (WriteText).
+func routeWords(r netroute.Route) []string {
+	var w []string
+	if r.Type != netroute.Unicast {
+		w = append(w, r.Type.String())
+	}
+	w = append(w, r.Dst.String())
+	if r.Via.IsValid() {
+		w = append(w, "via", r.Via.String())
+	}
+	if r.Dev != "" {
+		w = append(w, "dev", quote(r.Dev))
+	}
+	if r.Src.IsValid() {
+		w = append(w, "src", r.Src.String())
+	}
+	w = append(w, "metric", strconv.FormatUint(uint64(r.Metric), 10), "table", strconv.FormatUint(uint64(r.Table), 10),
+		"scope", strconv.Itoa(int(r.Scope)), "tos", strconv.Itoa(int(r.TOS)))
+	if r.OnLink {
+		w = append(w, "onlink")
+	}
+	if r.Protocol != netroute.ProtoKeepalived {
+		w = append(w, "protocol", strconv.Itoa(int(r.Protocol)), "no_track")
+	}
+	return w
+}
+
+// ruleWords spells r in the static_rules grammar (WriteText).
+func ruleWords(r netroute.Rule) []string {
+	var w []string
+	if r.IPv6 {
+		w = append(w, "inet6")
+	}
+	if r.Invert {
+		w = append(w, "not")
+	}
+	if r.From.IsValid() {
+		w = append(w, "from", r.From.String())
+	}
+	if r.To.IsValid() {
+		w = append(w, "to", r.To.String())
+	}
+	if r.IIF != "" {
+		w = append(w, "iif", quote(r.IIF))
+	}
+	if r.OIF != "" {
+		w = append(w, "oif", quote(r.OIF))
+	}
+	if r.MarkSet {
+		m := strconv.FormatUint(uint64(r.Mark), 10)
+		if r.MaskSet {
+			m += "/" + strconv.FormatUint(uint64(r.Mask), 10)
+		}
+		w = append(w, "fwmark", m)
+	}
+	w = append(w, "tos", strconv.Itoa(int(r.TOS)), "preference", strconv.FormatUint(uint64(r.Priority), 10))
+	if r.Protocol != netroute.ProtoKeepalived {
+		w = append(w, "no_track")
+		if r.Protocol != 0 {
+			w = append(w, "protocol", strconv.Itoa(int(r.Protocol)))
+		}
+	}
+	switch r.Action {
+	case netroute.ActionTable:
+		w = append(w, "table", strconv.FormatUint(uint64(r.Table), 10))
+	case netroute.ActionGoto:
+		w = append(w, "goto", strconv.FormatUint(uint64(r.Goto), 10))
+	default:
+		w = append(w, r.Action.String())
+	}
+	return w
+}
+
+func (p *printer) routes(name string, rs []Route) {
+	if len(rs) == 0 {
+		return
+	}
+	p.open(name)
+	for _, r := range rs {
+		p.line(routeWords(r.Route)...)
+	}
+	p.close()
+}
+
+func (p *printer) rules(name string, rs []Rule) {
+	if len(rs) == 0 {
+		return
+	}
+	p.open(name)
+	for _, r := range rs {
+		p.line(ruleWords(r.Rule)...)
+	}
+	p.close()
+}

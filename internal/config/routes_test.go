@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"net/netip"
 	"strings"
 	"testing"
@@ -95,6 +96,15 @@ static_rules {
 	d, err := cfg.Desired()
 	require.NoError(t, err)
 	assert.Equal(t, set, d.Static)
+
+	// WriteText spells every value out and loads back the same.
+	var b bytes.Buffer
+	require.NoError(t, WriteText(&b, cfg))
+	again, _, err := parseString(b.String(), nil)
+	require.NoError(t, err, b.String())
+	assert.Equal(t, set, again.StaticSet(), b.String())
+	assert.Equal(t, v.Instances[0].Routes, again.VRRP().Instances[0].Routes, b.String())
+	assert.Equal(t, v.Instances[0].Rules, again.VRRP().Instances[0].Rules, b.String())
 }
 
 // keepalived numbers rules without a preference from 16384 down, per
