@@ -21,6 +21,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/lvsctl/lvsctl/internal/netroute"
 	"github.com/lvsctl/lvsctl/internal/script"
 )
 
@@ -62,6 +63,10 @@ type InstanceConfig struct {
 	VIPs         []VIP
 	// ExcludedVIPs are added and removed with the VIPs but not advertised.
 	ExcludedVIPs []VIP
+	// Routes and Rules (virtual_routes, virtual_rules) are added after the
+	// VIPs on becoming MASTER and removed before them on leaving (routes.go).
+	Routes       []netroute.Route
+	Rules        []netroute.Rule
 	Nopreempt    bool
 	PreemptDelay time.Duration
 	// SrcIP is the advert source (mcast_src_ip / unicast_src_ip); invalid
@@ -247,6 +252,9 @@ func (in *InstanceConfig) validate(scripts map[string]bool) error {
 		if _, err := scopeValue(v.Scope); err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
 		}
+	}
+	if err := (netroute.Set{Routes: in.Routes, Rules: in.Rules}).Validate(); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
 	}
 	for _, p := range in.UnicastPeers {
 		if !p.Is4() {

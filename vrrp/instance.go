@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/lvsctl/lvsctl/internal/netroute"
 	"github.com/lvsctl/lvsctl/vrrp/fsm"
 	"github.com/lvsctl/lvsctl/vrrp/packet"
 )
@@ -19,7 +20,9 @@ func (n *Node) apply(in *instance, acts []fsm.Action) {
 			for _, v := range in.allVIPs {
 				n.addVIP(in, v)
 			}
+			n.addRoutes(in)
 		case fsm.RemoveVIPs:
+			n.delRoutes(in)
 			for _, v := range in.allVIPs {
 				n.delVIP(in, v)
 			}
@@ -60,6 +63,9 @@ type instance struct {
 	// removed: a reload dropped the instance; it hands over and is
 	// forgotten once stopped.
 	removed bool
+	// routes holds the virtual routes and rules this instance added (nil
+	// until it first becomes master; routes.go).
+	routes *netroute.Owner
 
 	count          Counters
 	lastTransition time.Time

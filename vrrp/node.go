@@ -13,6 +13,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/lvsctl/lvsctl/internal/clock"
+	"github.com/lvsctl/lvsctl/internal/netroute"
 	"github.com/lvsctl/lvsctl/internal/script"
 	"github.com/lvsctl/lvsctl/vrrp/fsm"
 )
@@ -26,6 +27,9 @@ type Node struct {
 	addrs AddrManager
 	arp   Announcer
 	links Links
+	// routes adds and removes the instances' virtual routes and rules
+	// (nil when every other kernel part was injected and this one not).
+	routes netroute.Kernel
 	// run runs notify and track scripts inside the node's namespace.
 	run  script.Runner
 	hook func(InstanceStatus)
@@ -116,6 +120,9 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 			n.closers = append(n.closers, h.Close)
 		}
 		sys := &netlinkSystem{h: h, ns: ns, log: o.log}
+		if o.routes == nil {
+			o.routes = netroute.NewNetlink(h)
+		}
 		if o.addrs == nil {
 			o.addrs = sys
 		}
@@ -135,7 +142,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		}
 		o.transport = t
 	}
-	n.tr, n.addrs, n.arp, n.links = o.transport, o.addrs, o.announcer, o.links
+	n.tr, n.addrs, n.arp, n.links, n.routes = o.transport, o.addrs, o.announcer, o.links, o.routes
 
 	b, err := n.build(cfg, nil)
 	if err != nil {

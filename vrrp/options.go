@@ -9,6 +9,7 @@ import (
 	"github.com/vishvananda/netlink"
 
 	"github.com/lvsctl/lvsctl/internal/clock"
+	"github.com/lvsctl/lvsctl/internal/netroute"
 )
 
 // Option customises a Node (kernel-facing parts, clock, logger).
@@ -25,6 +26,7 @@ type options struct {
 	onChange  func(InstanceStatus)
 	start     func(*exec.Cmd) error
 	vipResync time.Duration
+	routes    netroute.Kernel
 }
 
 // WithLogger sets the logger (default slog.Default()).

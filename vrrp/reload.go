@@ -344,6 +344,7 @@ func (n *Node) takeOver(old, in *instance) {
 	in.count = old.count
 	in.lastTransition = old.lastTransition
 	in.loggedDrop, in.loggedWarn, in.loggedSend, in.loggedGARP = old.loggedDrop, old.loggedWarn, old.loggedSend, old.loggedGARP
+	in.routes = old.routes
 	for name := range in.linkUp {
 		if up, ok := old.linkUp[name]; ok {
 			in.linkUp[name] = up
@@ -409,4 +410,7 @@ func (n *Node) reconfigure(now time.Time, old, in *instance, cfg *Config) {
 		}
 		n.log.Info("VRRP reload: virtual address removed", "instance", in.cfg.Name, "vip", v.Prefix)
 	}
+	// The routes and rules follow as a diff (keepalived's
+	// clear_diff_vrrp_vroutes/vrules, then adding the new ones).
+	n.addRoutes(in)
 }

@@ -13,8 +13,10 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+	"github.com/vishvananda/netlink"
 
 	"github.com/lvsctl/lvsctl/internal/config"
+	"github.com/lvsctl/lvsctl/internal/netroute"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
@@ -83,6 +85,27 @@ func vrrpRun(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("vrrp: %w", err)
 	}
+	// static_ipaddress, static_routes and static_rules are keepalived's
+	// VRRP process's too: in before the instances run, out after they
+	// stopped (keepalived/vrrp/vrrp_daemon.c, start_vrrp and stop_vrrp).
+	static, closeStatic, err := openStatic(log)
+	if err != nil {
+		_ = node.Close()
+		return err
+	}
+	defer closeStatic()
+	if err := static.Apply(cfg.StaticSet()); err != nil {
+		_ = node.Close()
+		if cerr := static.Clear(); cerr != nil {
+			log.Error("removing static addresses, routes and rules", "err", cerr)
+		}
+		return fmt.Errorf("static addresses, routes and rules: %w", err)
+	}
+	defer func() {
+		if err := static.Clear(); err != nil {
+			log.Error("removing static addresses, routes and rules", "err", err)
+		}
+	}()
 
 	// SIGHUP re-reads the file and reloads the node; a file with errors
 	// is reported and the running configuration stays.
@@ -101,7 +124,7 @@ func vrrpRun(c *cli.Context) error {
 			case <-ctx.Done():
 				return
 			case <-reload:
-				reloadVRRP(ctx, c.String("file"), node, log)
+				reloadVRRP(ctx, c.String("file"), node, static, log)
 			}
 		}
 	}()
@@ -119,10 +142,21 @@ type vrrpReloader interface {
 	Reload(ctx context.Context, cfg vrrp.Config) error
 }
 
-// reloadVRRP reads path again and hands its VRRP part to node. Every
-// problem is logged (configuration errors with their FILE:LINE:COL) and
-// leaves the running configuration as it is.
-func reloadVRRP(ctx context.Context, path string, node vrrpReloader, log *slog.Logger) bool {
+// openStatic returns the owner of the static entries, on a netlink handle
+// of the calling thread's namespace, and what closes it.
+func openStatic(log *slog.Logger) (*netroute.Owner, func(), error) {
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, nil, fmt.Errorf("netlink: %w", err)
+	}
+	return netroute.NewOwner(netroute.NewNetlink(h), log.With("part", "static")), h.Close, nil
+}
+
+// reloadVRRP reads path again and hands its VRRP part to node and its
+// static entries to static (nil: none). Every problem is logged
+// (configuration errors with their FILE:LINE:COL) and leaves the running
+// configuration as it is.
+func reloadVRRP(ctx context.Context, path string, node vrrpReloader, static *netroute.Owner, log *slog.Logger) bool {
 	log.Info("reloading", "file", path)
 	cfg, warns, err := config.Load(path)
 	for _, w := range warns {
@@ -143,6 +177,12 @@ func reloadVRRP(ctx context.Context, path string, node vrrpReloader, log *slog.L
 	if len(vcfg.Instances) == 0 {
 		log.Error("reload failed, keeping the running configuration", "err", "no vrrp_instance in "+path)
 		return false
+	}
+	if static != nil {
+		if err := static.Apply(cfg.StaticSet()); err != nil {
+			log.Error("reload failed, keeping the running configuration", "err", err)
+			return false
+		}
 	}
 	if err := node.Reload(ctx, vcfg); err != nil {
 		log.Error("reload failed, keeping the running configuration", "err", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/lvsctl/lvsctl/internal/config"
 	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/internal/eventlog"
+	"github.com/lvsctl/lvsctl/internal/netroute"
 	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
@@ -101,6 +102,10 @@ type Options struct {
 	// ProcSys is where the sysctls of the daemon's network namespace are
 	// (default /proc/sys; tests point it at a directory of their own).
 	ProcSys string
+	// Routes adds and removes static_ipaddress, static_routes and
+	// static_rules (default: netlink in the calling thread's namespace,
+	// opened once a configuration has some; tests: netroutetest.Kernel).
+	Routes netroute.Kernel
 	// Watchdog is how often the main loop sends "WATCHDOG=1" (0: never).
 	// The pings come from the loop that also heals drift, so a wedged
 	// kernel call stops them and the service manager restarts lvsctl.
@@ -145,6 +150,8 @@ type Daemon struct {
 	ha haSuspendState
 	// bgp announces the VIPs (bgp.go).
 	bgp bgpState
+	// static holds the static addresses, routes and rules (static.go).
+	static staticState
 
 	// spawn starts a goroutine that lives until Run's context ends.
 	spawn func(name string, fn func(context.Context) error)
@@ -258,7 +265,13 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	undo = append(undo, dm.stopSync)
-	o.Logger.Debug("starting: IPVS programmed, sync daemons applied")
+	// Static addresses, routes and rules go in before VRRP runs and out
+	// after it stopped (keepalived's start_vrrp and stop_vrrp).
+	undo = append(undo, dm.clearStatic)
+	if err := dm.applyStatic(d.Static); err != nil {
+		return err
+	}
+	o.Logger.Debug("starting: IPVS programmed, sync daemons and static routes applied")
 	// Parsing and the cold start leave megabytes of garbage (a big file, one
 	// netlink buffer per edit) that the runtime would keep resident for
 	// minutes; the daemon then idles for days, so give it back now.

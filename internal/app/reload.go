@@ -57,7 +57,7 @@ func (dm *Daemon) Reload(ctx context.Context) []error {
 
 // validate checks everything a reload could refuse before anything changes.
 func (dm *Daemon) validate(d *config.Desired) error {
-	errs := []error{d.Director.Validate()}
+	errs := []error{d.Director.Validate(), d.Static.Validate()}
 	if dm.o.Health != nil {
 		errs = append(errs, validateChecks(d.Checks))
 	}
@@ -104,6 +104,11 @@ func (dm *Daemon) apply(ctx context.Context, d *config.Desired) error {
 			}
 			return fmt.Errorf("health checks: %w", err)
 		}
+	}
+	// The static set before VRRP: a VIP or virtual route may need a
+	// static route or address.
+	if err := dm.applyStatic(d.Static); err != nil {
+		return err
 	}
 	if err := dm.reloadVRRP(ctx, d); err != nil {
 		return err

@@ -49,6 +49,7 @@ func (d *decoder) config(nodes []*node) *Config {
 	var vsNodes, groups []*node
 	globalSeen := false
 	lowPrio := lowPrioDraft{}
+	d.rulePrio = newRulePriorities()
 	d.walk(root, "", "the top level", map[string]kw{
 		"global_defs": {multi: true, fn: func(n *node) {
 			if globalSeen {
@@ -74,7 +75,10 @@ func (d *decoder) config(nodes []*node) *Config {
 				instances = append(instances, d.instance(n))
 			}
 		}},
-		"virtual_server": {multi: true, fn: func(n *node) { vsNodes = append(vsNodes, n) }},
+		"virtual_server":   {multi: true, fn: func(n *node) { vsNodes = append(vsNodes, n) }},
+		"static_ipaddress": {multi: true, fn: func(n *node) { cfg.StaticAddrs = append(cfg.StaticAddrs, d.staticAddrs(n)...) }},
+		"static_routes":    {multi: true, fn: func(n *node) { cfg.StaticRoutes = append(cfg.StaticRoutes, d.routes(n)...) }},
+		"static_rules":     {multi: true, fn: func(n *node) { cfg.StaticRules = append(cfg.StaticRules, d.rules(n, d.rulePrio)...) }},
 		// An lvsctl extension (docs/bgp.md).
 		"bgp": {fn: func(n *node) { d.bgpBlock(n, cfg) }},
 		"virtual_server_group": {multi: true, fn: func(n *node) {
@@ -387,6 +391,8 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		}},
 		"virtual_ipaddress":          {multi: true, fn: func(n *node) { in.VIPs = append(in.VIPs, d.vips(n)...) }},
 		"virtual_ipaddress_excluded": {multi: true, fn: func(n *node) { in.VIPsExcluded = append(in.VIPsExcluded, d.vips(n)...) }},
+		"virtual_routes":             {multi: true, fn: func(n *node) { in.VirtualRoutes = append(in.VirtualRoutes, d.routes(n)...) }},
+		"virtual_rules":              {multi: true, fn: func(n *node) { in.VirtualRules = append(in.VirtualRules, d.rules(n, d.rulePrio)...) }},
 		"unicast_src_ip": {fn: func(n *node) {
 			if t, ok := d.value(n); ok {
 				if a, ok := d.addrStripPrefix(t, n.key.text); ok {

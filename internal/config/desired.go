@@ -6,6 +6,7 @@ import (
 	"github.com/lvsctl/lvsctl/bgp"
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/healthcheck"
+	"github.com/lvsctl/lvsctl/internal/netroute"
 	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
@@ -31,6 +32,9 @@ type Desired struct {
 	// servers' checks are suspended while the address is on no interface
 	// of this host (internal/app applies it).
 	HASuspend []HASuspend
+	// Static is static_ipaddress, static_routes and static_rules: added at
+	// start, diffed on reload, removed at stop (internal/app).
+	Static netroute.Set
 }
 
 // HASuspend is one ha_suspend virtual server: its address and the
@@ -48,7 +52,7 @@ func (c *Config) Desired() (*Desired, error) {
 	}
 	return &Desired{Director: c.Director(), Checks: checks, VRRP: c.VRRP(), Sync: c.Sync(),
 		Timeouts: c.Global.LVSTimeouts, HASuspend: haSuspend(c, checks),
-		BGP: c.BGPConfig(), BGPAnnounce: c.BGPAnnounced()}, nil
+		BGP: c.BGPConfig(), BGPAnnounce: c.BGPAnnounced(), Static: c.StaticSet()}, nil
 }
 
 // haSuspend groups the checked real servers of every ha_suspend virtual

@@ -18,6 +18,8 @@ type decoder struct {
 	// vridPos[i] is where Config.VRRPInstances[i]'s virtual_router_id
 	// value is, so a duplicate is reported there.
 	vridPos []Position
+	// rulePrio numbers the rules without a preference (routes.go).
+	rulePrio *rulePriorities
 }
 
 // kw describes one keyword of a block.

@@ -81,7 +81,6 @@ const (
 	whyFifo       = "notify FIFOs are not supported: use notify scripts"
 	whyFirewall   = "lvsctl does not manage iptables/nftables rules: keep them in your firewall configuration"
 	whyVMAC       = "lvsctl does not create VRRP virtual MAC (macvlan/ipvlan) interfaces"
-	whyRoutes     = "lvsctl does not manage routes or policy rules: configure them with the host's network configuration"
 	whyNamespace  = "lvsctl does not switch network namespaces: run it inside the namespace (ip netns exec)"
 	whyTrackOther = "only track_interface and track_script are supported"
 	whyBFD        = "lvsctl has no BFD"
@@ -126,7 +125,7 @@ func KeepalivedKeywords() []Keyword {
 	add("", srcCheck, Unsupported, whySSLBlock, "SSL")
 	impl("", srcCheck, "virtual_server_group", "virtual_server")
 	add("", srcVRRP, Unsupported, "track groups are not supported", "track_group")
-	add("", srcVRRP, Unsupported, whyRoutes+" (static addresses too)", "static_ipaddress", "static_routes", "static_rules")
+	impl("", srcVRRP, "static_ipaddress", "static_routes", "static_rules")
 	impl("", srcVRRP, "vrrp_sync_group", "vrrp_instance", "vrrp_script")
 	add("", srcVRRP, Unsupported, whyGarpTuning, "garp_group")
 	add("", srcVRRP, Unsupported, "linkbeat interfaces are not supported: lvsctl follows the kernel's link state", "linkbeat_interfaces")
@@ -229,7 +228,7 @@ func KeepalivedKeywords() []Keyword {
 	add(vi, srcVRRP, Unsupported, "lvsctl sends and requires TTL 255 (RFC 5798)", "unicast_ttl")
 	add(vi, srcVRRP, Unsupported, "lvsctl does not change sysctls of the VRRP interface", "promote_secondaries")
 	add(vi, srcVRRP, Ignored, "polls links instead of using netlink events; lvsctl uses netlink; delete the line", "linkbeat_use_polling")
-	add(vi, srcVRRP, Unsupported, whyRoutes, "virtual_routes", "virtual_rules")
+	impl(vi, srcVRRP, "virtual_routes", "virtual_rules")
 	add(vi, srcVRRP, Unsupported, "lvsctl does not add the firewall rules accept/no_accept control", "accept", "no_accept")
 	add(vi, srcVRRP, Unsupported, "per-instance settings of global vrrp_skip_check_adv_addr/vrrp_strict are not supported: set them in global_defs", "skip_check_adv_addr", "strict_mode")
 	add(vi, srcVRRP, Ignored, "use lvsctl's log level instead; delete the line", "debug")

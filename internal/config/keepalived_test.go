@@ -129,20 +129,17 @@ var sampleOutcomes = map[string][]string{
 		"58:9: SMTP_CHECK is a keepalived feature lvsctl does not support",
 		"89:9: SMTP_CHECK is a keepalived feature lvsctl does not support",
 	},
-	"keepalived.conf.SSL_GET":          {"20:19: auth_type AH is not supported by lvsctl"},
-	"keepalived.conf.UDP_CHECK":        nil,
-	"keepalived.conf.conditional_conf": {"3:7: net_namespace is a keepalived feature lvsctl does not support", "23:2: use_vmac is a keepalived feature lvsctl does not support"},
-	"keepalived.conf.fwmark":           nil,
-	"keepalived.conf.inhibit":          nil,
-	"keepalived.conf.misc_check":       nil,
-	"keepalived.conf.misc_check_arg":   nil,
-	"keepalived.conf.quorum":           nil,
-	"keepalived.conf.sample":           nil,
-	"keepalived.conf.status_code":      nil,
-	"keepalived.conf.track_interface": {
-		"7:1: static_routes is a keepalived feature lvsctl does not support",
-		"28:5: virtual_routes is a keepalived feature lvsctl does not support",
-	},
+	"keepalived.conf.SSL_GET":              {"20:19: auth_type AH is not supported by lvsctl"},
+	"keepalived.conf.UDP_CHECK":            nil,
+	"keepalived.conf.conditional_conf":     {"3:7: net_namespace is a keepalived feature lvsctl does not support", "23:2: use_vmac is a keepalived feature lvsctl does not support"},
+	"keepalived.conf.fwmark":               nil,
+	"keepalived.conf.inhibit":              nil,
+	"keepalived.conf.misc_check":           nil,
+	"keepalived.conf.misc_check_arg":       nil,
+	"keepalived.conf.quorum":               nil,
+	"keepalived.conf.sample":               nil,
+	"keepalived.conf.status_code":          nil,
+	"keepalived.conf.track_interface":      nil,
 	"keepalived.conf.virtual_server_group": nil,
 	"keepalived.conf.virtualhost":          nil,
 	"keepalived.conf.vrrp": {
@@ -155,19 +152,17 @@ var sampleOutcomes = map[string][]string{
 		`5:3: unknown keyword "VI_3" in vrrp_sync_group VG1; keepalived would ignore the line`,
 	},
 	"keepalived.conf.vrrp.routes": {
-		"7:1: static_routes is a keepalived feature lvsctl does not support",
-		"25:5: virtual_routes is a keepalived feature lvsctl does not support",
+		// keepalived 2.2.7 still reads "or" (deprecated multipath).
+		`30:46: virtual_routes: "or" (multipath routes) is a keepalived feature lvsctl does not support`,
 	},
 	"keepalived.conf.vrrp.rules": {
-		"9:1: static_rules is a keepalived feature lvsctl does not support",
-		"24:5: virtual_rules is a keepalived feature lvsctl does not support",
+		// keepalived cannot read the address either and drops the rule.
+		`11:8: static_rules: "192.168.100./24" after to is not ADDR[/LEN] or all`,
+		`26:12: virtual_rules: "192.168.200./24" after to is not ADDR[/LEN] or all`,
 	},
-	"keepalived.conf.vrrp.scripts": nil,
-	"keepalived.conf.vrrp.static_ipaddress": {
-		"7:1: static_ipaddress is a keepalived feature lvsctl does not support",
-		"21:5: virtual_routes is a keepalived feature lvsctl does not support",
-	},
-	"keepalived.conf.vrrp.sync": nil,
+	"keepalived.conf.vrrp.scripts":          nil,
+	"keepalived.conf.vrrp.static_ipaddress": nil,
+	"keepalived.conf.vrrp.sync":             nil,
 }
 
 // TestKeepalivedSamples pins the outcome of every doc/samples file of

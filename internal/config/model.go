@@ -22,6 +22,12 @@ type Config struct {
 	VirtualServers []VirtualServer `json:"virtual_servers"`
 	// BGP is the bgp block, an lvsctl extension (nil: none).
 	BGP *BGP `json:"bgp,omitempty"`
+	// StaticAddrs, StaticRoutes and StaticRules are static_ipaddress,
+	// static_routes and static_rules (routes.go): on the host while lvsctl
+	// runs, whatever the VRRP states.
+	StaticAddrs  []VIP   `json:"static_ipaddress,omitempty"`
+	StaticRoutes []Route `json:"static_routes,omitempty"`
+	StaticRules  []Rule  `json:"static_rules,omitempty"`
 }
 
 // GlobalDefs is the global_defs block.
@@ -232,6 +238,11 @@ type VRRPInstance struct {
 	NotifyStop       Script        `json:"notify_stop"`
 	// Notify is called with "INSTANCE" NAME STATE PRIORITY on every change.
 	Notify Script `json:"notify"`
+	// VirtualRoutes and VirtualRules are virtual_routes and virtual_rules
+	// (routes.go): added after the VIPs on becoming MASTER, removed before
+	// them on leaving it.
+	VirtualRoutes []Route `json:"virtual_routes,omitempty"`
+	VirtualRules  []Rule  `json:"virtual_rules,omitempty"`
 	// SyncGroup is the name of the vrrp_sync_group this instance belongs to
 	// ("" if none); filled by the loader.
 	SyncGroup string `json:"sync_group"`

@@ -19,6 +19,9 @@ import (
 func WriteText(w io.Writer, cfg *Config) error {
 	p := &printer{w: bufio.NewWriter(w)}
 	p.global(&cfg.Global)
+	p.vips("static_ipaddress", cfg.StaticAddrs)
+	p.routes("static_routes", cfg.StaticRoutes)
+	p.rules("static_rules", cfg.StaticRules)
 	for i := range cfg.VRRPScripts {
 		p.vrrpScript(&cfg.VRRPScripts[i])
 	}
@@ -249,6 +252,8 @@ func (p *printer) instance(in *VRRPInstance) {
 	}
 	p.vips("virtual_ipaddress", in.VIPs)
 	p.vips("virtual_ipaddress_excluded", in.VIPsExcluded)
+	p.routes("virtual_routes", in.VirtualRoutes)
+	p.rules("virtual_rules", in.VirtualRules)
 	p.addr("unicast_src_ip", in.UnicastSrcIP)
 	p.addr("mcast_src_ip", in.MCastSrcIP)
 	if len(in.UnicastPeers) > 0 {

@@ -82,6 +82,8 @@ func (c *Config) VRRP() vrrp.Config {
 		}
 		ic.VIPs = vrrpVIPs(in.VIPs)
 		ic.ExcludedVIPs = vrrpVIPs(in.VIPsExcluded)
+		ic.Routes = netrouteRoutes(in.VirtualRoutes)
+		ic.Rules = netrouteRules(in.VirtualRules)
 		for _, t := range in.TrackIfaces {
 			ic.TrackInterfaces = append(ic.TrackInterfaces, vrrp.TrackInterface{Name: t.Name, Weight: t.Weight})
 		}
