@@ -589,6 +589,17 @@ func TestVMCheckerDiff(t *testing.T) {
 		}
 	}
 
+	// Every script ran as the user the file names (script_user nobody, or
+	// daemon on the line / in MISC_CHECK), never as root.
+	for ii, im := range impls {
+		for i, c := range cases {
+			assert.NotContains(t, logs[ii][i], " uid=0 ", "%s %s: a script ran as root", im.name, c.name)
+		}
+		all := strings.Join(logs[ii], "")
+		assert.Contains(t, all, " uid=65534 gid=65534", "%s: no script ran as script_user nobody", im.name)
+		assert.Contains(t, all, " uid=1 gid=1", "%s: no script ran as its own user daemon", im.name)
+	}
+
 	// The comparison is not vacuous: under keepalived every step changed
 	// what a configuration shows.
 	for i, c := range cases {
