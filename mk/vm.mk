@@ -16,7 +16,7 @@ VM_RUN     ?=
 VM_V       ?=
 VM_BINS    ?= ./cmd/lvsctl
 VM_TIMEOUT ?= 20m
-VM_FLAGS   ?= -mem 1024 -host-bin keepalived -host-bin bird
+VM_FLAGS   ?= -mem 1024 -host-bin keepalived -host-bin ipvsadm -host-bin bird
 
 VMRUN_ARGS = -timeout $(VM_TIMEOUT) $(foreach b,$(VM_BINS),-bin $(b)) \
 	$(if $(VM_RUN),-run '$(VM_RUN)') $(if $(VM_V),-v) $(VM_FLAGS) $(VM_PKGS)

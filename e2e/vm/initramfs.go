@@ -21,7 +21,7 @@ var initScript []byte
 
 // baseFormat changes whenever the layout of the cached archive changes, so
 // old cache files are not reused.
-const baseFormat = "lvsctl-vm-base-2"
+const baseFormat = "lvsctl-vm-base-3"
 
 // Base describes the cached part of the initramfs.
 type Base struct {
@@ -168,9 +168,13 @@ func (b Base) write(ctx context.Context, out io.Writer, tree *ModuleTree, files 
 		return err
 	}
 	etc := map[string]string{
-		"etc/hosts":  "127.0.0.1 localhost\n::1 localhost\n",
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\n",
-		"etc/group":  "root:x:0:\n",
+		"etc/hosts": "127.0.0.1 localhost\n::1 localhost\n",
+		// Two unprivileged users with Debian's ids, for tests whose
+		// scripts must not run as root (script_user, MISC_CHECK user).
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\n" +
+			"daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n" +
+			"nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+		"etc/group": "root:x:0:\ndaemon:x:1:\nnogroup:x:65534:\n",
 	}
 	for _, name := range []string{"etc/group", "etc/hosts", "etc/passwd"} {
 		if err := w.File(name, 0o644, []byte(etc[name])); err != nil {
