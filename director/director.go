@@ -25,6 +25,10 @@ type HealthEvent struct {
 	// Result is a short human-readable outcome ("HTTP 200", "connection refused").
 	Result  string
 	Latency time.Duration
+	// FirstDown: no change, a checker's first verdict confirmed the down
+	// state an alpha server starts in; the director runs notify_down, as
+	// keepalived 2.2.7 (check/ipwrapper.c, update_svr_checker_state).
+	FirstDown bool
 }
 
 // Scripts runs notify and quorum scripts. Run must not block the caller
@@ -528,6 +532,10 @@ func (d *Director) HandleHealth(ctx context.Context, ev HealthEvent) error {
 	now := d.clock.Now()
 	rs.result, rs.checked, rs.latency = ev.Result, now, ev.Latency
 	changed := false
+	if ev.FirstDown && !ev.Up && !rs.alive {
+		d.log.Info("real server down (first check)", "vs", svc.String(), "rs", real.String(), "result", ev.Result)
+		d.runScript(ctx, rs.cfg.NotifyDown)
+	}
 	if ev.Up != rs.alive {
 		rs.alive, rs.since, changed = ev.Up, now, true
 		verb := map[bool]string{true: "up", false: "down"}[ev.Up]

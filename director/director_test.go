@@ -480,3 +480,22 @@ func TestReloadAddedServiceRunsQuorumUp(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"qup TCP 10.16.8.101:80"}, fx.s.take(), "only the added service")
 }
+
+// A checker's first verdict that confirms an alpha server's down state
+// runs its notify_down (keepalived 2.2.7, check/ipwrapper.c:
+// update_svr_checker_state); nothing changes in the kernel.
+func TestFirstDownRunsNotifyDown(t *testing.T) {
+	cfg := seedConfig()
+	cfg.Services = cfg.Services[:1]
+	cfg.Services[0].Alpha = true
+	fx := newFixture(t, cfg, nil)
+	fx.s.take()
+	fx.f.Reset()
+	ref := func(addr string) director.RealRef {
+		ap := netip.MustParseAddrPort(addr)
+		return director.RealRef{Service: vsKey("TCP 10.16.8.100:80"), Real: director.DestKey{Addr: ap.Addr(), Port: ap.Port()}}
+	}
+	require.NoError(t, fx.d.HandleHealth(context.Background(), director.HealthEvent{Ref: ref("10.16.8.8:80"), FirstDown: true, Result: "connection refused"}))
+	assert.Equal(t, []string{"down 10.16.8.8:80"}, fx.s.take())
+	assert.Empty(t, fx.f.OpStrings())
+}

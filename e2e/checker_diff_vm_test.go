@@ -213,13 +213,10 @@ type diffExclusion struct {
 	reason          string
 }
 
-var diffExclusions = []diffExclusion{{
-	cfg: "f-wlc-alpha-inhibit-quorum", step: "start", part: "scripts",
-	drop: func(l string) bool { return strings.HasPrefix(l, "notify.sh down f-rs62 ") },
-	reason: "known lvsctl bug: keepalived 2.2.7 (check/ipwrapper.c update_svr_checker_state: a checker's first " +
-		"result that leaves its state as it was runs do_rs_notifies when alpha or down) runs notify_down when an " +
-		"alpha real server's first check fails; lvsctl's health scheduler reports transitions only, so it runs nothing",
-}}
+// Empty: the one difference found (an alpha real server's first failed
+// check runs notify_down in keepalived, check/ipwrapper.c
+// update_svr_checker_state) is fixed (healthcheck Event.FirstDown).
+var diffExclusions = []diffExclusion{}
 
 func (d diffExclusion) filter(cfg, step, part string, lines []string) ([]string, int) {
 	if (d.cfg != "" && d.cfg != cfg) || (d.step != "" && d.step != step) || d.part != part {

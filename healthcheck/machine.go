@@ -25,6 +25,9 @@ type machine struct {
 	failedURL bool // the URL at urlIt made the checker go down (HTTP)
 	rises     int  // extension: consecutive passes while down
 	falls     int  // extension: consecutive exhausted retries while up
+	// firstSame: the checker's first verdict (a set before has_run) kept
+	// the state it started in; takeFirstSame reads and clears it.
+	firstSame bool
 }
 
 func newMachine(s *Spec) *machine {
@@ -75,11 +78,26 @@ func (m *machine) result(ok bool) (changed bool, delay time.Duration, fromStart 
 
 func (m *machine) set(up bool) bool {
 	if m.up == up {
+		// keepalived 2.2.7 (check/ipwrapper.c, update_svr_checker_state):
+		// a verdict equal to the state, before the checker has run,
+		// still notifies (an alpha server's first failed check runs
+		// notify_down).
+		if !m.hasRun {
+			m.firstSame = true
+		}
 		return false
 	}
 	m.up = up
 	m.rises, m.falls = 0, 0
 	return true
+}
+
+// takeFirstSame reports (once) that the last result was the checker's
+// first verdict and left its state as it started.
+func (m *machine) takeFirstSame() bool {
+	f := m.firstSame
+	m.firstSame = false
+	return f
 }
 
 // simpleResult is the TCP_CHECK / MISC_CHECK epilog.

@@ -43,10 +43,17 @@ type Server[K comparable] struct {
 	Checks []Spec
 }
 
-// Event reports a change of a real server's state or dynamic weight.
+// Event reports a change of a real server's state or dynamic weight, or
+// (FirstDown) a checker's first verdict that confirmed the down state the
+// server started in.
 type Event[K comparable] struct {
 	Key      K
 	Old, New State
+	// FirstDown: Old and New are Down, and a checker of a server that
+	// started down (alpha) failed its first check. keepalived 2.2.7 runs
+	// the server's notify_down for it (check/ipwrapper.c,
+	// update_svr_checker_state), once per checker.
+	FirstDown bool
 	// Reason is the outcome of the probe that caused the change.
 	Reason string
 	Time   time.Time
@@ -572,6 +579,12 @@ func (s *Scheduler[K]) finish(ctx context.Context, o *outcome[K]) {
 		c.due = o.end
 	}
 	s.schedule(c)
+	if c.m.takeFirstSame() && !c.m.up {
+		if st, _, _ := aggregate(c.srv); st == Down && c.srv.state == Down {
+			s.pending = append(s.pending, Event[K]{Key: c.srv.key, Old: Down, New: Down, FirstDown: true,
+				Reason: o.res.Reason, Time: o.end, Latency: o.end.Sub(o.start)})
+		}
+	}
 	s.maybeEmit(c.srv, o.res.Reason, o.end, o.end.Sub(o.start))
 	s.sendPending(ctx)
 }

@@ -452,8 +452,12 @@ func TestAlphaTwoCheckersUpOnlyWhenBothPass(t *testing.T) {
 	require.Len(t, st, 1)
 	assert.Equal(t, Down, st[0].State, "alpha: down before any check")
 
-	// a passes at 0, b fails: still down, and no event for it.
-	assert.Empty(t, h.run(at(4)))
+	// a passes at 0, b fails: still down; b's first verdict confirms the
+	// state it started in, which keepalived notifies (FirstDown), once.
+	evs := h.run(at(4))
+	require.Len(t, evs, 1)
+	assert.True(t, evs[0].FirstDown)
+	assert.Equal(t, []State{Down, Down}, []State{evs[0].Old, evs[0].New})
 	st, err = h.s.Status(context.Background())
 	require.NoError(t, err)
 	require.Len(t, st, 1)
@@ -517,4 +521,23 @@ func TestSuspendHoldsState(t *testing.T) {
 	assert.Empty(t, h.run(at(60)))
 	require.NoError(t, h.s.Suspend(ctx, []string{}))
 	assert.Equal(t, []string{ev("rs1", Down, Up, 65)}, evStrings(h.run(at(66))))
+}
+
+// FirstDown: only a checker's first verdict that keeps the state it
+// started in, and only a down one (keepalived's update_svr_checker_state
+// with has_run unset): an alpha server failing its first check; not a
+// non-alpha server passing its first, nor a later failure.
+func TestFirstDownOnlyForTheFirstVerdict(t *testing.T) {
+	h := newHarness(t, nil)
+	const a, b = "10.0.0.1:80", "10.0.0.2:80"
+	h.up(a, false)
+	h.up(b, true)
+	sa := tcpSpec(a)
+	sa.Alpha = true
+	h.set(Server[string]{Key: "alpha", Checks: []Spec{sa}}, Server[string]{Key: "plain", Checks: []Spec{tcpSpec(b)}})
+	evs := h.run(at(4))
+	require.Len(t, evs, 1, "%v", evs)
+	assert.Equal(t, "alpha", evs[0].Key)
+	assert.True(t, evs[0].FirstDown)
+	assert.Empty(t, h.run(at(30)), "later failures of a down server: nothing")
 }

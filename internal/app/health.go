@@ -39,7 +39,7 @@ func (dm *Daemon) consumeHealth(ctx context.Context) error {
 				continue
 			}
 			he := director.HealthEvent{Ref: ev.Key, Up: ev.New == healthcheck.Up, Result: ev.Reason,
-				HasWeight: ev.HasWeight, Weight: ev.Weight, Latency: ev.Latency}
+				HasWeight: ev.HasWeight, Weight: ev.Weight, Latency: ev.Latency, FirstDown: ev.FirstDown}
 			err := dir.HandleHealth(ctx, he)
 			// The quorum may have moved: the announcements follow at once.
 			dm.pokeBGP()
