@@ -31,6 +31,8 @@ type Desired struct {
 	// servers' checks are suspended while the address is on no interface
 	// of this host (internal/app applies it).
 	HASuspend []HASuspend
+	// Alerts is what is mailed, and where (alerts.go).
+	Alerts Alerts
 }
 
 // HASuspend is one ha_suspend virtual server: its address and the
@@ -46,9 +48,10 @@ func (c *Config) Desired() (*Desired, error) {
 	if err != nil {
 		return nil, err
 	}
+	host, user := hostUser()
 	return &Desired{Director: c.Director(), Checks: checks, VRRP: c.VRRP(), Sync: c.Sync(),
 		Timeouts: c.Global.LVSTimeouts, HASuspend: haSuspend(c, checks),
-		BGP: c.BGPConfig(), BGPAnnounce: c.BGPAnnounced()}, nil
+		BGP: c.BGPConfig(), BGPAnnounce: c.BGPAnnounced(), Alerts: c.Alerts(host, user)}, nil
 }
 
 // haSuspend groups the checked real servers of every ha_suspend virtual

@@ -18,6 +18,9 @@ type decoder struct {
 	// vridPos[i] is where Config.VRRPInstances[i]'s virtual_router_id
 	// value is, so a duplicate is reported there.
 	vridPos []Position
+	// smtpAlert is each block's own smtp_alert, by the block's position
+	// (alerts.go resolves the defaults once global_defs is known).
+	smtpAlert map[Position]bool
 }
 
 // kw describes one keyword of a block.
