@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -101,6 +102,9 @@ type Options struct {
 	// ProcSys is where the sysctls of the daemon's network namespace are
 	// (default /proc/sys; tests point it at a directory of their own).
 	ProcSys string
+	// AlertDial opens the connection to the smtp_server (nil: the
+	// host's network; tests dial inside a namespace).
+	AlertDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Watchdog is how often the main loop sends "WATCHDOG=1" (0: never).
 	// The pings come from the loop that also heals drift, so a wedged
 	// kernel call stops them and the service manager restarts lvsctl.
@@ -145,6 +149,8 @@ type Daemon struct {
 	ha haSuspendState
 	// bgp announces the VIPs (bgp.go).
 	bgp bgpState
+	// alerts mails transitions (alert.go).
+	alerts alertState
 
 	// spawn starts a goroutine that lives until Run's context ends.
 	spawn func(name string, fn func(context.Context) error)
@@ -284,6 +290,10 @@ func Run(ctx context.Context, o Options) (err error) {
 		return fmt.Errorf("bgp: %w", err)
 	}
 	undo = append(undo, dm.stopBGP)
+	// Alerts start before the checks and VRRP, whose transitions they mail.
+	if err := dm.applyAlerts(d.Alerts); err != nil {
+		return fmt.Errorf("e-mail alerts: %w", err)
+	}
 	if o.Health != nil {
 		// The scheduler takes Set only while it runs.
 		dm.spawn("health checks", o.Health.Run)
