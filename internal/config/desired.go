@@ -31,8 +31,10 @@ type Desired struct {
 	// servers' checks are suspended while the address is on no interface
 	// of this host (internal/app applies it).
 	HASuspend []HASuspend
-	// Alerts is what is mailed, and where (alerts.go).
-	Alerts Alerts
+	// Alerts is what is mailed, and where (alerts.go). It stays out of
+	// the JSON form, whose hash compares directors: its defaults are this
+	// host's name.
+	Alerts Alerts `json:"-"`
 }
 
 // HASuspend is one ha_suspend virtual server: its address and the
