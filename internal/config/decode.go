@@ -1061,6 +1061,7 @@ var rsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*rsDraft]{
 	"PING_CHECK": {multi: true, fn: addCheckNode},
 	"UDP_CHECK":  {multi: true, fn: addCheckNode},
 	"DNS_CHECK":  {multi: true, fn: addCheckNode},
+	"SMTP_CHECK": {multi: true, fn: addCheckNode},
 }, func(r *rsDraft) *checkDefaults { return &r.def })
 
 func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults, weight int) (RealServer, bool) {
@@ -1101,7 +1102,7 @@ func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults, w
 	rs.Checkers = make([]Checker, 0, len(dr.checkNodes))
 	for _, cn := range dr.checkNodes {
 		if c, ok := d.checker(cn, rs, def, vh, rs.Alpha); ok {
-			rs.Checkers = append(rs.Checkers, c)
+			rs.Checkers = append(rs.Checkers, d.smtpHosts(cn, c, rs)...)
 		}
 	}
 	return *rs, true
@@ -1172,6 +1173,11 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 			d.intPtr(n, 0, 1<<20, &own.retry)
 			d.diag.warnf(n.pos(), "nb_get_retry is deprecated (in keepalived too): write retry; accepted with the same meaning")
 		}}
+	case CheckSMTP:
+		c.SMTP = &SMTPChecker{HeloName: defaultSMTPCheckHelo}
+		spec["helo_name"] = kw{fn: func(n *node) { d.mailAddr(n, &c.SMTP.HeloName) }}
+		// The deprecated host sub-blocks: smtpHosts reads them.
+		spec["host"] = kw{multi: true, fn: func(n *node) { d.shape(n, true, 0, 0) }}
 	case CheckDNS:
 		// keepalived: retry 3, delay_before_retry = delay_loop
 		// (dns_check_handler; check_data.c fills them in).

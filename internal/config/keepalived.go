@@ -87,7 +87,7 @@ const (
 	whyNotifyMore = "lvsctl runs notify scripts on state changes only"
 	whyGarpTuning = "lvsctl sends gratuitous ARPs as garp_master_* says and has no per-interface garp tuning"
 	whyAdvert     = "lvsctl implements RFC advert handling only (no advert tuning knobs)"
-	whyChecker    = "lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, PING_CHECK, UDP_CHECK and DNS_CHECK"
+	whyChecker    = "lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, PING_CHECK, UDP_CHECK, DNS_CHECK and SMTP_CHECK"
 	whyRegex      = "lvsctl's HTTP checks match status codes and MD5 digests, not regular expressions"
 	whySSLBlock   = "SSL_GET client certificates (the SSL block) are not supported"
 	whyPE         = "the director cannot program an IPVS persistence engine yet"
@@ -262,22 +262,21 @@ func KeepalivedKeywords() []Keyword {
 	rs := "real_server"
 	impl(rs, srcCheck, "weight", "lvs_method", "uthreshold", "lthreshold", "inhibit_on_failure", "notify_up",
 		"notify_down", "alpha", "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop",
-		"virtualhost", "HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK")
+		"virtualhost", "HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK", "SMTP_CHECK")
 	impl(rs, srcCheck, "smtp_alert")
 	add(rs, srcCheck, Ignored, whySNMP, "snmp_name")
-	add(rs, "keepalived/check/check_smtp.c", Unsupported, whyChecker, "SMTP_CHECK")
 	add(rs, "keepalived/check/check_file.c", Unsupported, whyChecker, "FILE_CHECK")
 	add(rs, "keepalived/check/check_bfd.c", Unsupported, whyChecker+"; "+whyBFD, "BFD_CHECK")
 	add(rs, "", Misread, "keepalived 2.2.7 knows lb_kind only in virtual_server and ignores this line, so the real server keeps the virtual server's method: write lvs_method, or move lb_kind to the virtual_server", "lb_kind")
 	add(rs, "", Ignored, "obsolete: keepalived 2.2.7 ignores it; delete the line", "nat_mask")
 
 	// Checkers: install_checker_common_keywords (check_api.c).
-	for _, c := range []string{"HTTP_GET", "SSL_GET", "TCP_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK"} {
+	for _, c := range []string{"HTTP_GET", "SSL_GET", "TCP_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK", "SMTP_CHECK", "host"} {
 		impl(c, srcAPI, "connect_ip", "connect_port", "bindto", "bind_port", "connect_timeout")
 		add(c, srcAPI, Unsupported, "binding checks to an interface is not supported: use bindto with an address", "bind_if")
 		add(c, srcAPI, Unsupported, "marking check packets is not supported", "fwmark")
 	}
-	for _, c := range []string{"HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK"} {
+	for _, c := range []string{"HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK", "SMTP_CHECK"} {
 		impl(c, srcAPI, "retry", "delay_before_retry", "warmup", "delay_loop", "alpha")
 		add(c, srcAPI, Ignored, whyLog, "log_all_failures")
 	}
@@ -289,6 +288,12 @@ func KeepalivedKeywords() []Keyword {
 	add("url", srcHTTP, Unsupported, whyRegex, "regex", "regex_no_match", "regex_options", "regex_min_offset",
 		"regex_max_offset", "regex_stack")
 	impl("DNS_CHECK", "keepalived/check/check_dns.c", "type", "name")
+	impl("SMTP_CHECK", "keepalived/check/check_smtp.c", "helo_name", "host")
+	// A host block (deprecated in keepalived) takes the common keywords
+	// too, but its timing keywords change the whole SMTP_CHECK there:
+	// lvsctl asks for them in SMTP_CHECK itself.
+	add("host", "keepalived/check/check_smtp.c", Unsupported, "write it in the SMTP_CHECK block: in keepalived it applies to the whole checker anyway",
+		"retry", "delay_before_retry", "warmup", "delay_loop", "alpha", "log_all_failures")
 	impl("UDP_CHECK", "keepalived/check/check_udp.c", "payload", "require_reply", "min_reply_length", "max_reply_length")
 	impl("MISC_CHECK", srcMisc, "misc_path", "misc_timeout", "misc_dynamic", "user")
 	add("MISC_CHECK", "", Ignored, "keepalived 2.2.7's MISC_CHECK has no connection keywords and ignores the line; delete it",

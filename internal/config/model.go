@@ -451,6 +451,7 @@ const (
 	CheckPing CheckerType = "PING_CHECK"
 	CheckUDP  CheckerType = "UDP_CHECK"
 	CheckDNS  CheckerType = "DNS_CHECK"
+	CheckSMTP CheckerType = "SMTP_CHECK"
 )
 
 // Checker is one health check of a real server. The common fields hold
@@ -489,6 +490,15 @@ type Checker struct {
 	Misc  *MiscChecker `json:"misc,omitempty"`
 	UDP   *UDPChecker  `json:"udp,omitempty"`
 	DNS   *DNSChecker  `json:"dns,omitempty"`
+	SMTP  *SMTPChecker `json:"smtp,omitempty"`
+}
+
+// SMTPChecker is the SMTP_CHECK specific part (keepalived
+// check/check_smtp.c): the name sent in HELO
+// ("smtpchecker.keepalived.org"). Each deprecated host { } sub-block
+// becomes a Checker of its own.
+type SMTPChecker struct {
+	HeloName string `json:"helo_name"`
 }
 
 // DNSChecker is the DNS_CHECK specific part (keepalived

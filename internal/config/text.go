@@ -408,6 +408,9 @@ func (p *printer) checker(c *Checker) {
 			p.close()
 		}
 	}
+	if sc := c.SMTP; sc != nil {
+		p.line("helo_name", quote(sc.HeloName))
+	}
 	if dc := c.DNS; dc != nil {
 		p.line("type", dc.Type)
 		if dc.Name != "" {
