@@ -79,16 +79,3 @@ func RealServer(routerID string, rs, vs Endpoint, up bool, detail string) Messag
 	}
 	return Message{Subject: fmt.Sprintf("[%s] Realserver %s of virtual server %s - %s", routerID, rs, vs, state), Body: body}
 }
-
-// Quorum is the mail of a virtual server gaining or losing its quorum:
-// "[router_id] Virtualserver VS - UP|DOWN", body "=> Gained quorum
-// Q+H=T <= W <=" (ipwrapper.c do_vs_notifies; threshold T is quorum+hysteresis
-// when gained, quorum-hysteresis when lost, W the live weight).
-func Quorum(routerID string, vs Endpoint, up bool, quorum, hysteresis, weight int) Message {
-	state, what, threshold := "DOWN", "Lost quorum", quorum-hysteresis
-	if up {
-		state, what, threshold = "UP", "Gained quorum", quorum+hysteresis
-	}
-	return Message{Subject: fmt.Sprintf("[%s] Virtualserver %s - %s", routerID, vs, state),
-		Body: fmt.Sprintf("=> %s %d+%d=%d <= %d <=", what, quorum, hysteresis, threshold, weight)}
-}
