@@ -35,6 +35,8 @@ func newProbe(s *Spec, dial DialFunc) probeFunc {
 		return func(ctx context.Context, _ int) Result { return probeUDP(ctx, s) }
 	case DNSCheck:
 		return func(ctx context.Context, _ int) Result { return probeDNS(ctx, s) }
+	case SMTPCheck:
+		return func(ctx context.Context, _ int) Result { return probeSMTP(ctx, s, dial) }
 	}
 	return func(context.Context, int) Result { return fail(s, "", "unknown checker kind") }
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/lvsctl/lvsctl/internal/cmdline"
@@ -26,6 +27,8 @@ const (
 	UDPCheck
 	// DNSCheck is DNS_CHECK: one query over UDP per check (dns.go).
 	DNSCheck
+	// SMTPCheck is SMTP_CHECK: greeting, HELO, QUIT (smtp.go).
+	SMTPCheck
 )
 
 func (k Kind) String() string {
@@ -44,6 +47,8 @@ func (k Kind) String() string {
 		return "UDP_CHECK"
 	case DNSCheck:
 		return "DNS_CHECK"
+	case SMTPCheck:
+		return "SMTP_CHECK"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -92,6 +97,7 @@ type Spec struct {
 	Misc *MiscSpec
 	UDP  *UDPSpec
 	DNS  *DNSSpec
+	SMTP *SMTPSpec
 }
 
 // HTTPSpec is the HTTP_GET/SSL_GET part of a Spec.
@@ -166,6 +172,16 @@ func (s *Spec) Validate() error {
 		}
 		if s.ConnectTimeout <= 0 {
 			return bad("connect_timeout must be positive")
+		}
+	case SMTPCheck:
+		if !s.Addr.IsValid() || s.Addr.Port() == 0 {
+			return bad("no address or port to connect to")
+		}
+		if s.ConnectTimeout <= 0 {
+			return bad("connect_timeout must be positive")
+		}
+		if s.SMTP == nil || s.SMTP.HeloName == "" || strings.ContainsAny(s.SMTP.HeloName, " \t\r\n") {
+			return bad("HELO name must be one word")
 		}
 	case DNSCheck:
 		if !s.Addr.IsValid() || s.Addr.Port() == 0 {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -106,6 +107,9 @@ type Options struct {
 	// static_rules (default: netlink in the calling thread's namespace,
 	// opened once a configuration has some; tests: netroutetest.Kernel).
 	Routes netroute.Kernel
+	// AlertDial opens the connection to the smtp_server (nil: the
+	// host's network; tests dial inside a namespace).
+	AlertDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Watchdog is how often the main loop sends "WATCHDOG=1" (0: never).
 	// The pings come from the loop that also heals drift, so a wedged
 	// kernel call stops them and the service manager restarts lvsctl.
@@ -152,6 +156,8 @@ type Daemon struct {
 	bgp bgpState
 	// static holds the static addresses, routes and rules (static.go).
 	static staticState
+	// alerts mails transitions (alert.go).
+	alerts alertState
 
 	// spawn starts a goroutine that lives until Run's context ends.
 	spawn func(name string, fn func(context.Context) error)
@@ -301,7 +307,11 @@ func Run(ctx context.Context, o Options) (err error) {
 		return fmt.Errorf("bgp: %w", err)
 	}
 	undo = append(undo, dm.stopBGP)
-	o.Logger.Debug("starting: BGP applied")
+	// Alerts start before the checks and VRRP, whose transitions they mail.
+	if err := dm.applyAlerts(d.Alerts); err != nil {
+		return fmt.Errorf("e-mail alerts: %w", err)
+	}
+	o.Logger.Debug("starting: BGP and e-mail alerts applied")
 	if o.Health != nil {
 		// The scheduler takes Set only while it runs.
 		dm.spawn("health checks", o.Health.Run)

@@ -34,6 +34,7 @@ func (dm *Daemon) consumeHealth(ctx context.Context) error {
 			}
 			dm.record(eventlog.Event{Kind: eventlog.KindHealth, Subject: ev.Key.Service.String() + " " + ev.Key.Real.String(),
 				From: ev.Old.String(), To: ev.New.String(), Message: ev.Reason, Time: ev.Time})
+			dm.alertHealth(ev)
 			dir := dm.Director()
 			if dir == nil {
 				continue

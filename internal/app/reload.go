@@ -64,6 +64,9 @@ func (dm *Daemon) validate(d *config.Desired) error {
 	if !dm.o.NoVRRP && len(d.VRRP.Instances) > 0 {
 		errs = append(errs, d.VRRP.Validate())
 	}
+	if d.Alerts.Mail != nil {
+		errs = append(errs, d.Alerts.Mail.Validate())
+	}
 	return errors.Join(errs...)
 }
 
@@ -114,6 +117,9 @@ func (dm *Daemon) apply(ctx context.Context, d *config.Desired) error {
 		return err
 	}
 	if err := dm.applySync(ctx, d.Sync); err != nil {
+		return err
+	}
+	if err := dm.applyAlerts(d.Alerts); err != nil {
 		return err
 	}
 	return dm.applyBGP(ctx, d)

@@ -38,6 +38,7 @@ func (d *decoder) config(nodes []*node) *Config {
 			VRRPGarpMasterDelay:         defaultGarpMasterDelay,
 			VRRPGarpMasterRepeat:        defaultGarpRepeat,
 			VRRPGarpMasterRefreshRepeat: 1,
+			SMTP:                        SMTPDefs{Port: defaultSMTPPort, ConnectTimeout: defaultSMTPTimeout, To: []string{}},
 		},
 		VRRPScripts:    []VRRPScript{},
 		VRRPSyncGroups: []VRRPSyncGroup{},
@@ -104,6 +105,7 @@ func (d *decoder) config(nodes []*node) *Config {
 		d.vridPos = append(d.vridPos, in.vridPos)
 	}
 	d.resolveSync(cfg, instances)
+	d.resolveSMTPAlerts(cfg)
 	return cfg
 }
 
@@ -160,6 +162,15 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 		"lvs_sync_threshold":              {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
 		"lvs_sync_retries":                {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
 		"lvs_timeouts":                    {fn: func(n *node) { d.lvsTimeouts(n, g) }},
+		"notification_email":              {fn: func(n *node) { d.notificationEmail(n, &g.SMTP) }},
+		"notification_email_from":         {fn: func(n *node) { d.mailAddr(n, &g.SMTP.From) }},
+		"smtp_server":                     {fn: func(n *node) { d.smtpServer(n, &g.SMTP) }},
+		"smtp_helo_name":                  {fn: func(n *node) { d.mailAddr(n, &g.SMTP.HeloName) }},
+		"smtp_connect_timeout":            {fn: func(n *node) { d.smtpTimeout(n, &g.SMTP) }},
+		"smtp_alert":                      {fn: func(n *node) { d.flagPtr(n, &g.SMTP.Alert) }},
+		"smtp_alert_vrrp":                 {fn: func(n *node) { d.flagPtr(n, &g.SMTP.AlertVRRP) }},
+		"smtp_alert_checker":              {fn: func(n *node) { d.flagPtr(n, &g.SMTP.AlertChecker) }},
+		"no_email_faults":                 {fn: func(n *node) { d.flag(n, &g.SMTP.NoEmailFaults) }},
 		"script_user": {fn: func(n *node) {
 			if d.shape(n, false, 1, 2) {
 				g.ScriptUserPos = n.args[0].pos()
@@ -231,6 +242,7 @@ func (d *decoder) syncGroup(n *node) VRRPSyncGroup {
 		"notify":          {fn: func(n *node) { d.script(n, &g.Notify) }},
 		"track_script":    {multi: true, fn: func(n *node) { g.TrackScripts = append(g.TrackScripts, d.trackScripts(n)...) }},
 		"track_interface": {multi: true, fn: func(n *node) { g.TrackIfaces = append(g.TrackIfaces, d.trackIfaces(n)...) }},
+		"smtp_alert":      {fn: func(n *node) { d.blockSMTPAlert(n, g.Pos) }},
 	})
 	if !groupSeen {
 		d.diag.errorf(n.pos(), "vrrp_sync_group %s has no group { } block: keepalived would drop the sync group (\"has no virtual router(s)\"); list its instances in group { }", g.Name)
@@ -431,6 +443,7 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"notify_stop":                {fn: func(n *node) { d.script(n, &in.NotifyStop) }},
 		"notify":                     {fn: func(n *node) { d.script(n, &in.Notify) }},
 		"lvs_sync_daemon_interface":  {fn: func(n *node) { d.lvsSyncInterface(n, dr) }},
+		"smtp_alert":                 {fn: func(n *node) { d.blockSMTPAlert(n, dr.in.Pos) }},
 	})
 	for _, list := range [][]VIP{in.VIPs, in.VIPsExcluded} {
 		for i := range list {
@@ -801,6 +814,7 @@ var vsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*vsDraft]{
 		v.haSuspendPos = n.pos()
 	}},
 	"ops":         {fn: func(d *decoder, v *vsDraft, n *node) { d.flag(n, &v.vs.OPS) }},
+	"smtp_alert":  {fn: func(d *decoder, v *vsDraft, n *node) { d.blockSMTPAlert(n, v.vs.Pos) }},
 	"virtualhost": {fn: func(d *decoder, v *vsDraft, n *node) { d.str(n, &v.vs.VirtualHost) }},
 	"real_server": {multi: true, fn: func(d *decoder, v *vsDraft, n *node) { v.rsNodes = append(v.rsNodes, n) }},
 	// An lvsctl extension (docs/bgp.md): lvsctlExtensions lists it.
@@ -1080,6 +1094,7 @@ var rsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*rsDraft]{
 	"inhibit_on_failure": {fn: func(d *decoder, r *rsDraft, n *node) { d.flag(n, &r.rs.InhibitOnFailure) }},
 	"notify_up":          {fn: func(d *decoder, r *rsDraft, n *node) { d.script(n, &r.rs.NotifyUp) }},
 	"notify_down":        {fn: func(d *decoder, r *rsDraft, n *node) { d.script(n, &r.rs.NotifyDown) }},
+	"smtp_alert":         {fn: func(d *decoder, r *rsDraft, n *node) { d.blockSMTPAlert(n, r.rs.Pos) }},
 	"uthreshold": {fn: func(d *decoder, r *rsDraft, n *node) {
 		var v int
 		d.intKw(n, 0, 1<<32-1, &v)
@@ -1109,6 +1124,7 @@ var rsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*rsDraft]{
 	"PING_CHECK": {multi: true, fn: addCheckNode},
 	"UDP_CHECK":  {multi: true, fn: addCheckNode},
 	"DNS_CHECK":  {multi: true, fn: addCheckNode},
+	"SMTP_CHECK": {multi: true, fn: addCheckNode},
 }, func(r *rsDraft) *checkDefaults { return &r.def })
 
 func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults, weight int) (RealServer, bool) {
@@ -1149,7 +1165,7 @@ func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults, w
 	rs.Checkers = make([]Checker, 0, len(dr.checkNodes))
 	for _, cn := range dr.checkNodes {
 		if c, ok := d.checker(cn, rs, def, vh, rs.Alpha); ok {
-			rs.Checkers = append(rs.Checkers, c)
+			rs.Checkers = append(rs.Checkers, d.smtpHosts(cn, c, rs)...)
 		}
 	}
 	return *rs, true
@@ -1220,6 +1236,11 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 			d.intPtr(n, 0, 1<<20, &own.retry)
 			d.diag.warnf(n.pos(), "nb_get_retry is deprecated (in keepalived too): write retry; accepted with the same meaning")
 		}}
+	case CheckSMTP:
+		c.SMTP = &SMTPChecker{HeloName: defaultSMTPCheckHelo}
+		spec["helo_name"] = kw{fn: func(n *node) { d.mailAddr(n, &c.SMTP.HeloName) }}
+		// The deprecated host sub-blocks: smtpHosts reads them.
+		spec["host"] = kw{multi: true, fn: func(n *node) { d.shape(n, true, 0, 0) }}
 	case CheckDNS:
 		// keepalived: retry 3, delay_before_retry = delay_loop
 		// (dns_check_handler; check_data.c fills them in).

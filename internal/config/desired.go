@@ -35,6 +35,10 @@ type Desired struct {
 	// Static is static_ipaddress, static_routes and static_rules: added at
 	// start, diffed on reload, removed at stop (internal/app).
 	Static netroute.Set
+	// Alerts is what is mailed, and where (alerts.go). It stays out of
+	// the JSON form, whose hash compares directors: its defaults are this
+	// host's name.
+	Alerts Alerts `json:"-"`
 }
 
 // HASuspend is one ha_suspend virtual server: its address and the
@@ -50,9 +54,11 @@ func (c *Config) Desired() (*Desired, error) {
 	if err != nil {
 		return nil, err
 	}
+	host, user := hostUser()
 	return &Desired{Director: c.Director(), Checks: checks, VRRP: c.VRRP(), Sync: c.Sync(),
 		Timeouts: c.Global.LVSTimeouts, HASuspend: haSuspend(c, checks),
-		BGP: c.BGPConfig(), BGPAnnounce: c.BGPAnnounced(), Static: c.StaticSet()}, nil
+		BGP: c.BGPConfig(), BGPAnnounce: c.BGPAnnounced(), Static: c.StaticSet(),
+		Alerts: c.Alerts(host, user)}, nil
 }
 
 // haSuspend groups the checked real servers of every ha_suspend virtual

@@ -132,8 +132,8 @@ func TestErrors(t *testing.T) {
 			[]string{`8:24: digest: "xyz" is not an MD5 sum (32 hex digits)`}},
 		{"misc without path", vsHead + "    real_server 192.0.2.2 80 {\n        MISC_CHECK {\n        }\n    }\n}\n",
 			[]string{`5:9: MISC_CHECK has no misc_path`}},
-		{"unsupported checker", vsHead + "    real_server 192.0.2.2 80 {\n        SMTP_CHECK {\n        }\n    }\n}\n",
-			[]string{`5:9: SMTP_CHECK is a keepalived feature lvsctl does not support: lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, PING_CHECK, UDP_CHECK and DNS_CHECK`}},
+		{"unsupported checker", vsHead + "    real_server 192.0.2.2 80 {\n        FILE_CHECK {\n        }\n    }\n}\n",
+			[]string{`5:9: FILE_CHECK is a keepalived feature lvsctl does not support: lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, PING_CHECK, UDP_CHECK, DNS_CHECK and SMTP_CHECK`}},
 		{"quorum unreachable", vsHead + "    quorum 5\n    real_server 192.0.2.2 80 {\n    }\n}\n",
 			[]string{`4:5: virtual_server 192.0.2.1:80: quorum 5 exceeds the total weight 1 of its real servers: keepalived would silently lower it to 1`}},
 		{"hysteresis >= quorum", vsHead + "    quorum 2\n    hysteresis 2\n    real_server 192.0.2.2 80 {\n        weight 5\n    }\n}\n",
@@ -175,9 +175,10 @@ func TestWarnings(t *testing.T) {
 		src  string
 		want string
 	}{
-		{"smtp ignored", "global_defs {\n  smtp_server 127.0.0.1\n}\n", `2:3: warning: accepted, ignored: smtp_server (lvsctl sends no e-mail alerts; delete the line)`},
+		{"smtp_server alone", "global_defs {\n  smtp_server 127.0.0.1\n}\n", `2:3: warning: smtp_server without notification_email: no e-mail alert is sent (as in keepalived)`},
 		{"snmp ignored", "global_defs {\n  enable_snmp_vrrp\n}\n", `2:3: warning: accepted, ignored: enable_snmp_vrrp`},
-		{"notification_email block", "global_defs {\n  notification_email {\n    a@b\n  }\n}\n", `2:3: warning: accepted, ignored: notification_email`},
+		{"notification_email alone", "global_defs {\n  notification_email {\n    a@b\n  }\n}\n", `2:3: warning: notification_email without smtp_server: no e-mail alert is sent`},
+		{"no_checker_emails", "global_defs {\n  no_checker_emails\n}\n", `2:3: warning: accepted, ignored: no_checker_emails (lvsctl mails a real server's transitions`},
 		{"nb_get_retry in TCP_CHECK", vsHead + "    real_server 192.0.2.2 80 {\n        TCP_CHECK {\n            nb_get_retry 3\n        }\n    }\n}\n",
 			`6:13: warning: accepted, ignored: nb_get_retry (keepalived 2.2.7 knows nb_get_retry only in HTTP_GET/SSL_GET and ignores it here`},
 		{"vs without real servers", vsHead + "}\n", `1:1: warning: virtual_server 192.0.2.1:80 has no real servers`},

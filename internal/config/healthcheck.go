@@ -69,6 +69,12 @@ func HealthSpec(vs *VirtualServer, rs *RealServer, ck *Checker) (healthcheck.Spe
 	switch ck.Type {
 	case CheckTCP:
 		s.Kind = healthcheck.TCPCheck
+	case CheckSMTP:
+		s.Kind = healthcheck.SMTPCheck
+		if ck.SMTP == nil {
+			return s, fmt.Errorf("SMTP_CHECK without settings")
+		}
+		s.SMTP = &healthcheck.SMTPSpec{HeloName: ck.SMTP.HeloName}
 	case CheckDNS:
 		s.Kind = healthcheck.DNSCheck
 		if ck.DNS == nil {

@@ -20,6 +20,9 @@ type decoder struct {
 	vridPos []Position
 	// rulePrio numbers the rules without a preference (routes.go).
 	rulePrio *rulePriorities
+	// smtpAlert is each block's own smtp_alert, by the block's position
+	// (alerts.go resolves the defaults once global_defs is known).
+	smtpAlert map[Position]bool
 }
 
 // kw describes one keyword of a block.

@@ -71,7 +71,6 @@ type Keyword struct {
 
 // Reasons shared by many entries.
 const (
-	whySMTP       = "lvsctl sends no e-mail alerts; delete the line"
 	whySNMP       = "lvsctl has no SNMP agent, it serves metrics instead; delete the line"
 	whyDBus       = "lvsctl has no D-Bus interface, it serves a status socket instead; delete the line"
 	whyProcess    = "tuning of keepalived's own processes, which lvsctl does not have; delete the line"
@@ -87,7 +86,7 @@ const (
 	whyNotifyMore = "lvsctl runs notify scripts on state changes only"
 	whyGarpTuning = "lvsctl sends gratuitous ARPs as garp_master_* says and has no per-interface garp tuning"
 	whyAdvert     = "lvsctl implements RFC advert handling only (no advert tuning knobs)"
-	whyChecker    = "lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, PING_CHECK, UDP_CHECK and DNS_CHECK"
+	whyChecker    = "lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, PING_CHECK, UDP_CHECK, DNS_CHECK and SMTP_CHECK"
 	whyRegex      = "lvsctl's HTTP checks match status codes and MD5 digests, not regular expressions"
 	whySSLBlock   = "SSL_GET client certificates (the SSL block) are not supported"
 	whyPE         = "the director cannot program an IPVS persistence engine yet"
@@ -147,9 +146,10 @@ func KeepalivedKeywords() []Keyword {
 		"vrrp_garp_master_repeat", "vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat",
 		"vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_garp_interval", "vrrp_gna_interval",
 		"vrrp_version", "vrrp_skip_check_adv_addr", "vrrp_strict", "script_user", "enable_script_security")
-	add(g, srcGlobal, Ignored, whySMTP, "notification_email_from", "smtp_server", "smtp_helo_name",
+	impl(g, srcGlobal, "notification_email_from", "smtp_server", "smtp_helo_name",
 		"smtp_connect_timeout", "notification_email", "smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker",
-		"no_email_faults", "no_checker_emails")
+		"no_email_faults")
+	add(g, srcGlobal, Ignored, "lvsctl mails a real server's transitions, not each checker's, as no_checker_emails does; delete the line", "no_checker_emails")
 	add(g, srcGlobal, Unsupported, "startup and shutdown scripts are not supported: run them from the service manager (ExecStartPre/ExecStopPost)",
 		"startup_script", "startup_script_timeout", "shutdown_script", "shutdown_script_timeout")
 	add(g, srcGlobal, Ignored, whyLog, "checker_log_all_failures", "log_unknown_vrids")
@@ -181,7 +181,7 @@ func KeepalivedKeywords() []Keyword {
 		"include_check", "config_save_dir", "tmp_config_directory", "data_use_instance")
 	// Not keywords of 2.2.7 (older keepalived; 2.2.7 ignores the line).
 	add(g, "", Ignored, "not a keepalived 2.2.7 keyword (older keepalived): use lvsctl's log level instead; delete the line", "debug", "log_detail")
-	add(g, "", Ignored, whySMTP, "email_faults")
+	add(g, "", Ignored, "not a keepalived 2.2.7 keyword (older keepalived): FAULT transitions are mailed unless no_email_faults; delete the line", "email_faults")
 	impl(g, "", "lvs_id") // old name of router_id, which only names the host in notifications
 
 	// vrrp_sync_group.
@@ -189,7 +189,7 @@ func KeepalivedKeywords() []Keyword {
 	impl(sg, srcVRRP, "group", "track_interface", "track_script", "notify_backup", "notify_master",
 		"notify_fault", "notify_stop", "notify")
 	add(sg, srcVRRP, Unsupported, whyTrackOther, "track_file", "track_process", "track_bfd")
-	add(sg, srcVRRP, Ignored, whySMTP, "smtp_alert")
+	impl(sg, srcVRRP, "smtp_alert")
 	add(sg, srcVRRP, Ignored, "deprecated in keepalived; lvsctl applies each instance's own tracking; delete the line", "global_tracking")
 	add(sg, srcVRRP, Unsupported, "sync group tracking weights are not supported", "sync_group_tracking_weight")
 	add(sg, srcVRRP, Unsupported, whyNotifyMore, "notify_priority_changes")
@@ -233,7 +233,7 @@ func KeepalivedKeywords() []Keyword {
 	add(vi, srcVRRP, Unsupported, "per-instance settings of global vrrp_skip_check_adv_addr/vrrp_strict are not supported: set them in global_defs", "skip_check_adv_addr", "strict_mode")
 	add(vi, srcVRRP, Ignored, "use lvsctl's log level instead; delete the line", "debug")
 	add(vi, srcVRRP, Unsupported, whyNotifyMore, "notify_deleted", "notify_master_rx_lower_pri", "notify_priority_changes")
-	add(vi, srcVRRP, Ignored, whySMTP, "smtp_alert")
+	impl(vi, srcVRRP, "smtp_alert")
 	add(vi, srcVRRP, Implemented, "", "lvs_sync_daemon_interface")
 	add(vi, srcVRRP, Unsupported, whyAdvert, "down_timer_adverts", "lower_prio_no_advert", "higher_prio_send_advert")
 	add(vi, srcVRRP, Ignored, "socket buffer size of keepalived's processes; lvsctl sizes its own; delete the line", "kernel_rx_buf_size")
@@ -253,7 +253,7 @@ func KeepalivedKeywords() []Keyword {
 		"sorry_server_lvs_method", "real_server")
 	add(vs, srcCheck, Ignored, "the kernel hashes every service; delete the line", "hashed")
 	add(vs, srcCheck, Unsupported, whyPE, "persistence_engine")
-	add(vs, srcCheck, Ignored, whySMTP, "smtp_alert")
+	impl(vs, srcCheck, "smtp_alert")
 	add(vs, srcCheck, Ignored, whySNMP, "snmp_name")
 	add(vs, "", Ignored, "obsolete: keepalived 2.2.7 ignores it (the kernel takes the mask from the routes); delete the line", "nat_mask")
 
@@ -261,22 +261,21 @@ func KeepalivedKeywords() []Keyword {
 	rs := "real_server"
 	impl(rs, srcCheck, "weight", "lvs_method", "uthreshold", "lthreshold", "inhibit_on_failure", "notify_up",
 		"notify_down", "alpha", "retry", "delay_before_retry", "warmup", "connect_timeout", "delay_loop",
-		"virtualhost", "HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK")
-	add(rs, srcCheck, Ignored, whySMTP, "smtp_alert")
+		"virtualhost", "HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK", "SMTP_CHECK")
+	impl(rs, srcCheck, "smtp_alert")
 	add(rs, srcCheck, Ignored, whySNMP, "snmp_name")
-	add(rs, "keepalived/check/check_smtp.c", Unsupported, whyChecker, "SMTP_CHECK")
 	add(rs, "keepalived/check/check_file.c", Unsupported, whyChecker, "FILE_CHECK")
 	add(rs, "keepalived/check/check_bfd.c", Unsupported, whyChecker+"; "+whyBFD, "BFD_CHECK")
 	add(rs, "", Misread, "keepalived 2.2.7 knows lb_kind only in virtual_server and ignores this line, so the real server keeps the virtual server's method: write lvs_method, or move lb_kind to the virtual_server", "lb_kind")
 	add(rs, "", Ignored, "obsolete: keepalived 2.2.7 ignores it; delete the line", "nat_mask")
 
 	// Checkers: install_checker_common_keywords (check_api.c).
-	for _, c := range []string{"HTTP_GET", "SSL_GET", "TCP_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK"} {
+	for _, c := range []string{"HTTP_GET", "SSL_GET", "TCP_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK", "SMTP_CHECK", "host"} {
 		impl(c, srcAPI, "connect_ip", "connect_port", "bindto", "bind_port", "connect_timeout")
 		add(c, srcAPI, Unsupported, "binding checks to an interface is not supported: use bindto with an address", "bind_if")
 		add(c, srcAPI, Unsupported, "marking check packets is not supported", "fwmark")
 	}
-	for _, c := range []string{"HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK"} {
+	for _, c := range []string{"HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK", "SMTP_CHECK"} {
 		impl(c, srcAPI, "retry", "delay_before_retry", "warmup", "delay_loop", "alpha")
 		add(c, srcAPI, Ignored, whyLog, "log_all_failures")
 	}
@@ -288,6 +287,12 @@ func KeepalivedKeywords() []Keyword {
 	add("url", srcHTTP, Unsupported, whyRegex, "regex", "regex_no_match", "regex_options", "regex_min_offset",
 		"regex_max_offset", "regex_stack")
 	impl("DNS_CHECK", "keepalived/check/check_dns.c", "type", "name")
+	impl("SMTP_CHECK", "keepalived/check/check_smtp.c", "helo_name", "host")
+	// A host block (deprecated in keepalived) takes the common keywords
+	// too, but its timing keywords change the whole SMTP_CHECK there:
+	// lvsctl asks for them in SMTP_CHECK itself.
+	add("host", "keepalived/check/check_smtp.c", Unsupported, "write it in the SMTP_CHECK block: in keepalived it applies to the whole checker anyway",
+		"retry", "delay_before_retry", "warmup", "delay_loop", "alpha", "log_all_failures")
 	impl("UDP_CHECK", "keepalived/check/check_udp.c", "payload", "require_reply", "min_reply_length", "max_reply_length")
 	impl("MISC_CHECK", srcMisc, "misc_path", "misc_timeout", "misc_dynamic", "user")
 	add("MISC_CHECK", "", Ignored, "keepalived 2.2.7's MISC_CHECK has no connection keywords and ignores the line; delete it",

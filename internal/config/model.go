@@ -77,6 +77,37 @@ type GlobalDefs struct {
 	LVSSyncSysctls []LVSSyncSysctl `json:"lvs_sync_sysctls,omitempty"`
 	// LVSTimeouts is lvs_timeouts; nil when absent (lvssync.go).
 	LVSTimeouts *LVSTimeouts `json:"lvs_timeouts,omitempty"`
+	// SMTP holds the e-mail alert keywords (alerts.go).
+	SMTP SMTPDefs `json:"smtp"`
+}
+
+// SMTPDefs are global_defs' e-mail alert keywords (keepalived 2.2.7
+// core/global_parser.c). The per-block smtp_alert switches are resolved
+// into each instance, group, virtual and real server's SMTPAlert.
+type SMTPDefs struct {
+	// Pos is where smtp_server is (invalid: not given).
+	Pos Position `json:"pos"`
+	// Server is smtp_server's host, an IP address or a name ("": none,
+	// no alert is mailed); Port its port (25).
+	Server string `json:"smtp_server"`
+	Port   uint16 `json:"smtp_port"`
+	// HeloName is smtp_helo_name ("": the host name, filled when the
+	// alerts are built).
+	HeloName string `json:"smtp_helo_name"`
+	// From is notification_email_from ("": user@hostname, likewise).
+	From string `json:"notification_email_from"`
+	// To are the notification_email addresses; ToPos where the block is.
+	To    []string `json:"notification_email"`
+	ToPos Position `json:"notification_email_pos"`
+	// ConnectTimeout is smtp_connect_timeout (30s).
+	ConnectTimeout time.Duration `json:"smtp_connect_timeout"`
+	// Alert, AlertVRRP and AlertChecker are smtp_alert, smtp_alert_vrrp
+	// and smtp_alert_checker (nil: not given).
+	Alert        *bool `json:"smtp_alert,omitempty"`
+	AlertVRRP    *bool `json:"smtp_alert_vrrp,omitempty"`
+	AlertChecker *bool `json:"smtp_alert_checker,omitempty"`
+	// NoEmailFaults sends no mail for FAULT transitions (no_email_faults).
+	NoEmailFaults bool `json:"no_email_faults"`
 }
 
 // LVSTimeouts are the kernel's IPVS connection timeouts to set (ipvsadm
@@ -171,6 +202,9 @@ type VRRPSyncGroup struct {
 	Notify       Script        `json:"notify"`
 	TrackScripts []TrackScript `json:"track_script"`
 	TrackIfaces  []TrackIface  `json:"track_interface"`
+	// SMTPAlert mails the group's transitions: its smtp_alert, else
+	// smtp_alert_vrrp, else smtp_alert, else off (vrrp/vrrp.c).
+	SMTPAlert bool `json:"smtp_alert"`
 }
 
 // NameRef is a reference to a named object (instance, script) with the
@@ -246,6 +280,9 @@ type VRRPInstance struct {
 	// SyncGroup is the name of the vrrp_sync_group this instance belongs to
 	// ("" if none); filled by the loader.
 	SyncGroup string `json:"sync_group"`
+	// SMTPAlert mails the instance's transitions: its smtp_alert, else
+	// smtp_alert_vrrp, else smtp_alert, else off (vrrp/vrrp.c).
+	SMTPAlert bool `json:"smtp_alert"`
 }
 
 // Authentication is the authentication block (VRRPv2 only). lvsctl only
@@ -367,7 +404,10 @@ type VirtualServer struct {
 	// BGPAnnounce is where bgp_announce (an lvsctl extension) is set;
 	// invalid when it is not: the VIP is announced over BGP while the
 	// service has quorum.
-	BGPAnnounce Position     `json:"bgp_announce,omitzero"`
+	BGPAnnounce Position `json:"bgp_announce,omitzero"`
+	// SMTPAlert is the virtual server's smtp_alert, else
+	// smtp_alert_checker, else smtp_alert, else off (check/check_data.c).
+	SMTPAlert   bool         `json:"smtp_alert"`
 	RealServers []RealServer `json:"real_servers"`
 }
 
@@ -401,9 +441,13 @@ type RealServer struct {
 	NotifyUp   Script `json:"notify_up"`
 	NotifyDown Script `json:"notify_down"`
 	// UThreshold / LThreshold are IPVS connection thresholds (0: none).
-	UThreshold uint32    `json:"uthreshold"`
-	LThreshold uint32    `json:"lthreshold"`
-	Checkers   []Checker `json:"checkers"`
+	UThreshold uint32 `json:"uthreshold"`
+	LThreshold uint32 `json:"lthreshold"`
+	// SMTPAlert mails the real server's transitions: its smtp_alert, else
+	// smtp_alert_checker, else smtp_alert, else ON: keepalived's default
+	// here differs from the others' (check/check_data.c).
+	SMTPAlert bool      `json:"smtp_alert"`
+	Checkers  []Checker `json:"checkers"`
 }
 
 // CheckerType is the kind of a health checker.
@@ -418,6 +462,7 @@ const (
 	CheckPing CheckerType = "PING_CHECK"
 	CheckUDP  CheckerType = "UDP_CHECK"
 	CheckDNS  CheckerType = "DNS_CHECK"
+	CheckSMTP CheckerType = "SMTP_CHECK"
 )
 
 // Checker is one health check of a real server. The common fields hold
@@ -456,6 +501,15 @@ type Checker struct {
 	Misc  *MiscChecker `json:"misc,omitempty"`
 	UDP   *UDPChecker  `json:"udp,omitempty"`
 	DNS   *DNSChecker  `json:"dns,omitempty"`
+	SMTP  *SMTPChecker `json:"smtp,omitempty"`
+}
+
+// SMTPChecker is the SMTP_CHECK specific part (keepalived
+// check/check_smtp.c): the name sent in HELO
+// ("smtpchecker.keepalived.org"). Each deprecated host { } sub-block
+// becomes a Checker of its own.
+type SMTPChecker struct {
+	HeloName string `json:"helo_name"`
 }
 
 // DNSChecker is the DNS_CHECK specific part (keepalived

@@ -191,6 +191,7 @@ func stripPos(t *testing.T, cfg *Config) any {
 			delete(x, "pos")
 			delete(x, "script_user_pos")
 			delete(x, "script_security_pos")
+			delete(x, "notification_email_pos")
 			for _, c := range x {
 				walk(c)
 			}

@@ -135,7 +135,33 @@ func (p *printer) global(g *GlobalDefs) {
 	if t := g.LVSTimeouts; t != nil {
 		p.line("lvs_timeouts", "tcp", secs(t.TCP), "tcpfin", secs(t.TCPFin), "udp", secs(t.UDP))
 	}
+	p.smtp(&g.SMTP)
 	p.close()
+}
+
+func (p *printer) smtp(s *SMTPDefs) {
+	if len(s.To) > 0 {
+		p.open("notification_email")
+		for _, a := range s.To {
+			p.line(a)
+		}
+		p.close()
+	}
+	p.opt("notification_email_from", s.From)
+	if s.Server != "" {
+		p.line("smtp_server", s.Server, strconv.Itoa(int(s.Port)))
+	}
+	p.opt("smtp_helo_name", s.HeloName)
+	p.line("smtp_connect_timeout", secs(s.ConnectTimeout))
+	for _, f := range []struct {
+		name string
+		v    *bool
+	}{{"smtp_alert", s.Alert}, {"smtp_alert_vrrp", s.AlertVRRP}, {"smtp_alert_checker", s.AlertChecker}} {
+		if f.v != nil {
+			p.line(f.name, onOff(*f.v))
+		}
+	}
+	p.flag("no_email_faults", s.NoEmailFaults)
 }
 
 func quoteOpt(s string) string {
@@ -211,6 +237,7 @@ func (p *printer) syncGroup(g *VRRPSyncGroup) {
 	p.script("notify", g.Notify)
 	p.trackScripts(g.TrackScripts)
 	p.trackIfaces(g.TrackIfaces)
+	p.line("smtp_alert", onOff(g.SMTPAlert))
 	p.close()
 }
 
@@ -279,6 +306,7 @@ func (p *printer) instance(in *VRRPInstance) {
 	p.script("notify_fault", in.NotifyFault)
 	p.script("notify_stop", in.NotifyStop)
 	p.script("notify", in.Notify)
+	p.line("smtp_alert", onOff(in.SMTPAlert))
 	if in.SyncGroup != "" {
 		p.line("! member of vrrp_sync_group", quote(in.SyncGroup))
 	}
@@ -325,6 +353,7 @@ func (p *printer) virtualServer(vs *VirtualServer) {
 	p.flag("ha_suspend", vs.HASuspend)
 	p.opt("virtualhost", vs.VirtualHost)
 	p.flag("bgp_announce", vs.BGPAnnounce.IsValid())
+	p.line("smtp_alert", onOff(vs.SMTPAlert))
 	for i := range vs.RealServers {
 		p.realServer(&vs.RealServers[i])
 	}
@@ -339,6 +368,7 @@ func (p *printer) realServer(rs *RealServer) {
 	p.flag("alpha", rs.Alpha)
 	p.script("notify_up", rs.NotifyUp)
 	p.script("notify_down", rs.NotifyDown)
+	p.line("smtp_alert", onOff(rs.SMTPAlert))
 	if rs.UThreshold != 0 {
 		p.line("uthreshold", strconv.FormatUint(uint64(rs.UThreshold), 10))
 	}
@@ -382,6 +412,9 @@ func (p *printer) checker(c *Checker) {
 			p.opt("virtualhost", u.VirtualHost)
 			p.close()
 		}
+	}
+	if sc := c.SMTP; sc != nil {
+		p.line("helo_name", quote(sc.HeloName))
 	}
 	if dc := c.DNS; dc != nil {
 		p.line("type", dc.Type)

@@ -1,0 +1,193 @@
+package alert_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/internal/alert"
+	"github.com/lvsctl/lvsctl/internal/alert/alerttest"
+	"github.com/lvsctl/lvsctl/internal/clock/clocktest"
+)
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	return ln
+}
+
+func cfg(server string) alert.Config {
+	return alert.Config{Server: server, HeloName: "lb1.example", From: "root@lb1.example",
+		To: []string{"ops@example.com", "noc@example.com"}, Timeout: 2 * time.Second}
+}
+
+func run(t *testing.T, s *alert.Sender) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// TestSenderDelivers: one mail per message, to every recipient, with
+// keepalived's headers; the date comes from the injected clock.
+func TestSenderDelivers(t *testing.T) {
+	srv := alerttest.Serve(listen(t))
+	t.Cleanup(func() { _ = srv.Close() })
+	clk := clocktest.New(time.Date(2026, 3, 1, 9, 44, 8, 0, time.UTC))
+	s, err := alert.New(cfg(srv.Addr()), alert.Options{Clock: clk})
+	require.NoError(t, err)
+	run(t, s)
+	m, ok := alert.VRRPInstance("lb1", "VI_1", alert.Master)
+	require.True(t, ok)
+	require.True(t, s.Enqueue(m))
+	got := srv.Wait(1, 5*time.Second)
+	require.Len(t, got, 1)
+	t.Logf("received:\n%s", got[0].Data)
+	assert.Equal(t, "lb1.example", got[0].Helo)
+	assert.Equal(t, "root@lb1.example", got[0].From)
+	assert.Equal(t, []string{"ops@example.com", "noc@example.com"}, got[0].To)
+	assert.Equal(t, "[lb1] VRRP Instance VI_1 - Entering MASTER state", got[0].Header("Subject"))
+	assert.Equal(t, "Sun, 01 Mar 2026 09:44:08 +0000", got[0].Header("Date"))
+	assert.Equal(t, "ops@example.com, noc@example.com", got[0].Header("To"))
+	assert.Equal(t, "=> VRRP Instance is now owning VRRP VIPs <=\r\n", got[0].Body())
+	require.Eventually(t, func() bool { return s.Counters() == alert.Counters{Sent: 1} }, 5*time.Second, 10*time.Millisecond)
+}
+
+// TestSenderFailures: a refused recipient, a server that never answers
+// (timeout) and one that closes at once are failures, counted and logged;
+// the sender goes on with the next mail.
+func TestSenderFailures(t *testing.T) {
+	rejecting := alerttest.Serve(listen(t))
+	rejecting.SetReject("550 5.1.1 no such user")
+	t.Cleanup(func() { _ = rejecting.Close() })
+
+	silent := listen(t) // accepts (the kernel does) and never says 220
+	t.Cleanup(func() { _ = silent.Close() })
+
+	closing := listen(t)
+	t.Cleanup(func() { _ = closing.Close() })
+	go func() {
+		for {
+			c, err := closing.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+
+	for name, tc := range map[string]struct {
+		addr string
+		want string
+	}{
+		"5xx":    {rejecting.Addr(), "550"},
+		"silent": {silent.Addr().String(), "timeout"},
+		"closes": {closing.Addr().String(), "greeting"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logs syncBuf
+			c := cfg(tc.addr)
+			c.Timeout = 300 * time.Millisecond
+			s, err := alert.New(c, alert.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			require.NoError(t, err)
+			run(t, s)
+			start := time.Now()
+			require.True(t, s.Enqueue(alert.Message{Subject: "x", Body: "y"}))
+			require.Eventually(t, func() bool { return s.Counters().Failed == 1 }, 5*time.Second, 10*time.Millisecond)
+			assert.Less(t, time.Since(start), 3*time.Second, "bounded by the timeout")
+			assert.Equal(t, uint64(0), s.Counters().Sent)
+			assert.Contains(t, logs.String(), "e-mail alert not sent")
+			assert.Contains(t, logs.String(), tc.want)
+			t.Log(strings.TrimSpace(logs.String()))
+		})
+	}
+}
+
+// TestEnqueueNeverBlocks: with the sender stuck on a silent server, a
+// full queue drops (and counts) instead of blocking the caller.
+func TestEnqueueNeverBlocks(t *testing.T) {
+	silent := listen(t)
+	t.Cleanup(func() { _ = silent.Close() })
+	c := cfg(silent.Addr().String())
+	c.Timeout = time.Hour
+	s, err := alert.New(c, alert.Options{Queue: 2})
+	require.NoError(t, err)
+	// Not running: nothing leaves the queue.
+	start := time.Now()
+	for i := 0; i < 5; i++ {
+		s.Enqueue(alert.Message{Subject: "x"})
+	}
+	assert.Less(t, time.Since(start), time.Second)
+	assert.Equal(t, alert.Counters{Dropped: 3}, s.Counters())
+	// Stopping with mails queued counts them as dropped too.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.NoError(t, s.Run(ctx))
+	assert.Equal(t, uint64(5), s.Counters().Dropped+s.Counters().Failed)
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := cfg("127.0.0.1:25")
+	require.NoError(t, good.Validate())
+	for name, mut := range map[string]func(*alert.Config){
+		"no port":      func(c *alert.Config) { c.Server = "127.0.0.1" },
+		"no recipient": func(c *alert.Config) { c.To = nil },
+		"no timeout":   func(c *alert.Config) { c.Timeout = 0 },
+		"crlf":         func(c *alert.Config) { c.To = []string{"a@b\r\nRCPT TO:<x@y>"} },
+		"no helo":      func(c *alert.Config) { c.HeloName = "" },
+	} {
+		c := cfg("127.0.0.1:25")
+		mut(&c)
+		assert.ErrorIs(t, c.Validate(), alert.ErrInvalidConfig, name)
+	}
+}
+
+// TestFormats pins keepalived's subjects and bodies (core/smtp.c,
+// vrrp/vrrp_notify.c, check/ipwrapper.c).
+func TestFormats(t *testing.T) {
+	rs := alert.Endpoint{Addr: netip.MustParseAddr("10.16.8.8"), Port: 80, Proto: "tcp"}
+	vs := alert.Endpoint{Addr: netip.MustParseAddr("10.16.8.100"), Port: 80, Proto: "tcp"}
+	m := alert.RealServer("lb1", rs, vs, false, "")
+	assert.Equal(t, "[lb1] Realserver [10.16.8.8]:tcp:80 of virtual server [10.16.8.100]:tcp:80 - DOWN", m.Subject)
+	assert.Equal(t, "=> CHECK failed on service <=", m.Body)
+	m = alert.RealServer("lb1", rs, alert.Endpoint{FWMark: 5}, true, "TCP_CHECK 10.16.8.8:80 passed")
+	assert.Equal(t, "[lb1] Realserver [10.16.8.8]:tcp:80 of virtual server FWM 5 - UP", m.Subject)
+	assert.Equal(t, "=> TCP_CHECK 10.16.8.8:80 passed <=", m.Body)
+	m, ok := alert.VRRPGroup("lb1", "G1", alert.Fault)
+	require.True(t, ok)
+	assert.Equal(t, "[lb1] VRRP Group G1 - Entering FAULT state", m.Subject)
+	assert.Equal(t, "=> All VRRP group instances are now in FAULT state <=", m.Body)
+	_, ok = alert.VRRPInstance("lb1", "VI_1", "INIT")
+	assert.False(t, ok)
+	// A subject cannot smuggle a header in.
+	r := alert.Render(cfg("h:25"), alert.Message{Subject: "a\r\nBcc: x@y", Body: "b"}, time.Unix(0, 0).UTC())
+	assert.NotContains(t, string(r), "\r\nBcc:")
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
