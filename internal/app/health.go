@@ -32,8 +32,12 @@ func (dm *Daemon) consumeHealth(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
+			msg := ev.Reason
+			if ev.FirstDown {
+				msg = "first check failed (notify_down runs): " + msg
+			}
 			dm.record(eventlog.Event{Kind: eventlog.KindHealth, Subject: ev.Key.Service.String() + " " + ev.Key.Real.String(),
-				From: ev.Old.String(), To: ev.New.String(), Message: ev.Reason, Time: ev.Time})
+				From: ev.Old.String(), To: ev.New.String(), Message: msg, Time: ev.Time})
 			dm.alertHealth(ev)
 			dir := dm.Director()
 			if dir == nil {
