@@ -25,6 +25,7 @@ type options struct {
 	onChange  func(InstanceStatus)
 	start     func(*exec.Cmd) error
 	vipResync time.Duration
+	procs     ProcLister
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -59,6 +60,10 @@ func WithTransitionHook(fn func(InstanceStatus)) Option {
 
 // withStarter replaces how scripts are started (tests).
 func withStarter(s func(*exec.Cmd) error) Option { return func(o *options) { o.start = s } }
+
+// WithProcLister replaces the /proc reader of vrrp_track_process
+// (default ListProcs).
+func WithProcLister(l ProcLister) Option { return func(o *options) { o.procs = l } }
 
 // WithVIPResync sets how often the node checks that the interfaces carry
 // exactly the virtual addresses its instances hold (default
