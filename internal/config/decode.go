@@ -43,6 +43,8 @@ func (d *decoder) config(nodes []*node) *Config {
 		VRRPSyncGroups: []VRRPSyncGroup{},
 		VRRPInstances:  []VRRPInstance{},
 		VirtualServers: []VirtualServer{},
+		TrackFiles:     []TrackFile{},
+		TrackProcesses: []TrackProcess{},
 	}
 	root := &node{children: nodes, block: true}
 	var instances []*instanceDraft
@@ -74,7 +76,14 @@ func (d *decoder) config(nodes []*node) *Config {
 				instances = append(instances, d.instance(n))
 			}
 		}},
-		"virtual_server": {multi: true, fn: func(n *node) { vsNodes = append(vsNodes, n) }},
+		"virtual_server":  {multi: true, fn: func(n *node) { vsNodes = append(vsNodes, n) }},
+		"track_file":      {multi: true, fn: func(n *node) { d.addTrackFile(cfg, n) }},
+		"vrrp_track_file": {multi: true, fn: func(n *node) { d.addTrackFile(cfg, n) }},
+		"vrrp_track_process": {multi: true, fn: func(n *node) {
+			if d.shape(n, true, 1, 1) {
+				cfg.TrackProcesses = append(cfg.TrackProcesses, d.trackProcessBlock(n))
+			}
+		}},
 		// An lvsctl extension (docs/bgp.md).
 		"bgp": {fn: func(n *node) { d.bgpBlock(n, cfg) }},
 		"virtual_server_group": {multi: true, fn: func(n *node) {
@@ -227,6 +236,8 @@ func (d *decoder) syncGroup(n *node) VRRPSyncGroup {
 		"notify":          {fn: func(n *node) { d.script(n, &g.Notify) }},
 		"track_script":    {multi: true, fn: func(n *node) { g.TrackScripts = append(g.TrackScripts, d.trackScripts(n)...) }},
 		"track_interface": {multi: true, fn: func(n *node) { g.TrackIfaces = append(g.TrackIfaces, d.trackIfaces(n)...) }},
+		"track_file":      {multi: true, fn: func(n *node) { g.TrackFiles = append(g.TrackFiles, d.trackRefs(n)...) }},
+		"track_process":   {multi: true, fn: func(n *node) { g.TrackProcesses = append(g.TrackProcesses, d.trackRefs(n)...) }},
 	})
 	if !groupSeen {
 		d.diag.errorf(n.pos(), "vrrp_sync_group %s has no group { } block: keepalived would drop the sync group (\"has no virtual router(s)\"); list its instances in group { }", g.Name)
@@ -419,6 +430,8 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"dont_track_primary":         {fn: func(n *node) { d.flag(n, &in.DontTrackPrimary) }},
 		"track_interface":            {multi: true, fn: func(n *node) { in.TrackIfaces = append(in.TrackIfaces, d.trackIfaces(n)...) }},
 		"track_script":               {multi: true, fn: func(n *node) { in.TrackScripts = append(in.TrackScripts, d.trackScripts(n)...) }},
+		"track_file":                 {multi: true, fn: func(n *node) { in.TrackFiles = append(in.TrackFiles, d.trackRefs(n)...) }},
+		"track_process":              {multi: true, fn: func(n *node) { in.TrackProcesses = append(in.TrackProcesses, d.trackRefs(n)...) }},
 		"notify_master":              {fn: func(n *node) { d.script(n, &in.NotifyMaster) }},
 		"notify_backup":              {fn: func(n *node) { d.script(n, &in.NotifyBackup) }},
 		"notify_fault":               {fn: func(n *node) { d.script(n, &in.NotifyFault) }},

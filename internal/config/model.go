@@ -22,6 +22,10 @@ type Config struct {
 	VirtualServers []VirtualServer `json:"virtual_servers"`
 	// BGP is the bgp block, an lvsctl extension (nil: none).
 	BGP *BGP `json:"bgp,omitempty"`
+	// TrackFiles are the track_file / vrrp_track_file blocks and
+	// TrackProcesses the vrrp_track_process blocks (track.go).
+	TrackFiles     []TrackFile    `json:"track_files"`
+	TrackProcesses []TrackProcess `json:"vrrp_track_processes"`
 }
 
 // GlobalDefs is the global_defs block.
@@ -165,6 +169,10 @@ type VRRPSyncGroup struct {
 	Notify       Script        `json:"notify"`
 	TrackScripts []TrackScript `json:"track_script"`
 	TrackIfaces  []TrackIface  `json:"track_interface"`
+	// TrackFiles and TrackProcesses are the track_file and track_process
+	// entries, applied to every member.
+	TrackFiles     []TrackRef `json:"track_file"`
+	TrackProcesses []TrackRef `json:"track_process"`
 }
 
 // NameRef is a reference to a named object (instance, script) with the
@@ -235,6 +243,10 @@ type VRRPInstance struct {
 	// SyncGroup is the name of the vrrp_sync_group this instance belongs to
 	// ("" if none); filled by the loader.
 	SyncGroup string `json:"sync_group"`
+	// TrackFiles and TrackProcesses are the track_file and track_process
+	// entries.
+	TrackFiles     []TrackRef `json:"track_file"`
+	TrackProcesses []TrackRef `json:"track_process"`
 }
 
 // Authentication is the authentication block (VRRPv2 only). lvsctl only

@@ -105,6 +105,7 @@ func (c *Config) VRRP() vrrp.Config {
 			}
 		}
 	}
+	c.vrrpTracking(&out)
 	return out
 }
 
