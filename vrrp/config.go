@@ -38,6 +38,13 @@ type Config struct {
 	ReleaseGrace time.Duration
 	// NotifyTimeout bounds every notify script.
 	NotifyTimeout time.Duration
+	// TrackFiles are the track_file (vrrp_track_file) blocks and
+	// TrackProcesses the vrrp_track_process blocks (tracking_files.go).
+	TrackFiles     []TrackFileConfig
+	TrackProcesses []TrackProcessConfig
+	// ProcessScan is the period of the /proc scan of TrackProcesses (must
+	// be positive when there are any).
+	ProcessScan time.Duration
 }
 
 // Auth types of InstanceConfig.AuthType.
@@ -82,6 +89,11 @@ type InstanceConfig struct {
 	GARPDelay         time.Duration // garp_master_delay (0: no second burst)
 	GARPRefresh       time.Duration // garp_master_refresh (0: off)
 	GARPRefreshRepeat int           // garp_master_refresh_repeat
+
+	// TrackFiles and TrackProcesses reference track_file and
+	// vrrp_track_process blocks (a sync group's are copied to each member).
+	TrackFiles     []TrackRef
+	TrackProcesses []TrackRef
 }
 
 // VIP is one virtual address.
@@ -164,6 +176,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NotifyTimeout <= 0 {
 		return fmt.Errorf("%w: notify timeout %v must be positive", ErrConfig, c.NotifyTimeout)
+	}
+	if err := c.validateTrackers(); err != nil {
+		return err
 	}
 	scripts := map[string]bool{}
 	for _, s := range c.Scripts {

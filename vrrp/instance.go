@@ -59,6 +59,7 @@ type instance struct {
 	linkUp      map[string]bool
 	ifWeights   map[string]int
 	scriptOK    map[string]bool
+	tr          trackState
 	problems    []string
 	// removed: a reload dropped the instance; it hands over and is
 	// forgotten once stopped.
@@ -158,6 +159,7 @@ func (n *Node) newInstance(ic InstanceConfig, scripts map[string]*trackScript, c
 		in.scripts = append(in.scripts, trackedScript{script: s, weight: w, reverse: tr.Reverse != s.cfg.WeightReverse})
 		in.scriptOK[tr.Name] = !s.cfg.InitFail
 	}
+	in.tr = newTrackState(ic)
 	if in.notify, err = parseNotify(ic.Notify); err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
 	}

@@ -43,6 +43,10 @@ type Node struct {
 	groups       []*syncGroup
 	scripts      []*trackScript
 	scriptByName map[string]*trackScript
+	// tk follows track files and processes (tracking_files.go); procs
+	// lists processes for it.
+	tk    *nodeTrackers
+	procs ProcLister
 
 	notifier     *notifier
 	pendingHooks []*instance
@@ -85,13 +89,13 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := options{log: slog.Default(), clock: clock.System{}, vipResync: DefaultVIPResync}
+	o := options{log: slog.Default(), clock: clock.System{}, vipResync: DefaultVIPResync, procs: ListProcs}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	n := &Node{cfg: cfg, log: o.log, clock: o.clock, hook: o.onChange, byName: map[string]*instance{},
 		reloads: make(chan reloadRequest), exited: make(chan struct{}), vipResync: o.vipResync,
-		unmatched: map[DropReason]uint64{}, loggedUnmatched: map[DropReason]bool{}}
+		unmatched: map[DropReason]uint64{}, loggedUnmatched: map[DropReason]bool{}, procs: o.procs}
 	ok := false
 	defer func() {
 		if !ok {
@@ -148,6 +152,9 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n.tk, err = prepareTrackers(&cfg, 1); err != nil {
+		return nil, err
+	}
 	n.install(b)
 	n.updateSnapshot()
 	ok = true
@@ -186,6 +193,7 @@ type nodeEvent struct {
 	// resync asks for every tracked interface to be looked up again, after
 	// a gap in the link subscription in which changes may have been missed.
 	resync bool
+	track  *trackEvent
 }
 
 // Retry delays for a failing socket and a lost link subscription.
@@ -257,6 +265,7 @@ func (n *Node) Run(ctx context.Context) error {
 	for _, ts := range n.scripts {
 		n.startScript(ts)
 	}
+	n.startTrackers(n.tk, false)
 	notifier := newNotifier(n.run, n.log, n.cfg.NotifyTimeout)
 	wg.Add(1)
 	go func() {
@@ -300,6 +309,8 @@ func (n *Node) Run(ctx context.Context) error {
 				n.scriptChanged(*ev.script)
 			case ev.resync:
 				n.resyncLinks()
+			case ev.track != nil:
+				n.trackChanged(*ev.track)
 			}
 		case req := <-n.reloads:
 			if done == nil {

@@ -27,6 +27,7 @@ type options struct {
 	start     func(*exec.Cmd) error
 	vipResync time.Duration
 	routes    netroute.Kernel
+	procs     ProcLister
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -61,6 +62,10 @@ func WithTransitionHook(fn func(InstanceStatus)) Option {
 
 // withStarter replaces how scripts are started (tests).
 func withStarter(s func(*exec.Cmd) error) Option { return func(o *options) { o.start = s } }
+
+// WithProcLister replaces the /proc reader of vrrp_track_process
+// (default ListProcs).
+func WithProcLister(l ProcLister) Option { return func(o *options) { o.procs = l } }
 
 // WithVIPResync sets how often the node checks that the interfaces carry
 // exactly the virtual addresses its instances hold (default

@@ -240,6 +240,10 @@ func (n *Node) reload(cfg Config) error {
 	if err != nil {
 		return err
 	}
+	tk, err := prepareTrackers(&cfg, n.tk.gen+1)
+	if err != nil {
+		return err
+	}
 	// Nothing below can fail: from here on the new configuration runs.
 	if plan.Empty() {
 		n.log.Info("VRRP reload: nothing changed")
@@ -309,6 +313,7 @@ func (n *Node) reload(cfg Config) error {
 		}
 	}
 	n.insts = append(insts, b.insts...)
+	n.replaceTrackers(tk)
 	for _, g := range n.groups {
 		for _, m := range g.members {
 			m.group = g
@@ -353,6 +358,7 @@ func (n *Node) takeOver(old, in *instance) {
 		info, err := n.links.Lookup(name)
 		in.linkUp[name] = err == nil && info.Up
 	}
+	in.tr.takeOver(&old.tr)
 	oldScripts := map[string]*trackScript{}
 	for _, ts := range old.scripts {
 		oldScripts[ts.script.cfg.Name] = ts.script

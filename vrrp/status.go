@@ -69,6 +69,7 @@ func (n *Node) status(in *instance) InstanceStatus {
 			s.Faults = append(s.Faults, "script "+name+" failing")
 		}
 	}
+	s.Faults = append(s.Faults, in.tr.faults()...)
 	sort.Strings(s.Faults)
 	s.Problems = append(s.Problems, in.problems...)
 	for _, ts := range in.scripts {

@@ -105,6 +105,7 @@ func (n *Node) refreshTracking(in *instance) {
 		info, err := n.links.Lookup(name)
 		in.linkUp[name] = err == nil && info.Up
 	}
+	n.refreshTrackState(in)
 }
 
 func (n *Node) linkChanged(u LinkUpdate) {
@@ -139,8 +140,11 @@ func (n *Node) scriptChanged(r scriptResult) {
 }
 
 // ownFault: the primary interface or a weight-0 tracked interface is down,
-// or a weight-0 script fails.
+// a weight-0 script fails, or a tracked file or process says FAULT.
 func (in *instance) ownFault() bool {
+	if in.tr.fault() {
+		return true
+	}
 	for name, up := range in.linkUp {
 		if !up && in.ifWeights[name] == 0 {
 			return true
@@ -176,5 +180,6 @@ func (in *instance) effectivePriority() uint8 {
 			p += ts.weight
 		}
 	}
+	p += in.tr.delta()
 	return uint8(max(1, min(254, p)))
 }

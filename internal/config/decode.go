@@ -44,6 +44,8 @@ func (d *decoder) config(nodes []*node) *Config {
 		VRRPSyncGroups: []VRRPSyncGroup{},
 		VRRPInstances:  []VRRPInstance{},
 		VirtualServers: []VirtualServer{},
+		TrackFiles:     []TrackFile{},
+		TrackProcesses: []TrackProcess{},
 	}
 	root := &node{children: nodes, block: true}
 	var instances []*instanceDraft
@@ -80,6 +82,13 @@ func (d *decoder) config(nodes []*node) *Config {
 		"static_ipaddress": {multi: true, fn: func(n *node) { cfg.StaticAddrs = append(cfg.StaticAddrs, d.staticAddrs(n)...) }},
 		"static_routes":    {multi: true, fn: func(n *node) { cfg.StaticRoutes = append(cfg.StaticRoutes, d.routes(n)...) }},
 		"static_rules":     {multi: true, fn: func(n *node) { cfg.StaticRules = append(cfg.StaticRules, d.rules(n, d.rulePrio)...) }},
+		"track_file":       {multi: true, fn: func(n *node) { d.addTrackFile(cfg, n) }},
+		"vrrp_track_file":  {multi: true, fn: func(n *node) { d.addTrackFile(cfg, n) }},
+		"vrrp_track_process": {multi: true, fn: func(n *node) {
+			if d.shape(n, true, 1, 1) {
+				cfg.TrackProcesses = append(cfg.TrackProcesses, d.trackProcessBlock(n))
+			}
+		}},
 		// An lvsctl extension (docs/bgp.md).
 		"bgp": {fn: func(n *node) { d.bgpBlock(n, cfg) }},
 		"virtual_server_group": {multi: true, fn: func(n *node) {
@@ -243,6 +252,8 @@ func (d *decoder) syncGroup(n *node) VRRPSyncGroup {
 		"track_script":    {multi: true, fn: func(n *node) { g.TrackScripts = append(g.TrackScripts, d.trackScripts(n)...) }},
 		"track_interface": {multi: true, fn: func(n *node) { g.TrackIfaces = append(g.TrackIfaces, d.trackIfaces(n)...) }},
 		"smtp_alert":      {fn: func(n *node) { d.blockSMTPAlert(n, g.Pos) }},
+		"track_file":      {multi: true, fn: func(n *node) { g.TrackFiles = append(g.TrackFiles, d.trackRefs(n)...) }},
+		"track_process":   {multi: true, fn: func(n *node) { g.TrackProcesses = append(g.TrackProcesses, d.trackRefs(n)...) }},
 	})
 	if !groupSeen {
 		d.diag.errorf(n.pos(), "vrrp_sync_group %s has no group { } block: keepalived would drop the sync group (\"has no virtual router(s)\"); list its instances in group { }", g.Name)
@@ -437,6 +448,8 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"dont_track_primary":         {fn: func(n *node) { d.flag(n, &in.DontTrackPrimary) }},
 		"track_interface":            {multi: true, fn: func(n *node) { in.TrackIfaces = append(in.TrackIfaces, d.trackIfaces(n)...) }},
 		"track_script":               {multi: true, fn: func(n *node) { in.TrackScripts = append(in.TrackScripts, d.trackScripts(n)...) }},
+		"track_file":                 {multi: true, fn: func(n *node) { in.TrackFiles = append(in.TrackFiles, d.trackRefs(n)...) }},
+		"track_process":              {multi: true, fn: func(n *node) { in.TrackProcesses = append(in.TrackProcesses, d.trackRefs(n)...) }},
 		"notify_master":              {fn: func(n *node) { d.script(n, &in.NotifyMaster) }},
 		"notify_backup":              {fn: func(n *node) { d.script(n, &in.NotifyBackup) }},
 		"notify_fault":               {fn: func(n *node) { d.script(n, &in.NotifyFault) }},

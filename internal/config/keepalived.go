@@ -81,7 +81,7 @@ const (
 	whyFirewall   = "lvsctl does not manage iptables/nftables rules: keep them in your firewall configuration"
 	whyVMAC       = "lvsctl does not create VRRP virtual MAC (macvlan/ipvlan) interfaces"
 	whyNamespace  = "lvsctl does not switch network namespaces: run it inside the namespace (ip netns exec)"
-	whyTrackOther = "only track_interface and track_script are supported"
+	whyTrackOther = "only track_interface, track_script, track_file and track_process are supported"
 	whyBFD        = "lvsctl has no BFD"
 	whyNotifyMore = "lvsctl runs notify scripts on state changes only"
 	whyGarpTuning = "lvsctl sends gratuitous ARPs as garp_master_* says and has no per-interface garp tuning"
@@ -128,9 +128,9 @@ func KeepalivedKeywords() []Keyword {
 	impl("", srcVRRP, "vrrp_sync_group", "vrrp_instance", "vrrp_script")
 	add("", srcVRRP, Unsupported, whyGarpTuning, "garp_group")
 	add("", srcVRRP, Unsupported, "linkbeat interfaces are not supported: lvsctl follows the kernel's link state", "linkbeat_interfaces")
-	add("", srcVRRP, Unsupported, "process tracking is not supported: "+whyTrackOther, "vrrp_track_process")
+	impl("", srcVRRP, "vrrp_track_process")
 	add("", srcVRRP, Unsupported, "interface up/down delays are not supported", "interface_up_down_delays")
-	add("", srcTrackF, Unsupported, "file tracking is not supported: "+whyTrackOther, "track_file", "vrrp_track_file")
+	impl("", srcTrackF, "track_file", "vrrp_track_file")
 	add("", srcBFD, Unsupported, whyBFD, "bfd_instance")
 
 	// global_defs.
@@ -188,7 +188,8 @@ func KeepalivedKeywords() []Keyword {
 	sg := "vrrp_sync_group"
 	impl(sg, srcVRRP, "group", "track_interface", "track_script", "notify_backup", "notify_master",
 		"notify_fault", "notify_stop", "notify")
-	add(sg, srcVRRP, Unsupported, whyTrackOther, "track_file", "track_process", "track_bfd")
+	impl(sg, srcVRRP, "track_file", "track_process")
+	add(sg, srcVRRP, Unsupported, whyTrackOther, "track_bfd")
 	impl(sg, srcVRRP, "smtp_alert")
 	add(sg, srcVRRP, Ignored, "deprecated in keepalived; lvsctl applies each instance's own tracking; delete the line", "global_tracking")
 	add(sg, srcVRRP, Unsupported, "sync group tracking weights are not supported", "sync_group_tracking_weight")
@@ -198,10 +199,10 @@ func KeepalivedKeywords() []Keyword {
 	// completeness; the block's own error covers them.
 	add("track_group", srcVRRP, Unsupported, whyBlock, "group")
 	add("garp_group", srcVRRP, Unsupported, whyBlock, "garp_interval", "gna_interval", "interface", "interfaces")
-	add("vrrp_track_process", srcVRRP, Unsupported, whyBlock, "process", "param_match", "weight", "quorum",
+	impl("vrrp_track_process", srcVRRP, "process", "param_match", "weight", "quorum",
 		"quorum_max", "delay", "terminate_delay", "fork_delay", "full_command")
 	for _, b := range []string{"track_file", "vrrp_track_file"} {
-		add(b, srcTrackF, Unsupported, whyBlock, "file", "weight", "init_file")
+		impl(b, srcTrackF, "file", "weight", "init_file")
 	}
 	add("bfd_instance", srcBFD, Unsupported, whyBlock, "source_ip", "neighbor_ip", "neighbour_ip", "min_rx",
 		"min_tx", "idle_tx", "multiplier", "passive", "ttl", "hoplimit", "max_hops", "weight", "vrrp", "checker")
@@ -222,7 +223,8 @@ func KeepalivedKeywords() []Keyword {
 	add(vi, srcVRRP, Unsupported, "the pre-1.2.x unicast checksum is not supported", "old_unicast_checksum")
 	add(vi, srcVRRP, Unsupported, "the address family comes from virtual_ipaddress: give IPv6 addresses with version 3", "native_ipv6")
 	add(vi, srcVRRP, Unsupported, "VRF interfaces are not supported", "vrf")
-	add(vi, srcVRRP, Unsupported, whyTrackOther, "track_file", "track_process", "track_bfd")
+	impl(vi, srcVRRP, "track_file", "track_process")
+	add(vi, srcVRRP, Unsupported, whyTrackOther, "track_bfd")
 	add(vi, srcVRRP, Unsupported, "per-instance multicast groups are not supported: set vrrp_mcast_group4/vrrp_mcast_group6 in global_defs", "mcast_dst_ip")
 	add(vi, srcVRRP, Unsupported, "lvsctl sends adverts from unicast_src_ip/mcast_src_ip or the interface's primary address", "track_src_ip")
 	add(vi, srcVRRP, Unsupported, "lvsctl sends and requires TTL 255 (RFC 5798)", "unicast_ttl")

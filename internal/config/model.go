@@ -28,6 +28,10 @@ type Config struct {
 	StaticAddrs  []VIP   `json:"static_ipaddress,omitempty"`
 	StaticRoutes []Route `json:"static_routes,omitempty"`
 	StaticRules  []Rule  `json:"static_rules,omitempty"`
+	// TrackFiles are the track_file / vrrp_track_file blocks and
+	// TrackProcesses the vrrp_track_process blocks (track.go).
+	TrackFiles     []TrackFile    `json:"track_files"`
+	TrackProcesses []TrackProcess `json:"vrrp_track_processes"`
 }
 
 // GlobalDefs is the global_defs block.
@@ -205,6 +209,10 @@ type VRRPSyncGroup struct {
 	// SMTPAlert mails the group's transitions: its smtp_alert, else
 	// smtp_alert_vrrp, else smtp_alert, else off (vrrp/vrrp.c).
 	SMTPAlert bool `json:"smtp_alert"`
+	// TrackFiles and TrackProcesses are the track_file and track_process
+	// entries, applied to every member.
+	TrackFiles     []TrackRef `json:"track_file"`
+	TrackProcesses []TrackRef `json:"track_process"`
 }
 
 // NameRef is a reference to a named object (instance, script) with the
@@ -283,6 +291,10 @@ type VRRPInstance struct {
 	// SMTPAlert mails the instance's transitions: its smtp_alert, else
 	// smtp_alert_vrrp, else smtp_alert, else off (vrrp/vrrp.c).
 	SMTPAlert bool `json:"smtp_alert"`
+	// TrackFiles and TrackProcesses are the track_file and track_process
+	// entries.
+	TrackFiles     []TrackRef `json:"track_file"`
+	TrackProcesses []TrackRef `json:"track_process"`
 }
 
 // Authentication is the authentication block (VRRPv2 only). lvsctl only

@@ -25,6 +25,12 @@ func WriteText(w io.Writer, cfg *Config) error {
 	for i := range cfg.VRRPScripts {
 		p.vrrpScript(&cfg.VRRPScripts[i])
 	}
+	for i := range cfg.TrackFiles {
+		p.trackFile(&cfg.TrackFiles[i])
+	}
+	for i := range cfg.TrackProcesses {
+		p.trackProcess(&cfg.TrackProcesses[i])
+	}
 	for i := range cfg.VRRPSyncGroups {
 		p.syncGroup(&cfg.VRRPSyncGroups[i])
 	}
@@ -236,6 +242,8 @@ func (p *printer) syncGroup(g *VRRPSyncGroup) {
 	p.script("notify_stop", g.NotifyStop)
 	p.script("notify", g.Notify)
 	p.trackScripts(g.TrackScripts)
+	p.trackRefs("track_file", g.TrackFiles)
+	p.trackRefs("track_process", g.TrackProcesses)
 	p.trackIfaces(g.TrackIfaces)
 	p.line("smtp_alert", onOff(g.SMTPAlert))
 	p.close()
@@ -301,6 +309,8 @@ func (p *printer) instance(in *VRRPInstance) {
 	p.flag("dont_track_primary", in.DontTrackPrimary)
 	p.trackIfaces(in.TrackIfaces)
 	p.trackScripts(in.TrackScripts)
+	p.trackRefs("track_file", in.TrackFiles)
+	p.trackRefs("track_process", in.TrackProcesses)
 	p.script("notify_master", in.NotifyMaster)
 	p.script("notify_backup", in.NotifyBackup)
 	p.script("notify_fault", in.NotifyFault)

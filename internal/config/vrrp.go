@@ -107,6 +107,7 @@ func (c *Config) VRRP() vrrp.Config {
 			}
 		}
 	}
+	c.vrrpTracking(&out)
 	return out
 }
 
