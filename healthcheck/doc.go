@@ -1,7 +1,9 @@
 // Package healthcheck runs the health checks of a load balancer's real
-// servers: TCP_CHECK, HTTP_GET, SSL_GET and MISC_CHECK with keepalived's
-// timing semantics (delay_loop, retry, delay_before_retry, alpha, warmup),
-// plus rise/fall hysteresis, at the scale of tens of thousands of checks.
+// servers: TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, PING_CHECK, UDP_CHECK,
+// DNS_CHECK and SMTP_CHECK with keepalived's timing semantics (delay_loop,
+// retry, delay_before_retry, alpha, warmup), plus rise/fall hysteresis, at
+// the scale of tens of thousands of checks; and FILE_CHECK, which follows a
+// keepalived track file through inotify instead of a timer (file.go).
 //
 // The package knows nothing about IPVS: a consumer describes each real
 // server as a [Server] (a key of the consumer's own comparable type, which

@@ -37,18 +37,23 @@ func newProbe(s *Spec, dial DialFunc) probeFunc {
 		return func(ctx context.Context, _ int) Result { return probeDNS(ctx, s) }
 	case SMTPCheck:
 		return func(ctx context.Context, _ int) Result { return probeSMTP(ctx, s, dial) }
+	case FileCheck:
+		return func(context.Context, int) Result { return probeFile(s) }
 	}
 	return func(context.Context, int) Result { return fail(s, "", "unknown checker kind") }
 }
 
-// Target names what a checker checks (its address, or the MISC_CHECK
-// command), as reasons and status output show it.
+// Target names what a checker checks (its address, the MISC_CHECK
+// command, or the FILE_CHECK's file), as reasons and status output show it.
 func (s *Spec) Target() string {
 	if s.Kind == MiscCheck && s.Misc != nil {
 		return s.Misc.Command
 	}
 	if s.Kind == PingCheck {
 		return s.Addr.Addr().String()
+	}
+	if s.Kind == FileCheck && s.File != nil {
+		return s.File.Path
 	}
 	return s.Addr.String()
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/lvsctl/lvsctl/internal/clock"
+	"github.com/lvsctl/lvsctl/internal/trackfile"
 )
 
 // State is the health of a real server or checker.
@@ -39,7 +41,11 @@ func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // Server is one real server as the scheduler sees it: a key chosen by the
 // consumer (the scheduler only compares it) and its checkers.
 type Server[K comparable] struct {
-	Key    K
+	Key K
+	// Weight is the real server's configured weight (keepalived's
+	// iweight): what FILE_CHECK values add to, and what a misc_dynamic
+	// weight replaces. Only dynamic weights (Event.HasWeight) use it.
+	Weight int
 	Checks []Spec
 }
 
@@ -57,8 +63,17 @@ type Event[K comparable] struct {
 	// Reason is the outcome of the probe that caused the change.
 	Reason string
 	Time   time.Time
-	// Weight is the misc_dynamic weight (exit code - 2) when HasWeight;
-	// without it the consumer uses the configured weight.
+	// Weight is the absolute weight the real server should have when
+	// HasWeight; without it the consumer uses the configured weight. As
+	// keepalived 2.2.7 sums checker->cur_weight into effective_weight
+	// (check/check_daemon.c, set_effective_weights): the configured
+	// weight (Server.Weight), plus value × weight of each FILE_CHECK that
+	// is up, plus for each misc_dynamic checker that passed with exit
+	// code 2..255 (code - 2) - the configured weight; one misc_dynamic
+	// checker alone thus sets the weight to code - 2. A server with a
+	// FILE_CHECK always has a dynamic weight. It is bounded to the int32
+	// range only: a weight at or below 0 leaves the server up, and the
+	// consumer programs weight 0 (keepalived's real_weight).
 	Weight    int
 	HasWeight bool
 	// Latency is how long the check round that caused the change took,
@@ -165,10 +180,23 @@ type Scheduler[K comparable] struct {
 	mkProbe func(*Spec, DialFunc) probeFunc
 	// suspended keys are not probed (ha_suspend); see Suspend.
 	suspended map[K]bool
+	// runCtx is Run's context (for the track file watcher).
+	runCtx context.Context
+	// sets counts applied Set/Upsert calls: init_file never overwrites
+	// after the first.
+	sets int
+	// FILE_CHECK: the checks of each resolved file, the watcher (started
+	// with the first FILE_CHECK) and the files it reports changed.
+	files       map[string]map[*check[K]]struct{}
+	watcher     *trackfile.Watcher
+	watchFailed bool
+	fileCh      chan string
 }
 
 type server[K comparable] struct {
-	key       K
+	key K
+	// base is the configured weight (Server.Weight).
+	base      int
 	checks    []*check[K]
 	state     State
 	weight    int
@@ -190,6 +218,8 @@ type check[K comparable] struct {
 	weight    int
 	hasWeight bool
 	lastRun   time.Time
+	// file is set for a FILE_CHECK, which is never in the queue.
+	file *fileState
 }
 
 type job[K comparable] struct {
@@ -235,6 +265,8 @@ func New[K comparable](o Options) *Scheduler[K] {
 		mkProbe:   newProbe,
 		workers:   o.Workers,
 		jobs:      make(chan job[K]),
+		files:     map[string]map[*check[K]]struct{}{},
+		fileCh:    make(chan string, 16),
 	}
 }
 
@@ -248,6 +280,9 @@ func (s *Scheduler[K]) Run(ctx context.Context) error {
 	defer close(s.events)
 	defer close(s.done)
 	defer s.running.Wait()
+	// Before the Wait: closing the watcher ends its goroutine.
+	defer s.closeWatcher()
+	s.runCtx = ctx
 	for range s.workers {
 		s.running.Add(1)
 		go s.worker(ctx)
@@ -267,6 +302,9 @@ func (s *Scheduler[K]) Run(ctx context.Context) error {
 			s.launchDue(ctx)
 		case o := <-s.results:
 			s.finish(ctx, o)
+		case p := <-s.fileCh:
+			s.fileChanged(p)
+			s.sendPending(ctx)
 		case c := <-s.cmds:
 			c.f()
 			s.sendPending(ctx)
@@ -332,7 +370,11 @@ func (s *Scheduler[K]) Set(ctx context.Context, servers []Server[K]) error {
 			}
 		}
 	}
-	return s.call(ctx, func() { s.apply(servers) })
+	paths, err := resolveFiles(servers)
+	if err != nil {
+		return err
+	}
+	return s.call(ctx, func() { s.apply(servers, paths) })
 }
 
 // Upsert adds or updates one real server, with the rules of Set.
@@ -342,7 +384,14 @@ func (s *Scheduler[K]) Upsert(ctx context.Context, srv Server[K]) error {
 			return fmt.Errorf("server %v: %w", srv.Key, err)
 		}
 	}
-	return s.call(ctx, func() { s.upsert(srv, s.clock.Now()) })
+	paths, err := resolveFiles([]Server[K]{srv})
+	if err != nil {
+		return err
+	}
+	return s.call(ctx, func() {
+		s.upsert(srv, paths, s.clock.Now())
+		s.sets++
+	})
 }
 
 // Remove stops checking one real server; a check in flight is abandoned.
@@ -407,12 +456,13 @@ func stateOf(up bool) State {
 	return Down
 }
 
-func (s *Scheduler[K]) apply(servers []Server[K]) {
+func (s *Scheduler[K]) apply(servers []Server[K], paths map[string]string) {
 	keep := make(map[K]bool, len(servers))
 	now := s.clock.Now()
+	defer func() { s.sets++ }()
 	for _, srv := range servers {
 		keep[srv.Key] = true
-		s.upsert(srv, now)
+		s.upsert(srv, paths, now)
 	}
 	for key := range s.servers {
 		if !keep[key] {
@@ -437,15 +487,20 @@ func (s *Scheduler[K]) drop(c *check[K]) {
 	if c.index >= 0 {
 		heap.Remove(&s.queue, c.index)
 	}
+	if c.file != nil {
+		s.dropFile(c)
+	}
 }
 
-func (s *Scheduler[K]) upsert(in Server[K], now time.Time) {
+func (s *Scheduler[K]) upsert(in Server[K], paths map[string]string, now time.Time) {
 	srv := s.servers[in.Key]
 	isNew := srv == nil
 	if isNew {
 		srv = &server[K]{key: in.Key}
 		s.servers[in.Key] = srv
 	}
+	srv.base = in.Weight
+	var newFiles []*check[K]
 	old := srv.checks
 	used := make([]bool, len(old))
 	srv.checks = make([]*check[K], 0, len(in.Checks))
@@ -458,7 +513,13 @@ func (s *Scheduler[K]) upsert(in Server[K], now time.Time) {
 				break
 			}
 		}
-		if c == nil {
+		switch {
+		case c == nil && spec.Kind == FileCheck:
+			// Started as the consumer assumes (up, unless alpha), and
+			// read below: the first read is a change like any other.
+			c = &check[K]{srv: srv, index: -1, m: newMachine(&spec), file: &fileState{}}
+			newFiles = append(newFiles, c)
+		case c == nil:
 			c = &check[K]{srv: srv, index: -1, m: newMachine(&spec)}
 			c.due = now
 			if spec.Warmup > 0 {
@@ -466,7 +527,7 @@ func (s *Scheduler[K]) upsert(in Server[K], now time.Time) {
 			}
 			c.reason = "not checked yet"
 			defer s.schedule(c)
-		} else {
+		default:
 			c.m.configure(&spec)
 		}
 		c.spec = spec
@@ -479,13 +540,25 @@ func (s *Scheduler[K]) upsert(in Server[K], now time.Time) {
 		}
 	}
 	// A new server reports its initial state through Status only; a kept
-	// one whose checkers changed may change state, which is an event.
+	// one whose checkers changed may change state, which is an event. A
+	// FILE_CHECK knows its state at once (keepalived 2.2.7 check_file.c:
+	// no alpha, has_run set): what its first read changes is an event.
 	if isNew {
 		srv.state, srv.weight, srv.hasWeight = aggregate(srv)
 		srv.reason = "initial state"
+	}
+	reason := "checkers changed"
+	for _, c := range newFiles {
+		p := paths[c.spec.File.Path]
+		if p == "" {
+			p = c.spec.File.Path
+		}
+		reason = s.startFile(c, p, now)
+	}
+	if isNew && len(newFiles) == 0 {
 		return
 	}
-	s.maybeEmit(srv, "checkers changed", now, 0)
+	s.maybeEmit(srv, reason, now, 0)
 }
 
 // sameProbe reports whether two specs probe the same thing, so the state
@@ -500,7 +573,7 @@ func sameProbe(a, b *Spec) bool {
 }
 
 func (s *Scheduler[K]) schedule(c *check[K]) {
-	if !c.removed && c.index < 0 && !c.running {
+	if !c.removed && c.index < 0 && !c.running && c.file == nil {
 		heap.Push(&s.queue, c)
 	}
 }
@@ -589,20 +662,31 @@ func (s *Scheduler[K]) finish(ctx context.Context, o *outcome[K]) {
 	s.sendPending(ctx)
 }
 
-// aggregate is the server's state: up only when every checker is up; its
-// weight is the last dynamic weight reported by a checker that is up
-// (hasWeight false: none, the consumer's configured weight applies).
+// aggregate is the server's state: up only when every checker is up; and
+// its dynamic weight (Event.Weight says how it is summed; hasWeight
+// false: none, the consumer's configured weight applies).
 func aggregate[K comparable](srv *server[K]) (st State, weight int, hasWeight bool) {
 	st = Up
+	sum := int64(srv.base)
 	for _, c := range srv.checks {
 		if !c.m.up {
 			st = Down
 		}
-		if c.hasWeight {
-			weight, hasWeight = c.weight, true
+		switch {
+		case c.file != nil:
+			hasWeight = true
+			if c.m.up {
+				sum += int64(c.file.delta)
+			}
+		case c.hasWeight:
+			hasWeight = true
+			sum += int64(c.weight) - int64(srv.base)
 		}
 	}
-	return st, weight, hasWeight
+	if !hasWeight {
+		return st, 0, false
+	}
+	return st, int(min(max(sum, math.MinInt32), math.MaxInt32)), true
 }
 
 func (s *Scheduler[K]) maybeEmit(srv *server[K], reason string, now time.Time, latency time.Duration) {

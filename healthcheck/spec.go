@@ -4,12 +4,14 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/lvsctl/lvsctl/internal/cmdline"
 	"github.com/lvsctl/lvsctl/internal/script"
+	"github.com/lvsctl/lvsctl/internal/trackfile"
 )
 
 // Kind is the type of a checker.
@@ -29,6 +31,9 @@ const (
 	DNSCheck
 	// SMTPCheck is SMTP_CHECK: greeting, HELO, QUIT (smtp.go).
 	SMTPCheck
+	// FileCheck is FILE_CHECK: the value of a keepalived track file,
+	// read when the file changes rather than polled (file.go).
+	FileCheck
 )
 
 func (k Kind) String() string {
@@ -49,6 +54,8 @@ func (k Kind) String() string {
 		return "DNS_CHECK"
 	case SMTPCheck:
 		return "SMTP_CHECK"
+	case FileCheck:
+		return "FILE_CHECK"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -84,7 +91,10 @@ type Spec struct {
 	Retry int
 	// Warmup is the window over which the first check is spread at random.
 	Warmup time.Duration
-	// Alpha starts the checker down until its first success.
+	// Alpha starts the checker down until its first success. A
+	// FILE_CHECK knows its state at once (keepalived clears alpha for
+	// it): there Alpha only says the consumer starts the real server down,
+	// so that the first read of the file is reported as a change.
 	Alpha bool
 	// Rise is the number of consecutive passed checks a down checker needs
 	// to come up (0 or 1: keepalived's behaviour, one is enough).
@@ -98,6 +108,7 @@ type Spec struct {
 	UDP  *UDPSpec
 	DNS  *DNSSpec
 	SMTP *SMTPSpec
+	File *FileSpec
 }
 
 // HTTPSpec is the HTTP_GET/SSL_GET part of a Spec.
@@ -150,6 +161,29 @@ type MiscSpec struct {
 	As script.As
 }
 
+// FileSpec is the FILE_CHECK part of a Spec: one track_file block and the
+// weight the real server's FILE_CHECK gives it (keepalived 2.2.7,
+// keepalived/check/check_file.c). The timing fields of the Spec are not
+// used: the file is read when the checker starts and whenever inotify
+// reports it written, created, renamed or removed.
+type FileSpec struct {
+	// Name is the track_file block's name (for reasons and status).
+	Name string
+	// Path is the file as configured; the scheduler resolves symbolic
+	// links once, when the checker starts (its directory must exist).
+	Path string
+	// Weight multiplies the file's value, and the product is added to the
+	// real server's configured weight (a negative Weight, or Reverse,
+	// subtracts). With Weight 0 the value is a state: non-zero is down
+	// (with Reverse, zero is down).
+	Weight  int
+	Reverse bool
+	// InitMode and InitValue are the block's init_file: written when the
+	// checker starts (never over an existing file on a later Set).
+	InitMode  trackfile.InitMode
+	InitValue int
+}
+
 // ErrInvalidSpec is wrapped by every validation error of a Spec.
 var ErrInvalidSpec = errors.New("invalid health check")
 
@@ -159,7 +193,7 @@ func (s *Spec) Validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s: %s", ErrInvalidSpec, s.Kind, fmt.Sprintf(format, a...))
 	}
-	if s.DelayLoop <= 0 {
+	if s.DelayLoop <= 0 && s.Kind != FileCheck {
 		return bad("delay_loop must be positive")
 	}
 	if s.Retry < 0 || s.Rise < 0 || s.Fall < 0 || s.DelayBeforeRetry < 0 || s.Warmup < 0 {
@@ -223,6 +257,13 @@ func (s *Spec) Validate() error {
 		}
 		if len(argv) == 0 {
 			return bad("empty misc_path")
+		}
+	case FileCheck:
+		if s.File == nil || s.File.Path == "" {
+			return bad("no track file")
+		}
+		if s.File.Weight < -math.MaxInt32 || s.File.Weight > math.MaxInt32 {
+			return bad("weight %d out of range %d..%d", s.File.Weight, -math.MaxInt32, math.MaxInt32)
 		}
 	default:
 		return bad("unknown kind")

@@ -97,7 +97,9 @@ func (d *decoder) config(nodes []*node) *Config {
 			}
 		}},
 	})
-	// Groups may be defined after the virtual servers that use them.
+	// Groups may be defined after the virtual servers that use them; so
+	// may track files (keepalived wants them before: docs/config.md).
+	d.trackFiles = cfg.TrackFiles
 	cfg.VirtualServers = d.virtualServers(vsNodes, d.vsGroups(groups))
 	// keepalived: the lower-priority ARP settings default to the master ones.
 	cfg.Global.VRRPGarpLowerPrioDelay = cfg.Global.VRRPGarpMasterDelay
@@ -1138,6 +1140,7 @@ var rsKeywords = checkDefaultKeywordsOf(map[string]kwOf[*rsDraft]{
 	"UDP_CHECK":  {multi: true, fn: addCheckNode},
 	"DNS_CHECK":  {multi: true, fn: addCheckNode},
 	"SMTP_CHECK": {multi: true, fn: addCheckNode},
+	"FILE_CHECK": {multi: true, fn: addCheckNode},
 }, func(r *rsDraft) *checkDefaults { return &r.def })
 
 func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults, weight int) (RealServer, bool) {
@@ -1177,6 +1180,12 @@ func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults, w
 	}
 	rs.Checkers = make([]Checker, 0, len(dr.checkNodes))
 	for _, cn := range dr.checkNodes {
+		if cn.key.text == string(CheckFile) {
+			if c, ok := d.fileCheck(cn, rs.Alpha); ok {
+				rs.Checkers = append(rs.Checkers, c)
+			}
+			continue
+		}
 		if c, ok := d.checker(cn, rs, def, vh, rs.Alpha); ok {
 			rs.Checkers = append(rs.Checkers, d.smtpHosts(cn, c, rs)...)
 		}

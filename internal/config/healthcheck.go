@@ -24,7 +24,7 @@ func HealthServers(c *Config) ([]healthcheck.Server[director.RealRef], error) {
 		key := serviceKey(vs)
 		for j := range vs.RealServers {
 			rs := &vs.RealServers[j]
-			srv := healthcheck.Server[director.RealRef]{Key: realRef(key, rs)}
+			srv := healthcheck.Server[director.RealRef]{Key: realRef(key, rs), Weight: rs.Weight}
 			for k := range rs.Checkers {
 				spec, err := HealthSpec(vs, rs, &rs.Checkers[k])
 				if err != nil {
@@ -125,6 +125,16 @@ func HealthSpec(vs *VirtualServer, rs *RealServer, ck *Checker) (healthcheck.Spe
 			})
 		}
 		s.HTTP = h
+	case CheckFile:
+		// keepalived/check/check_file.c: no connection, no timing; the
+		// scheduler reads the file when it changes.
+		s.Kind = healthcheck.FileCheck
+		if ck.File == nil {
+			return s, fmt.Errorf("FILE_CHECK without track_file")
+		}
+		s.Addr, s.BindTo = netip.AddrPort{}, netip.AddrPort{}
+		s.File = &healthcheck.FileSpec{Name: ck.File.TrackFile, Path: ck.File.File, Weight: ck.File.Weight,
+			Reverse: ck.File.Reverse, InitMode: initMode(ck.File.Init), InitValue: ck.File.InitValue}
 	case CheckMisc:
 		s.Kind = healthcheck.MiscCheck
 		if ck.Misc == nil {

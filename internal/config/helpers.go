@@ -23,6 +23,9 @@ type decoder struct {
 	// smtpAlert is each block's own smtp_alert, by the block's position
 	// (alerts.go resolves the defaults once global_defs is known).
 	smtpAlert map[Position]bool
+	// trackFiles are the track_file blocks, for FILE_CHECK (decoded
+	// before the virtual servers).
+	trackFiles []TrackFile
 }
 
 // kw describes one keyword of a block.

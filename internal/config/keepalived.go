@@ -86,7 +86,7 @@ const (
 	whyNotifyMore = "lvsctl runs notify scripts on state changes only"
 	whyGarpTuning = "lvsctl sends gratuitous ARPs as garp_master_* says and has no per-interface garp tuning"
 	whyAdvert     = "lvsctl implements RFC advert handling only (no advert tuning knobs)"
-	whyChecker    = "lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, PING_CHECK, UDP_CHECK, DNS_CHECK and SMTP_CHECK"
+	whyChecker    = "lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, PING_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK and FILE_CHECK"
 	whyRegex      = "lvsctl's HTTP checks match status codes and MD5 digests, not regular expressions"
 	whySSLBlock   = "SSL_GET client certificates (the SSL block) are not supported"
 	whyPE         = "the director cannot program an IPVS persistence engine yet"
@@ -102,6 +102,7 @@ const (
 	srcHTTP   = "keepalived/check/check_http.c"
 	srcMisc   = "keepalived/check/check_misc.c"
 	srcTrackF = "keepalived/trackers/track_file.c"
+	srcFile   = "keepalived/check/check_file.c"
 	srcBFD    = "keepalived/bfd/bfd_parser.c"
 )
 
@@ -266,7 +267,8 @@ func KeepalivedKeywords() []Keyword {
 		"virtualhost", "HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK", "SMTP_CHECK")
 	impl(rs, srcCheck, "smtp_alert")
 	add(rs, srcCheck, Ignored, whySNMP, "snmp_name")
-	add(rs, "keepalived/check/check_file.c", Unsupported, whyChecker, "FILE_CHECK")
+	impl(rs, srcFile, "FILE_CHECK")
+	impl("FILE_CHECK", srcFile, "track_file", "weight")
 	add(rs, "keepalived/check/check_bfd.c", Unsupported, whyChecker+"; "+whyBFD, "BFD_CHECK")
 	add(rs, "", Misread, "keepalived 2.2.7 knows lb_kind only in virtual_server and ignores this line, so the real server keeps the virtual server's method: write lvs_method, or move lb_kind to the virtual_server", "lb_kind")
 	add(rs, "", Ignored, "obsolete: keepalived 2.2.7 ignores it; delete the line", "nat_mask")

@@ -32,6 +32,7 @@ var keywordTemplates = map[string]string{
 	"UDP_CHECK":          "virtual_server 192.0.2.1 80 {\n protocol UDP\n real_server 192.0.2.2 80 {\n  UDP_CHECK {\n@@\n  }\n }\n}\n",
 	"PING_CHECK":         "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  PING_CHECK {\n@@\n  }\n }\n}\n",
 	"MISC_CHECK":         "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  MISC_CHECK {\n@@\n  }\n }\n}\n",
+	"FILE_CHECK":         "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  FILE_CHECK {\n@@\n  }\n }\n}\n",
 	"track_file":         "track_file tf {\n file /tmp/tf\n@@\n}\n",
 	"vrrp_track_file":    "vrrp_track_file tf {\n file /tmp/tf\n@@\n}\n",
 	"vrrp_track_process": "vrrp_track_process p {\n process p\n@@\n}\n",

@@ -475,6 +475,7 @@ const (
 	CheckUDP  CheckerType = "UDP_CHECK"
 	CheckDNS  CheckerType = "DNS_CHECK"
 	CheckSMTP CheckerType = "SMTP_CHECK"
+	CheckFile CheckerType = "FILE_CHECK"
 )
 
 // Checker is one health check of a real server. The common fields hold
@@ -514,6 +515,27 @@ type Checker struct {
 	UDP   *UDPChecker  `json:"udp,omitempty"`
 	DNS   *DNSChecker  `json:"dns,omitempty"`
 	SMTP  *SMTPChecker `json:"smtp,omitempty"`
+	File  *FileChecker `json:"file,omitempty"`
+}
+
+// FileChecker is the FILE_CHECK specific part (keepalived
+// check/check_file.c): the track_file block it reads and the weight its
+// value is multiplied by. FILE_CHECK has none of the common checker
+// keywords (no timing: the file is watched); the other Checker fields
+// keep their zero values, Alpha excepted (the real server's).
+type FileChecker struct {
+	// TrackFile names a track_file block; File, Init and InitValue are
+	// copied from it.
+	TrackFile string `json:"track_file"`
+	File      string `json:"file"`
+	// Weight (-2147483647..2147483647) and Reverse are FILE_CHECK's
+	// weight line, else the block's weight and direction. A weight line
+	// without reverse is not reversed, whatever the block says
+	// (check_file.c, track_file_weight_handler).
+	Weight    int    `json:"weight"`
+	Reverse   bool   `json:"reverse"`
+	Init      string `json:"init_file,omitempty"`
+	InitValue int    `json:"init_value,omitempty"`
 }
 
 // SMTPChecker is the SMTP_CHECK specific part (keepalived

@@ -393,6 +393,17 @@ func (p *printer) realServer(rs *RealServer) {
 
 func (p *printer) checker(c *Checker) {
 	p.open(string(c.Type))
+	if f := c.File; f != nil {
+		// FILE_CHECK has no common keywords (check_file.c).
+		p.line("track_file", quote(f.TrackFile))
+		w := strconv.Itoa(f.Weight)
+		if f.Reverse {
+			w += " reverse"
+		}
+		p.line("weight", w)
+		p.close()
+		return
+	}
 	if c.Type != CheckMisc {
 		// keepalived's MISC_CHECK has no connection keywords.
 		p.addr("connect_ip", c.ConnectIP)

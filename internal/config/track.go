@@ -456,3 +456,65 @@ func (d *decoder) addTrackFile(cfg *Config, n *node) {
 		cfg.TrackFiles = append(cfg.TrackFiles, d.trackFileBlock(n))
 	}
 }
+
+// fileCheck decodes a real server's FILE_CHECK block: keepalived 2.2.7
+// keepalived/check/check_file.c (file_check_handler, track_file_handler,
+// track_file_weight_handler, file_end_handler). alpha is the real
+// server's, for the director's start state only.
+func (d *decoder) fileCheck(n *node, alpha bool) (Checker, bool) {
+	c := Checker{Pos: n.pos(), Type: CheckFile, Rise: 1, Fall: 1, Alpha: alpha}
+	if !d.shape(n, true, 0, 0) {
+		return c, false
+	}
+	fc := &FileChecker{}
+	var ref token
+	weightSet := false
+	d.walk(n, string(CheckFile), string(CheckFile), map[string]kw{
+		"track_file": {fn: func(n *node) {
+			if t, ok := d.value(n); ok {
+				fc.TrackFile, ref = t.text, t
+			}
+		}},
+		"weight": {fn: func(n *node) {
+			if !d.shape(n, false, 1, 2) {
+				return
+			}
+			// IPVS_WEIGHT_LIMIT is INT32_MAX in keepalived 2.2.7 (ip_vs.h).
+			v, ok := d.intRange(n.args[0], "FILE_CHECK weight", -math.MaxInt32, math.MaxInt32)
+			if !ok {
+				return
+			}
+			fc.Weight, fc.Reverse, weightSet = int(v), false, true
+			if len(n.args) == 2 {
+				switch n.args[1].text {
+				case "reverse", "noreverse":
+					fc.Reverse = n.args[1].text == "reverse"
+				default:
+					d.diag.errorf(n.args[1].pos(), "FILE_CHECK weight: expected \"reverse\" or \"noreverse\", got %q (keepalived would ignore the line)", n.args[1].text)
+				}
+			}
+		}},
+	})
+	if fc.TrackFile == "" {
+		d.diag.errorf(n.pos(), "FILE_CHECK has no track_file: keepalived would ignore the checker")
+		return c, false
+	}
+	var tf *TrackFile
+	for i := range d.trackFiles {
+		// The first block of that name, as find_tracked_file_by_name.
+		if d.trackFiles[i].Name == fc.TrackFile {
+			tf = &d.trackFiles[i]
+			break
+		}
+	}
+	if tf == nil {
+		d.diag.errorf(ref.pos(), "track_file %s: no track_file block of that name (keepalived would ignore the FILE_CHECK)", fc.TrackFile)
+		return c, false
+	}
+	fc.File, fc.Init, fc.InitValue = tf.File, tf.Init, tf.InitValue
+	if !weightSet {
+		fc.Weight, fc.Reverse = tf.Weight, tf.Reverse
+	}
+	c.File = fc
+	return c, true
+}
