@@ -358,23 +358,39 @@ func (s *Scheduler[K]) call(ctx context.Context, f func()) error {
 // new checkers start as keepalived starts them. It validates every Spec
 // first and changes nothing on error.
 func (s *Scheduler[K]) Set(ctx context.Context, servers []Server[K]) error {
-	seen := make(map[K]bool, len(servers))
-	for i := range servers {
-		if seen[servers[i].Key] {
-			return fmt.Errorf("%w: duplicate server key %v", ErrInvalidSpec, servers[i].Key)
-		}
-		seen[servers[i].Key] = true
-		for j := range servers[i].Checks {
-			if err := servers[i].Checks[j].Validate(); err != nil {
-				return fmt.Errorf("server %v: %w", servers[i].Key, err)
-			}
-		}
-	}
-	paths, err := resolveFiles(servers)
+	paths, err := validate(servers)
 	if err != nil {
 		return err
 	}
 	return s.call(ctx, func() { s.apply(servers, paths) })
+}
+
+// Validate reports every reason Set would refuse servers (duplicate keys,
+// invalid checkers, a FILE_CHECK whose directory is missing), so that a
+// caller can check a whole configuration before it changes anything.
+func Validate[K comparable](servers []Server[K]) error {
+	_, err := validate(servers)
+	return err
+}
+
+func validate[K comparable](servers []Server[K]) (map[string]string, error) {
+	var errs []error
+	seen := make(map[K]bool, len(servers))
+	for i := range servers {
+		if seen[servers[i].Key] {
+			errs = append(errs, fmt.Errorf("%w: duplicate server key %v", ErrInvalidSpec, servers[i].Key))
+		}
+		seen[servers[i].Key] = true
+		for j := range servers[i].Checks {
+			if err := servers[i].Checks[j].Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("server %v: %w", servers[i].Key, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return resolveFiles(servers)
 }
 
 // Upsert adds or updates one real server, with the rules of Set.

@@ -786,6 +786,27 @@ func TestReloadInstallsServersBeforeTheirChecks(t *testing.T) {
 
 // A reload with an invalid check changes nothing: the checks are
 // validated before the table is touched.
+// A FILE_CHECK whose track file's directory is missing is refused by the
+// reload's checks, before the director or anything else changes.
+func TestReloadRefusesFileCheckWithoutDirectory(t *testing.T) {
+	hs := start(t, false)
+	next := loaded("10.16.8.100")
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "weight")
+	next.Checks[0].Checks = append(next.Checks[0].Checks, healthcheck.Spec{Kind: healthcheck.FileCheck, Addr: netip.MustParseAddrPort("10.16.8.8:80"),
+		File: &healthcheck.FileSpec{Name: "tf", Path: missing, Weight: 1}})
+	next.Director.Services = next.Director.Services[:1]
+	hs.mu.Lock()
+	hs.next = func() (*config.Desired, error) { return next, nil }
+	hs.mu.Unlock()
+	hs.f.Reset()
+	resp := hs.call(t, control.Request{Op: control.OpReload})
+	assert.False(t, resp.OK)
+	require.NotEmpty(t, resp.Errors)
+	assert.Contains(t, resp.Errors[0], "no-such-dir")
+	assert.Empty(t, hs.f.Ops(), "nothing applied")
+	assert.Len(t, hs.f.Table(), 2)
+}
+
 func TestReloadValidatesChecksFirst(t *testing.T) {
 	hs := start(t, false)
 	next := loaded("10.16.8.100")

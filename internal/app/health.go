@@ -59,21 +59,12 @@ func (dm *Daemon) consumeHealth(ctx context.Context) error {
 	}
 }
 
-// validateChecks refuses what healthcheck.Scheduler.Set would refuse, so a
-// reload can check everything before it changes anything.
+// validateChecks refuses what healthcheck.Scheduler.Set would refuse
+// (duplicates, invalid checkers, a FILE_CHECK whose directory is missing),
+// so a reload can check everything before it changes anything.
 func validateChecks(servers []healthcheck.Server[director.RealRef]) error {
-	var errs []error
-	seen := make(map[director.RealRef]bool, len(servers))
-	for _, s := range servers {
-		if seen[s.Key] {
-			errs = append(errs, fmt.Errorf("health checks: duplicate server %s %s", s.Key.Service, s.Key.Real))
-		}
-		seen[s.Key] = true
-		for _, c := range s.Checks {
-			if err := c.Validate(); err != nil {
-				errs = append(errs, fmt.Errorf("health checks of %s %s: %w", s.Key.Service, s.Key.Real, err))
-			}
-		}
+	if err := healthcheck.Validate(servers); err != nil {
+		return fmt.Errorf("health checks: %w", err)
 	}
-	return errors.Join(errs...)
+	return nil
 }
