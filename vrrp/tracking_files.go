@@ -253,6 +253,14 @@ type trackEvent struct {
 	procUp bool
 }
 
+// CheckHost reports what New or Reload would refuse on this host that
+// Validate cannot see: a track file whose directory is missing. It
+// changes nothing, so a caller can check a whole configuration first.
+func (c *Config) CheckHost() error {
+	_, err := prepareTrackers(c, 0)
+	return err
+}
+
 // prepareTrackers resolves the track files of cfg; it changes nothing.
 func prepareTrackers(cfg *Config, gen uint64) (*nodeTrackers, error) {
 	t := &nodeTrackers{gen: gen, files: cfg.TrackFiles, paths: map[string]string{}, fileVal: map[string]int64{},

@@ -524,6 +524,22 @@ func TestDaemonRunsVRRPWithIPVS(t *testing.T) {
 	assert.Len(t, node.reloaded, 2)
 	node.mu.Unlock()
 
+	// So does one whose track file's directory is missing on this host.
+	mu.Lock()
+	next = loaded("10.16.8.100", "10.16.8.101")
+	next.VRRP = seedVRRP()
+	next.VRRP.TrackFiles = []vrrp.TrackFileConfig{{Name: "tf", Path: filepath.Join(t.TempDir(), "no-such-dir", "prio"), Weight: 1}}
+	mu.Unlock()
+	f.Reset()
+	resp, err = control.Call(context.Background(), sock, control.Request{Op: control.OpReload})
+	require.NoError(t, err)
+	assert.False(t, resp.OK)
+	assert.Contains(t, strings.Join(resp.Errors, "\n"), "no-such-dir")
+	assert.Empty(t, f.Ops(), "the IPVS part is not applied")
+	node.mu.Lock()
+	assert.Len(t, node.reloaded, 2)
+	node.mu.Unlock()
+
 	cancel()
 	require.NoError(t, <-done)
 	_, ran, closed := node.state()

@@ -62,7 +62,7 @@ func (dm *Daemon) validate(d *config.Desired) error {
 		errs = append(errs, validateChecks(d.Checks))
 	}
 	if !dm.o.NoVRRP && len(d.VRRP.Instances) > 0 {
-		errs = append(errs, d.VRRP.Validate())
+		errs = append(errs, d.VRRP.Validate(), d.VRRP.CheckHost())
 	}
 	if d.Alerts.Mail != nil {
 		errs = append(errs, d.Alerts.Mail.Validate())
