@@ -89,6 +89,11 @@ type InstanceConfig struct {
 	GARPDelay         time.Duration // garp_master_delay (0: no second burst)
 	GARPRefresh       time.Duration // garp_master_refresh (0: off)
 	GARPRefreshRepeat int           // garp_master_refresh_repeat
+	// GARPLowerPrioRepeat / GARPLowerPrioDelay: bursts when a lower
+	// priority advert reaches this MASTER (garp_lower_prio_repeat/delay;
+	// 0: none).
+	GARPLowerPrioRepeat int
+	GARPLowerPrioDelay  time.Duration
 
 	// TrackFiles and TrackProcesses reference track_file and
 	// vrrp_track_process blocks (a sync group's are copied to each member).
@@ -248,7 +253,9 @@ func (in *InstanceConfig) validate(scripts map[string]bool) error {
 		return fmt.Errorf("%w: %s: VRRPv3 has no authentication", ErrConfig, where)
 	case in.GARPRepeat < 1 || in.GARPRefreshRepeat < 1:
 		return fmt.Errorf("%w: %s: garp repeats must be at least 1", ErrConfig, where)
-	case in.GARPDelay < 0 || in.GARPRefresh < 0 || in.PreemptDelay < 0:
+	case in.GARPLowerPrioRepeat < 0:
+		return fmt.Errorf("%w: %s: negative garp_lower_prio_repeat", ErrConfig, where)
+	case in.GARPDelay < 0 || in.GARPRefresh < 0 || in.PreemptDelay < 0 || in.GARPLowerPrioDelay < 0:
 		return fmt.Errorf("%w: %s: negative garp delay, garp refresh or preempt delay", ErrConfig, where)
 	// Capabilities of this runtime rather than user mistakes: the loader
 	// accepts what keepalived accepts.

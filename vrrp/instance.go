@@ -175,16 +175,18 @@ func (n *Node) newInstance(ic InstanceConfig, scripts map[string]*trackScript, c
 func (in *instance) fsmConfig(cfg *Config) fsm.Config {
 	ic := &in.cfg
 	return fsm.Config{
-		Version:           ic.Version,
-		Priority:          ic.Priority,
-		AdvertInt:         ic.AdvertInt,
-		Nopreempt:         ic.Nopreempt,
-		PreemptDelay:      ic.PreemptDelay,
-		LocalAddr:         in.src,
-		GARPRepeat:        ic.GARPRepeat,
-		GARPDelay:         ic.GARPDelay,
-		GARPRefresh:       ic.GARPRefresh,
-		GARPRefreshRepeat: ic.GARPRefreshRepeat,
-		ReleaseGrace:      cfg.ReleaseGrace,
+		Version:             ic.Version,
+		Priority:            ic.Priority,
+		AdvertInt:           ic.AdvertInt,
+		Nopreempt:           ic.Nopreempt,
+		PreemptDelay:        ic.PreemptDelay,
+		LocalAddr:           in.src,
+		GARPRepeat:          ic.GARPRepeat,
+		GARPDelay:           ic.GARPDelay,
+		GARPRefresh:         ic.GARPRefresh,
+		GARPRefreshRepeat:   ic.GARPRefreshRepeat,
+		GARPLowerPrioRepeat: ic.GARPLowerPrioRepeat,
+		GARPLowerPrioDelay:  ic.GARPLowerPrioDelay,
+		ReleaseGrace:        cfg.ReleaseGrace,
 	}
 }

@@ -146,6 +146,13 @@ type Config struct {
 	GARPDelay         time.Duration
 	GARPRefresh       time.Duration
 	GARPRefreshRepeat int
+	// GARPLowerPrioRepeat bursts go out when a MASTER receives an advert
+	// of a lower priority (a router that thinks it is master, e.g. after
+	// both timers expired together), again after GARPLowerPrioDelay (if
+	// non-zero): keepalived 2.2.7's garp_lower_prio_repeat/delay
+	// (vrrp/vrrp.c, vrrp_state_master_rx). 0: none.
+	GARPLowerPrioRepeat int
+	GARPLowerPrioDelay  time.Duration
 	// ReleaseGrace is how long a master that has seen a new master keeps
 	// its addresses before removing them.
 	ReleaseGrace time.Duration
@@ -275,6 +282,7 @@ type Machine struct {
 	downAt       time.Time // BACKUP: master down
 	garpAt       time.Time // MASTER: delayed GARP burst
 	refreshAt    time.Time // MASTER: periodic GARP
+	lowerGarpAt  time.Time // MASTER: delayed burst after a lower-priority advert
 	releaseAt    time.Time // remove addresses after the release grace
 	leaveAt      time.Time // leaving: give up waiting for a new master
 	resendZeroAt time.Time // leaving: repeat the priority-0 advert
@@ -344,11 +352,11 @@ func (m *Machine) Deadline() (time.Time, bool) {
 }
 
 func (m *Machine) timers() []time.Time {
-	return []time.Time{m.advertAt, m.downAt, m.garpAt, m.refreshAt, m.releaseAt, m.leaveAt, m.resendZeroAt}
+	return []time.Time{m.advertAt, m.downAt, m.garpAt, m.refreshAt, m.lowerGarpAt, m.releaseAt, m.leaveAt, m.resendZeroAt}
 }
 
 func (m *Machine) clearTimers() {
-	m.advertAt, m.downAt, m.garpAt, m.refreshAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	m.advertAt, m.downAt, m.garpAt, m.refreshAt, m.lowerGarpAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	m.leaveAt, m.resendZeroAt = time.Time{}, time.Time{}
 }
 
@@ -539,8 +547,17 @@ func (m *Machine) masterAdvert(now time.Time, a Advert) []Action {
 		m.masterPrio = a.Priority
 		return acts
 	}
-	// A lower-priority router thinks it is master: force a new election.
-	return []Action{{Kind: SendAdvert, Priority: m.effPrio}}
+	// A lower-priority router thinks it is master: force a new election,
+	// and refresh the neighbours' ARP caches, which its gratuitous ARPs
+	// may have pointed at it.
+	acts := []Action{{Kind: SendAdvert, Priority: m.effPrio}}
+	if m.cfg.GARPLowerPrioRepeat > 0 {
+		acts = append(acts, Action{Kind: SendGARP, Count: m.cfg.GARPLowerPrioRepeat})
+		if m.cfg.GARPLowerPrioDelay > 0 {
+			m.lowerGarpAt = now.Add(m.cfg.GARPLowerPrioDelay)
+		}
+	}
+	return acts
 }
 
 func due(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
@@ -577,6 +594,10 @@ func (m *Machine) tick(now time.Time) []Action {
 		if due(m.refreshAt, now) {
 			acts = append(acts, Action{Kind: SendGARP, Count: m.cfg.GARPRefreshRepeat})
 			m.refreshAt = now.Add(m.cfg.GARPRefresh)
+		}
+		if due(m.lowerGarpAt, now) {
+			acts = append(acts, Action{Kind: SendGARP, Count: m.cfg.GARPLowerPrioRepeat})
+			m.lowerGarpAt = time.Time{}
 		}
 	case Backup:
 		if due(m.downAt, now) {

@@ -474,3 +474,32 @@ func TestReconfigureRaisedPriorityPreempts(t *testing.T) {
 	h.until(Master, time.Second)
 	assert.Equal(t, Master, h.m.State())
 }
+
+// A MASTER that receives a lower-priority advert (a router whose timer
+// expired with ours) forces an election and sends garp_lower_prio_repeat
+// gratuitous ARPs, again after garp_lower_prio_delay: its own ARPs may have
+// pointed the neighbours at the other router (keepalived 2.2.7,
+// vrrp/vrrp.c vrrp_state_master_rx).
+func TestMasterLowerPriorityAdvertRefreshesARP(t *testing.T) {
+	cfg := v2(100)
+	cfg.GARPLowerPrioRepeat, cfg.GARPLowerPrioDelay = 5, 5*time.Second
+	h := newHarness(t, cfg)
+	h.step(Start{})
+	h.until(Master, 5*time.Second)
+	h.advance(6 * time.Second) // past the master's own delayed burst
+	assert.Equal(t, []string{"SendAdvert(100)", "SendGARP(5)"}, kinds(h.step(Advert{Src: lower, Priority: 95})))
+	var garps []string
+	for _, a := range h.advance(6 * time.Second) {
+		if a.Kind == SendGARP {
+			garps = append(garps, a.String())
+		}
+	}
+	assert.Equal(t, []string{"SendGARP(5)"}, garps, "the delayed burst")
+
+	// garp_lower_prio_repeat 0: the advert only.
+	cfg.GARPLowerPrioRepeat = 0
+	h = newHarness(t, cfg)
+	h.step(Start{})
+	h.until(Master, 5*time.Second)
+	assert.Equal(t, []string{"SendAdvert(100)"}, kinds(h.step(Advert{Src: lower, Priority: 95})))
+}
