@@ -389,12 +389,21 @@ func (l *AdvertLog) LastFrom(vrid uint8, src netip.Addr, before time.Time) Adver
 }
 
 // FirstFrom is the first advert of vrid from src with a non-zero priority
-// after t.
+// after t. The capture lags the wire a little (more on a loaded machine):
+// when none is logged yet it waits up to 2 s for one, so a caller that
+// just saw the sender become master does not race its own capture; the
+// advert's time is the capture's, whenever FirstFrom returns.
 func (l *AdvertLog) FirstFrom(vrid uint8, src netip.Addr, after time.Time) Advert {
-	for _, a := range l.Adverts() {
-		if a.VRID == vrid && a.Src == src && a.Priority != 0 && a.At.After(after) {
-			return a
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		for _, a := range l.Adverts() {
+			if a.VRID == vrid && a.Src == src && a.Priority != 0 && a.At.After(after) {
+				return a
+			}
 		}
+		if time.Now().After(deadline) {
+			return Advert{}
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return Advert{}
 }
