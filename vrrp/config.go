@@ -1,7 +1,8 @@
 // Package vrrp runs VRRP virtual routers (RFC 3768 VRRPv2 and RFC 5798
-// VRRPv3 over IPv4) the way keepalived's vrrp_instance blocks describe them:
+// VRRPv3 over IPv4 and IPv6) the way keepalived's vrrp_instance blocks describe them:
 // it sends and validates adverts on IP protocol 112, moves the virtual
-// addresses with netlink, announces them with gratuitous ARP, tracks
+// addresses with netlink, announces them with gratuitous ARP (IPv4) or
+// unsolicited neighbour advertisements (IPv6), tracks
 // interfaces and scripts, keeps sync groups together and runs notify
 // scripts. It interoperates with keepalived and adds make-before-break
 // handover on shutdown and preemption, live reloads that leave unchanged
@@ -30,6 +31,8 @@ import (
 type Config struct {
 	// McastGroup4 is vrrp_mcast_group4.
 	McastGroup4 netip.Addr
+	// McastGroup6 is vrrp_mcast_group6, the group of IPv6 instances.
+	McastGroup6 netip.Addr
 	Scripts     []ScriptConfig
 	SyncGroups  []SyncGroupConfig
 	Instances   []InstanceConfig
@@ -171,7 +174,7 @@ var ErrConfig = errors.New("invalid VRRP configuration")
 // arrive fully defaulted and validated by the loader (internal/config, which
 // reports user mistakes with their file positions); an error here is a
 // programming mistake of the caller (a zero interval, a dangling
-// reference) or a feature this runtime lacks (IPv6), never a default to fill.
+// reference) or a feature this runtime lacks, never a default to fill.
 func (c *Config) Validate() error {
 	if !c.McastGroup4.Is4() || !c.McastGroup4.IsMulticast() {
 		return fmt.Errorf("%w: vrrp_mcast_group4 %s is not an IPv4 multicast address", ErrConfig, c.McastGroup4)
@@ -204,6 +207,9 @@ func (c *Config) Validate() error {
 	for _, in := range c.Instances {
 		if err := in.validate(scripts); err != nil {
 			return err
+		}
+		if in.IPv6() && len(in.UnicastPeers) == 0 && (!c.McastGroup6.Is6() || !c.McastGroup6.IsMulticast()) {
+			return fmt.Errorf("%w: vrrp_instance %s: vrrp_mcast_group6 %s is not an IPv6 multicast address", ErrConfig, in.Name, c.McastGroup6)
 		}
 		if names[in.Name] {
 			return fmt.Errorf("%w: vrrp_instance %s defined twice", ErrConfig, in.Name)
@@ -267,20 +273,32 @@ func (in *InstanceConfig) validate(scripts map[string]bool) error {
 	if in.InitialState != "" && in.InitialState != "MASTER" && in.InitialState != "BACKUP" {
 		return fmt.Errorf("%w: %s: state %q (MASTER or BACKUP)", ErrConfig, where, in.InitialState)
 	}
-	for _, v := range append(append([]VIP(nil), in.VIPs...), in.ExcludedVIPs...) {
-		if !v.Prefix.IsValid() || !v.Prefix.Addr().Is4() {
-			return fmt.Errorf("%w: %s: virtual address %s: only IPv4 is supported", ErrConfig, where, v.Prefix)
+	v6 := in.IPv6()
+	for i, v := range append(append([]VIP(nil), in.VIPs...), in.ExcludedVIPs...) {
+		if !v.Prefix.IsValid() || v.Prefix.Addr().Is4In6() {
+			return fmt.Errorf("%w: %s: invalid virtual address %s", ErrConfig, where, v.Prefix)
+		}
+		// One advert carries the addresses of one family; excluded
+		// addresses are not advertised and may be of either.
+		if i < len(in.VIPs) && v.Prefix.Addr().Is6() != v6 {
+			return fmt.Errorf("%w: %s: virtual address %s is not of the family of %s", ErrConfig, where, v.Prefix, in.VIPs[0].Prefix)
 		}
 		if _, err := scopeValue(v.Scope); err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
 		}
 	}
+	if v6 && in.Version != 3 {
+		return fmt.Errorf("%w: %s: IPv6 needs VRRP version 3", ErrConfig, where)
+	}
+	if in.SrcIP.IsValid() && in.SrcIP.Is6() != v6 {
+		return fmt.Errorf("%w: %s: source address %s is not of the family of the virtual addresses", ErrConfig, where, in.SrcIP)
+	}
 	if err := (netroute.Set{Routes: in.Routes, Rules: in.Rules}).Validate(); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrConfig, where, err)
 	}
 	for _, p := range in.UnicastPeers {
-		if !p.Is4() {
-			return fmt.Errorf("%w: %s: unicast_peer %s is not IPv4", ErrConfig, where, p)
+		if !p.IsValid() || p.Is6() != v6 || p.Is4In6() {
+			return fmt.Errorf("%w: %s: unicast_peer %s is not of the family of the virtual addresses", ErrConfig, where, p)
 		}
 	}
 	for _, ts := range in.TrackScripts {
@@ -289,6 +307,12 @@ func (in *InstanceConfig) validate(scripts map[string]bool) error {
 		}
 	}
 	return nil
+}
+
+// IPv6 reports whether the instance advertises IPv6 addresses (VRRPv3
+// over IPv6); its family is that of its first virtual address.
+func (in *InstanceConfig) IPv6() bool {
+	return len(in.VIPs) > 0 && in.VIPs[0].Prefix.Addr().Is6()
 }
 
 func scopeValue(s string) (int, error) {

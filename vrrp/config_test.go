@@ -25,11 +25,26 @@ func TestValidate(t *testing.T) {
 			c.Instances[0].AuthType = AuthNone
 			c.Instances[0].AdvertInt = 15 * time.Millisecond
 		},
-		"version 4":       func(c *Config) { c.Instances[0].Version = 4 },
-		"no vrid":         func(c *Config) { c.Instances[0].VRID = 0 },
-		"no interface":    func(c *Config) { c.Instances[0].Interface = "" },
-		"no VIP":          func(c *Config) { c.Instances[0].VIPs = nil },
-		"IPv6 VIP":        func(c *Config) { c.Instances[0].VIPs[0].Prefix = netip.MustParsePrefix("2001:db8::1/128") },
+		"version 4":    func(c *Config) { c.Instances[0].Version = 4 },
+		"no vrid":      func(c *Config) { c.Instances[0].VRID = 0 },
+		"no interface": func(c *Config) { c.Instances[0].Interface = "" },
+		"no VIP":       func(c *Config) { c.Instances[0].VIPs = nil },
+		"IPv6 VIP in an IPv4 instance": func(c *Config) {
+			c.Instances[0].VIPs = append(c.Instances[0].VIPs, VIP{Prefix: netip.MustParsePrefix("2001:db8::1/128")})
+		},
+		"IPv6 with version 2": func(c *Config) {
+			c.Instances[0] = instCfg6("VI_1", "eth1", 191, 100, "2001:db8::1")
+			c.Instances[0].Version = 2
+			c.Instances[0].AdvertInt = time.Second
+		},
+		"IPv6 without group6": func(c *Config) {
+			c.Instances[0] = instCfg6("VI_1", "eth1", 191, 100, "2001:db8::1")
+			c.McastGroup6 = netip.Addr{}
+		},
+		"IPv6 with IPv4 source": func(c *Config) {
+			c.Instances[0] = instCfg6("VI_1", "eth1", 191, 100, "2001:db8::1")
+			c.Instances[0].SrcIP = netip.MustParseAddr("10.16.8.10")
+		},
 		"bad scope":       func(c *Config) { c.Instances[0].VIPs[0].Scope = "galaxy" },
 		"bad state":       func(c *Config) { c.Instances[0].InitialState = "PRIMARY" },
 		"unknown script":  func(c *Config) { c.Instances[0].TrackScripts = []TrackScript{{Name: "chk_nginx"}} },
@@ -51,6 +66,22 @@ func TestValidate(t *testing.T) {
 			assert.ErrorIs(t, c.Validate(), ErrConfig)
 		})
 	}
+}
+
+// TestValidateIPv6: a VRRPv3 instance with IPv6 addresses, IPv6 peers and
+// IPv4 excluded addresses is what the loader passes for keepalived's IPv6
+// instances; an IPv4 instance may exclude IPv6 addresses.
+func TestValidateIPv6(t *testing.T) {
+	v6 := instCfg6("VI_6", "eth1", 191, 100, "fe80::191")
+	v6.VIPs = append(v6.VIPs, VIP{Prefix: netip.MustParsePrefix("2001:db8::191/64")})
+	v6.ExcludedVIPs = []VIP{{Prefix: netip.MustParsePrefix("10.16.8.191/32")}}
+	u6 := instCfg6("VI_U", "eth1", 192, 100, "2001:db8::192")
+	u6.SrcIP = netip.MustParseAddr("2001:db8::10")
+	u6.UnicastPeers = []netip.Addr{netip.MustParseAddr("2001:db8::11")}
+	v4 := instCfg("VI_4", "eth1", 191, 100, "10.16.8.100")
+	v4.ExcludedVIPs = []VIP{{Prefix: netip.MustParsePrefix("2001:db8::100/128")}}
+	c := testConfig(Config{Instances: []InstanceConfig{v6, u6, v4}})
+	require.NoError(t, c.Validate())
 }
 
 // The duplicate VRID check lives in internal/config (with the positions of

@@ -111,6 +111,22 @@ func (n *Node) newInstance(ic InstanceConfig, scripts map[string]*trackScript, c
 		vipSet[v.Prefix.Addr()] = true
 		in.advertAddrs = append(in.advertAddrs, v.Prefix.Addr())
 	}
+	v6 := ic.IPv6()
+	if !in.src.IsValid() && v6 {
+		// keepalived 2.2.7 sends IPv6 adverts from the interface's
+		// link-local address (keepalived_netlink.c keeps only that one
+		// as ifp->sin6_addr; vrrp.c uses it as the source), as RFC 5798
+		// 5.1.2.1 asks.
+		for _, a := range info.LinkLocal6 {
+			if !vipSet[a] {
+				in.src = a
+				break
+			}
+		}
+		if !in.src.IsValid() {
+			return nil, fmt.Errorf("%s: interface %s has no usable IPv6 link-local address to send adverts from", where, ic.Interface)
+		}
+	}
 	if !in.src.IsValid() {
 		for _, p := range info.Addrs {
 			if !vipSet[p.Addr()] {
@@ -136,8 +152,11 @@ func (n *Node) newInstance(ic InstanceConfig, scripts map[string]*trackScript, c
 	in.dsts = ic.UnicastPeers
 	if len(in.dsts) == 0 {
 		in.dsts = []netip.Addr{cfg.McastGroup4}
+		if v6 {
+			in.dsts = []netip.Addr{cfg.McastGroup6}
+		}
 	}
-	in.pol = rxPolicy{version: ic.Version, advertInt: ic.AdvertInt, unicast: len(ic.UnicastPeers) > 0, vips: in.advertAddrs}
+	in.pol = rxPolicy{version: ic.Version, ipv6: v6, advertInt: ic.AdvertInt, unicast: len(ic.UnicastPeers) > 0, vips: in.advertAddrs}
 	if ic.AuthType == AuthPass {
 		in.pol.authType = packet.AuthSimple
 		in.pol.authData = packet.PaddedPassword(ic.AuthPass)

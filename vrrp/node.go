@@ -135,12 +135,17 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		}
 		if o.announcer == nil {
 			a := &arpAnnouncer{h: h, ns: ns, clients: map[int]*arpClient{}}
-			n.closers = append(n.closers, a.close)
-			o.announcer = a
+			nd := &ndpAnnouncer{h: h, ns: ns, router: map[int]bool{}}
+			n.closers = append(n.closers, a.close, nd.close)
+			o.announcer = familyAnnouncer{v4: a, v6: nd}
 		}
 	}
 	if o.transport == nil {
-		t, err := openRawTransport()
+		need6 := false
+		for i := range cfg.Instances {
+			need6 = need6 || cfg.Instances[i].IPv6()
+		}
+		t, err := openRawTransport(need6)
 		if err != nil {
 			return nil, err
 		}
@@ -383,12 +388,16 @@ type joinKey struct {
 // join subscribes the socket to the multicast group on the instance's
 // interface (once per interface and group; a reload may change the group).
 func (n *Node) join(in *instance) error {
-	k := joinKey{in.ifindex, n.cfg.McastGroup4}
+	group := n.cfg.McastGroup4
+	if in.cfg.IPv6() {
+		group = n.cfg.McastGroup6
+	}
+	k := joinKey{in.ifindex, group}
 	if len(in.cfg.UnicastPeers) > 0 || n.joined[k] {
 		return nil
 	}
-	if err := n.tr.Join(in.ifindex, n.cfg.McastGroup4); err != nil {
-		return fmt.Errorf("vrrp_instance %s: join %s: %w", in.cfg.Name, n.cfg.McastGroup4, err)
+	if err := n.tr.Join(in.ifindex, group); err != nil {
+		return fmt.Errorf("vrrp_instance %s: join %s: %w", in.cfg.Name, group, err)
 	}
 	n.joined[k] = true
 	return nil

@@ -114,6 +114,14 @@ func (h *nodeHarness) inject(p *packet.Packet, meta RecvMeta) {
 
 // instCfg is an instance as internal/config hands it over: every value
 // set (keepalived's defaults where the test does not care).
+// instCfg6 is instCfg for an IPv6 instance (VRRPv3, no authentication).
+func instCfg6(name, ifname string, vrid, prio uint8, vip string) InstanceConfig {
+	in := instCfg(name, ifname, vrid, prio, "192.0.2.1")
+	in.Version, in.AuthType, in.AuthPass = 3, AuthNone, ""
+	in.VIPs = []VIP{{Prefix: netip.MustParsePrefix(vip + "/128")}}
+	return in
+}
+
 func instCfg(name, ifname string, vrid, prio uint8, vip string) InstanceConfig {
 	return InstanceConfig{
 		Name: name, Interface: ifname, VRID: vrid, Priority: prio, AdvertInt: time.Second,
@@ -128,6 +136,9 @@ func instCfg(name, ifname string, vrid, prio uint8, vip string) InstanceConfig {
 func testConfig(c Config) Config {
 	if !c.McastGroup4.IsValid() {
 		c.McastGroup4 = netip.MustParseAddr("224.0.0.18")
+	}
+	if !c.McastGroup6.IsValid() {
+		c.McastGroup6 = netip.MustParseAddr("ff02::12")
 	}
 	if c.ReleaseGrace == 0 {
 		c.ReleaseGrace = 100 * time.Millisecond

@@ -79,7 +79,9 @@ func (n *Node) lookup(ifindex int, vrid uint8, src netip.Addr) *instance {
 	for _, removed := range []bool{false, true} {
 		var unicast *instance
 		for _, in := range n.insts {
-			if in.removed != removed || in.cfg.VRID != vrid {
+			// An IPv4 and an IPv6 instance may share a VRID on one
+			// interface (RFC 5798 5.2.3: separate virtual routers).
+			if in.removed != removed || in.cfg.VRID != vrid || in.pol.ipv6 != src.Is6() {
 				continue
 			}
 			if in.ifindex == ifindex {

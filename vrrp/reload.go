@@ -110,11 +110,11 @@ func diffByName[T any](old, cur []T, name func(T) string, judge func(o, c T) ver
 func planReload(old, cur Config) reloadPlan {
 	var p reloadPlan
 	// Node-wide values every instance uses.
-	globalChanged := old.McastGroup4 != cur.McastGroup4 || old.ReleaseGrace != cur.ReleaseGrace
+	globalChanged := old.McastGroup4 != cur.McastGroup4 || old.McastGroup6 != cur.McastGroup6 || old.ReleaseGrace != cur.ReleaseGrace
 	insts, gone := diffByName(old.Instances, cur.Instances, func(in InstanceConfig) string { return in.Name },
 		func(o, in InstanceConfig) verdict {
 			switch {
-			case o.Interface != in.Interface || o.VRID != in.VRID || o.Version != in.Version:
+			case o.Interface != in.Interface || o.VRID != in.VRID || o.Version != in.Version || o.IPv6() != in.IPv6():
 				return replaced
 			case globalChanged || !reflect.DeepEqual(o, in):
 				return changed

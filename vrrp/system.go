@@ -7,15 +7,19 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
+	"github.com/mdlayher/ndp"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
 	"github.com/lvsctl/lvsctl/vrrp/packet"
@@ -39,13 +43,15 @@ type Transport interface {
 type AddrManager interface {
 	AddAddr(ifindex int, v VIP) error
 	DelAddr(ifindex int, v VIP) error
-	// Addrs lists the IPv4 addresses on the interface, whoever added them:
+	// Addrs lists the addresses on the interface, whoever added them:
 	// the node removes its VIPs that it does not hold and re-adds those it
 	// holds that went missing.
 	Addrs(ifindex int) ([]netip.Prefix, error)
 }
 
-// Announcer sends one gratuitous ARP (request and reply) for ip out of ifindex.
+// Announcer announces that ip is now on ifindex: one gratuitous ARP
+// (request and reply) for IPv4, one unsolicited neighbour advertisement
+// for IPv6.
 type Announcer interface {
 	Announce(ifindex int, ip netip.Addr) error
 }
@@ -56,6 +62,9 @@ type LinkInfo struct {
 	Index int
 	Up    bool
 	Addrs []netip.Prefix // IPv4, primary (non-secondary) first
+	// LinkLocal6 are the usable IPv6 link-local addresses, the sources
+	// of IPv6 adverts.
+	LinkLocal6 []netip.Addr
 }
 
 // LinkUpdate reports a change of an interface's state.
@@ -119,13 +128,36 @@ func (h *nsHandle) do(fn func() error) error {
 
 func (h *nsHandle) close() { _ = h.ns.Close() }
 
-// rawTransport is the IP protocol 112 socket.
+// rawTransport holds the IP protocol 112 sockets, one per family. Each
+// socket has a reader goroutine that hands packets to Receive, so that one
+// Receive serves both families.
 type rawTransport struct {
-	c net.PacketConn
-	p *ipv4.PacketConn
+	c4 net.PacketConn
+	p4 *ipv4.PacketConn
+	// c6/p6 are nil when the host has no IPv6 (then no IPv6 instance can
+	// run: Join and Send of IPv6 fail).
+	c6 net.PacketConn
+	p6 *ipv6.PacketConn
+	// err6 is why the IPv6 socket could not be opened.
+	err6 error
+
+	rx        chan rawPacket
+	closed    chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
-func openRawTransport() (*rawTransport, error) {
+type rawPacket struct {
+	b    []byte
+	meta RecvMeta
+	err  error
+}
+
+// openRawTransport opens the IPv4 socket, and the IPv6 one unless the host
+// has no IPv6 (an error then only if need6: the configuration has IPv6
+// instances). The sockets belong to the calling thread's namespace.
+func openRawTransport(need6 bool) (*rawTransport, error) {
+	t := &rawTransport{rx: make(chan rawPacket, 64), closed: make(chan struct{})}
 	c, err := net.ListenPacket(fmt.Sprintf("ip4:%d", packet.ProtocolNumber), "0.0.0.0")
 	if err != nil {
 		return nil, fmt.Errorf("open VRRP socket (needs CAP_NET_RAW): %w", err)
@@ -146,7 +178,115 @@ func openRawTransport() (*rawTransport, error) {
 			return nil, fmt.Errorf("VRRP socket options: %w", err)
 		}
 	}
-	return &rawTransport{c: c, p: p}, nil
+	t.c4, t.p4 = c, p
+	if t.c6, t.p6, t.err6 = openRaw6(); t.err6 != nil && need6 {
+		_ = c.Close()
+		return nil, t.err6
+	}
+	t.wg.Add(1)
+	go t.read4()
+	if t.p6 != nil {
+		t.wg.Add(1)
+		go t.read6()
+	}
+	return t, nil
+}
+
+// openRaw6 opens the IPv6 socket. The checksum is left to lvsctl (no
+// IPV6_CHECKSUM): the kernel would otherwise drop bad packets unseen, and
+// the checksum drop counter would not count them. Hop limit 255 both ways
+// (RFC 5798 5.1.2.3), traffic class 0xc0 like the IPv4 TOS; the received
+// hop limit is asked for, and checked by the receiver (keepalived 2.2.7
+// vrrp.c asks for IPV6_RECVHOPLIMIT and IPV6_RECVPKTINFO the same way).
+func openRaw6() (net.PacketConn, *ipv6.PacketConn, error) {
+	c, err := net.ListenPacket(fmt.Sprintf("ip6:%d", packet.ProtocolNumber), "::")
+	if err != nil {
+		return nil, nil, fmt.Errorf("open IPv6 VRRP socket: %w", err)
+	}
+	p := ipv6.NewPacketConn(c)
+	for _, set := range []func() error{
+		func() error {
+			return p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface|ipv6.FlagSrc, true)
+		},
+		func() error { return p.SetMulticastHopLimit(255) },
+		func() error { return p.SetHopLimit(255) },
+		func() error { return p.SetTrafficClass(0xc0) },
+		func() error { return p.SetMulticastLoopback(false) },
+		func() error { return setRecvBuffer(c) },
+	} {
+		if err := set(); err != nil {
+			_ = c.Close()
+			return nil, nil, fmt.Errorf("IPv6 VRRP socket options: %w", err)
+		}
+	}
+	return c, p, nil
+}
+
+// deliver hands one packet (or a receive error) to Receive; false once the
+// transport is closed.
+func (t *rawTransport) deliver(pk rawPacket) bool {
+	select {
+	case t.rx <- pk:
+		return true
+	case <-t.closed:
+		return false
+	}
+}
+
+func (t *rawTransport) read4() {
+	defer t.wg.Done()
+	buf := make([]byte, 65536)
+	for {
+		n, cm, src, err := t.p4.ReadFrom(buf)
+		if err != nil {
+			if !t.deliver(rawPacket{err: err}) || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		meta := RecvMeta{TTL: -1}
+		if cm != nil {
+			meta.TTL = cm.TTL
+			meta.IfIndex = cm.IfIndex
+			meta.Dst, _ = netip.AddrFromSlice(cm.Dst)
+			meta.Dst = meta.Dst.Unmap()
+		}
+		if a, ok := src.(*net.IPAddr); ok {
+			meta.Src, _ = netip.AddrFromSlice(a.IP)
+			meta.Src = meta.Src.Unmap()
+		}
+		if !t.deliver(rawPacket{b: append([]byte(nil), buf[:n]...), meta: meta}) {
+			return
+		}
+	}
+}
+
+func (t *rawTransport) read6() {
+	defer t.wg.Done()
+	buf := make([]byte, 65536)
+	for {
+		n, cm, src, err := t.p6.ReadFrom(buf)
+		if err != nil {
+			if !t.deliver(rawPacket{err: err}) || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		// TTL carries the hop limit: the receiver's check is the same.
+		meta := RecvMeta{TTL: -1}
+		if cm != nil {
+			meta.TTL = cm.HopLimit
+			meta.IfIndex = cm.IfIndex
+			meta.Dst, _ = netip.AddrFromSlice(cm.Dst)
+		}
+		if a, ok := src.(*net.IPAddr); ok {
+			// The zone (the interface of a link-local source) is in IfIndex.
+			meta.Src, _ = netip.AddrFromSlice(a.IP)
+		}
+		if !t.deliver(rawPacket{b: append([]byte(nil), buf[:n]...), meta: meta}) {
+			return
+		}
+	}
 }
 
 // recvBuffer is the VRRP socket's receive buffer. The default (208 KiB,
@@ -180,7 +320,16 @@ func setRecvBuffer(c net.PacketConn) error {
 func (t *rawTransport) Join(ifindex int, group netip.Addr) error {
 	// Only the index is used on Linux; building the struct avoids a lookup
 	// that would resolve in the calling thread's namespace.
-	err := t.p.JoinGroup(&net.Interface{Index: ifindex}, &net.IPAddr{IP: group.AsSlice()})
+	ifi, g := &net.Interface{Index: ifindex}, &net.IPAddr{IP: group.AsSlice()}
+	var err error
+	if group.Is4() {
+		err = t.p4.JoinGroup(ifi, g)
+	} else {
+		if t.p6 == nil {
+			return t.err6
+		}
+		err = t.p6.JoinGroup(ifi, g)
+	}
 	if err != nil && !errors.Is(err, unix.EADDRINUSE) {
 		return fmt.Errorf("join %s on ifindex %d: %w", group, ifindex, err)
 	}
@@ -188,34 +337,53 @@ func (t *rawTransport) Join(ifindex int, group netip.Addr) error {
 }
 
 func (t *rawTransport) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
-	cm := &ipv4.ControlMessage{IfIndex: ifindex}
+	if dst.Is4() {
+		cm := &ipv4.ControlMessage{IfIndex: ifindex}
+		if src.IsValid() {
+			cm.Src = src.AsSlice()
+		}
+		_, err := t.p4.WriteTo(payload, cm, &net.IPAddr{IP: dst.AsSlice()})
+		return err
+	}
+	if t.p6 == nil {
+		return t.err6
+	}
+	// IPV6_PKTINFO: the interface (which scopes link-local destinations
+	// and the multicast group) and the source address.
+	cm := &ipv6.ControlMessage{IfIndex: ifindex, HopLimit: 255}
 	if src.IsValid() {
 		cm.Src = src.AsSlice()
 	}
-	_, err := t.p.WriteTo(payload, cm, &net.IPAddr{IP: dst.AsSlice()})
+	_, err := t.p6.WriteTo(payload, cm, &net.IPAddr{IP: dst.AsSlice()})
 	return err
 }
 
 func (t *rawTransport) Receive(buf []byte) (int, RecvMeta, error) {
-	n, cm, src, err := t.p.ReadFrom(buf)
-	if err != nil {
-		return 0, RecvMeta{}, err
+	select {
+	case pk := <-t.rx:
+		if pk.err != nil {
+			return 0, RecvMeta{}, pk.err
+		}
+		return copy(buf, pk.b), pk.meta, nil
+	case <-t.closed:
+		return 0, RecvMeta{}, net.ErrClosed
 	}
-	meta := RecvMeta{TTL: -1}
-	if cm != nil {
-		meta.TTL = cm.TTL
-		meta.IfIndex = cm.IfIndex
-		meta.Dst, _ = netip.AddrFromSlice(cm.Dst)
-		meta.Dst = meta.Dst.Unmap()
-	}
-	if a, ok := src.(*net.IPAddr); ok {
-		meta.Src, _ = netip.AddrFromSlice(a.IP)
-		meta.Src = meta.Src.Unmap()
-	}
-	return n, meta, nil
 }
 
-func (t *rawTransport) Close() error { return t.c.Close() }
+func (t *rawTransport) Close() error {
+	var err error
+	t.closeOnce.Do(func() {
+		close(t.closed)
+		err = t.c4.Close()
+		if t.c6 != nil {
+			if e := t.c6.Close(); err == nil {
+				err = e
+			}
+		}
+		t.wg.Wait()
+	})
+	return err
+}
 
 // netlinkSystem implements AddrManager and Links with one netlink handle
 // bound to the node's namespace.
@@ -232,9 +400,18 @@ func (s *netlinkSystem) addr(v VIP) (*netlink.Addr, error) {
 	}
 	a := &netlink.Addr{
 		IPNet: &net.IPNet{IP: v.Prefix.Addr().AsSlice(), Mask: net.CIDRMask(v.Prefix.Bits(), v.Prefix.Addr().BitLen())},
-		Label: v.Label,
 		Scope: scope,
 	}
+	if v.Prefix.Addr().Is6() {
+		// No duplicate address detection: the address moves between
+		// routers that both know it, and a tentative address could not
+		// be used (or announced) for the second DAD takes (keepalived
+		// adds IPv6 VIPs with IFA_F_NODAD too, vrrp_ipaddress.c).
+		// Labels and broadcast addresses are IPv4 notions.
+		a.Flags = unix.IFA_F_NODAD
+		return a, nil
+	}
+	a.Label = v.Label
 	if v.Broadcast.IsValid() {
 		a.Broadcast = v.Broadcast.AsSlice()
 	}
@@ -276,7 +453,7 @@ func (s *netlinkSystem) Addrs(ifindex int) ([]netip.Prefix, error) {
 	if err != nil {
 		return nil, fmt.Errorf("link %d: %w", ifindex, err)
 	}
-	list, err := s.h.AddrList(link, netlink.FAMILY_V4)
+	list, err := s.h.AddrList(link, netlink.FAMILY_ALL)
 	if err != nil {
 		return nil, fmt.Errorf("list addresses of %s: %w", link.Attrs().Name, err)
 	}
@@ -303,12 +480,20 @@ func (s *netlinkSystem) Lookup(name string) (LinkInfo, error) {
 	}
 	attrs := link.Attrs()
 	info := LinkInfo{Name: attrs.Name, Index: attrs.Index, Up: linkUp(attrs)}
-	addrs, err := s.h.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := s.h.AddrList(link, netlink.FAMILY_ALL)
 	if err != nil {
 		return LinkInfo{}, fmt.Errorf("addresses of %s: %w", name, err)
 	}
 	var secondary []netip.Prefix
 	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && a.IP.To4() == nil {
+			// A tentative address (duplicate address detection still
+			// running) cannot be a source yet.
+			if ip.IsLinkLocalUnicast() && a.Flags&(unix.IFA_F_TENTATIVE|unix.IFA_F_DADFAILED) == 0 {
+				info.LinkLocal6 = append(info.LinkLocal6, ip)
+			}
+			continue
+		}
 		ip, ok := netip.AddrFromSlice(a.IP.To4())
 		if !ok {
 			continue
@@ -447,4 +632,125 @@ func (a *arpAnnouncer) close() {
 		_ = c.c.Close()
 		delete(a.clients, i)
 	}
+}
+
+// ndpAnnouncer sends unsolicited neighbour advertisements (RFC 4861 7.2.6)
+// for IPv6 virtual addresses, as keepalived 2.2.7 does (vrrp_ndisc.c): to
+// all-nodes ff02::1, hop limit 255, from the address itself, with the
+// override flag and the interface's MAC as target link-layer address, and
+// the router flag when the interface forwards IPv6. The message is built
+// by mdlayher/ndp; one ICMPv6 socket, opened in the node's namespace on
+// first use, sends for every interface (IPV6_PKTINFO picks it).
+type ndpAnnouncer struct {
+	h  *netlink.Handle
+	ns *nsHandle
+
+	mu sync.Mutex
+	pc *ipv6.PacketConn
+	c  net.PacketConn
+	// router caches each interface's IPv6 forwarding sysctl, read once
+	// (keepalived rereads it at most every 5 s).
+	router map[int]bool
+}
+
+func (a *ndpAnnouncer) conn() (*ipv6.PacketConn, error) {
+	if a.pc != nil {
+		return a.pc, nil
+	}
+	open := func() error {
+		c, err := net.ListenPacket("ip6:ipv6-icmp", "::")
+		if err != nil {
+			return err
+		}
+		pc := ipv6.NewPacketConn(c)
+		if err := pc.SetMulticastHopLimit(ndp.HopLimit); err != nil {
+			_ = c.Close()
+			return err
+		}
+		a.c, a.pc = c, pc
+		return nil
+	}
+	do := open
+	if a.ns != nil {
+		do = func() error { return a.ns.do(open) }
+	}
+	if err := do(); err != nil {
+		return nil, fmt.Errorf("ICMPv6 socket: %w", err)
+	}
+	return a.pc, nil
+}
+
+// forwarding reads net.ipv6.conf.IF.forwarding inside the namespace.
+func (a *ndpAnnouncer) forwarding(ifindex int, name string) bool {
+	if r, ok := a.router[ifindex]; ok {
+		return r
+	}
+	var b []byte
+	read := func() error {
+		var err error
+		b, err = os.ReadFile("/proc/sys/net/ipv6/conf/" + name + "/forwarding")
+		return err
+	}
+	if a.ns != nil {
+		_ = a.ns.do(read)
+	} else {
+		_ = read()
+	}
+	r := strings.TrimSpace(string(b)) == "1"
+	a.router[ifindex] = r
+	return r
+}
+
+func (a *ndpAnnouncer) Announce(ifindex int, ip netip.Addr) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	link, err := a.h.LinkByIndex(ifindex)
+	if err != nil {
+		return fmt.Errorf("link %d: %w", ifindex, err)
+	}
+	attrs := link.Attrs()
+	pc, err := a.conn()
+	if err != nil {
+		return err
+	}
+	m := &ndp.NeighborAdvertisement{
+		Router:        a.forwarding(ifindex, attrs.Name),
+		Override:      true,
+		TargetAddress: ip,
+	}
+	if len(attrs.HardwareAddr) > 0 {
+		m.Options = []ndp.Option{&ndp.LinkLayerAddress{Direction: ndp.Target, Addr: attrs.HardwareAddr}}
+	}
+	b, err := ndp.MarshalMessage(m)
+	if err != nil {
+		return fmt.Errorf("neighbour advertisement for %s: %w", ip, err)
+	}
+	// The kernel fills in the ICMPv6 checksum of raw ICMPv6 sockets.
+	cm := &ipv6.ControlMessage{HopLimit: ndp.HopLimit, Src: ip.AsSlice(), IfIndex: ifindex}
+	if _, err := pc.WriteTo(b, cm, &net.IPAddr{IP: netip.IPv6LinkLocalAllNodes().AsSlice()}); err != nil {
+		return fmt.Errorf("neighbour advertisement for %s on %s: %w", ip, attrs.Name, err)
+	}
+	return nil
+}
+
+func (a *ndpAnnouncer) close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.c != nil {
+		_ = a.c.Close()
+		a.c, a.pc = nil, nil
+	}
+}
+
+// familyAnnouncer sends gratuitous ARP for IPv4 and unsolicited neighbour
+// advertisements for IPv6 addresses.
+type familyAnnouncer struct {
+	v4, v6 Announcer
+}
+
+func (f familyAnnouncer) Announce(ifindex int, ip netip.Addr) error {
+	if ip.Is6() {
+		return f.v6.Announce(ifindex, ip)
+	}
+	return f.v4.Announce(ifindex, ip)
 }

@@ -54,6 +54,7 @@ type RecvMeta struct {
 // rxPolicy is what one instance expects of its peers' adverts.
 type rxPolicy struct {
 	version   uint8
+	ipv6      bool
 	advertInt time.Duration
 	authType  uint8
 	authData  [8]byte
@@ -65,16 +66,17 @@ type rxPolicy struct {
 // to the VRRP payload b of one packet. A non-empty DropReason means the
 // packet must not reach the state machine; warnings are informational.
 func checkAdvert(pol *rxPolicy, b []byte, meta RecvMeta) (*packet.Packet, DropReason, []Warning, error) {
-	p, err := packet.Parse(b, false)
+	p, err := packet.Parse(b, pol.ipv6)
 	if err != nil {
 		return nil, DropMalformed, nil, err
 	}
 	if len(b) != p.Len {
 		return nil, DropLength, nil, fmt.Errorf("length %d, %d addresses need %d", len(b), len(p.Addresses), p.Len)
 	}
-	// The raw socket always asks for the TTL, so its absence on a multicast
-	// advert means the hop-limit guarantee (RFC 3768 7.1) cannot be checked:
-	// fail closed. Unicast peers may be routed; keepalived ignores their TTL.
+	// The raw socket always asks for the TTL (IPv6: the hop limit), so its
+	// absence on a multicast advert means the hop-limit guarantee (RFC 3768
+	// 7.1, RFC 5798 5.1.1.3/5.1.2.3) cannot be checked: fail closed.
+	// Unicast peers may be routed; keepalived ignores their TTL.
 	if !pol.unicast && meta.TTL == -1 {
 		return nil, DropTTLUnknown, nil, fmt.Errorf("no TTL control message, expected TTL 255")
 	}

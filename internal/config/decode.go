@@ -112,7 +112,18 @@ func (d *decoder) config(nodes []*node) *Config {
 	}
 	// Instance defaults come from global_defs, wherever it appears.
 	for _, in := range instances {
-		cfg.VRRPInstances = append(cfg.VRRPInstances, in.resolve(&cfg.Global))
+		r := in.resolve(&cfg.Global)
+		if r.Version == 2 && r.IPv6() {
+			// keepalived 2.2.7 runs an instance with IPv6 addresses as
+			// VRRPv3 whatever the global vrrp_version (vrrp.c,
+			// vrrp_complete_instance). An explicit "version 2" is either
+			// refused with a config error and ignored (it follows
+			// virtual_ipaddress: vrrp_parser.c, vrrp_version_handler) or,
+			// before the addresses, kept: non-standard VRRPv2 over IPv6
+			// that no RFC peer accepts (vrrp_strict turns it into 3).
+			d.diag.errorf(in.versionPos, "version 2: vrrp_instance %s has IPv6 addresses, which VRRP only carries in version 3; keepalived would ignore this line if it follows virtual_ipaddress, else send non-standard VRRPv2 over IPv6 (version 3 with vrrp_strict): delete the line or write version 3", r.Name)
+		}
+		cfg.VRRPInstances = append(cfg.VRRPInstances, r)
 		d.vridPos = append(d.vridPos, in.vridPos)
 	}
 	d.resolveSync(cfg, instances)
@@ -152,6 +163,10 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 				if !a.Is6() || !a.IsMulticast() {
 					d.diag.errorf(n.args[0].pos(), "vrrp_mcast_group6 must be an IPv6 multicast address, not %s", a)
 					return
+				}
+				if !a.IsLinkLocalMulticast() {
+					// global_parser.c warns the same and uses it.
+					d.diag.warnf(n.args[0].pos(), "vrrp_mcast_group6 %s should be a link-local multicast address (ff02::/16)", a)
 				}
 				g.VRRPMcastGroup6 = a
 			}
@@ -336,7 +351,9 @@ func (d *decoder) trackIfaces(n *node) []TrackIface {
 type instanceDraft struct {
 	in VRRPInstance
 	// vridPos is where virtual_router_id's value is, for duplicates.
-	vridPos                                      Position
+	vridPos Position
+	// versionPos is where the instance's version value is.
+	versionPos                                   Position
 	version                                      *int
 	garpDelay, garpRefresh, garpLowDelay         *time.Duration
 	garpRepeat, garpRefreshRepeat, garpLowRepeat *int
@@ -357,7 +374,13 @@ func (dr *instanceDraft) resolve(g *GlobalDefs) VRRPInstance {
 		}
 		return def
 	}
-	in.Version = pick(dr.version, g.VRRPVersion)
+	def := g.VRRPVersion
+	if in.IPv6() {
+		// keepalived 2.2.7 vrrp.c (vrrp_complete_instance): an IPv6
+		// instance without a version is VRRPv3, whatever vrrp_version says.
+		def = 3
+	}
+	in.Version = pick(dr.version, def)
 	in.GarpMasterDelay = pickD(dr.garpDelay, g.VRRPGarpMasterDelay)
 	in.GarpMasterRepeat = pick(dr.garpRepeat, g.VRRPGarpMasterRepeat)
 	in.GarpMasterRefresh = pickD(dr.garpRefresh, g.VRRPGarpMasterRefresh)
@@ -408,7 +431,12 @@ func (d *decoder) instance(n *node) *instanceDraft {
 			// The version-dependent range is checked in validate.
 			d.durKw(n, 10*time.Millisecond, 255*time.Second, false, &in.AdvertInt)
 		}},
-		"version": {fn: func(n *node) { d.intPtr(n, 2, 3, &dr.version) }},
+		"version": {fn: func(n *node) {
+			d.intPtr(n, 2, 3, &dr.version)
+			if len(n.args) > 0 {
+				dr.versionPos = n.args[0].pos()
+			}
+		}},
 		"authentication": {fn: func(n *node) {
 			if d.shape(n, true, 0, 0) {
 				in.Auth = d.auth(n)

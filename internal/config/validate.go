@@ -72,7 +72,9 @@ func validateVRRP(cfg *Config, diag *diagnostics, ifaceExists func(string) bool,
 			v6 = in.VIPs[0].Prefix.Addr().Is6()
 			for _, v := range in.VIPs[1:] {
 				if v.Prefix.Addr().Is6() != v6 {
-					diag.errorf(v.Pos, "vrrp_instance %s mixes IPv4 and IPv6 addresses in virtual_ipaddress (first is %s); use one instance per family or virtual_ipaddress_excluded", in.Name, in.VIPs[0].Prefix.Addr())
+					// keepalived 2.2.7 (vrrp_data.c, alloc_vrrp_vip) drops
+					// an address whose family differs from the instance's.
+					diag.errorf(v.Pos, "vrrp_instance %s mixes IPv4 and IPv6 addresses in virtual_ipaddress (first is %s): keepalived would drop %s; use one instance per family, or virtual_ipaddress_excluded", in.Name, in.VIPs[0].Prefix.Addr(), v.Prefix.Addr())
 				}
 			}
 		} else {
@@ -140,9 +142,6 @@ func validateVRRP(cfg *Config, diag *diagnostics, ifaceExists func(string) bool,
 			if in.Auth != nil {
 				diag.errorf(in.Auth.Pos, "vrrp_instance %s: VRRPv3 has no authentication; remove the authentication block", in.Name)
 			}
-		}
-		if v6 && in.Version == 2 {
-			diag.errorf(in.Pos, "vrrp_instance %s: IPv6 addresses need VRRP version 3 (add \"version 3\")", in.Name)
 		}
 	}
 

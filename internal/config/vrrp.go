@@ -26,6 +26,7 @@ const (
 func (c *Config) VRRP() vrrp.Config {
 	out := vrrp.Config{
 		McastGroup4:   c.Global.VRRPMcastGroup4,
+		McastGroup6:   c.Global.VRRPMcastGroup6,
 		ReleaseGrace:  defaultVRRPReleaseGrace,
 		NotifyTimeout: defaultVRRPNotifyTimeout,
 	}
@@ -135,4 +136,12 @@ func vrrpVIPs(in []VIP) []vrrp.VIP {
 		out = append(out, vrrp.VIP{Prefix: v.Prefix, Broadcast: v.Broadcast, Dev: v.Dev, Scope: v.Scope, Label: v.Label})
 	}
 	return out
+}
+
+// IPv6 reports whether the instance is an IPv6 virtual router: its first
+// virtual_ipaddress is IPv6 (keepalived 2.2.7 takes the instance's family
+// from its first address, vrrp_data.c alloc_vrrp_vip, and refuses
+// addresses of the other family; validation refuses them here).
+func (in *VRRPInstance) IPv6() bool {
+	return len(in.VIPs) > 0 && in.VIPs[0].Prefix.Addr().Is6()
 }

@@ -114,3 +114,66 @@ func TestVRRPAdapterDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, vrrp.AuthNone, cfg.VRRP().Instances[0].AuthType)
 }
+
+// TestVRRPIPv6Instance: an instance whose addresses are IPv6 is VRRPv3
+// without a version line, even under global vrrp_version 2 (keepalived
+// 2.2.7 vrrp.c, vrrp_complete_instance); its unicast addresses may be IPv6
+// and the IPv6 group reaches the runtime.
+func TestVRRPIPv6Instance(t *testing.T) {
+	src := `global_defs {
+  vrrp_version 2
+  vrrp_mcast_group6 ff02::99
+}
+vrrp_instance V6 {
+  interface eth1
+  virtual_router_id 7
+  advert_int 0.5
+  virtual_ipaddress {
+    fe80::7
+    2001:db8::7/64
+  }
+}
+vrrp_instance V6U {
+  interface eth1
+  virtual_router_id 8
+  unicast_src_ip 2001:db8::10
+  unicast_peer {
+    2001:db8::11
+  }
+  virtual_ipaddress {
+    2001:db8::8
+  }
+  virtual_ipaddress_excluded {
+    192.0.2.8
+  }
+}
+vrrp_instance V4 {
+  interface eth1
+  virtual_router_id 7
+  virtual_ipaddress {
+    192.0.2.7
+  }
+}
+`
+	cfg, _, err := parseString(src, nil)
+	require.NoError(t, err)
+	v := cfg.VRRP()
+	require.NoError(t, v.Validate())
+	assert.Equal(t, netip.MustParseAddr("ff02::99"), v.McastGroup6)
+	require.Len(t, v.Instances, 3)
+	assert.Equal(t, uint8(3), v.Instances[0].Version, "IPv6 instance without version")
+	assert.Equal(t, 500*time.Millisecond, v.Instances[0].AdvertInt)
+	assert.Equal(t, uint8(3), v.Instances[1].Version)
+	assert.Equal(t, netip.MustParseAddr("2001:db8::10"), v.Instances[1].SrcIP)
+	assert.Equal(t, []netip.Addr{netip.MustParseAddr("2001:db8::11")}, v.Instances[1].UnicastPeers)
+	assert.Equal(t, uint8(2), v.Instances[2].Version, "the IPv4 instance keeps the global vrrp_version")
+}
+
+// TestVRRPIPv6Warnings: a group keepalived would warn about is used with
+// the same warning, at the address.
+func TestVRRPIPv6Warnings(t *testing.T) {
+	_, diags, err := parseString("global_defs {\n  vrrp_mcast_group6 ff05::12\n}\n", nil)
+	require.NoError(t, err)
+	require.Len(t, diags, 1)
+	assert.Contains(t, diags[0].String(), "t.conf:2:21: warning: vrrp_mcast_group6 ff05::12 should be a link-local multicast address")
+}
