@@ -216,23 +216,9 @@ func (d *decoder) vrrpScript(n *node) VRRPScript {
 		"script":   {fn: func(n *node) { d.script(n, &s.Script) }},
 		"interval": {fn: func(n *node) { d.durKw(n, time.Millisecond, maxTimer, false, &s.Interval) }},
 		"timeout":  {fn: func(n *node) { d.durPtr(n, time.Millisecond, maxTimer, false, &timeout) }},
-		"weight": {fn: func(n *node) {
-			if !d.shape(n, false, 1, 2) {
-				return
-			}
-			if v, ok := d.intRange(n.args[0], "weight", -253, 253); ok {
-				s.Weight = int(v)
-			}
-			if len(n.args) == 2 {
-				if n.args[1].text != "reverse" {
-					d.diag.errorf(n.args[1].pos(), "weight: expected \"reverse\", got %q", n.args[1].text)
-					return
-				}
-				s.WeightReverse = true
-			}
-		}},
-		"rise": {fn: func(n *node) { d.intKw(n, 1, 1<<20, &s.Rise) }},
-		"fall": {fn: func(n *node) { d.intKw(n, 1, 1<<20, &s.Fall) }},
+		"weight":   {fn: func(n *node) { d.weightReverse(n, -253, 253, &s.Weight, &s.WeightReverse) }},
+		"rise":     {fn: func(n *node) { d.intKw(n, 1, 1<<20, &s.Rise) }},
+		"fall":     {fn: func(n *node) { d.intKw(n, 1, 1<<20, &s.Fall) }},
 		"user": {fn: func(n *node) {
 			if d.shape(n, false, 1, 2) {
 				s.User = n.args[0].text

@@ -72,28 +72,32 @@ type TrackRef struct {
 	ReverseSet bool     `json:"reverse_set"`
 }
 
+// weightReverse reads "weight N [reverse]" (vrrp_script, track_file,
+// vrrp_track_process blocks) with N in lo..hi.
+func (d *decoder) weightReverse(n *node, lo, hi int64, w *int, reverse *bool) {
+	if !d.shape(n, false, 1, 2) {
+		return
+	}
+	if v, ok := d.intRange(n.args[0], "weight", lo, hi); ok {
+		*w = int(v)
+	}
+	if len(n.args) == 2 {
+		if n.args[1].text != "reverse" {
+			d.diag.errorf(n.args[1].pos(), "weight: expected \"reverse\", got %q", n.args[1].text)
+			return
+		}
+		*reverse = true
+	}
+}
+
 func (d *decoder) trackFileBlock(n *node) TrackFile {
 	f := TrackFile{Pos: n.pos(), Name: n.args[0].text, Weight: 1}
 	if n.key.text == "vrrp_track_file" {
 		d.diag.warnf(n.pos(), "vrrp_track_file is deprecated (in keepalived too): write track_file; accepted with the same meaning")
 	}
 	d.walk(n, n.key.text, n.key.text+" "+f.Name, map[string]kw{
-		"file": {fn: func(n *node) { d.str(n, &f.File) }},
-		"weight": {fn: func(n *node) {
-			if !d.shape(n, false, 1, 2) {
-				return
-			}
-			if v, ok := d.intRange(n.args[0], "weight", -254, 254); ok {
-				f.Weight = int(v)
-			}
-			if len(n.args) == 2 {
-				if n.args[1].text != "reverse" {
-					d.diag.errorf(n.args[1].pos(), "weight: expected \"reverse\", got %q", n.args[1].text)
-					return
-				}
-				f.Reverse = true
-			}
-		}},
+		"file":   {fn: func(n *node) { d.str(n, &f.File) }},
+		"weight": {fn: func(n *node) { d.weightReverse(n, -254, 254, &f.Weight, &f.Reverse) }},
 		"init_file": {fn: func(n *node) {
 			// init_file [VALUE] [overwrite], in either order.
 			f.Init = "create"
@@ -142,21 +146,7 @@ func (d *decoder) trackProcessBlock(n *node) TrackProcess {
 				}
 			}
 		}},
-		"weight": {fn: func(n *node) {
-			if !d.shape(n, false, 1, 2) {
-				return
-			}
-			if v, ok := d.intRange(n.args[0], "weight", -254, 254); ok {
-				p.Weight = int(v)
-			}
-			if len(n.args) == 2 {
-				if n.args[1].text != "reverse" {
-					d.diag.errorf(n.args[1].pos(), "weight: expected \"reverse\", got %q", n.args[1].text)
-					return
-				}
-				p.Reverse = true
-			}
-		}},
+		"weight":          {fn: func(n *node) { d.weightReverse(n, -254, 254, &p.Weight, &p.Reverse) }},
 		"quorum":          {fn: func(n *node) { quorumSet = true; d.intKw(n, 1, 65535, &p.Quorum) }},
 		"quorum_max":      {fn: func(n *node) { maxSet = true; d.intKw(n, 0, 65535, &p.QuorumMax) }},
 		"delay":           {fn: func(n *node) { d.durPtr(n, time.Microsecond, time.Hour, false, &delay) }},
