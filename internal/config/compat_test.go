@@ -129,7 +129,7 @@ func TestKeepalivedParity(t *testing.T) {
 		{name: "sorry_server_inhibit before sorry_server", src: vs("sorry_server_inhibit\n sorry_server 192.0.2.9 80\n real_server 192.0.2.2 80 {\n }"),
 			errs: []string{`4:1: sorry_server_inhibit before (or without) sorry_server: keepalived would ignore it: move it after sorry_server`}},
 		{name: "persistence_engine", src: vs("persistence_engine sip\n real_server 192.0.2.2 80 {\n }"),
-			errs: []string{`4:1: persistence_engine is a keepalived feature lvsctl does not support: the director cannot program an IPVS persistence engine yet`}},
+			errs: []string{`4:1: persistence_engine is a keepalived feature lvsctl does not support: the IPVS library lvsctl uses (github.com/moby/ipvs v1.1.0) sends a persistence engine but does not read it back, so lvsctl could neither adopt nor repair such a service: use keepalived for SIP persistence`}},
 		{name: "scheduler flags", src: vs("lb_algo sh\nsh-port\nsh-fallback\nflag-3\n real_server 192.0.2.2 80 {\n }"),
 			check: func(t *testing.T, c *Config) {
 				assert.Equal(t, director.FlagSched1|director.FlagSched2|director.FlagSched3, c.Director().Services[0].Service.Flags)

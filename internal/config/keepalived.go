@@ -89,7 +89,7 @@ const (
 	whyChecker    = "lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, PING_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK and FILE_CHECK"
 	whyRegex      = "lvsctl's HTTP checks match status codes and MD5 digests, not regular expressions"
 	whySSLBlock   = "SSL_GET client certificates (the SSL block) are not supported"
-	whyPE         = "the director cannot program an IPVS persistence engine yet"
+	whyPE         = "the IPVS library lvsctl uses (github.com/moby/ipvs v1.1.0) sends a persistence engine but does not read it back, so lvsctl could neither adopt nor repair such a service: use keepalived for SIP persistence"
 	whyBlock      = "inside a block lvsctl does not support"
 )
 
