@@ -387,6 +387,18 @@ func (dr *instanceDraft) resolve(g *GlobalDefs) VRRPInstance {
 	in.GarpMasterRefreshRepeat = pick(dr.garpRefreshRepeat, g.VRRPGarpMasterRefreshRepeat)
 	in.GarpLowerPrioDelay = pickD(dr.garpLowDelay, g.VRRPGarpLowerPrioDelay)
 	in.GarpLowerPrioRepeat = pick(dr.garpLowRepeat, g.VRRPGarpLowerPrioRepeat)
+	if in.UseVMAC != nil {
+		v := *in.UseVMAC
+		if v.Name == "" {
+			v.Name = "vrrp." + strconv.Itoa(in.VirtualRouterID)
+		}
+		in.UseVMAC = &v
+		// keepalived 2.2.7 vrrp_parser.c vrrp_end_handler: "unicast with
+		// use_vmac requires vmac_xmit_base - setting" (validate warns).
+		if len(in.UnicastPeers) > 0 {
+			in.VMACXmitBase = true
+		}
+	}
 	return in
 }
 
@@ -476,6 +488,8 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"garp_lower_prio_delay":      {fn: func(n *node) { d.durPtr(n, 0, maxTimer, true, &dr.garpLowDelay) }},
 		"garp_lower_prio_repeat":     {fn: func(n *node) { d.intPtr(n, 0, 1<<20, &dr.garpLowRepeat) }},
 		"dont_track_primary":         {fn: func(n *node) { d.flag(n, &in.DontTrackPrimary) }},
+		"use_vmac":                   {fn: func(n *node) { in.UseVMAC = d.useVMAC(n) }},
+		"vmac_xmit_base":             {fn: func(n *node) { d.flag(n, &in.VMACXmitBase) }},
 		"track_interface":            {multi: true, fn: func(n *node) { in.TrackIfaces = append(in.TrackIfaces, d.trackIfaces(n)...) }},
 		"track_script":               {multi: true, fn: func(n *node) { in.TrackScripts = append(in.TrackScripts, d.trackScripts(n)...) }},
 		"track_file":                 {multi: true, fn: func(n *node) { in.TrackFiles = append(in.TrackFiles, d.trackRefs(n)...) }},

@@ -11,6 +11,7 @@ import (
 // vridPos[i] is the position of instance i's virtual_router_id value.
 func validate(cfg *Config, diag *diagnostics, ifaceExists func(string) bool, vridPos []Position) {
 	validateVRRP(cfg, diag, ifaceExists, vridPos)
+	validateVMACs(cfg, diag)
 	validateTracking(cfg, diag)
 	validateLVS(cfg, diag)
 	validateSync(cfg, diag, ifaceExists)
