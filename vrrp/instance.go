@@ -145,6 +145,7 @@ func (n *Node) newInstance(ic InstanceConfig, scripts map[string]*trackScript, c
 		return nil, fmt.Errorf("%s: interface %s has no IPv4 address to send adverts from", where, ic.Interface)
 	}
 	for _, v := range append(append([]VIP(nil), ic.VIPs...), ic.ExcludedVIPs...) {
+		// The loader sets the dev of the VMAC's addresses to its name.
 		if ic.VMAC != nil && (v.Dev == "" || v.Dev == ic.VMAC.Name) {
 			in.allVIPs = append(in.allVIPs, boundVIP{VIP: v, onVMAC: true})
 			continue

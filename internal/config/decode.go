@@ -389,9 +389,6 @@ func (dr *instanceDraft) resolve(g *GlobalDefs) VRRPInstance {
 	in.GarpLowerPrioRepeat = pick(dr.garpLowRepeat, g.VRRPGarpLowerPrioRepeat)
 	if in.UseVMAC != nil {
 		v := *in.UseVMAC
-		if v.Name == "" {
-			v.Name = "vrrp." + strconv.Itoa(in.VirtualRouterID)
-		}
 		in.UseVMAC = &v
 		// keepalived 2.2.7 vrrp_parser.c vrrp_end_handler: "unicast with
 		// use_vmac requires vmac_xmit_base - setting" (validate warns).
@@ -502,10 +499,19 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"lvs_sync_daemon_interface":  {fn: func(n *node) { d.lvsSyncInterface(n, dr) }},
 		"smtp_alert":                 {fn: func(n *node) { d.blockSMTPAlert(n, dr.in.Pos) }},
 	})
+	// With use_vmac the addresses without a dev go on the VMAC interface
+	// (keepalived 2.2.7: vrrp->ifp is the VMAC, the default of every VIP).
+	defDev := in.Interface
+	if in.UseVMAC != nil {
+		if in.UseVMAC.Name == "" {
+			in.UseVMAC.Name = "vrrp." + strconv.Itoa(in.VirtualRouterID)
+		}
+		defDev = in.UseVMAC.Name
+	}
 	for _, list := range [][]VIP{in.VIPs, in.VIPsExcluded} {
 		for i := range list {
 			if list[i].Dev == "" {
-				list[i].Dev = in.Interface
+				list[i].Dev = defDev
 			}
 		}
 	}

@@ -90,3 +90,15 @@ func TestVMACErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestVMACVIPDev: addresses without a dev go on the VMAC interface; an
+// explicit dev stays.
+func TestVMACVIPDev(t *testing.T) {
+	src := "vrrp_instance A {\n    interface eth0\n    use_vmac\n    virtual_router_id 51\n    virtual_ipaddress {\n        192.0.2.1\n        192.0.2.2 dev eth0\n    }\n    virtual_ipaddress_excluded {\n        192.0.2.3\n    }\n}\n"
+	cfg, _, err := parseString(src, nil)
+	require.NoError(t, err)
+	in := cfg.VRRP().Instances[0]
+	assert.Equal(t, "vrrp.51", in.VIPs[0].Dev)
+	assert.Equal(t, "eth0", in.VIPs[1].Dev)
+	assert.Equal(t, "vrrp.51", in.ExcludedVIPs[0].Dev)
+}
