@@ -23,10 +23,10 @@ type fakeTransport struct {
 	joined []netip.Addr
 	// joinedOn is the interface of each joined group.
 	joinedOn []int
-	in     chan fakePacket
-	errs   chan error
-	closed chan struct{}
-	once   sync.Once
+	in       chan fakePacket
+	errs     chan error
+	closed   chan struct{}
+	once     sync.Once
 }
 
 type fakePacket struct {
