@@ -21,10 +21,12 @@ type fakeTransport struct {
 	mu     sync.Mutex
 	sent   []sent
 	joined []netip.Addr
-	in     chan fakePacket
-	errs   chan error
-	closed chan struct{}
-	once   sync.Once
+	// joinedOn is the interface of each joined group.
+	joinedOn []int
+	in       chan fakePacket
+	errs     chan error
+	closed   chan struct{}
+	once     sync.Once
 }
 
 type fakePacket struct {
@@ -36,10 +38,11 @@ func newFakeTransport() *fakeTransport {
 	return &fakeTransport{in: make(chan fakePacket, 16), errs: make(chan error, 1), closed: make(chan struct{})}
 }
 
-func (f *fakeTransport) Join(_ int, g netip.Addr) error {
+func (f *fakeTransport) Join(ifindex int, g netip.Addr) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.joined = append(f.joined, g)
+	f.joinedOn = append(f.joinedOn, ifindex)
 	return nil
 }
 
@@ -140,12 +143,15 @@ func (f *fakeAddrs) has(p string) bool {
 type fakeARP struct {
 	mu  sync.Mutex
 	ips []netip.Addr
+	// on is the interface of each announcement.
+	on []int
 }
 
-func (f *fakeARP) Announce(_ int, ip netip.Addr) error {
+func (f *fakeARP) Announce(ifindex int, ip netip.Addr) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ips = append(f.ips, ip)
+	f.on = append(f.on, ifindex)
 	return nil
 }
 
@@ -276,4 +282,53 @@ func (r *recordingStarter) all() [][]string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([][]string(nil), r.runs...)
+}
+
+// fakeVMACs records VMAC creation and deletion in the address log of
+// addrs, so that tests see the order of both.
+type fakeVMACs struct {
+	addrs *fakeAddrs
+	// index is the ifindex the next Up returns.
+	index int
+	err   error
+
+	mu   sync.Mutex
+	up   map[string]int
+	spec []VMACSpec
+}
+
+func (f *fakeVMACs) Up(s VMACSpec) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return 0, f.err
+	}
+	f.addrs.mu.Lock()
+	f.addrs.log = append(f.addrs.log, "vmac up "+s.Name)
+	f.addrs.mu.Unlock()
+	if f.up == nil {
+		f.up = map[string]int{}
+	}
+	f.up[s.Name] = f.index
+	f.spec = append(f.spec, s)
+	f.index++
+	return f.up[s.Name], nil
+}
+
+func (f *fakeVMACs) Down(s VMACSpec, ifindex int) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.addrs.mu.Lock()
+	f.addrs.log = append(f.addrs.log, "vmac down "+s.Name)
+	f.addrs.mu.Unlock()
+	if f.up[s.Name] == ifindex {
+		delete(f.up, s.Name)
+	}
+	return nil
+}
+
+func (f *fakeVMACs) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.up)
 }

@@ -67,6 +67,9 @@ type instance struct {
 	// routes holds the virtual routes and rules this instance added (nil
 	// until it first becomes master; routes.go).
 	routes *netroute.Owner
+	// vmacIndex is the ifindex of the VMAC interface while it is up (0:
+	// none; vmac.go).
+	vmacIndex int
 
 	count          Counters
 	lastTransition time.Time
@@ -79,6 +82,9 @@ type instance struct {
 type boundVIP struct {
 	VIP
 	ifindex int
+	// onVMAC: the address goes on the instance's VMAC interface (its
+	// ifindex is set when the VMAC is up).
+	onVMAC bool
 }
 
 type trackedScript struct {
@@ -139,6 +145,11 @@ func (n *Node) newInstance(ic InstanceConfig, scripts map[string]*trackScript, c
 		return nil, fmt.Errorf("%s: interface %s has no IPv4 address to send adverts from", where, ic.Interface)
 	}
 	for _, v := range append(append([]VIP(nil), ic.VIPs...), ic.ExcludedVIPs...) {
+		// The loader sets the dev of the VMAC's addresses to its name.
+		if ic.VMAC != nil && (v.Dev == "" || v.Dev == ic.VMAC.Name) {
+			in.allVIPs = append(in.allVIPs, boundVIP{VIP: v, onVMAC: true})
+			continue
+		}
 		idx := in.ifindex
 		if v.Dev != "" && v.Dev != ic.Interface {
 			di, err := n.links.Lookup(v.Dev)

@@ -30,6 +30,8 @@ type Node struct {
 	// routes adds and removes the instances' virtual routes and rules
 	// (nil when every other kernel part was injected and this one not).
 	routes netroute.Kernel
+	// vmacs creates the use_vmac interfaces (nil: none can be).
+	vmacs VMACs
 	// run runs notify and track scripts inside the node's namespace.
 	run  script.Runner
 	hook func(InstanceStatus)
@@ -127,6 +129,9 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		if o.routes == nil {
 			o.routes = netroute.NewNetlink(h)
 		}
+		if o.vmacs == nil {
+			o.vmacs = &netlinkVMACs{h: h, ns: ns, log: o.log, parents: map[int]*parentSysctls{}}
+		}
 		if o.addrs == nil {
 			o.addrs = sys
 		}
@@ -151,7 +156,14 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		}
 		o.transport = t
 	}
-	n.tr, n.addrs, n.arp, n.links, n.routes = o.transport, o.addrs, o.announcer, o.links, o.routes
+	n.tr, n.addrs, n.arp, n.links, n.routes, n.vmacs = o.transport, o.addrs, o.announcer, o.links, o.routes, o.vmacs
+	if n.vmacs == nil {
+		for i := range cfg.Instances {
+			if cfg.Instances[i].VMAC != nil {
+				return nil, fmt.Errorf("vrrp_instance %s: use_vmac needs VMACs (WithVMACs) when the kernel parts are injected", cfg.Instances[i].Name)
+			}
+		}
+	}
 
 	b, err := n.build(cfg, nil)
 	if err != nil {
@@ -229,6 +241,17 @@ func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	n.bg, n.wg, n.events, n.joined = bg, &wg, events, map[joinKey]bool{}
 
+	// The VMACs exist before anything joins or sends on them; they go
+	// once every instance has stopped (after the handover) or when Run
+	// fails.
+	if err := n.vmacUp(n.insts); err != nil {
+		return err
+	}
+	defer func() {
+		for _, in := range n.insts {
+			n.vmacDown(in)
+		}
+	}()
 	for _, in := range n.insts {
 		if err := n.join(in); err != nil {
 			return err
@@ -392,14 +415,22 @@ func (n *Node) join(in *instance) error {
 	if in.cfg.IPv6() {
 		group = n.cfg.McastGroup6
 	}
-	k := joinKey{in.ifindex, group}
-	if len(in.cfg.UnicastPeers) > 0 || n.joined[k] {
+	if len(in.cfg.UnicastPeers) > 0 {
 		return nil
 	}
-	if err := n.tr.Join(in.ifindex, group); err != nil {
-		return fmt.Errorf("vrrp_instance %s: join %s: %w", in.cfg.Name, group, err)
+	// With a VMAC the adverts of a peer arrive on the VMAC (they come
+	// from the shared virtual MAC) or, with its vmac_xmit_base, on the
+	// base interface: the group is joined on both.
+	for _, ifindex := range []int{in.ifindex, in.vmacIndex} {
+		k := joinKey{ifindex, group}
+		if ifindex == 0 || n.joined[k] {
+			continue
+		}
+		if err := n.tr.Join(ifindex, group); err != nil {
+			return fmt.Errorf("vrrp_instance %s: join %s: %w", in.cfg.Name, group, err)
+		}
+		n.joined[k] = true
 	}
-	n.joined[k] = true
 	return nil
 }
 
@@ -441,7 +472,9 @@ func (n *Node) pruneRemoved() {
 	for _, in := range n.insts {
 		if !in.removed || in.m.State() != fsm.Stopped {
 			keep = append(keep, in)
+			continue
 		}
+		n.vmacDown(in)
 	}
 	clear(n.insts[len(keep):])
 	n.insts = keep

@@ -28,6 +28,7 @@ type options struct {
 	vipResync time.Duration
 	routes    netroute.Kernel
 	procs     ProcLister
+	vmacs     VMACs
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -62,6 +63,9 @@ func WithTransitionHook(fn func(InstanceStatus)) Option {
 
 // withStarter replaces how scripts are started (tests).
 func withStarter(s func(*exec.Cmd) error) Option { return func(o *options) { o.start = s } }
+
+// WithVMACs replaces the creation of VMAC interfaces (use_vmac).
+func WithVMACs(v VMACs) Option { return func(o *options) { o.vmacs = v } }
 
 // WithProcLister replaces the /proc reader of vrrp_track_process
 // (default ListProcs).

@@ -84,7 +84,7 @@ func (n *Node) lookup(ifindex int, vrid uint8, src netip.Addr) *instance {
 			if in.removed != removed || in.cfg.VRID != vrid || in.pol.ipv6 != src.Is6() {
 				continue
 			}
-			if in.ifindex == ifindex {
+			if in.ifindex == ifindex || (in.vmacIndex != 0 && in.vmacIndex == ifindex) {
 				return in
 			}
 			for _, p := range in.cfg.UnicastPeers {
@@ -115,7 +115,7 @@ func (n *Node) sendAdvert(in *instance, prio uint8) {
 	for _, dst := range in.dsts {
 		b, err := p.Marshal(in.src, dst)
 		if err == nil {
-			err = n.tr.Send(in.ifindex, in.src, dst, b)
+			err = n.tr.Send(in.sendIndex(), in.src, dst, b)
 		}
 		if err != nil {
 			in.count.SendErrors++

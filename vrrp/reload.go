@@ -114,7 +114,8 @@ func planReload(old, cur Config) reloadPlan {
 	insts, gone := diffByName(old.Instances, cur.Instances, func(in InstanceConfig) string { return in.Name },
 		func(o, in InstanceConfig) verdict {
 			switch {
-			case o.Interface != in.Interface || o.VRID != in.VRID || o.Version != in.Version || o.IPv6() != in.IPv6():
+			case o.Interface != in.Interface || o.VRID != in.VRID || o.Version != in.Version || o.IPv6() != in.IPv6() ||
+				!reflect.DeepEqual(o.VMAC, in.VMAC):
 				return replaced
 			case globalChanged || !reflect.DeepEqual(o, in):
 				return changed
@@ -244,6 +245,17 @@ func (n *Node) reload(cfg Config) error {
 	if err != nil {
 		return err
 	}
+	// The VMACs of added instances are created before anything else
+	// changes; vmacUp removes those it made if one fails.
+	var fresh []*instance
+	for _, in := range b.insts {
+		if old := n.byName[in.cfg.Name]; old == nil || old.removed || slices.Contains(plan.Removed, in.cfg.Name) {
+			fresh = append(fresh, in)
+		}
+	}
+	if err := n.vmacUp(fresh); err != nil {
+		return err
+	}
 	// Nothing below can fail: from here on the new configuration runs.
 	if plan.Empty() {
 		n.log.Info("VRRP reload: nothing changed")
@@ -350,6 +362,7 @@ func (n *Node) takeOver(old, in *instance) {
 	in.lastTransition = old.lastTransition
 	in.loggedDrop, in.loggedWarn, in.loggedSend, in.loggedGARP = old.loggedDrop, old.loggedWarn, old.loggedSend, old.loggedGARP
 	in.routes = old.routes
+	in.bindVMAC(old.vmacIndex)
 	for name := range in.linkUp {
 		if up, ok := old.linkUp[name]; ok {
 			in.linkUp[name] = up

@@ -373,6 +373,15 @@ func (dr *instanceDraft) resolve(g *GlobalDefs) VRRPInstance {
 	in.GarpMasterRefreshRepeat = pick(dr.garpRefreshRepeat, g.VRRPGarpMasterRefreshRepeat)
 	in.GarpLowerPrioDelay = pickD(dr.garpLowDelay, g.VRRPGarpLowerPrioDelay)
 	in.GarpLowerPrioRepeat = pick(dr.garpLowRepeat, g.VRRPGarpLowerPrioRepeat)
+	if in.UseVMAC != nil {
+		v := *in.UseVMAC
+		in.UseVMAC = &v
+		// keepalived 2.2.7 vrrp_parser.c vrrp_end_handler: "unicast with
+		// use_vmac requires vmac_xmit_base - setting" (validate warns).
+		if len(in.UnicastPeers) > 0 {
+			in.VMACXmitBase = true
+		}
+	}
 	return in
 }
 
@@ -462,6 +471,8 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"garp_lower_prio_delay":      {fn: func(n *node) { d.durPtr(n, 0, maxTimer, true, &dr.garpLowDelay) }},
 		"garp_lower_prio_repeat":     {fn: func(n *node) { d.intPtr(n, 0, 1<<20, &dr.garpLowRepeat) }},
 		"dont_track_primary":         {fn: func(n *node) { d.flag(n, &in.DontTrackPrimary) }},
+		"use_vmac":                   {fn: func(n *node) { in.UseVMAC = d.useVMAC(n) }},
+		"vmac_xmit_base":             {fn: func(n *node) { d.flag(n, &in.VMACXmitBase) }},
 		"track_interface":            {multi: true, fn: func(n *node) { in.TrackIfaces = append(in.TrackIfaces, d.trackIfaces(n)...) }},
 		"track_script":               {multi: true, fn: func(n *node) { in.TrackScripts = append(in.TrackScripts, d.trackScripts(n)...) }},
 		"track_file":                 {multi: true, fn: func(n *node) { in.TrackFiles = append(in.TrackFiles, d.trackRefs(n)...) }},
@@ -474,10 +485,19 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"lvs_sync_daemon_interface":  {fn: func(n *node) { d.lvsSyncInterface(n, dr) }},
 		"smtp_alert":                 {fn: func(n *node) { d.blockSMTPAlert(n, dr.in.Pos) }},
 	})
+	// With use_vmac the addresses without a dev go on the VMAC interface
+	// (keepalived 2.2.7: vrrp->ifp is the VMAC, the default of every VIP).
+	defDev := in.Interface
+	if in.UseVMAC != nil {
+		if in.UseVMAC.Name == "" {
+			in.UseVMAC.Name = "vrrp." + strconv.Itoa(in.VirtualRouterID)
+		}
+		defDev = in.UseVMAC.Name
+	}
 	for _, list := range [][]VIP{in.VIPs, in.VIPsExcluded} {
 		for i := range list {
 			if list[i].Dev == "" {
-				list[i].Dev = in.Interface
+				list[i].Dev = defDev
 			}
 		}
 	}

@@ -79,7 +79,7 @@ const (
 	whyLog        = "lvsctl logs every check transition; delete the line"
 	whyFifo       = "notify FIFOs are not supported: use notify scripts"
 	whyFirewall   = "lvsctl does not manage iptables/nftables rules: keep them in your firewall configuration"
-	whyVMAC       = "lvsctl does not create VRRP virtual MAC (macvlan/ipvlan) interfaces"
+	whyVMAC       = "lvsctl creates the use_vmac macvlan only (no ipvlan, no VMAC on base-interface addresses, no extra-interface GARPs)"
 	whyNamespace  = "lvsctl does not switch network namespaces: run it inside the namespace (ip netns exec)"
 	whyTrackOther = "only track_interface, track_script, track_file and track_process are supported"
 	whyBFD        = "lvsctl has no BFD"
@@ -211,9 +211,8 @@ func KeepalivedKeywords() []Keyword {
 
 	// vrrp_instance.
 	vi := "vrrp_instance"
-	add(vi, srcVRRP, Unsupported, whyVMAC, "use_vmac", "use_vmac_addr", "vmac_xmit_base", "use_ipvlan",
-		"garp_extra_if", "vmac_garp_intvl")
-	impl(vi, srcVRRP, "unicast_peer", "state", "interface", "dont_track_primary", "track_interface",
+	add(vi, srcVRRP, Unsupported, whyVMAC, "use_vmac_addr", "use_ipvlan", "garp_extra_if", "vmac_garp_intvl")
+	impl(vi, srcVRRP, "use_vmac", "vmac_xmit_base", "unicast_peer", "state", "interface", "dont_track_primary", "track_interface",
 		"track_script", "mcast_src_ip", "unicast_src_ip", "virtual_router_id", "version", "priority",
 		"advert_int", "virtual_ipaddress", "virtual_ipaddress_excluded", "preempt", "nopreempt",
 		"preempt_delay", "notify_backup", "notify_master", "notify_fault", "notify_stop", "notify",

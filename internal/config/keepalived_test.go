@@ -133,7 +133,7 @@ var sampleOutcomes = map[string][]string{
 	"keepalived.conf.SMTP_CHECK":           nil,
 	"keepalived.conf.SSL_GET":              {"20:19: auth_type AH is not supported by lvsctl"},
 	"keepalived.conf.UDP_CHECK":            nil,
-	"keepalived.conf.conditional_conf":     {"3:7: net_namespace is a keepalived feature lvsctl does not support", "23:2: use_vmac is a keepalived feature lvsctl does not support"},
+	"keepalived.conf.conditional_conf":     {"3:7: net_namespace is a keepalived feature lvsctl does not support"},
 	"keepalived.conf.fwmark":               nil,
 	"keepalived.conf.inhibit":              nil,
 	"keepalived.conf.misc_check":           nil,

@@ -271,13 +271,20 @@ type VRRPInstance struct {
 	GarpLowerPrioDelay      time.Duration `json:"garp_lower_prio_delay"`
 	GarpLowerPrioRepeat     int           `json:"garp_lower_prio_repeat"`
 	// DontTrackPrimary: a fault of Interface does not make the instance FAULT.
-	DontTrackPrimary bool          `json:"dont_track_primary"`
-	TrackIfaces      []TrackIface  `json:"track_interface"`
-	TrackScripts     []TrackScript `json:"track_script"`
-	NotifyMaster     Script        `json:"notify_master"`
-	NotifyBackup     Script        `json:"notify_backup"`
-	NotifyFault      Script        `json:"notify_fault"`
-	NotifyStop       Script        `json:"notify_stop"`
+	DontTrackPrimary bool `json:"dont_track_primary"`
+	// UseVMAC is use_vmac [NAME] (nil: not given): the instance's
+	// addresses go on a macvlan with the VRRP virtual MAC.
+	UseVMAC *VMAC `json:"use_vmac,omitempty"`
+	// VMACXmitBase (vmac_xmit_base): adverts leave by Interface rather
+	// than the VMAC interface. Set too (with a warning, as keepalived
+	// does) for use_vmac with unicast peers.
+	VMACXmitBase bool          `json:"vmac_xmit_base,omitempty"`
+	TrackIfaces  []TrackIface  `json:"track_interface"`
+	TrackScripts []TrackScript `json:"track_script"`
+	NotifyMaster Script        `json:"notify_master"`
+	NotifyBackup Script        `json:"notify_backup"`
+	NotifyFault  Script        `json:"notify_fault"`
+	NotifyStop   Script        `json:"notify_stop"`
 	// Notify is called with "INSTANCE" NAME STATE PRIORITY on every change.
 	Notify Script `json:"notify"`
 	// VirtualRoutes and VirtualRules are virtual_routes and virtual_rules
@@ -602,4 +609,12 @@ type MiscChecker struct {
 	Dynamic bool   `json:"misc_dynamic"`
 	User    string `json:"user"`
 	Group   string `json:"group"`
+}
+
+// VMAC is the use_vmac of a vrrp_instance.
+type VMAC struct {
+	// Name is the macvlan's name: the argument, else vrrp.<VRID>
+	// (keepalived 2.2.7 vrrp.c vrrp_complete_instance/create_vmac_name).
+	Name string   `json:"name"`
+	Pos  Position `json:"pos"`
 }

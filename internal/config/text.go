@@ -307,6 +307,10 @@ func (p *printer) instance(in *VRRPInstance) {
 	p.line("garp_lower_prio_delay", secs(in.GarpLowerPrioDelay))
 	p.line("garp_lower_prio_repeat", itoa(in.GarpLowerPrioRepeat))
 	p.flag("dont_track_primary", in.DontTrackPrimary)
+	if in.UseVMAC != nil {
+		p.line("use_vmac", in.UseVMAC.Name)
+	}
+	p.flag("vmac_xmit_base", in.VMACXmitBase)
 	p.trackIfaces(in.TrackIfaces)
 	p.trackScripts(in.TrackScripts)
 	p.trackRefs("track_file", in.TrackFiles)

@@ -11,6 +11,7 @@ import (
 // vridPos[i] is the position of instance i's virtual_router_id value.
 func validate(cfg *Config, diag *diagnostics, ifaceExists func(string) bool, vridPos []Position) {
 	validateVRRP(cfg, diag, ifaceExists, vridPos)
+	validateVMACs(cfg, diag)
 	validateTracking(cfg, diag)
 	validateLVS(cfg, diag)
 	validateSync(cfg, diag, ifaceExists)
@@ -95,7 +96,9 @@ func validateVRRP(cfg *Config, diag *diagnostics, ifaceExists func(string) bool,
 			diag.errorf(in.UnicastPeers[0].Pos, "unicast_peer is not allowed with vrrp_strict")
 		}
 		for _, v := range in.VIPs {
-			checkIface(v.Dev, v.Pos)
+			if in.UseVMAC == nil || v.Dev != in.UseVMAC.Name {
+				checkIface(v.Dev, v.Pos)
+			}
 			a := v.Prefix.Addr()
 			if first, dup := vips[a]; dup {
 				if first == in {

@@ -83,6 +83,9 @@ func (c *Config) VRRP() vrrp.Config {
 		for _, p := range in.UnicastPeers {
 			ic.UnicastPeers = append(ic.UnicastPeers, p.Addr)
 		}
+		if in.UseVMAC != nil {
+			ic.VMAC = &vrrp.VMACConfig{Name: in.UseVMAC.Name, XmitBase: in.VMACXmitBase}
+		}
 		ic.VIPs = vrrpVIPs(in.VIPs)
 		ic.ExcludedVIPs = vrrpVIPs(in.VIPsExcluded)
 		ic.Routes = netrouteRoutes(in.VirtualRoutes)

@@ -1,0 +1,104 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/vrrp"
+)
+
+func vmacInst(name, iface, vrid, extra, vip string) string {
+	return "vrrp_instance " + name + " {\n    interface " + iface + "\n    virtual_router_id " + vrid + "\n" + extra +
+		"    virtual_ipaddress {\n        " + vip + "\n    }\n}\n"
+}
+
+func TestVMACKeywords(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want *vrrp.VMACConfig
+	}{
+		{"absent", vmacInst("A", "eth0", "51", "", "192.0.2.1"), nil},
+		{"default name vrrp.VRID", vmacInst("A", "eth0", "51", "    use_vmac\n", "192.0.2.1"), &vrrp.VMACConfig{Name: "vrrp.51"}},
+		{"named", vmacInst("A", "eth0", "51", "    use_vmac vmac51\n", "192.0.2.1"), &vrrp.VMACConfig{Name: "vmac51"}},
+		{"15 bytes", vmacInst("A", "eth0", "51", "    use_vmac abcdefghijklmno\n", "192.0.2.1"), &vrrp.VMACConfig{Name: "abcdefghijklmno"}},
+		{"xmit base before use_vmac", vmacInst("A", "eth0", "51", "    vmac_xmit_base\n    use_vmac\n", "192.0.2.1"), &vrrp.VMACConfig{Name: "vrrp.51", XmitBase: true}},
+		{"unicast forces xmit base", vmacInst("A", "eth0", "51", "    use_vmac\n    unicast_peer {\n        192.0.2.9\n    }\n", "192.0.2.1"), &vrrp.VMACConfig{Name: "vrrp.51", XmitBase: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _, err := parseString(tt.src, nil)
+			require.NoError(t, err)
+			v := cfg.VRRP()
+			require.Len(t, v.Instances, 1)
+			assert.Equal(t, tt.want, v.Instances[0].VMAC)
+			require.NoError(t, v.Validate())
+		})
+	}
+}
+
+func TestVMACUnicastWarns(t *testing.T) {
+	_, diags, err := parseString(vmacInst("A", "eth0", "51", "    use_vmac\n    unicast_peer {\n        192.0.2.9\n    }\n", "192.0.2.1"), nil)
+	require.NoError(t, err)
+	var got []string
+	for _, d := range diags {
+		got = append(got, strings.TrimPrefix(d.String(), "/etc/keepalived/t.conf:"))
+	}
+	assert.Contains(t, strings.Join(got, "\n"), "4:5: warning: vrrp_instance A: unicast with use_vmac requires vmac_xmit_base")
+}
+
+func TestVMACErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"name too long", vmacInst("A", "eth0", "51", "    use_vmac abcdefghijklmnop\n", "192.0.2.1"),
+			[]string{`4:14: use_vmac: "abcdefghijklmnop" is not a valid interface name (1 to 15 characters`}},
+		{"name with slash", vmacInst("A", "eth0", "51", "    use_vmac a/b\n", "192.0.2.1"),
+			[]string{`4:14: use_vmac: "a/b" is not a valid interface name`}},
+		{"MAC address", vmacInst("A", "eth0", "51", "    use_vmac 02:00:00:00:00:01\n", "192.0.2.1"),
+			[]string{`4:14: use_vmac 02:00:00:00:00:01: a configured VMAC MAC address is not supported by lvsctl`}},
+		{"two arguments", vmacInst("A", "eth0", "51", "    use_vmac a b\n", "192.0.2.1"),
+			[]string{`4:16: use_vmac takes at most 1 argument`}},
+		{"IPv6 instance", vmacInst("A", "eth0", "51", "    use_vmac\n", "2001:db8::1"),
+			[]string{`4:5: vrrp_instance A: use_vmac on an IPv6 instance is not supported by lvsctl yet`}},
+		{"same name twice", vmacInst("A", "eth0", "51", "    use_vmac\n", "192.0.2.1") + vmacInst("B", "eth1", "51", "    use_vmac\n", "192.0.2.2"),
+			[]string{`12:5: vrrp_instance B: VMAC interface vrrp.51 is already used by vrrp_instance A (/etc/keepalived/t.conf:1:1)`}},
+		{"name of the interface", vmacInst("A", "eth0", "51", "    use_vmac eth0\n", "192.0.2.1"),
+			[]string{`4:5: vrrp_instance A: the VMAC interface cannot be the instance's interface eth0`}},
+		{"still unsupported", vmacInst("A", "eth0", "51", "    use_vmac_addr\n", "192.0.2.1"),
+			[]string{`4:5: use_vmac_addr is a keepalived feature lvsctl does not support`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := parseString(tt.src, nil)
+			var list ErrorList
+			require.True(t, errors.As(err, &list), "want errors, got %v", err)
+			var got []string
+			for _, d := range list {
+				got = append(got, strings.TrimPrefix(d.String(), "/etc/keepalived/t.conf:"))
+			}
+			require.Len(t, got, len(tt.want), "errors: %s", strings.Join(got, "\n"))
+			for i := range tt.want {
+				assert.True(t, strings.HasPrefix(got[i], tt.want[i]), "error %d\n got: %s\nwant: %s", i, got[i], tt.want[i])
+			}
+		})
+	}
+}
+
+// TestVMACVIPDev: addresses without a dev go on the VMAC interface; an
+// explicit dev stays.
+func TestVMACVIPDev(t *testing.T) {
+	src := "vrrp_instance A {\n    interface eth0\n    use_vmac\n    virtual_router_id 51\n    virtual_ipaddress {\n        192.0.2.1\n        192.0.2.2 dev eth0\n    }\n    virtual_ipaddress_excluded {\n        192.0.2.3\n    }\n}\n"
+	cfg, _, err := parseString(src, nil)
+	require.NoError(t, err)
+	in := cfg.VRRP().Instances[0]
+	assert.Equal(t, "vrrp.51", in.VIPs[0].Dev)
+	assert.Equal(t, "eth0", in.VIPs[1].Dev)
+	assert.Equal(t, "vrrp.51", in.ExcludedVIPs[0].Dev)
+}

@@ -1,0 +1,108 @@
+//go:build e2e
+
+package vrrp_test
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/vishvananda/netlink"
+
+	"github.com/lvsctl/lvsctl/e2e/lab"
+	"github.com/lvsctl/lvsctl/vrrp/vrrplab"
+)
+
+// vmac191 is the virtual MAC of VRID 191 (0xbf).
+var vmac191 = net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x01, 0xbf}
+
+// neighMAC is the client's neighbour entry for ip on ifname (nil: none
+// usable).
+func neighMAC(t *testing.T, h *lab.Host, ifname, ip string) net.HardwareAddr {
+	t.Helper()
+	link, err := h.Handle().LinkByName(ifname)
+	require.NoError(t, err)
+	list, err := h.Handle().NeighList(link.Attrs().Index, netlink.FAMILY_V4)
+	require.NoError(t, err)
+	for _, n := range list {
+		if n.IP.String() == ip && n.State&(netlink.NUD_REACHABLE|netlink.NUD_STALE|netlink.NUD_DELAY|netlink.NUD_PROBE|netlink.NUD_PERMANENT) != 0 {
+			return n.HardwareAddr
+		}
+	}
+	return nil
+}
+
+// vmacLink is the macvlan vrrp.191 of h (nil: none).
+func vmacLink(t *testing.T, h *lab.Host) *netlink.Macvlan {
+	t.Helper()
+	l, err := h.Handle().LinkByName("vrrp.191")
+	if err != nil {
+		return nil
+	}
+	mv, ok := l.(*netlink.Macvlan)
+	require.True(t, ok, "vrrp.191 is a %s", l.Type())
+	return mv
+}
+
+// TestE2EVMACFailover: two lvsctl nodes with use_vmac. The VIP is on the
+// master's macvlan vrrp.191 (private mode, 00:00:5e:00:01:bf, on eth1),
+// the client learns the virtual MAC for it, and after a failover the
+// client reaches the new master with the same neighbour entry, pinned
+// permanent so that no ARP can change it. At stop the macvlans go and the
+// base interface's sysctls are restored.
+func TestE2EVMACFailover(t *testing.T) {
+	n := vrrplab.NewNet(t, false)
+	// Non-default base values, to see them restored.
+	n.A.SetSysctl("net.ipv4.conf.eth1.arp_ignore", "2")
+	// Without arp_announce 2 a director answering from the VIP asks for
+	// the client's MAC on eth1 with the VIP as sender, which teaches the
+	// client eth1's MAC for the VIP (keepalived 2.2.7 leaves arp_announce
+	// alone too; docs/vrrp.md recommends it).
+	for _, h := range []*lab.Host{n.A, n.B} {
+		h.SetSysctl("net.ipv4.conf.eth1.arp_announce", "2")
+	}
+	a := vrrplab.StartLvsctl(t, n.A, n.Fixture(t, "testdata", "vmac-ka67.conf"))
+	b := vrrplab.StartLvsctl(t, n.B, n.Fixture(t, "testdata", "vmac-ka68.conf"))
+	vrrplab.WaitFor(t, 5*time.Second, "vrrp.191 on both", func() bool { return vmacLink(t, n.A) != nil && vmacLink(t, n.B) != nil })
+	vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.A, "vrrp.191", vip1)
+	assert.False(t, vrrplab.HasAddr(n.A, "eth1", vip1), "the VIP is on the VMAC, not on eth1")
+
+	for _, h := range []*lab.Host{n.A, n.B} {
+		mv := vmacLink(t, h)
+		require.NotNil(t, mv, "%s has vrrp.191", h.Name())
+		assert.Equal(t, vmac191.String(), mv.Attrs().HardwareAddr.String(), h.Name())
+		assert.Equal(t, netlink.MACVLAN_MODE_PRIVATE, mv.Mode, h.Name())
+		base, err := h.Handle().LinkByName("eth1")
+		require.NoError(t, err)
+		assert.Equal(t, base.Attrs().Index, mv.Attrs().ParentIndex, h.Name())
+		assert.Equal(t, "1", h.Sysctl("net/ipv4/conf/vrrp.191/arp_ignore"), h.Name())
+		assert.Equal(t, "1", h.Sysctl("net/ipv4/conf/vrrp.191/accept_local"), h.Name())
+		assert.Equal(t, "0", h.Sysctl("net/ipv4/conf/vrrp.191/rp_filter"), h.Name())
+		assert.Equal(t, "1", h.Sysctl("net/ipv4/conf/vrrp.191/promote_secondaries"), h.Name())
+		assert.Equal(t, "1", h.Sysctl("net.ipv4.conf.eth1.arp_ignore"), h.Name())
+		assert.Equal(t, "1", h.Sysctl("net.ipv4.conf.eth1.arp_filter"), h.Name())
+	}
+
+	assert.Equal(t, "ka67", get(t, n, vip1))
+	vrrplab.WaitFor(t, 5*time.Second, "client's neighbour entry for the VIP", func() bool { return neighMAC(t, n.Client, "eth1", vip1) != nil })
+	assert.Equal(t, vmac191.String(), neighMAC(t, n.Client, "eth1", vip1).String(), "the client knows the VIP by the virtual MAC")
+	// The backup stays backup: it hears the master's adverts (on its VMAC).
+	time.Sleep(4 * time.Second)
+	assert.False(t, vrrplab.HasAddr(n.B, "vrrp.191", vip1), "backup took the VIP: it does not hear the master")
+
+	n.Client.AddNeigh("eth1", vip1, vmac191)
+	a.Stop(t)
+	// Stop returned: ka67's VMAC (and with it the VIP) is gone.
+	vrrplab.WaitFor(t, 6*time.Second, "the VIP on ka68", func() bool { return vrrplab.HasAddr(n.B, "vrrp.191", vip1) })
+	vrrplab.WaitFor(t, 5*time.Second, "the VIP answers from ka68", func() bool { return get(t, n, vip1) == "ka68" })
+	assert.Equal(t, vmac191.String(), neighMAC(t, n.Client, "eth1", vip1).String())
+
+	assert.Nil(t, vmacLink(t, n.A), "vrrp.191 deleted at stop")
+	assert.Equal(t, "2", n.A.Sysctl("net.ipv4.conf.eth1.arp_ignore"), "arp_ignore restored")
+	assert.Equal(t, "0", n.A.Sysctl("net.ipv4.conf.eth1.arp_filter"), "arp_filter restored")
+	b.Stop(t)
+	assert.Nil(t, vmacLink(t, n.B), "vrrp.191 deleted at stop")
+	assert.Equal(t, "0", n.B.Sysctl("net.ipv4.conf.eth1.arp_ignore"))
+}
