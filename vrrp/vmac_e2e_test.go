@@ -106,3 +106,38 @@ func TestE2EVMACFailover(t *testing.T) {
 	assert.Nil(t, vmacLink(t, n.B), "vrrp.191 deleted at stop")
 	assert.Equal(t, "0", n.B.Sysctl("net.ipv4.conf.eth1.arp_ignore"))
 }
+
+// TestE2EVMACKeepalivedInterop: use_vmac against keepalived 2.2.7, in both
+// roles. Both routers put the VIP on vrrp.191 with the virtual MAC, the
+// backup hears the master's adverts (sent from the shared virtual MAC)
+// and stays backup, and when the master stops the other takes the VIP,
+// which the client reaches with its neighbour entry unchanged.
+func TestE2EVMACKeepalivedInterop(t *testing.T) {
+	for _, master := range []string{"keepalived", "lvsctl"} {
+		t.Run(master+"-master", func(t *testing.T) {
+			backup := map[string]string{"keepalived": "lvsctl", "lvsctl": "keepalived"}[master]
+			n := vrrplab.NewNet(t, false)
+			for _, h := range []*lab.Host{n.A, n.B} {
+				h.SetSysctl("net.ipv4.conf.eth1.arp_announce", "2")
+			}
+			a := n.Start(t, master, n.A, n.Fixture(t, "testdata", "vmac-ka67.conf"))
+			b := n.Start(t, backup, n.B, n.Fixture(t, "testdata", "vmac-ka68.conf"))
+			vrrplab.WaitFor(t, electTimeout, "vrrp.191 on both", func() bool { return vmacLink(t, n.A) != nil && vmacLink(t, n.B) != nil })
+			vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.A, "vrrp.191", vip1)
+			for _, h := range []*lab.Host{n.A, n.B} {
+				assert.Equal(t, vmac191.String(), vmacLink(t, h).Attrs().HardwareAddr.String(), h.Name())
+			}
+			assert.Equal(t, "ka67", get(t, n, vip1))
+			vrrplab.WaitFor(t, 5*time.Second, "client's neighbour entry for the VIP", func() bool { return neighMAC(t, n.Client, "eth1", vip1) != nil })
+			assert.Equal(t, vmac191.String(), neighMAC(t, n.Client, "eth1", vip1).String())
+			time.Sleep(4 * time.Second)
+			assert.False(t, vrrplab.HasAddr(n.B, "vrrp.191", vip1), "the %s backup took the VIP: it does not hear the %s master", backup, master)
+
+			n.Client.AddNeigh("eth1", vip1, vmac191)
+			a.Stop(t)
+			vrrplab.WaitFor(t, 6*time.Second, "the VIP on ka68", func() bool { return vrrplab.HasAddr(n.B, "vrrp.191", vip1) })
+			vrrplab.WaitFor(t, 5*time.Second, "the VIP answers from ka68", func() bool { return get(t, n, vip1) == "ka68" })
+			b.Stop(t)
+		})
+	}
+}
