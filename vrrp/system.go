@@ -184,10 +184,10 @@ func openRawTransport(need6 bool) (*rawTransport, error) {
 		return nil, t.err6
 	}
 	t.wg.Add(1)
-	go t.read4()
+	go t.readLoop(t.read4)
 	if t.p6 != nil {
 		t.wg.Add(1)
-		go t.read6()
+		go t.readLoop(t.read6)
 	}
 	return t, nil
 }
@@ -233,27 +233,18 @@ func (t *rawTransport) deliver(pk rawPacket) bool {
 	}
 }
 
-func (t *rawTransport) read4() {
+// readLoop hands every packet read by read (one of the two sockets) to
+// Receive until the transport is closed.
+func (t *rawTransport) readLoop(read func(buf []byte) (int, RecvMeta, error)) {
 	defer t.wg.Done()
 	buf := make([]byte, 65536)
 	for {
-		n, cm, src, err := t.p4.ReadFrom(buf)
+		n, meta, err := read(buf)
 		if err != nil {
 			if !t.deliver(rawPacket{err: err}) || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
-		}
-		meta := RecvMeta{TTL: -1}
-		if cm != nil {
-			meta.TTL = cm.TTL
-			meta.IfIndex = cm.IfIndex
-			meta.Dst, _ = netip.AddrFromSlice(cm.Dst)
-			meta.Dst = meta.Dst.Unmap()
-		}
-		if a, ok := src.(*net.IPAddr); ok {
-			meta.Src, _ = netip.AddrFromSlice(a.IP)
-			meta.Src = meta.Src.Unmap()
 		}
 		if !t.deliver(rawPacket{b: append([]byte(nil), buf[:n]...), meta: meta}) {
 			return
@@ -261,32 +252,42 @@ func (t *rawTransport) read4() {
 	}
 }
 
-func (t *rawTransport) read6() {
-	defer t.wg.Done()
-	buf := make([]byte, 65536)
-	for {
-		n, cm, src, err := t.p6.ReadFrom(buf)
-		if err != nil {
-			if !t.deliver(rawPacket{err: err}) || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		// TTL carries the hop limit: the receiver's check is the same.
-		meta := RecvMeta{TTL: -1}
-		if cm != nil {
-			meta.TTL = cm.HopLimit
-			meta.IfIndex = cm.IfIndex
-			meta.Dst, _ = netip.AddrFromSlice(cm.Dst)
-		}
-		if a, ok := src.(*net.IPAddr); ok {
-			// The zone (the interface of a link-local source) is in IfIndex.
-			meta.Src, _ = netip.AddrFromSlice(a.IP)
-		}
-		if !t.deliver(rawPacket{b: append([]byte(nil), buf[:n]...), meta: meta}) {
-			return
-		}
+func (t *rawTransport) read4(buf []byte) (int, RecvMeta, error) {
+	n, cm, src, err := t.p4.ReadFrom(buf)
+	if err != nil {
+		return 0, RecvMeta{}, err
 	}
+	meta := RecvMeta{TTL: -1}
+	if cm != nil {
+		meta.TTL = cm.TTL
+		meta.IfIndex = cm.IfIndex
+		meta.Dst, _ = netip.AddrFromSlice(cm.Dst)
+		meta.Dst = meta.Dst.Unmap()
+	}
+	if a, ok := src.(*net.IPAddr); ok {
+		meta.Src, _ = netip.AddrFromSlice(a.IP)
+		meta.Src = meta.Src.Unmap()
+	}
+	return n, meta, nil
+}
+
+func (t *rawTransport) read6(buf []byte) (int, RecvMeta, error) {
+	n, cm, src, err := t.p6.ReadFrom(buf)
+	if err != nil {
+		return 0, RecvMeta{}, err
+	}
+	// TTL carries the hop limit: the receiver's check is the same.
+	meta := RecvMeta{TTL: -1}
+	if cm != nil {
+		meta.TTL = cm.HopLimit
+		meta.IfIndex = cm.IfIndex
+		meta.Dst, _ = netip.AddrFromSlice(cm.Dst)
+	}
+	if a, ok := src.(*net.IPAddr); ok {
+		// The zone (the interface of a link-local source) is in IfIndex.
+		meta.Src, _ = netip.AddrFromSlice(a.IP)
+	}
+	return n, meta, nil
 }
 
 // recvBuffer is the VRRP socket's receive buffer. The default (208 KiB,
