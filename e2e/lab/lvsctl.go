@@ -40,7 +40,11 @@ func (l *Lab) Lvsctl() string {
 	}
 	l.onClose(func() { _ = os.RemoveAll(dir) })
 	bin = filepath.Join(dir, "lvsctl")
-	if out, err := exec.Command(goTool, "build", "-o", bin, lvsctlPackage).CombinedOutput(); err != nil {
+	// Static, as `make build` and the package ship it (no cgo: user and
+	// group lookups read /etc/passwd and /etc/group, not NSS modules).
+	build := exec.Command(goTool, "build", "-o", bin, lvsctlPackage)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		l.t.Fatalf("lab: go build %s: %v\n%s", lvsctlPackage, err, out)
 	}
 	l.mu.Lock()
