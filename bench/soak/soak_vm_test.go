@@ -405,7 +405,12 @@ loop:
 	goal := mib(func(s sample) float64 { return s.heapGoal })
 	gor := func(s sample) float64 { return s.goroutines }
 	fds := func(s sample) float64 { return s.fds }
-	pass := flat("RSS MiB (median)", med(base, rss), med(tail, rss), 10, 0)
+	// RSS swings with the garbage of each reload (the 10,000-server file),
+	// which the runtime hands back to the kernel minutes later: a 30-minute
+	// run swung between 189 and 233 MiB with a flat live heap. A leak
+	// raises its floor, and keeps it up after the churn.
+	pass := flat("RSS MiB (floor)", floor(base, rss), floor(tail, rss), 10, 0)
+	pass = flat("RSS MiB (after)", med(base, rss), final.rss/(1<<20), 10, 0) && pass
 	pass = flat("heap goal MiB (median)", med(base, goal), med(tail, goal), 10, 0) && pass
 	pass = flat("goroutines (floor)", floor(base, gor), floor(tail, gor), 0, 5) && pass
 	pass = flat("fds (floor)", floor(base, fds), floor(tail, fds), 0, 5) && pass
@@ -413,6 +418,6 @@ loop:
 	pass = flat("goroutines (after)", floor(base, gor), final.goroutines, 0, 5) && pass
 	pass = flat("fds (after)", floor(base, fds), final.fds, 0, 5) && pass
 	pass = pass && n == 0 && vipHeld
-	t.Logf("SOAK PASS=%v (median RSS and heap goal of the last minutes within 10 %% of the first; floors of goroutines/fds, and their values after the churn, within +5; converged table; VIP held)", pass)
+	t.Logf("SOAK PASS=%v (RSS floor of the last minutes and RSS after the churn within 10 %% of the first minutes; median heap goal within 10 %%; floors of goroutines/fds, and their values after the churn, within +5; converged table; VIP held)", pass)
 	assert.True(t, pass)
 }
