@@ -326,17 +326,11 @@ func (in *InstanceConfig) IPv6() bool {
 }
 
 func scopeValue(s string) (int, error) {
-	switch s {
-	case "", "global", "universe":
-		return 0, nil
-	case "site":
-		return 200, nil
-	case "link":
-		return 253, nil
-	case "host":
-		return 254, nil
-	case "nowhere":
-		return 255, nil
+	if s == "" {
+		return int(netroute.ScopeUniverse), nil
+	}
+	if sc, ok := netroute.ParseScope(s); ok {
+		return int(sc), nil
 	}
 	return 0, fmt.Errorf("unknown scope %q", s)
 }

@@ -197,9 +197,6 @@ func (l *routeLine) proto(t token) (uint8, bool) {
 	return uint8(v), ok
 }
 
-var scopes = map[string]netroute.Scope{"global": netroute.ScopeUniverse, "universe": netroute.ScopeUniverse,
-	"site": netroute.ScopeSite, "link": netroute.ScopeLink, "host": netroute.ScopeHost, "nowhere": netroute.ScopeNowhere}
-
 var routeTypes = map[string]netroute.RouteType{"unicast": netroute.Unicast, "blackhole": netroute.Blackhole,
 	"unreachable": netroute.Unreachable, "prohibit": netroute.Prohibit, "throw": netroute.Throw}
 
@@ -277,7 +274,7 @@ func (d *decoder) route(what string, c *node) (Route, bool) {
 			}
 		case w == "scope":
 			if v, ok := l.next(); ok {
-				if s, ok := scopes[v.text]; ok {
+				if s, ok := netroute.ParseScope(v.text); ok {
 					r.Scope = s
 				} else if x, ok := l.uint(v, 255); ok {
 					r.Scope = netroute.Scope(x)
@@ -560,7 +557,7 @@ func (c *Config) StaticSet() netroute.Set {
 func netrouteAddrs(in []VIP) []netroute.Addr {
 	var out []netroute.Addr
 	for _, v := range in {
-		out = append(out, netroute.Addr{Prefix: v.Prefix, Dev: v.Dev, Broadcast: v.Broadcast, Scope: scopes[v.Scope], Label: v.Label})
+		out = append(out, netroute.Addr{Prefix: v.Prefix, Dev: v.Dev, Broadcast: v.Broadcast, Scope: staticScope(v.Scope), Label: v.Label})
 	}
 	return out
 }
@@ -674,4 +671,10 @@ func (p *printer) rules(name string, rs []Rule) {
 		p.line(ruleWords(r.Rule)...)
 	}
 	p.close()
+}
+
+// staticScope is a static address's scope ("": global).
+func staticScope(name string) netroute.Scope {
+	s, _ := netroute.ParseScope(name)
+	return s
 }

@@ -48,6 +48,24 @@ const (
 	ScopeNowhere  Scope = 255
 )
 
+// ParseScope reads a scope name as ip(8) and keepalived write it
+// ("global" and "universe" are the same scope).
+func ParseScope(name string) (Scope, bool) {
+	switch name {
+	case "global", "universe":
+		return ScopeUniverse, true
+	case "site":
+		return ScopeSite, true
+	case "link":
+		return ScopeLink, true
+	case "host":
+		return ScopeHost, true
+	case "nowhere":
+		return ScopeNowhere, true
+	}
+	return 0, false
+}
+
 func (s Scope) String() string {
 	switch s {
 	case ScopeUniverse:
