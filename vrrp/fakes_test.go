@@ -53,14 +53,14 @@ func (f *fakeTransport) Send(ifindex int, src, dst netip.Addr, b []byte) error {
 	return nil
 }
 
-func (f *fakeTransport) Receive(buf []byte) (int, RecvMeta, error) {
+func (f *fakeTransport) Receive() ([]Packet, error) {
 	select {
 	case p := <-f.in:
-		return copy(buf, p.b), p.meta, nil
+		return []Packet{{B: append([]byte(nil), p.b...), Meta: p.meta}}, nil
 	case err := <-f.errs:
-		return 0, RecvMeta{}, err
+		return nil, err
 	case <-f.closed:
-		return 0, RecvMeta{}, errors.New("closed")
+		return nil, errors.New("closed")
 	}
 }
 

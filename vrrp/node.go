@@ -204,7 +204,7 @@ func (n *Node) close() {
 }
 
 type nodeEvent struct {
-	rx     *rxEvent
+	rx     []Packet
 	link   *LinkUpdate
 	script *scriptResult
 	// resync asks for every tracked interface to be looked up again, after
@@ -264,9 +264,8 @@ func (n *Node) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		buf := make([]byte, 65536)
 		for {
-			k, meta, err := n.tr.Receive(buf)
+			pkts, err := n.tr.Receive()
 			if err != nil {
 				if bg.Err() != nil {
 					return
@@ -277,7 +276,7 @@ func (n *Node) Run(ctx context.Context) error {
 				}
 				continue
 			}
-			ev := nodeEvent{rx: &rxEvent{b: append([]byte(nil), buf[:k]...), meta: meta}}
+			ev := nodeEvent{rx: pkts}
 			select {
 			case events <- ev:
 			case <-bg.Done():
@@ -330,7 +329,9 @@ func (n *Node) Run(ctx context.Context) error {
 		case ev := <-events:
 			switch {
 			case ev.rx != nil:
-				n.receive(ev.rx)
+				for i := range ev.rx {
+					n.receive(&ev.rx[i])
+				}
 			case ev.link != nil:
 				n.linkChanged(*ev.link)
 			case ev.script != nil:

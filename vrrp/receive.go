@@ -8,31 +8,26 @@ import (
 	"github.com/lvsctl/lvsctl/vrrp/packet"
 )
 
-type rxEvent struct {
-	b    []byte
-	meta RecvMeta
-}
-
-func (n *Node) receive(rx *rxEvent) {
-	if len(rx.b) < 2 {
-		n.dropUnmatched(DropMalformed, rx.meta, fmt.Errorf("%d bytes, no VRID", len(rx.b)))
+func (n *Node) receive(rx *Packet) {
+	if len(rx.B) < 2 {
+		n.dropUnmatched(DropMalformed, rx.Meta, fmt.Errorf("%d bytes, no VRID", len(rx.B)))
 		return
 	}
-	in := n.lookup(rx.meta.IfIndex, rx.b[1], rx.meta.Src)
+	in := n.lookup(rx.Meta.IfIndex, rx.B[1], rx.Meta.Src)
 	if in == nil {
-		n.dropUnmatched(DropUnknownVRID, rx.meta, fmt.Errorf("VRID %d is not configured on interface %d", rx.b[1], rx.meta.IfIndex))
+		n.dropUnmatched(DropUnknownVRID, rx.Meta, fmt.Errorf("VRID %d is not configured on interface %d", rx.B[1], rx.Meta.IfIndex))
 		return
 	}
-	if rx.meta.Src == in.src {
+	if rx.Meta.Src == in.src {
 		in.count.drop(DropOwn)
 		return
 	}
-	p, reason, warns, err := checkAdvert(&in.pol, rx.b, rx.meta)
+	p, reason, warns, err := checkAdvert(&in.pol, rx.B, rx.Meta)
 	if reason != "" {
 		in.count.drop(reason)
 		if !in.loggedDrop[reason] {
 			in.loggedDrop[reason] = true
-			n.log.Warn("dropping VRRP packet (logged once per reason)", "instance", in.cfg.Name, "from", rx.meta.Src, "reason", string(reason), "err", err)
+			n.log.Warn("dropping VRRP packet (logged once per reason)", "instance", in.cfg.Name, "from", rx.Meta.Src, "reason", string(reason), "err", err)
 		}
 		return
 	}
@@ -41,10 +36,10 @@ func (n *Node) receive(rx *rxEvent) {
 		in.count.warn(w)
 		if !in.loggedWarn[w] {
 			in.loggedWarn[w] = true
-			n.log.Warn("VRRP advert accepted with a mismatch (logged once)", "instance", in.cfg.Name, "from", rx.meta.Src, "warning", string(w))
+			n.log.Warn("VRRP advert accepted with a mismatch (logged once)", "instance", in.cfg.Name, "from", rx.Meta.Src, "warning", string(w))
 		}
 	}
-	n.apply(in, in.m.Step(n.clock.Now(), fsm.Advert{Src: rx.meta.Src, Priority: p.Priority, AdvertInt: p.AdvertInt}))
+	n.apply(in, in.m.Step(n.clock.Now(), fsm.Advert{Src: rx.Meta.Src, Priority: p.Priority, AdvertInt: p.AdvertInt}))
 }
 
 // dropUnmatched counts a packet that reached no instance: too short to

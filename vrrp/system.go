@@ -34,8 +34,10 @@ type Transport interface {
 	Join(ifindex int, group netip.Addr) error
 	// Send sends payload from src out of ifindex to dst.
 	Send(ifindex int, src, dst netip.Addr, payload []byte) error
-	// Receive blocks for the next packet; it fails once Close was called.
-	Receive(buf []byte) (int, RecvMeta, error)
+	// Receive blocks for the next packets (one or more, in arrival order
+	// per family); it fails once Close was called. The packets are the
+	// caller's to keep.
+	Receive() ([]Packet, error)
 	Close() error
 }
 
@@ -128,9 +130,19 @@ func (h *nsHandle) do(fn func() error) error {
 
 func (h *nsHandle) close() { _ = h.ns.Close() }
 
+// Packet is one received VRRP packet: the IP payload and where it came
+// from.
+type Packet struct {
+	B    []byte
+	Meta RecvMeta
+}
+
 // rawTransport holds the IP protocol 112 sockets, one per family. Each
 // socket has a reader goroutine that hands packets to Receive, so that one
-// Receive serves both families.
+// Receive serves both families. The readers read up to readBatch packets
+// per system call (recvmmsg) and hand them over together: under a flood
+// the cost per packet falls as the backlog grows, where one read and one
+// hand-over per packet would let the socket's buffer overflow.
 type rawTransport struct {
 	c4 net.PacketConn
 	p4 *ipv4.PacketConn
@@ -148,10 +160,24 @@ type rawTransport struct {
 }
 
 type rawPacket struct {
-	b    []byte
-	meta RecvMeta
+	pkts []Packet
 	err  error
 }
+
+// readBatch is how many packets one read takes at most, readSize the
+// room for each: the largest VRRP packet (255 IPv6 addresses) with its
+// IPv4 header fits.
+const (
+	readBatch = 64
+	readSize  = 4200
+)
+
+// The control messages asked for with every packet: the TTL (hop limit),
+// destination and interface.
+const (
+	cmFlags4 = ipv4.FlagTTL | ipv4.FlagDst | ipv4.FlagInterface | ipv4.FlagSrc
+	cmFlags6 = ipv6.FlagHopLimit | ipv6.FlagDst | ipv6.FlagInterface | ipv6.FlagSrc
+)
 
 // openRawTransport opens the IPv4 socket, and the IPv6 one unless the host
 // has no IPv6 (an error then only if need6: the configuration has IPv6
@@ -165,7 +191,7 @@ func openRawTransport(need6 bool) (*rawTransport, error) {
 	p := ipv4.NewPacketConn(c)
 	for _, set := range []func() error{
 		func() error {
-			return p.SetControlMessage(ipv4.FlagTTL|ipv4.FlagDst|ipv4.FlagInterface|ipv4.FlagSrc, true)
+			return p.SetControlMessage(cmFlags4, true)
 		},
 		func() error { return p.SetMulticastTTL(255) },
 		func() error { return p.SetTTL(255) },
@@ -184,10 +210,10 @@ func openRawTransport(need6 bool) (*rawTransport, error) {
 		return nil, t.err6
 	}
 	t.wg.Add(1)
-	go t.readLoop(t.read4)
+	go t.readLoop(t.read4(newBatchReader(len(ipv4.NewControlMessage(cmFlags4)))))
 	if t.p6 != nil {
 		t.wg.Add(1)
-		go t.readLoop(t.read6)
+		go t.readLoop(t.read6(newBatchReader(len(ipv6.NewControlMessage(cmFlags6)))))
 	}
 	return t, nil
 }
@@ -206,7 +232,7 @@ func openRaw6() (net.PacketConn, *ipv6.PacketConn, error) {
 	p := ipv6.NewPacketConn(c)
 	for _, set := range []func() error{
 		func() error {
-			return p.SetControlMessage(ipv6.FlagHopLimit|ipv6.FlagDst|ipv6.FlagInterface|ipv6.FlagSrc, true)
+			return p.SetControlMessage(cmFlags6, true)
 		},
 		func() error { return p.SetMulticastHopLimit(255) },
 		func() error { return p.SetHopLimit(255) },
@@ -233,61 +259,112 @@ func (t *rawTransport) deliver(pk rawPacket) bool {
 	}
 }
 
-// readLoop hands every packet read by read (one of the two sockets) to
-// Receive until the transport is closed.
-func (t *rawTransport) readLoop(read func(buf []byte) (int, RecvMeta, error)) {
+// readLoop hands every batch of packets read by read (one of the two
+// sockets) to Receive until the transport is closed.
+func (t *rawTransport) readLoop(read func() ([]Packet, error)) {
 	defer t.wg.Done()
-	buf := make([]byte, 65536)
 	for {
-		n, meta, err := read(buf)
+		pkts, err := read()
 		if err != nil {
 			if !t.deliver(rawPacket{err: err}) || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		if !t.deliver(rawPacket{b: append([]byte(nil), buf[:n]...), meta: meta}) {
+		if len(pkts) > 0 && !t.deliver(rawPacket{pkts: pkts}) {
 			return
 		}
 	}
 }
 
-func (t *rawTransport) read4(buf []byte) (int, RecvMeta, error) {
-	n, cm, src, err := t.p4.ReadFrom(buf)
-	if err != nil {
-		return 0, RecvMeta{}, err
-	}
-	meta := RecvMeta{TTL: -1}
-	if cm != nil {
-		meta.TTL = cm.TTL
-		meta.IfIndex = cm.IfIndex
-		meta.Dst, _ = netip.AddrFromSlice(cm.Dst)
-		meta.Dst = meta.Dst.Unmap()
-	}
-	if a, ok := src.(*net.IPAddr); ok {
-		meta.Src, _ = netip.AddrFromSlice(a.IP)
-		meta.Src = meta.Src.Unmap()
-	}
-	return n, meta, nil
+// batchReader reads with recvmmsg into one set of buffers and copies what
+// arrived into one allocation per batch.
+type batchReader struct {
+	ms []ipv4.Message
 }
 
-func (t *rawTransport) read6(buf []byte) (int, RecvMeta, error) {
-	n, cm, src, err := t.p6.ReadFrom(buf)
+func newBatchReader(oobLen int) *batchReader {
+	r := &batchReader{ms: make([]ipv4.Message, readBatch)}
+	for i := range r.ms {
+		r.ms[i] = ipv4.Message{Buffers: [][]byte{make([]byte, readSize)}, OOB: make([]byte, oobLen)}
+	}
+	return r
+}
+
+// read reads one batch with readBatch (the family's ReadBatch) and turns
+// each message into a Packet with parse.
+func (r *batchReader) read(readBatch func([]ipv4.Message, int) (int, error), parse func(m *ipv4.Message, b []byte) (Packet, bool)) ([]Packet, error) {
+	for i := range r.ms {
+		r.ms[i].N, r.ms[i].NN, r.ms[i].Flags, r.ms[i].Addr = 0, 0, 0, nil
+	}
+	k, err := readBatch(r.ms, 0)
 	if err != nil {
-		return 0, RecvMeta{}, err
+		return nil, err
 	}
-	// TTL carries the hop limit: the receiver's check is the same.
-	meta := RecvMeta{TTL: -1}
-	if cm != nil {
-		meta.TTL = cm.HopLimit
-		meta.IfIndex = cm.IfIndex
-		meta.Dst, _ = netip.AddrFromSlice(cm.Dst)
+	size := 0
+	for _, m := range r.ms[:k] {
+		size += m.N
 	}
-	if a, ok := src.(*net.IPAddr); ok {
-		// The zone (the interface of a link-local source) is in IfIndex.
-		meta.Src, _ = netip.AddrFromSlice(a.IP)
+	arena := make([]byte, 0, size)
+	pkts := make([]Packet, 0, k)
+	for i := range r.ms[:k] {
+		m := &r.ms[i]
+		start := len(arena)
+		arena = append(arena, m.Buffers[0][:m.N]...)
+		if p, ok := parse(m, arena[start:len(arena):len(arena)]); ok {
+			pkts = append(pkts, p)
+		}
 	}
-	return n, meta, nil
+	return pkts, nil
+}
+
+// read4 reads IPv4 packets: recvmmsg on a raw socket returns the IP
+// header, which is skipped here (ReadFrom would have stripped it).
+func (t *rawTransport) read4(r *batchReader) func() ([]Packet, error) {
+	return func() ([]Packet, error) {
+		return r.read(t.p4.ReadBatch, func(m *ipv4.Message, b []byte) (Packet, bool) {
+			hl := 0
+			if len(b) > 0 {
+				hl = int(b[0]&0x0f) << 2
+			}
+			if hl < ipv4.HeaderLen || hl > len(b) {
+				return Packet{}, false // the kernel hands no such packet up
+			}
+			meta := RecvMeta{TTL: -1}
+			var cm ipv4.ControlMessage
+			if cm.Parse(m.OOB[:m.NN]) == nil {
+				meta.TTL = cm.TTL
+				meta.IfIndex = cm.IfIndex
+				meta.Dst, _ = netip.AddrFromSlice(cm.Dst)
+				meta.Dst = meta.Dst.Unmap()
+			}
+			if a, ok := m.Addr.(*net.IPAddr); ok {
+				meta.Src, _ = netip.AddrFromSlice(a.IP)
+				meta.Src = meta.Src.Unmap()
+			}
+			return Packet{B: b[hl:], Meta: meta}, true
+		})
+	}
+}
+
+func (t *rawTransport) read6(r *batchReader) func() ([]Packet, error) {
+	return func() ([]Packet, error) {
+		return r.read(t.p6.ReadBatch, func(m *ipv4.Message, b []byte) (Packet, bool) {
+			// TTL carries the hop limit: the receiver's check is the same.
+			meta := RecvMeta{TTL: -1}
+			var cm ipv6.ControlMessage
+			if cm.Parse(m.OOB[:m.NN]) == nil {
+				meta.TTL = cm.HopLimit
+				meta.IfIndex = cm.IfIndex
+				meta.Dst, _ = netip.AddrFromSlice(cm.Dst)
+			}
+			if a, ok := m.Addr.(*net.IPAddr); ok {
+				// The zone (the interface of a link-local source) is in IfIndex.
+				meta.Src, _ = netip.AddrFromSlice(a.IP)
+			}
+			return Packet{B: b, Meta: meta}, true
+		})
+	}
 }
 
 // recvBuffer is the VRRP socket's receive buffer. The default (208 KiB,
@@ -359,15 +436,12 @@ func (t *rawTransport) Send(ifindex int, src, dst netip.Addr, payload []byte) er
 	return err
 }
 
-func (t *rawTransport) Receive(buf []byte) (int, RecvMeta, error) {
+func (t *rawTransport) Receive() ([]Packet, error) {
 	select {
 	case pk := <-t.rx:
-		if pk.err != nil {
-			return 0, RecvMeta{}, pk.err
-		}
-		return copy(buf, pk.b), pk.meta, nil
+		return pk.pkts, pk.err
 	case <-t.closed:
-		return 0, RecvMeta{}, net.ErrClosed
+		return nil, net.ErrClosed
 	}
 }
 

@@ -124,6 +124,13 @@ const (
 	PriorityStop  = 0
 )
 
+// LowerPriorityAnswerGap is the least time between two answers (an advert
+// and the garp_lower_prio_repeat burst) of a MASTER to lower-priority
+// adverts. A real lower-priority master sends one per advert interval and
+// hears the first answer; more only reflect a flood, 1:1 in adverts and
+// 1:garp_lower_prio_repeat in ARPs.
+const LowerPriorityAnswerGap = 100 * time.Millisecond
+
 // Config holds the timing and election parameters of one virtual router.
 type Config struct {
 	Version   uint8         // 2 or 3
@@ -283,6 +290,7 @@ type Machine struct {
 	garpAt       time.Time // MASTER: delayed GARP burst
 	refreshAt    time.Time // MASTER: periodic GARP
 	lowerGarpAt  time.Time // MASTER: delayed burst after a lower-priority advert
+	lowerSeenAt  time.Time // MASTER: last lower-priority advert answered
 	releaseAt    time.Time // remove addresses after the release grace
 	leaveAt      time.Time // leaving: give up waiting for a new master
 	resendZeroAt time.Time // leaving: repeat the priority-0 advert
@@ -549,7 +557,14 @@ func (m *Machine) masterAdvert(now time.Time, a Advert) []Action {
 	}
 	// A lower-priority router thinks it is master: force a new election,
 	// and refresh the neighbours' ARP caches, which its gratuitous ARPs
-	// may have pointed at it.
+	// may have pointed at it. Once per LowerPriorityAnswerGap: keepalived
+	// 2.2.7 answers every such advert (vrrp.c vrrp_state_master_rx), so a
+	// flood of them makes it send an advert and garp_lower_prio_repeat
+	// ARPs per VIP for each packet received.
+	if !m.lowerSeenAt.IsZero() && now.Sub(m.lowerSeenAt) < LowerPriorityAnswerGap {
+		return nil
+	}
+	m.lowerSeenAt = now
 	acts := []Action{{Kind: SendAdvert, Priority: m.effPrio}}
 	if m.cfg.GARPLowerPrioRepeat > 0 {
 		acts = append(acts, Action{Kind: SendGARP, Count: m.cfg.GARPLowerPrioRepeat})

@@ -496,6 +496,15 @@ func TestMasterLowerPriorityAdvertRefreshesARP(t *testing.T) {
 	}
 	assert.Equal(t, []string{"SendGARP(5)"}, garps, "the delayed burst")
 
+	// A flood of them is answered once per LowerPriorityAnswerGap.
+	var answers []string
+	for range 50 {
+		answers = append(answers, kinds(h.step(Advert{Src: lower, Priority: 95}))...)
+		h.advance(LowerPriorityAnswerGap / 10)
+	}
+	assert.Equal(t, []string{"SendAdvert(100)", "SendGARP(5)", "SendAdvert(100)", "SendGARP(5)",
+		"SendAdvert(100)", "SendGARP(5)", "SendAdvert(100)", "SendGARP(5)", "SendAdvert(100)", "SendGARP(5)"}, answers)
+
 	// garp_lower_prio_repeat 0: the advert only.
 	cfg.GARPLowerPrioRepeat = 0
 	h = newHarness(t, cfg)
