@@ -292,13 +292,8 @@ func (in *InstanceConfig) validate(scripts map[string]bool) error {
 	if v6 && in.Version != 3 {
 		return fmt.Errorf("%w: %s: IPv6 needs VRRP version 3", ErrConfig, where)
 	}
-	if in.VMAC != nil {
-		switch {
-		case v6:
-			return fmt.Errorf("%w: %s: use_vmac on an IPv6 instance is not supported yet", ErrConfig, where)
-		case in.VMAC.Name == "" || len(in.VMAC.Name) > 15 || in.VMAC.Name == in.Interface:
-			return fmt.Errorf("%w: %s: VMAC interface name %q (1 to 15 bytes, not the instance's interface)", ErrConfig, where, in.VMAC.Name)
-		}
+	if in.VMAC != nil && (in.VMAC.Name == "" || len(in.VMAC.Name) > 15 || in.VMAC.Name == in.Interface) {
+		return fmt.Errorf("%w: %s: VMAC interface name %q (1 to 15 bytes, not the instance's interface)", ErrConfig, where, in.VMAC.Name)
 	}
 	if in.SrcIP.IsValid() && in.SrcIP.Is6() != v6 {
 		return fmt.Errorf("%w: %s: source address %s is not of the family of the virtual addresses", ErrConfig, where, in.SrcIP)

@@ -5,19 +5,24 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // VRRP virtual MAC (use_vmac), as keepalived 2.2.7 does it
 // (vrrp/vrrp_vmac.c netlink_link_add_vmac and netlink_link_del_vmac,
 // vrrp/vrrp_if_config.c set_interface_parameters_sysctl and
 // reset_interface_parameters_sysctl): a macvlan in private mode on the
-// instance's interface, with MAC 00:00:5e:00:01:VRID, created and brought
-// up when the node starts the instance and deleted when it stops. The
+// instance's interface, with MAC 00:00:5e:00:01:VRID (00:00:5e:00:02:VRID
+// for IPv6, or the configured one), created and brought up when the node
+// starts the instance and deleted when it stops. An IPv6 VMAC carries the
+// base interface's link-local address (set_link_local_address), so that
+// the adverts leave by it from their usual source. The
 // virtual addresses (those without a dev of their own) go on it, and
 // gratuitous ARPs leave by it, so clients learn the virtual MAC, which
 // moves with the master without any ARP change. Adverts leave by it too
@@ -33,6 +38,8 @@ import (
 type VMACConfig struct {
 	// Name is the macvlan's name (at most 15 bytes).
 	Name string
+	// MAC is the macvlan's MAC; nil: the RFC 5798 virtual router MAC.
+	MAC net.HardwareAddr
 	// XmitBase sends the adverts out of the instance's interface.
 	XmitBase bool
 }
@@ -44,6 +51,11 @@ type VMACSpec struct {
 	Parent     int
 	ParentName string
 	MAC        net.HardwareAddr
+	// IPv6 marks the VMAC of an IPv6 instance: no IPv4 sysctls, and
+	// LinkLocal (when valid: not with vmac_xmit_base) goes on it, /64 and
+	// without DAD, to send the adverts from.
+	IPv6      bool
+	LinkLocal netip.Addr
 }
 
 // VMACs creates and deletes VMAC interfaces.
@@ -58,14 +70,33 @@ type VMACs interface {
 	Down(s VMACSpec, ifindex int) error
 }
 
-// vmacAddr is the RFC 3768 / RFC 5798 virtual router MAC of an IPv4
-// router: 00-00-5E-00-01-{VRID}.
-func vmacAddr(vrid uint8) net.HardwareAddr {
+// vmacAddr is the RFC 5798 7.3 virtual router MAC: 00-00-5E-00-01-{VRID}
+// for IPv4, 00-00-5E-00-02-{VRID} for IPv6.
+func vmacAddr(vrid uint8, ipv6 bool) net.HardwareAddr {
+	if ipv6 {
+		return net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x02, vrid}
+	}
 	return net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x01, vrid}
 }
 
 func (in *instance) vmacSpec() VMACSpec {
-	return VMACSpec{Name: in.cfg.VMAC.Name, Parent: in.ifindex, ParentName: in.cfg.Interface, MAC: vmacAddr(in.cfg.VRID)}
+	v6 := in.cfg.IPv6()
+	s := VMACSpec{Name: in.cfg.VMAC.Name, Parent: in.ifindex, ParentName: in.cfg.Interface, MAC: in.vmacMAC(), IPv6: v6}
+	if v6 && !in.cfg.VMAC.XmitBase {
+		// keepalived 2.2.7 (vrrp_vmac.c set_link_local_address) puts the
+		// base interface's link-local address on the VMAC: the adverts
+		// leave by the VMAC from the address they would have had.
+		s.LinkLocal = in.src
+	}
+	return s
+}
+
+// vmacMAC is the VMAC's MAC: the configured one, else the RFC 5798 one.
+func (in *instance) vmacMAC() net.HardwareAddr {
+	if in.cfg.VMAC.MAC != nil {
+		return in.cfg.VMAC.MAC
+	}
+	return vmacAddr(in.cfg.VRID, in.cfg.IPv6())
 }
 
 // sendIndex is the interface adverts leave by.
@@ -101,7 +132,7 @@ func (n *Node) vmacUp(insts []*instance) error {
 			}
 			return fmt.Errorf("vrrp_instance %s: VMAC %s: %w", in.cfg.Name, in.cfg.VMAC.Name, err)
 		}
-		n.log.Info("VMAC interface up", "instance", in.cfg.Name, "vmac", in.cfg.VMAC.Name, "ifindex", idx, "mac", vmacAddr(in.cfg.VRID).String())
+		n.log.Info("VMAC interface up", "instance", in.cfg.Name, "vmac", in.cfg.VMAC.Name, "ifindex", idx, "mac", in.vmacMAC().String())
 		in.bindVMAC(idx)
 		made = append(made, in)
 	}
@@ -219,6 +250,9 @@ func (v *netlinkVMACs) configure(l netlink.Link, s VMACSpec) (int, error) {
 	if err := v.h.LinkSetIP6AddrGenMode(l, 1); err != nil {
 		v.log.Warn("cannot turn IPv6 address generation off on the VMAC", "vmac", s.Name, "err", err)
 	}
+	if s.IPv6 {
+		return v.configure6(l, s)
+	}
 	// arp_ignore: no ARP replies on the VMAC for the parent's addresses;
 	// accept_local and rp_filter 0: adverts from the shared virtual MAC
 	// arrive here, from an address the VMAC has no route to.
@@ -231,6 +265,26 @@ func (v *netlinkVMACs) configure(l netlink.Link, s VMACSpec) (int, error) {
 	if err := v.h.LinkSetUp(l); err != nil {
 		v.releaseParent(s)
 		return 0, fmt.Errorf("bring %s up: %w", s.Name, err)
+	}
+	return l.Attrs().Index, nil
+}
+
+// configure6 brings an IPv6 instance's VMAC up and adds the link-local
+// address. keepalived 2.2.7 sets no sysctls for an IPv6 VMAC
+// (vrrp_vmac.c: set_interface_parameters is for AF_INET only): neighbour
+// discovery answers for an address only on the interface that has it.
+func (v *netlinkVMACs) configure6(l netlink.Link, s VMACSpec) (int, error) {
+	if err := v.h.LinkSetUp(l); err != nil {
+		return 0, fmt.Errorf("bring %s up: %w", s.Name, err)
+	}
+	if s.LinkLocal.IsValid() {
+		// No DAD, as for every IPv6 address keepalived adds
+		// (vrrp_ipaddress.c): the address is usable at once, and it is
+		// the base interface's own, on the same link.
+		a := &netlink.Addr{IPNet: &net.IPNet{IP: s.LinkLocal.AsSlice(), Mask: net.CIDRMask(64, 128)}, Flags: unix.IFA_F_NODAD}
+		if err := v.h.AddrReplace(l, a); err != nil {
+			return 0, fmt.Errorf("add %s to %s: %w", s.LinkLocal, s.Name, err)
+		}
 	}
 	return l.Attrs().Index, nil
 }
@@ -278,7 +332,9 @@ func (v *netlinkVMACs) releaseParent(s VMACSpec) {
 }
 
 func (v *netlinkVMACs) Down(s VMACSpec, ifindex int) error {
-	defer v.releaseParent(s)
+	if !s.IPv6 {
+		defer v.releaseParent(s)
+	}
 	l, err := v.h.LinkByIndex(ifindex)
 	if err != nil {
 		if errors.As(err, new(netlink.LinkNotFoundError)) {

@@ -3,7 +3,9 @@
 package vrrp_test
 
 import (
+	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,7 +26,11 @@ func neighMAC(t *testing.T, h *lab.Host, ifname, ip string) net.HardwareAddr {
 	t.Helper()
 	link, err := h.Handle().LinkByName(ifname)
 	require.NoError(t, err)
-	list, err := h.Handle().NeighList(link.Attrs().Index, netlink.FAMILY_V4)
+	family := netlink.FAMILY_V4
+	if strings.Contains(ip, ":") {
+		family = netlink.FAMILY_V6
+	}
+	list, err := h.Handle().NeighList(link.Attrs().Index, family)
 	require.NoError(t, err)
 	for _, n := range list {
 		if n.IP.String() == ip && n.State&(netlink.NUD_REACHABLE|netlink.NUD_STALE|netlink.NUD_DELAY|netlink.NUD_PROBE|netlink.NUD_PERMANENT) != 0 {
@@ -138,6 +144,105 @@ func TestE2EVMACKeepalivedInterop(t *testing.T) {
 			vrrplab.WaitFor(t, 6*time.Second, "the VIP on ka68", func() bool { return vrrplab.HasAddr(n.B, "vrrp.191", vip1) })
 			vrrplab.WaitFor(t, 5*time.Second, "the VIP answers from ka68", func() bool { return get(t, n, vip1) == "ka68" })
 			b.Stop(t)
+		})
+	}
+}
+
+// vmac61v6 is the IPv6 virtual MAC of VRID 61 (0x3d).
+var vmac61v6 = net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, 0x02, 0x3d}
+
+// linkLocals are the IPv6 link-local addresses of ifname on h.
+func linkLocals(t *testing.T, h *lab.Host, ifname string) []string {
+	t.Helper()
+	l, err := h.Handle().LinkByName(ifname)
+	require.NoError(t, err)
+	addrs, err := h.Handle().AddrList(l, netlink.FAMILY_V6)
+	require.NoError(t, err)
+	var out []string
+	for _, a := range addrs {
+		if a.IP.IsLinkLocalUnicast() {
+			out = append(out, a.IP.String())
+		}
+	}
+	return out
+}
+
+// TestE2EVMACIPv6: use_vmac on an IPv6 instance, lvsctl against lvsctl and
+// against keepalived 2.2.7 in both roles. vrrp.61 has 00:00:5e:00:02:3d on
+// both routers; the master holds the VIP there; an lvsctl VMAC carries the
+// base interface's link-local address, which its adverts come from (the
+// backup hears them and stays backup); the client learns the virtual MAC
+// for the VIP (by neighbour discovery, and from the lvsctl master's
+// unsolicited NA), and after the master stops it reaches the new master
+// with that entry pinned.
+func TestE2EVMACIPv6(t *testing.T) {
+	for _, roles := range [][2]string{{"lvsctl", "lvsctl"}, {"keepalived", "lvsctl"}, {"lvsctl", "keepalived"}} {
+		t.Run(roles[0]+"-ka67_"+roles[1]+"-ka68", func(t *testing.T) {
+			_, a, b, c, _, _ := newNet6(t)
+			for _, h := range []*lab.Host{a, b} {
+				h.ServeHTTP("[::]:80")
+			}
+			na := watchNA(t, c, vip6)
+			dir := t.TempDir()
+			start := func(kind string, h *lab.Host, conf string) *vrrplab.Daemon {
+				if kind == "keepalived" {
+					return vrrplab.StartKeepalived(t, h, conf, dir)
+				}
+				return vrrplab.StartLvsctl(t, h, conf)
+			}
+			da := start(roles[0], a, "testdata/v6vmac-ka67.conf")
+			db := start(roles[1], b, "testdata/v6vmac-ka68.conf")
+			vmac := func(h *lab.Host) *netlink.Macvlan {
+				l, err := h.Handle().LinkByName("vrrp.61")
+				if err != nil {
+					return nil
+				}
+				mv, _ := l.(*netlink.Macvlan)
+				return mv
+			}
+			vrrplab.WaitFor(t, electTimeout, "vrrp.61 on both", func() bool { return vmac(a) != nil && vmac(b) != nil })
+			vrrplab.WaitOwner(t, electTimeout, a, b, a, "vrrp.61", vip6)
+			for _, h := range []*lab.Host{a, b} {
+				mv := vmac(h)
+				assert.Equal(t, vmac61v6.String(), mv.Attrs().HardwareAddr.String(), h.Name())
+				assert.Equal(t, netlink.MACVLAN_MODE_PRIVATE, mv.Mode, h.Name())
+			}
+			for _, d := range []struct {
+				h    *lab.Host
+				kind string
+			}{{a, roles[0]}, {b, roles[1]}} {
+				if d.kind == "lvsctl" {
+					assert.Equal(t, linkLocals(t, d.h, "eth1"), linkLocals(t, d.h, "vrrp.61"), "%s: the VMAC has eth1's link-local address (only)", d.h.Name())
+				}
+			}
+			if da.Kind == "lvsctl" {
+				_, src, _, _ := na.next(t, 3*time.Second, vmac61v6)
+				assert.Equal(t, vip6, src.String(), "unsolicited NA from the VIP, with the virtual MAC")
+			}
+			ctx := func() context.Context {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				t.Cleanup(cancel)
+				return ctx
+			}
+			got, err := c.Get(ctx(), "http://["+vip6+"]/")
+			require.NoError(t, err)
+			assert.Equal(t, "ka67", strings.TrimSpace(got))
+			assert.Equal(t, vmac61v6.String(), neighMAC(t, c, "eth1", vip6).String(), "the client knows the VIP by the virtual MAC")
+			// Stable: the backup hears the master on its VMAC.
+			time.Sleep(3 * time.Second)
+			vrrplab.WaitOwner(t, 0, a, b, a, "vrrp.61", vip6)
+
+			c.AddNeigh("eth1", vip6, vmac61v6)
+			da.Stop(t)
+			// Stop returned: ka67's VMAC (and with it the VIP) is gone.
+			vrrplab.WaitFor(t, 4*time.Second, "the VIP on ka68", func() bool { return vrrplab.HasAddr(b, "vrrp.61", vip6) })
+			vrrplab.WaitFor(t, 5*time.Second, "the VIP answers from ka68", func() bool {
+				got, err := c.Get(ctx(), "http://["+vip6+"]/")
+				return err == nil && strings.TrimSpace(got) == "ka68"
+			})
+			assert.Nil(t, vmac(a), "vrrp.61 deleted at stop")
+			checkPeerHappy(t, da, db)
+			db.Stop(t)
 		})
 	}
 }

@@ -142,3 +142,49 @@ func TestVMACUpFails(t *testing.T) {
 	require.ErrorContains(t, err, "vrrp_instance VI_1: VMAC vrrp.191: interface vrrp.191 exists and is a dummy")
 	assert.Empty(t, h.addrs.entries())
 }
+
+// TestVMACIPv6: an IPv6 instance's VMAC has 00:00:5e:00:02:VRID and the
+// base interface's link-local address (no IPv4 sysctls: IPv6 set); the
+// adverts leave by the VMAC from that address, the VIP and its
+// neighbour advertisements are on the VMAC. With vmac_xmit_base no
+// link-local address goes on the VMAC.
+func TestVMACIPv6(t *testing.T) {
+	in := instCfg6("VI_6", "eth1", 191, 255, "2001:db8::100")
+	in.VMAC = &VMACConfig{Name: "vrrp.191"}
+	var v *fakeVMACs
+	h := startNode(t, Config{Instances: []InstanceConfig{in}}, withLinkLocal, withFakeVMACs(&v))
+	h.waitState("VI_6", "MASTER")
+	h.eventually("NAs", func() bool { return h.arp.count() == 5 })
+	require.Equal(t, []VMACSpec{{Name: "vrrp.191", Parent: 2, ParentName: "eth1", MAC: net.HardwareAddr{0, 0, 0x5e, 0, 2, 191},
+		IPv6: true, LinkLocal: ll67}}, v.spec)
+	assert.Equal(t, vmacIndex, h.addrs.ifindexOf("2001:db8::100/128"))
+	h.arp.mu.Lock()
+	assert.Equal(t, []int{vmacIndex, vmacIndex, vmacIndex, vmacIndex, vmacIndex}, h.arp.on)
+	h.arp.mu.Unlock()
+	s := h.tr.sends()
+	require.NotEmpty(t, s)
+	assert.Equal(t, vmacIndex, s[0].ifindex)
+	assert.Equal(t, ll67, s[0].src)
+	assert.ElementsMatch(t, []int{2, vmacIndex}, h.tr.joinedOn)
+	require.NoError(t, h.stop())
+
+	in.VMAC.XmitBase = true
+	h = startNode(t, Config{Instances: []InstanceConfig{in}}, withLinkLocal, withFakeVMACs(&v))
+	h.waitState("VI_6", "MASTER")
+	require.Len(t, v.spec, 1)
+	assert.False(t, v.spec[0].LinkLocal.IsValid(), "vmac_xmit_base: no link-local address on the VMAC")
+	s = h.tr.sends()
+	require.NotEmpty(t, s)
+	assert.Equal(t, 2, s[0].ifindex)
+}
+
+// TestVMACConfiguredMAC: a configured MAC replaces the RFC 5798 one.
+func TestVMACConfiguredMAC(t *testing.T) {
+	in := vmacInst(false)
+	in.VMAC.MAC = net.HardwareAddr{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 191}
+	var v *fakeVMACs
+	h := startNode(t, Config{Instances: []InstanceConfig{in}}, withFakeVMACs(&v))
+	h.waitState("VI_1", "MASTER")
+	require.Len(t, v.spec, 1)
+	assert.Equal(t, "02:aa:bb:cc:dd:bf", v.spec[0].MAC.String())
+}

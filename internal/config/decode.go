@@ -492,6 +492,9 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		if in.UseVMAC.Name == "" {
 			in.UseVMAC.Name = "vrrp." + strconv.Itoa(in.VirtualRouterID)
 		}
+		if len(in.UseVMAC.MAC) == 5 {
+			in.UseVMAC.MAC = append(in.UseVMAC.MAC, byte(in.VirtualRouterID))
+		}
 		defDev = in.UseVMAC.Name
 	}
 	for _, list := range [][]VIP{in.VIPs, in.VIPsExcluded} {

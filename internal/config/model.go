@@ -1,6 +1,8 @@
 package config
 
 import (
+	"fmt"
+	"net"
 	"net/netip"
 	"time"
 
@@ -615,6 +617,29 @@ type MiscChecker struct {
 type VMAC struct {
 	// Name is the macvlan's name: the argument, else vrrp.<VRID>
 	// (keepalived 2.2.7 vrrp.c vrrp_complete_instance/create_vmac_name).
-	Name string   `json:"name"`
-	Pos  Position `json:"pos"`
+	Name string `json:"name"`
+	// MAC is the configured MAC (nil: the RFC 5798 one,
+	// 00:00:5e:00:01:VRID, or 00:00:5e:00:02:VRID for IPv6); given with 5
+	// octets, the VRID is added as the sixth once the instance is read.
+	MAC MAC      `json:"mac,omitempty"`
+	Pos Position `json:"pos"`
+}
+
+// MAC is a hardware address that reads as one in JSON
+// ("00:00:5e:00:01:33", not base64).
+type MAC net.HardwareAddr
+
+func (m MAC) String() string { return net.HardwareAddr(m).String() }
+
+// MarshalText writes the colon form.
+func (m MAC) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText reads the colon form.
+func (m *MAC) UnmarshalText(b []byte) error {
+	hw, err := net.ParseMAC(string(b))
+	if err != nil {
+		return fmt.Errorf("MAC: %w", err)
+	}
+	*m = MAC(hw)
+	return nil
 }

@@ -308,7 +308,11 @@ func (p *printer) instance(in *VRRPInstance) {
 	p.line("garp_lower_prio_repeat", itoa(in.GarpLowerPrioRepeat))
 	p.flag("dont_track_primary", in.DontTrackPrimary)
 	if in.UseVMAC != nil {
-		p.line("use_vmac", in.UseVMAC.Name)
+		if in.UseVMAC.MAC != nil {
+			p.line("use_vmac", in.UseVMAC.Name, in.UseVMAC.MAC.String())
+		} else {
+			p.line("use_vmac", in.UseVMAC.Name)
+		}
 	}
 	p.flag("vmac_xmit_base", in.VMACXmitBase)
 	p.trackIfaces(in.TrackIfaces)

@@ -61,12 +61,20 @@ func TestVMACErrors(t *testing.T) {
 			[]string{`4:14: use_vmac: "abcdefghijklmnop" is not a valid interface name (1 to 15 characters`}},
 		{"name with slash", vmacInst("A", "eth0", "51", "    use_vmac a/b\n", "192.0.2.1"),
 			[]string{`4:14: use_vmac: "a/b" is not a valid interface name`}},
-		{"MAC address", vmacInst("A", "eth0", "51", "    use_vmac 02:00:00:00:00:01\n", "192.0.2.1"),
-			[]string{`4:14: use_vmac 02:00:00:00:00:01: a configured VMAC MAC address is not supported by lvsctl`}},
-		{"two arguments", vmacInst("A", "eth0", "51", "    use_vmac a b\n", "192.0.2.1"),
-			[]string{`4:16: use_vmac takes at most 1 argument`}},
-		{"IPv6 instance", vmacInst("A", "eth0", "51", "    use_vmac\n", "2001:db8::1"),
-			[]string{`4:5: vrrp_instance A: use_vmac on an IPv6 instance is not supported by lvsctl yet`}},
+		{"multicast MAC", vmacInst("A", "eth0", "51", "    use_vmac 03:00:00:00:00:01\n", "192.0.2.1"),
+			[]string{`4:14: use_vmac 03:00:00:00:00:01: a multicast MAC address cannot be a VMAC's`}},
+		{"RFC 5798 MAC", vmacInst("A", "eth0", "51", "    use_vmac 00:00:5e:00:02\n", "192.0.2.1"),
+			[]string{`4:14: use_vmac 00:00:5e:00:02: an RFC 5798 virtual router MAC cannot be configured`}},
+		{"bad MAC", vmacInst("A", "eth0", "51", "    use_vmac 02:00:100:00:00:01\n", "192.0.2.1"),
+			[]string{`4:14: use_vmac 02:00:100:00:00:01: not a MAC address: octet "100"`}},
+		{"MAC of 4 octets", vmacInst("A", "eth0", "51", "    use_vmac 02:00:00:01\n", "192.0.2.1"),
+			[]string{`4:14: use_vmac 02:00:00:01: not a MAC address (6 octets, or 5 and the VRID as the last)`}},
+		{"two names", vmacInst("A", "eth0", "51", "    use_vmac a b\n", "192.0.2.1"),
+			[]string{`4:16: use_vmac: the VMAC interface name is already given`}},
+		{"two MACs", vmacInst("A", "eth0", "51", "    use_vmac 02:00:00:00:00:01 02:00:00:00:00:02\n", "192.0.2.1"),
+			[]string{`4:32: use_vmac: the VMAC MAC address is already given`}},
+		{"three arguments", vmacInst("A", "eth0", "51", "    use_vmac a 02:00:00:00:00:01 b\n", "192.0.2.1"),
+			[]string{`4:34: use_vmac takes at most 2 arguments`}},
 		{"same name twice", vmacInst("A", "eth0", "51", "    use_vmac\n", "192.0.2.1") + vmacInst("B", "eth1", "51", "    use_vmac\n", "192.0.2.2"),
 			[]string{`12:5: vrrp_instance B: VMAC interface vrrp.51 is already used by vrrp_instance A (/etc/keepalived/t.conf:1:1)`}},
 		{"name of the interface", vmacInst("A", "eth0", "51", "    use_vmac eth0\n", "192.0.2.1"),
@@ -89,6 +97,38 @@ func TestVMACErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVMACConfiguredMAC: use_vmac takes a MAC (before or after the name);
+// with 5 octets the VRID is the sixth (keepalived 2.2.7 vrrp_parser.c
+// vrrp_vmac_handler, vrrp.c vrrp_complete_instance).
+func TestVMACConfiguredMAC(t *testing.T) {
+	for _, tt := range []struct{ args, name, mac string }{
+		{"02:aa:bb:cc:dd:ee", "vrrp.51", "02:aa:bb:cc:dd:ee"},
+		{"vmac51 2:a:b:c:d:e", "vmac51", "02:0a:0b:0c:0d:0e"},
+		{"02:aa:bb:cc:dd vmac51", "vmac51", "02:aa:bb:cc:dd:33"},
+		{"02:aa:bb:cc:dd:", "vrrp.51", "02:aa:bb:cc:dd:33"},
+	} {
+		cfg, _, err := parseString(vmacInst("A", "eth0", "51", "    use_vmac "+tt.args+"\n", "192.0.2.1"), nil)
+		require.NoError(t, err, tt.args)
+		in := cfg.VRRP().Instances[0]
+		require.NotNil(t, in.VMAC, tt.args)
+		assert.Equal(t, tt.name, in.VMAC.Name, tt.args)
+		assert.Equal(t, tt.mac, in.VMAC.MAC.String(), tt.args)
+	}
+}
+
+// TestVMACIPv6: an IPv6 instance takes use_vmac; its addresses go on the
+// VMAC like IPv4 ones.
+func TestVMACIPv6(t *testing.T) {
+	cfg, _, err := parseString(vmacInst("A", "eth0", "51", "    use_vmac\n", "2001:db8::1"), nil)
+	require.NoError(t, err)
+	in := cfg.VRRP().Instances[0]
+	require.NotNil(t, in.VMAC)
+	assert.Equal(t, "vrrp.51", in.VMAC.Name)
+	assert.True(t, in.IPv6())
+	require.Len(t, in.VIPs, 1)
+	assert.Equal(t, "vrrp.51", in.VIPs[0].Dev)
 }
 
 // TestVMACVIPDev: addresses without a dev go on the VMAC interface; an

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"strings"
 	"time"
 
@@ -84,7 +85,7 @@ func (c *Config) VRRP() vrrp.Config {
 			ic.UnicastPeers = append(ic.UnicastPeers, p.Addr)
 		}
 		if in.UseVMAC != nil {
-			ic.VMAC = &vrrp.VMACConfig{Name: in.UseVMAC.Name, XmitBase: in.VMACXmitBase}
+			ic.VMAC = &vrrp.VMACConfig{Name: in.UseVMAC.Name, MAC: net.HardwareAddr(in.UseVMAC.MAC), XmitBase: in.VMACXmitBase}
 		}
 		ic.VIPs = vrrpVIPs(in.VIPs)
 		ic.ExcludedVIPs = vrrpVIPs(in.VIPsExcluded)
