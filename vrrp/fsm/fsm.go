@@ -291,6 +291,10 @@ type Machine struct {
 	refreshAt    time.Time // MASTER: periodic GARP
 	lowerGarpAt  time.Time // MASTER: delayed burst after a lower-priority advert
 	lowerSeenAt  time.Time // MASTER: last lower-priority advert answered
+	contestAt    time.Time // MASTER: burst after a contested mastership
+	// otherClaimAt is when a BACKUP last heard a lower-priority router
+	// advertise as master (its timer expired with ours, or before).
+	otherClaimAt time.Time
 	releaseAt    time.Time // remove addresses after the release grace
 	leaveAt      time.Time // leaving: give up waiting for a new master
 	resendZeroAt time.Time // leaving: repeat the priority-0 advert
@@ -360,11 +364,11 @@ func (m *Machine) Deadline() (time.Time, bool) {
 }
 
 func (m *Machine) timers() []time.Time {
-	return []time.Time{m.advertAt, m.downAt, m.garpAt, m.refreshAt, m.lowerGarpAt, m.releaseAt, m.leaveAt, m.resendZeroAt}
+	return []time.Time{m.advertAt, m.downAt, m.garpAt, m.refreshAt, m.lowerGarpAt, m.contestAt, m.releaseAt, m.leaveAt, m.resendZeroAt}
 }
 
 func (m *Machine) clearTimers() {
-	m.advertAt, m.downAt, m.garpAt, m.refreshAt, m.lowerGarpAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	m.advertAt, m.downAt, m.garpAt, m.refreshAt, m.lowerGarpAt, m.contestAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	m.leaveAt, m.resendZeroAt = time.Time{}, time.Time{}
 }
 
@@ -433,6 +437,13 @@ func (m *Machine) toMaster(now time.Time, cause Cause) []Action {
 	if m.cfg.GARPRefresh > 0 {
 		m.refreshAt = now.Add(m.cfg.GARPDelay + m.cfg.GARPRefresh)
 	}
+	if !m.otherClaimAt.IsZero() && now.Sub(m.otherClaimAt) < m.MasterDownInterval() {
+		// A lower-priority router took over at about the same moment and
+		// sent its gratuitous ARPs, maybe after ours: it steps down on our
+		// advert, but the neighbours keep its MAC until our next burst.
+		m.contestAt = now.Add(m.cfg.AdvertInt)
+	}
+	m.otherClaimAt = time.Time{}
 	return acts
 }
 
@@ -518,6 +529,9 @@ func (m *Machine) backupAdvert(now time.Time, a Advert) []Action {
 	delaying := m.cfg.PreemptDelay > 0 && (m.preemptAt.IsZero() || now.Before(m.preemptAt))
 	if !m.cfg.Nopreempt && a.Priority < m.effPrio && !delaying {
 		// A lower-priority master: let the down timer run out and preempt.
+		if a.Src != m.cfg.LocalAddr {
+			m.otherClaimAt = now
+		}
 		return nil
 	}
 	if m.cfg.Version == 3 && a.AdvertInt > 0 {
@@ -571,6 +585,9 @@ func (m *Machine) masterAdvert(now time.Time, a Advert) []Action {
 		if m.cfg.GARPLowerPrioDelay > 0 {
 			m.lowerGarpAt = now.Add(m.cfg.GARPLowerPrioDelay)
 		}
+		// The other router sends its gratuitous ARPs after its advert,
+		// maybe after these: again once it has stepped down.
+		m.contestAt = now.Add(m.cfg.AdvertInt)
 	}
 	return acts
 }
@@ -613,6 +630,10 @@ func (m *Machine) tick(now time.Time) []Action {
 		if due(m.lowerGarpAt, now) {
 			acts = append(acts, Action{Kind: SendGARP, Count: m.cfg.GARPLowerPrioRepeat})
 			m.lowerGarpAt = time.Time{}
+		}
+		if due(m.contestAt, now) {
+			acts = append(acts, Action{Kind: SendGARP, Count: max(m.cfg.GARPRepeat, m.cfg.GARPLowerPrioRepeat)})
+			m.contestAt = time.Time{}
 		}
 	case Backup:
 		if due(m.downAt, now) {

@@ -475,6 +475,36 @@ func TestReconfigureRaisedPriorityPreempts(t *testing.T) {
 	assert.Equal(t, Master, h.m.State())
 }
 
+// A BACKUP that heard a lower-priority router claim mastership just before
+// its own timer ran out (both expired together) sends one more burst an
+// advert interval after its takeover: the other router's gratuitous ARPs
+// may have come after its own, and the other steps down on its first
+// advert. Without such a claim, no extra burst.
+func TestContestedTakeoverRefreshesARP(t *testing.T) {
+	for _, claimed := range []bool{true, false} {
+		cfg := v2(100)
+		cfg.GARPDelay = 0
+		h := newHarness(t, cfg)
+		h.step(Start{})
+		h.advance(3 * time.Second)
+		if claimed {
+			assert.Empty(t, h.step(Advert{Src: lower, Priority: 95}), "a backup answers nothing")
+		}
+		h.until(Master, 2*time.Second)
+		var garps []string
+		for _, a := range h.advance(5 * time.Second) {
+			if a.Kind == SendGARP {
+				garps = append(garps, a.String())
+			}
+		}
+		if claimed {
+			assert.Equal(t, []string{"SendGARP(5)"}, garps, "contested: a burst one advert interval later")
+		} else {
+			assert.Empty(t, garps, "uncontested: the takeover burst only")
+		}
+	}
+}
+
 // A MASTER that receives a lower-priority advert (a router whose timer
 // expired with ours) forces an election and sends garp_lower_prio_repeat
 // gratuitous ARPs, again after garp_lower_prio_delay: its own ARPs may have
@@ -488,15 +518,20 @@ func TestMasterLowerPriorityAdvertRefreshesARP(t *testing.T) {
 	h.until(Master, 5*time.Second)
 	h.advance(6 * time.Second) // past the master's own delayed burst
 	assert.Equal(t, []string{"SendAdvert(100)", "SendGARP(5)"}, kinds(h.step(Advert{Src: lower, Priority: 95})))
-	var garps []string
-	for _, a := range h.advance(6 * time.Second) {
-		if a.Kind == SendGARP {
-			garps = append(garps, a.String())
+	garps := func(d time.Duration) []string {
+		var out []string
+		for _, a := range h.advance(d) {
+			if a.Kind == SendGARP {
+				out = append(out, a.String())
+			}
 		}
+		return out
 	}
-	assert.Equal(t, []string{"SendGARP(5)"}, garps, "the delayed burst")
+	assert.Equal(t, []string{"SendGARP(5)"}, garps(time.Second), "one advert interval later, once the other router stepped down (lvsctl's)")
+	assert.Equal(t, []string{"SendGARP(5)"}, garps(5*time.Second), "the delayed burst (garp_lower_prio_delay)")
 
 	// A flood of them is answered once per LowerPriorityAnswerGap.
+	h.advance(10 * time.Second)
 	var answers []string
 	for range 50 {
 		answers = append(answers, kinds(h.step(Advert{Src: lower, Priority: 95}))...)
