@@ -49,6 +49,38 @@ type Options struct {
 	KeepIPVS bool
 	// Observer, when set, sees every applied/failed edit (metrics).
 	Observer Observer
+	// Events, when set, is told of quorum changes and of real servers
+	// taken out by a reload or a stop (e-mail alerts).
+	Events Events
+}
+
+// Events is told of the changes keepalived 2.2.7 mails about besides
+// health transitions (check/ipwrapper.c do_vs_notifies, clear_service_rs).
+// It is called with the director's lock held: it must not block.
+type Events interface {
+	Quorum(e QuorumEvent)
+	// RealServerGone: an alive real server left the pool because a
+	// reload dropped it (or its service), or the director stops with
+	// omega.
+	RealServerGone(ref RealRef, stopping bool)
+}
+
+// QuorumEvent is a service's quorum state change, when its quorum_up or
+// quorum_down runs.
+type QuorumEvent struct {
+	Service ServiceKey
+	Up      bool
+	// Init: the service starts (at Start, added by a reload, or kept
+	// below quorum by a reload that gives it a new sorry server):
+	// keepalived's "Starting with quorum up/down".
+	Init bool
+	// Stopping: the director stops with omega.
+	Stopping           bool
+	Quorum, Hysteresis int
+	// Threshold is the weight sum the change was measured against:
+	// Quorum+Hysteresis from down (and at start), Quorum-Hysteresis
+	// from up; Weight is the live weight.
+	Threshold, Weight int
 }
 
 // Observer is told about the director's work, for metrics.
@@ -68,6 +100,7 @@ type Director struct {
 	clock   clock.Clock
 	scripts Scripts
 	obs     Observer
+	events  Events
 	keep    bool
 
 	cfg      Config
@@ -133,6 +166,7 @@ func New(cfg Config, opts Options) (*Director, error) {
 		clock:   opts.Clock,
 		scripts: opts.Scripts,
 		obs:     opts.Observer,
+		events:  opts.Events,
 		keep:    opts.KeepIPVS,
 		tuning:  batchTuning{oneProc: defaultOneProc, noGC: defaultNoGC},
 		drained: map[drainKey]bool{},
@@ -478,7 +512,9 @@ func (d *Director) Reload(ctx context.Context, cfg Config) (ApplyResult, error) 
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	oldManaged := d.byKey
+	oldServices := d.services
 	d.install(cfg, oldManaged)
+	d.notifyGone(ctx, oldServices)
 	// Services dropped from the config were ours: remove them too.
 	managed := func(k ServiceKey) bool { return d.byKey[k] != nil || oldManaged[k] != nil || d.orphans[k] }
 	for k := range d.drained {
@@ -505,6 +541,7 @@ func (d *Director) Reload(ctx context.Context, cfg Config) (ApplyResult, error) 
 			d.log.Info("starting with quorum down (sorry server added by the reload)", "vs", vs.cfg.Service.Key.String(),
 				"quorum", vs.cfg.Quorum, "hysteresis", vs.cfg.Hysteresis, "weight", vs.liveWeight())
 			d.runScript(ctx, vs.cfg.QuorumDown)
+			d.quorumEvent(vs, false, true, false, vs.cfg.Quorum+vs.cfg.Hysteresis, vs.liveWeight())
 		}
 	}
 	res := d.apply(ctx, Diff(d.desiredTable(), d.shadow, managed), "reload")
@@ -578,12 +615,55 @@ func (d *Director) startQuorum(ctx context.Context, vs *vsState) {
 		d.log.Info("starting with quorum up", "vs", c.Service.Key.String(),
 			"quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", vs.liveWeight())
 		d.runScript(ctx, c.QuorumUp)
+		d.quorumEvent(vs, true, true, false, c.Quorum+c.Hysteresis, vs.liveWeight())
 		return
 	}
 	d.log.Info("starting with quorum down", "vs", c.Service.Key.String(),
 		"quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", vs.liveWeight())
 	if c.Sorry != nil {
 		d.runScript(ctx, c.QuorumDown)
+		d.quorumEvent(vs, false, true, false, c.Quorum+c.Hysteresis, vs.liveWeight())
+	}
+}
+
+// quorumEvent tells Events of vs's quorum state now (up) with its live
+// weight.
+func (d *Director) quorumEvent(vs *vsState, up, init, stopping bool, threshold, weight int) {
+	if d.events == nil {
+		return
+	}
+	c := vs.cfg
+	d.events.Quorum(QuorumEvent{Service: c.Service.Key, Up: up, Init: init, Stopping: stopping,
+		Quorum: c.Quorum, Hysteresis: c.Hysteresis, Threshold: threshold, Weight: weight})
+}
+
+// notifyGone runs notify_down for every alive real server of old that the
+// configuration now installed no longer has (alone, or with its whole
+// service), and quorum_down for a dropped service whose quorum was up, as
+// keepalived 2.2.7 does on a reload (check/ipwrapper.c: clear_diff_rs and
+// clear_diff_services call clear_service_rs, which runs do_rs_notifies and
+// mails "=> Removing <="; for a dropped service clear_service_rs_list
+// then runs update_vs_notifies, which loses the quorum at weight 0).
+func (d *Director) notifyGone(ctx context.Context, old []*vsState) {
+	for _, ovs := range old {
+		k := ovs.cfg.Service.Key
+		nvs := d.byKey[k]
+		for _, rs := range ovs.rs {
+			if !rs.alive || (nvs != nil && nvs.byKey[rs.cfg.Key()] != nil) {
+				continue
+			}
+			d.log.Info("real server removed by the reload while up", "vs", k.String(), "rs", rs.cfg.Key().String())
+			d.runScript(ctx, rs.cfg.NotifyDown)
+			if d.events != nil {
+				d.events.RealServerGone(RealRef{Service: k, Real: rs.cfg.Key()}, false)
+			}
+		}
+		if nvs == nil && ovs.quorumUp {
+			c := ovs.cfg
+			d.log.Info("lost quorum (service removed by the reload)", "vs", k.String(), "quorum", c.Quorum, "hysteresis", c.Hysteresis)
+			d.runScript(ctx, c.QuorumDown)
+			d.quorumEvent(ovs, false, false, false, c.Quorum-c.Hysteresis, 0)
+		}
 	}
 }
 
@@ -602,10 +682,12 @@ func (d *Director) updateQuorum(ctx context.Context, vs *vsState) {
 		vs.quorumUp = true
 		d.log.Info("gained quorum", "vs", c.Service.Key.String(), "quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", sum)
 		d.runScript(ctx, c.QuorumUp)
+		d.quorumEvent(vs, true, false, false, c.Quorum+c.Hysteresis, sum)
 	case vs.quorumUp && (sum == 0 || sum < c.Quorum-c.Hysteresis):
 		vs.quorumUp = false
 		d.log.Warn("lost quorum", "vs", c.Service.Key.String(), "quorum", c.Quorum, "hysteresis", c.Hysteresis, "weight", sum)
 		d.runScript(ctx, c.QuorumDown)
+		d.quorumEvent(vs, false, false, false, c.Quorum-c.Hysteresis, sum)
 	}
 }
 
@@ -657,9 +739,13 @@ func (d *Director) Stop(ctx context.Context) error {
 		for _, rs := range vs.rs {
 			if rs.alive {
 				d.runScript(ctx, rs.cfg.NotifyDown)
+				if d.events != nil {
+					d.events.RealServerGone(RealRef{Service: vs.cfg.Service.Key, Real: rs.cfg.Key()}, true)
+				}
 			}
 		}
 		d.runScript(ctx, vs.cfg.QuorumDown)
+		d.quorumEvent(vs, false, false, true, vs.cfg.Quorum-vs.cfg.Hysteresis, 0)
 	}
 	if d.keep {
 		d.log.Info("leaving IPVS services in place", "services", len(d.services))

@@ -67,8 +67,36 @@ type fixture struct {
 	d    *director.Director
 	f    *fakeipvs.IPVS
 	s    *scripts
+	ev   *events
 	logs *bytes.Buffer
 	clk  *clocktest.Fake
+}
+
+// events records what the director tells director.Events.
+type events struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (e *events) Quorum(q director.QuorumEvent) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.got = append(e.got, fmt.Sprintf("quorum %s up=%t init=%t stopping=%t %d+%d threshold=%d weight=%d",
+		q.Service, q.Up, q.Init, q.Stopping, q.Quorum, q.Hysteresis, q.Threshold, q.Weight))
+}
+
+func (e *events) RealServerGone(ref director.RealRef, stopping bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.got = append(e.got, fmt.Sprintf("gone %s %s stopping=%t", ref.Service, ref.Real, stopping))
+}
+
+func (e *events) take() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.got
+	e.got = nil
+	return r
 }
 
 func newFixture(t *testing.T, cfg director.Config, f *fakeipvs.IPVS) *fixture {
@@ -76,10 +104,10 @@ func newFixture(t *testing.T, cfg director.Config, f *fakeipvs.IPVS) *fixture {
 	if f == nil {
 		f = fakeipvs.New()
 	}
-	fx := &fixture{f: f, s: &scripts{}, logs: &bytes.Buffer{}, clk: clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
+	fx := &fixture{f: f, s: &scripts{}, ev: &events{}, logs: &bytes.Buffer{}, clk: clocktest.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))}
 	d, err := director.New(cfg, director.Options{
 		IPVS: f, Scripts: fx.s, Logger: slog.New(slog.NewTextHandler(fx.logs, nil)),
-		Clock: fx.clk,
+		Clock: fx.clk, Events: fx.ev,
 	})
 	require.NoError(t, err)
 	fx.d = d
@@ -479,6 +507,63 @@ func TestReloadAddedServiceRunsQuorumUp(t *testing.T) {
 	_, err := fx.d.Reload(context.Background(), cfg)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"qup TCP 10.16.8.101:80"}, fx.s.take(), "only the added service")
+}
+
+// TestReloadRemovesAliveRealServers: a reload that drops an alive real
+// server runs its notify_down, and one that drops a whole service runs
+// notify_down for each alive real server and then quorum_down, as
+// keepalived 2.2.7 (check/ipwrapper.c clear_diff_rs, clear_diff_services →
+// clear_service_rs, update_vs_notifies); a dropped real server that was
+// down runs nothing. The events (mails) follow the same steps.
+func TestReloadRemovesAliveRealServers(t *testing.T) {
+	cfg := seedConfig()
+	for i := range cfg.Services {
+		cfg.Services[i].QuorumUp = director.Script{Line: "qup " + cfg.Services[i].Service.Key.String()}
+		cfg.Services[i].QuorumDown = director.Script{Line: "qdown " + cfg.Services[i].Service.Key.String()}
+	}
+	fx := newFixture(t, cfg, nil)
+	fx.s.take()
+	assert.Equal(t, []string{
+		"quorum TCP 10.16.8.100:80 up=true init=true stopping=false 1+0 threshold=1 weight=2",
+		"quorum TCP 10.16.8.101:80 up=true init=true stopping=false 1+0 threshold=1 weight=2",
+	}, fx.ev.take())
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.9:80", false)
+	fx.s.take()
+
+	next := cfg
+	next.Services = []director.VirtualService{cfg.Services[0]}
+	// 10.16.8.100:80 keeps only 10.16.8.9, which is down: 10.16.8.8 goes
+	// while up.
+	next.Services[0].RealServers = []director.RealServer{cfg.Services[0].RealServers[1]}
+	_, err := fx.d.Reload(context.Background(), directortest.Complete(next))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"down 10.16.8.8:80", "down 10.16.8.8:80", "down 10.16.8.9:80", "qdown TCP 10.16.8.101:80",
+		"qdown TCP 10.16.8.100:80"}, fx.s.take())
+	assert.Equal(t, []string{
+		"gone TCP 10.16.8.100:80 10.16.8.8:80 stopping=false",
+		"gone TCP 10.16.8.101:80 10.16.8.8:80 stopping=false",
+		"gone TCP 10.16.8.101:80 10.16.8.9:80 stopping=false",
+		"quorum TCP 10.16.8.101:80 up=false init=false stopping=false 1+0 threshold=1 weight=0",
+		// 10.16.8.100:80 has only 10.16.8.9 (down) left: weight 0.
+		"quorum TCP 10.16.8.100:80 up=false init=false stopping=false 1+0 threshold=1 weight=0",
+	}, fx.ev.take())
+}
+
+// TestStopOmegaEvents: with omega, a stop tells of every alive real server
+// and of the service's quorum going ("Shutting down" mails); without, of
+// nothing.
+func TestStopOmegaEvents(t *testing.T) {
+	cfg := seedConfig()
+	cfg.Services[0].Omega = true
+	fx := newFixture(t, cfg, nil)
+	fx.ev.take()
+	fx.health(t, "TCP 10.16.8.100:80", "10.16.8.9:80", false)
+	fx.ev.take()
+	require.NoError(t, fx.d.Stop(context.Background()))
+	assert.Equal(t, []string{
+		"gone TCP 10.16.8.100:80 10.16.8.8:80 stopping=true",
+		"quorum TCP 10.16.8.100:80 up=false init=false stopping=true 1+0 threshold=1 weight=0",
+	}, fx.ev.take())
 }
 
 // A checker's first verdict that confirms an alpha server's down state

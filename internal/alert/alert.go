@@ -124,6 +124,8 @@ type Sender struct {
 	cfg Config
 
 	sent, failed, dropped atomic.Uint64
+	// busy counts the messages queued or being delivered (Flush).
+	busy atomic.Int64
 }
 
 // New makes a sender for cfg; Run must run for anything to be sent.
@@ -170,14 +172,32 @@ func (s *Sender) config() Config {
 // Enqueue queues m and returns at once; false means the queue was full and
 // m was dropped (and counted).
 func (s *Sender) Enqueue(m Message) bool {
+	s.busy.Add(1)
 	select {
 	case s.q <- m:
 		return true
 	default:
+		s.busy.Add(-1)
 		s.dropped.Add(1)
 		s.log.Warn("e-mail alert dropped: the queue is full", "subject", m.Subject)
 		return false
 	}
+}
+
+// Flush waits until every queued message has been delivered (or has
+// failed), or ctx ends: a stopping daemon gives its last alerts (the
+// shutdown mails) a bounded time. Run must be running.
+func (s *Sender) Flush(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for s.busy.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("e-mail alerts: %d not sent: %w", s.busy.Load(), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 // Counters returns the counts so far.
@@ -194,6 +214,7 @@ func (s *Sender) Run(ctx context.Context) error {
 			for {
 				select {
 				case m := <-s.q:
+					s.busy.Add(-1)
 					s.dropped.Add(1)
 					s.log.Warn("e-mail alert dropped: stopping", "subject", m.Subject)
 				default:
@@ -202,7 +223,9 @@ func (s *Sender) Run(ctx context.Context) error {
 			}
 		case m := <-s.q:
 			cfg := s.config()
-			if err := s.deliver(ctx, cfg, m); err != nil {
+			err := s.deliver(ctx, cfg, m)
+			s.busy.Add(-1)
+			if err != nil {
 				s.failed.Add(1)
 				s.log.Error("e-mail alert not sent", "server", cfg.Server, "subject", m.Subject, "err", err)
 				continue

@@ -137,6 +137,35 @@ func TestEnqueueNeverBlocks(t *testing.T) {
 	assert.Equal(t, uint64(5), s.Counters().Dropped+s.Counters().Failed)
 }
 
+// TestFlush: Flush returns once the queued mails are delivered, and at
+// its context's end when the server does not answer.
+func TestFlush(t *testing.T) {
+	srv := alerttest.Serve(listen(t))
+	t.Cleanup(func() { _ = srv.Close() })
+	s, err := alert.New(cfg(srv.Addr()), alert.Options{})
+	require.NoError(t, err)
+	run(t, s)
+	for range 3 {
+		require.True(t, s.Enqueue(alert.Message{Subject: "x", Body: "y"}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, s.Flush(ctx))
+	assert.Equal(t, alert.Counters{Sent: 3}, s.Counters())
+
+	silent := listen(t)
+	t.Cleanup(func() { _ = silent.Close() })
+	c := cfg(silent.Addr().String())
+	c.Timeout = time.Hour
+	s, err = alert.New(c, alert.Options{})
+	require.NoError(t, err)
+	run(t, s)
+	require.True(t, s.Enqueue(alert.Message{Subject: "x"}))
+	ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, s.Flush(ctx), context.DeadlineExceeded)
+}
+
 func TestConfigValidate(t *testing.T) {
 	good := cfg("127.0.0.1:25")
 	require.NoError(t, good.Validate())
@@ -170,6 +199,14 @@ func TestFormats(t *testing.T) {
 	assert.Equal(t, "=> All VRRP group instances are now in FAULT state <=", m.Body)
 	_, ok = alert.VRRPInstance("lb1", "VI_1", "INIT")
 	assert.False(t, ok)
+	m = alert.VirtualServer("lb1", vs, true, alert.QuorumBody(true, false, 3, 1, 4, 5))
+	assert.Equal(t, "[lb1] Virtualserver [10.16.8.100]:tcp:80 - UP", m.Subject)
+	assert.Equal(t, "=> Gained quorum 3+1=4 <= 5 <=", m.Body)
+	assert.Equal(t, "=> Lost quorum 3+1=2 <= 1 <=", alert.QuorumBody(false, false, 3, 1, 2, 1))
+	assert.Equal(t, "=> Starting with quorum down 3+1=4 <= 0 <=", alert.QuorumBody(false, true, 3, 1, 4, 0))
+	assert.Equal(t, "=> Starting with quorum up 1+0=1 <= 2 <=", alert.QuorumBody(true, true, 1, 0, 1, 2))
+	m = alert.RealServer("lb1", rs, vs, false, alert.Removing)
+	assert.Equal(t, "=> Removing <=", m.Body)
 	// A subject cannot smuggle a header in.
 	r := alert.Render(cfg("h:25"), alert.Message{Subject: "a\r\nBcc: x@y", Body: "b"}, time.Unix(0, 0).UTC())
 	assert.NotContains(t, string(r), "\r\nBcc:")

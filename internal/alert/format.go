@@ -75,7 +75,40 @@ func RealServer(routerID string, rs, vs Endpoint, up bool, detail string) Messag
 		state, body = "UP", "=> CHECK succeed on service <="
 	}
 	if detail != "" {
-		body = "=> " + detail + " <="
+		body = Body(detail)
 	}
 	return Message{Subject: fmt.Sprintf("[%s] Realserver %s of virtual server %s - %s", routerID, rs, vs, state), Body: body}
 }
+
+// VirtualServer is the mail of a virtual server's quorum:
+// "[router_id] Virtualserver VS - UP|DOWN" (core/smtp.c SMTP_MSG_VS).
+func VirtualServer(routerID string, vs Endpoint, up bool, body string) Message {
+	state := "DOWN"
+	if up {
+		state = "UP"
+	}
+	return Message{Subject: fmt.Sprintf("[%s] Virtualserver %s - %s", routerID, vs, state), Body: body}
+}
+
+// QuorumBody is the body of a quorum mail, as keepalived 2.2.7 writes it
+// (check/ipwrapper.c do_vs_notifies), its "+" and "<=" kept whichever way
+// the quorum went: "=> Lost quorum 3+1=2 <= 1 <=".
+func QuorumBody(up, init bool, quorum, hysteresis, threshold, weight int) string {
+	what := map[[2]bool]string{
+		{true, true}: "Starting with quorum up", {true, false}: "Gained quorum",
+		{false, true}: "Starting with quorum down", {false, false}: "Lost quorum",
+	}[[2]bool{up, init}]
+	return fmt.Sprintf("=> %s %d+%d=%d <= %d <=", what, quorum, hysteresis, threshold, weight)
+}
+
+// ShuttingDown and Removing are what keepalived says of a real server
+// (and, with omega, a virtual server) taken out at stop, and of a real
+// server that a reload drops while it is up (check/ipwrapper.c
+// clear_service_rs, do_vs_notifies).
+const (
+	ShuttingDown = "Shutting down"
+	Removing     = "Removing"
+)
+
+// Body is detail as keepalived's bodies put it: "=> detail <=".
+func Body(detail string) string { return "=> " + detail + " <=" }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,14 +22,35 @@ type alertSender interface {
 	SetConfig(cfg alert.Config) error
 	Counters() alert.Counters
 	Run(ctx context.Context) error
+	Flush(ctx context.Context) error
 }
+
+// alertFlush is how long a stopping daemon waits for its last mails (the
+// omega shutdown mails among them): keepalived 2.2.7's checker gives its
+// children one second (check_daemon.c checker_terminate_phase1), and its
+// SMTP threads get no more.
+const alertFlush = time.Second
+
+// maxEarlyQuorum bounds the quorum events kept from the director's start
+// until the first plan is applied (one per service).
+const maxEarlyQuorum = 65536
 
 // alertState decides which transitions are mailed (the configuration's
 // smtp_alert switches) and hands them to the sender, which never blocks.
 type alertState struct {
-	mu     sync.Mutex
-	plan   config.Alerts
-	sender alertSender
+	mu   sync.Mutex
+	plan config.Alerts
+	// next is the plan a reload is applying: the director's events during
+	// the reload (a service it adds starts) are checked against both.
+	next *config.Alerts
+	// planned is set by the first plan; before it, the director's start
+	// events wait in early.
+	planned bool
+	early   []director.QuorumEvent
+	sender  alertSender
+	// stopSender ends the sender's goroutine, which then closes done.
+	stopSender context.CancelFunc
+	done       chan struct{}
 	// vrrp is every instance's last state and sync group; groupMailed is
 	// the state last mailed per sync group (keepalived's
 	// last_email_state, vrrp_notify.c).
@@ -37,7 +59,7 @@ type alertState struct {
 }
 
 // applyAlerts takes a new plan; the sender is made (and started) the first
-// time a configuration asks for mail, and kept after that.
+// time a configuration asks for mail, and kept until stopAlerts.
 func (dm *Daemon) applyAlerts(a config.Alerts) error {
 	st := &dm.alerts
 	st.mu.Lock()
@@ -48,14 +70,61 @@ func (dm *Daemon) applyAlerts(a config.Alerts) error {
 			if err != nil {
 				return err
 			}
-			st.sender = s
-			dm.spawn("e-mail alerts", s.Run)
+			// Its own lifetime, not the run's: the shutdown mails are
+			// queued after the run's goroutines stopped.
+			ctx, cancel := context.WithCancel(context.Background())
+			st.sender, st.stopSender, st.done = s, cancel, make(chan struct{})
+			go func(done chan struct{}) {
+				defer close(done)
+				_ = s.Run(ctx)
+			}(st.done)
 		} else if err := st.sender.SetConfig(*a.Mail); err != nil {
 			return err
 		}
 	}
-	st.plan = a
+	st.plan, st.next = a, nil
+	if !st.planned {
+		st.planned = true
+		for _, e := range st.early {
+			st.quorum(e)
+		}
+		st.early = nil
+	}
 	return nil
+}
+
+// expectAlerts tells the alerts of the plan a reload is about to apply
+// (nil: the reload is over).
+func (dm *Daemon) expectAlerts(a *config.Alerts) {
+	st := &dm.alerts
+	st.mu.Lock()
+	st.next = a
+	st.mu.Unlock()
+}
+
+// stopAlerts gives the queued mails alertFlush, then stops the sender.
+func (dm *Daemon) stopAlerts() {
+	st := &dm.alerts
+	st.mu.Lock()
+	s, stop, done := st.sender, st.stopSender, st.done
+	st.sender = nil
+	st.mu.Unlock()
+	if s == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), alertFlush)
+	defer cancel()
+	if err := s.Flush(ctx); err != nil {
+		dm.log.Warn("stopping with e-mail alerts unsent", "err", err)
+	}
+	stop()
+	<-done
+}
+
+// wants reports whether the running plan, or the one a reload applies,
+// mails about what pick picks.
+func (st *alertState) wants(pick func(config.Alerts) bool) bool {
+	return pick(st.plan) || (st.next != nil && pick(*st.next))
 }
 
 // send queues m when the configuration mails at all.
@@ -80,16 +149,75 @@ func (dm *Daemon) alertHealth(ev healthcheck.Event[director.RealRef]) {
 	if !st.plan.RealServers[ev.Key] {
 		return
 	}
-	svc := ev.Key.Service
-	vs := alert.Endpoint{Addr: svc.Addr, Port: svc.Port, Proto: strings.ToLower(svc.Protocol.String()), FWMark: svc.FWMark}
+	rs, vs := endpoints(ev.Key)
+	st.send(alert.RealServer(st.plan.RouterID, rs, vs, ev.New == healthcheck.Up, ev.Reason))
+}
+
+// serviceEndpoint is a service as the mails name it.
+func serviceEndpoint(svc director.ServiceKey) alert.Endpoint {
+	return alert.Endpoint{Addr: svc.Addr, Port: svc.Port, Proto: strings.ToLower(svc.Protocol.String()), FWMark: svc.FWMark}
+}
+
+// endpoints are a real server and its service as the mails name them.
+func endpoints(ref director.RealRef) (rs, vs alert.Endpoint) {
+	vs = serviceEndpoint(ref.Service)
 	proto := vs.Proto
-	if svc.FWMark != 0 {
+	if ref.Service.FWMark != 0 {
 		// A fwmark service has no protocol; keepalived prints the real
 		// server as tcp then.
 		proto = "tcp"
 	}
-	rs := alert.Endpoint{Addr: ev.Key.Real.Addr, Port: ev.Key.Real.Port, Proto: proto}
-	st.send(alert.RealServer(st.plan.RouterID, rs, vs, ev.New == healthcheck.Up, ev.Reason))
+	return alert.Endpoint{Addr: ref.Real.Addr, Port: ref.Real.Port, Proto: proto}, vs
+}
+
+// directorEvents hands the director's quorum changes and removals to the
+// alerts (director.Events). The director calls it under its lock: nothing
+// here blocks.
+type directorEvents struct{ dm *Daemon }
+
+// Quorum mails a service's quorum change when its smtp_alert is on
+// (keepalived 2.2.7 check/ipwrapper.c do_vs_notifies). At start it comes
+// before the first plan, and waits for it.
+func (e directorEvents) Quorum(q director.QuorumEvent) {
+	st := &e.dm.alerts
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.planned {
+		if len(st.early) < maxEarlyQuorum {
+			st.early = append(st.early, q)
+		}
+		return
+	}
+	st.quorum(q)
+}
+
+func (st *alertState) quorum(q director.QuorumEvent) {
+	if !st.wants(func(p config.Alerts) bool { return p.Services[q.Service] }) {
+		return
+	}
+	body := alert.Body(alert.ShuttingDown)
+	if !q.Stopping {
+		body = alert.QuorumBody(q.Up, q.Init, q.Quorum, q.Hysteresis, q.Threshold, q.Weight)
+	}
+	st.send(alert.VirtualServer(st.plan.RouterID, serviceEndpoint(q.Service), q.Up, body))
+}
+
+// RealServerGone mails a real server a reload took out while up
+// ("Removing"), or one an omega stop took out ("Shutting down"), when its
+// smtp_alert is on (check/ipwrapper.c clear_service_rs).
+func (e directorEvents) RealServerGone(ref director.RealRef, stopping bool) {
+	st := &e.dm.alerts
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if !st.wants(func(p config.Alerts) bool { return p.RealServers[ref] }) {
+		return
+	}
+	detail := alert.Removing
+	if stopping {
+		detail = alert.ShuttingDown
+	}
+	rs, vs := endpoints(ref)
+	st.send(alert.RealServer(st.plan.RouterID, rs, vs, false, detail))
 }
 
 // alertVRRP mails an instance's new state, and its sync group's once all

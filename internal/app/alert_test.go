@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,16 +25,24 @@ import (
 // alert plan; reload swaps the plan.
 func runWithAlerts(t *testing.T, plan func() config.Alerts) (*fakeHealth, chan struct{}, *syncBuffer) {
 	t.Helper()
+	h, reload, logs, _ := runWithDesired(t, func() *config.Desired {
+		d := loaded("10.16.8.100")
+		d.Alerts = plan()
+		return d
+	})
+	return h, reload, logs
+}
+
+// runWithDesired runs the daemon on what load returns (at start and at
+// each reload); stop ends it and returns Run's error.
+func runWithDesired(t *testing.T, load func() *config.Desired) (*fakeHealth, chan struct{}, *syncBuffer, func() error) {
+	t.Helper()
 	h, logs, reload := newFakeHealth(), &syncBuffer{}, make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done, ready := make(chan error, 1), make(chan struct{})
 	go func() {
 		done <- app.Run(ctx, app.Options{
-			Load: func() (*config.Desired, error) {
-				d := loaded("10.16.8.100")
-				d.Alerts = plan()
-				return d, nil
-			},
+			Load: func() (*config.Desired, error) { return load(), nil },
 			IPVS: fakeipvs.New(), Health: h, Reload: reload,
 			Logger: slog.New(slog.NewTextHandler(logs, nil)),
 			Ready:  func(*app.Daemon) { close(ready) },
@@ -44,8 +53,14 @@ func runWithAlerts(t *testing.T, plan func() config.Alerts) (*fakeHealth, chan s
 	case err := <-done:
 		t.Fatalf("daemon stopped: %v", err)
 	}
-	t.Cleanup(func() { cancel(); <-done })
-	return h, reload, logs
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return h, reload, logs, stop
 }
 
 func mailTo(srv *alerttest.Server) *alert.Config {
@@ -114,4 +129,70 @@ func TestAlertsReload(t *testing.T) {
 	mails := srv.Wait(1, 10*time.Second)
 	require.Len(t, mails, 1, logs.String())
 	assert.Contains(t, mails[0].Header("Subject"), "- UP")
+}
+
+// TestQuorumAndRemovalAlerts: a virtual server whose smtp_alert is on is
+// mailed when it starts with its quorum, loses and regains it; a reload
+// that drops a real server while up mails "Removing"; an omega stop mails
+// "Shutting down" before the daemon exits. Subjects and bodies are
+// keepalived 2.2.7's (check/ipwrapper.c do_vs_notifies, clear_service_rs).
+func TestQuorumAndRemovalAlerts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := alerttest.Serve(ln)
+	t.Cleanup(func() { _ = srv.Close() })
+	a9 := director.RealRef{Service: a8.Service, Real: real("10.16.8.9:80")}
+	var mu sync.Mutex
+	dropA9 := false
+	h, reload, logs, stop := runWithDesired(t, func() *config.Desired {
+		mu.Lock()
+		defer mu.Unlock()
+		d := loaded("10.16.8.100")
+		d.Director.Services[0].Omega = true
+		if dropA9 {
+			d.Director.Services[0].RealServers = d.Director.Services[0].RealServers[:1]
+			d.Checks = d.Checks[:1]
+		}
+		d.Alerts = config.Alerts{Mail: mailTo(srv), RouterID: "lb1",
+			Services: map[director.ServiceKey]bool{a8.Service: true}, RealServers: map[director.RealRef]bool{a8: true, a9: true}}
+		return d
+	})
+	send := func(k director.RealRef, up bool) {
+		ev := healthcheck.Event[director.RealRef]{Key: k, Old: healthcheck.Up, New: healthcheck.Down, Reason: "r", Time: time.Now()}
+		if up {
+			ev.Old, ev.New = healthcheck.Down, healthcheck.Up
+		}
+		h.events <- ev
+	}
+	const vsUp, vsDown = "[lb1] Virtualserver [10.16.8.100]:tcp:80 - UP", "[lb1] Virtualserver [10.16.8.100]:tcp:80 - DOWN"
+	const rs8, rs9 = "[lb1] Realserver [10.16.8.8]:tcp:80 of virtual server [10.16.8.100]:tcp:80 - ", "[lb1] Realserver [10.16.8.9]:tcp:80 of virtual server [10.16.8.100]:tcp:80 - "
+	got := func(n int) []string {
+		t.Helper()
+		mails := srv.Wait(n, 10*time.Second)
+		require.Len(t, mails, n, logs.String())
+		var out []string
+		for _, m := range mails {
+			out = append(out, m.Header("Subject")+" | "+strings.TrimSpace(m.Body()))
+		}
+		return out
+	}
+	assert.Equal(t, []string{vsUp + " | => Starting with quorum up 1+0=1 <= 2 <="}, got(1))
+	send(a8, false)
+	send(a9, false)
+	all := got(4)
+	assert.ElementsMatch(t, []string{rs8 + "DOWN | => r <=", rs9 + "DOWN | => r <=", vsDown + " | => Lost quorum 1+0=1 <= 0 <="}, all[1:])
+	send(a9, true)
+	all = got(6)
+	assert.ElementsMatch(t, []string{rs9 + "UP | => r <=", vsUp + " | => Gained quorum 1+0=1 <= 1 <="}, all[4:])
+
+	mu.Lock()
+	dropA9 = true
+	mu.Unlock()
+	reload <- struct{}{}
+	all = got(8)
+	assert.ElementsMatch(t, []string{rs9 + "DOWN | => Removing <=", vsDown + " | => Lost quorum 1+0=1 <= 0 <="}, all[6:])
+
+	require.NoError(t, stop())
+	all = got(9)
+	assert.Equal(t, vsDown+" | => Shutting down <=", all[8], "delivered before the daemon exited")
 }

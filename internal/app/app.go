@@ -221,6 +221,8 @@ func Run(ctx context.Context, o Options) (err error) {
 		dm.closeKernel()
 		o.Logger.Info("director stopped", "cause", fmt.Sprint(err))
 	})
+	// The e-mail alerts stop after the director (its omega shutdown mails).
+	undo = append(undo, dm.stopAlerts)
 
 	d, err := o.Load()
 	if err != nil {
@@ -366,7 +368,7 @@ func (dm *Daemon) openDirector(cfg director.Config) error {
 		client, closer = c, cl
 	}
 	dir, err := director.New(cfg, director.Options{IPVS: client, Logger: dm.log, Scripts: dm.o.Scripts,
-		KeepIPVS: dm.o.KeepIPVS, Observer: dm.metrics})
+		KeepIPVS: dm.o.KeepIPVS, Observer: dm.metrics, Events: directorEvents{dm}})
 	if err != nil {
 		if cerr := closer(); cerr != nil {
 			dm.log.Warn("closing IPVS", "err", cerr)

@@ -75,6 +75,10 @@ func (dm *Daemon) validate(d *config.Desired) error {
 // reports transitions only, so the director must know the server by then.
 // VRRP goes last, so a VIP that moves here finds its services programmed.
 func (dm *Daemon) apply(ctx context.Context, d *config.Desired) error {
+	// The director's events of this reload (quorum mails of a service it
+	// adds) are checked against the new plan too.
+	dm.expectAlerts(&d.Alerts)
+	defer dm.expectAlerts(nil)
 	if dir := dm.Director(); dir != nil {
 		if _, err := dir.Reload(ctx, d.Director); err != nil {
 			return err

@@ -221,8 +221,10 @@ type Alerts struct {
 	RouterID string
 	// NoFaults sends no mail for FAULT transitions (no_email_faults).
 	NoFaults bool
-	// RealServers, Instances and Groups are what is mailed about (only
-	// those whose smtp_alert is on).
+	// Services, RealServers, Instances and Groups are what is mailed
+	// about (only those whose smtp_alert is on): a service's quorum, a
+	// real server's health (and removal), an instance's or group's state.
+	Services    map[director.ServiceKey]bool
 	RealServers map[director.RealRef]bool
 	Instances   map[string]bool
 	Groups      map[string]bool
@@ -234,7 +236,7 @@ type Alerts struct {
 func (c *Config) Alerts(hostname, username string) Alerts {
 	s := &c.Global.SMTP
 	a := Alerts{RouterID: c.Global.RouterID, NoFaults: s.NoEmailFaults,
-		RealServers: map[director.RealRef]bool{}, Instances: map[string]bool{}, Groups: map[string]bool{}}
+		Services: map[director.ServiceKey]bool{}, RealServers: map[director.RealRef]bool{}, Instances: map[string]bool{}, Groups: map[string]bool{}}
 	if a.RouterID == "" {
 		a.RouterID = hostname
 	}
@@ -267,6 +269,9 @@ func (c *Config) Alerts(hostname, username string) Alerts {
 	for i := range c.VirtualServers {
 		vs := &c.VirtualServers[i]
 		key := serviceKey(vs)
+		if vs.SMTPAlert {
+			a.Services[key] = true
+		}
 		for j := range vs.RealServers {
 			if rs := &vs.RealServers[j]; rs.SMTPAlert {
 				a.RealServers[realRef(key, rs)] = true

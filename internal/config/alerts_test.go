@@ -80,6 +80,7 @@ func TestAlertDefaults(t *testing.T) {
 	require.NoError(t, a.Mail.Validate())
 	assert.Empty(t, a.Instances)
 	assert.Empty(t, a.Groups)
+	assert.Empty(t, a.Services)
 	svc := director.ServiceKey{Family: director.IPv4, Protocol: director.TCP, Addr: netip.MustParseAddr("192.0.2.100"), Port: 80}
 	assert.Equal(t, map[director.RealRef]bool{
 		{Service: svc, Real: director.DestKey{Addr: netip.MustParseAddr("192.0.2.8"), Port: 80}}: true,
@@ -113,6 +114,8 @@ func TestAlertSwitches(t *testing.T) {
 			a := cfg.Alerts("h", "u")
 			assert.Equal(t, tc.inst, a.Instances["VI_1"])
 			assert.Equal(t, tc.group, a.Groups["G"])
+			svc := director.ServiceKey{Family: director.IPv4, Protocol: director.TCP, Addr: netip.MustParseAddr("192.0.2.100"), Port: 80}
+			assert.Equal(t, tc.vs, a.Services[svc], "virtual server's quorum mails")
 		})
 	}
 }
