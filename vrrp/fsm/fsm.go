@@ -285,13 +285,13 @@ type Machine struct {
 	vipsHeld        bool
 	leaving         bool
 
-	advertAt     time.Time // MASTER: next advert
-	downAt       time.Time // BACKUP: master down
-	garpAt       time.Time // MASTER: delayed GARP burst
-	refreshAt    time.Time // MASTER: periodic GARP
-	lowerGarpAt  time.Time // MASTER: delayed burst after a lower-priority advert
-	lowerSeenAt  time.Time // MASTER: last lower-priority advert answered
-	contestAt    time.Time // MASTER: burst after a contested mastership
+	advertAt    time.Time // MASTER: next advert
+	downAt      time.Time // BACKUP: master down
+	garpAt      time.Time // MASTER: delayed GARP burst
+	refreshAt   time.Time // MASTER: periodic GARP
+	lowerGarpAt time.Time // MASTER: delayed burst after a lower-priority advert
+	lowerSeenAt time.Time // MASTER: last lower-priority advert answered
+	contestAt   time.Time // MASTER: burst after a contested mastership
 	// otherClaimAt is when a BACKUP last heard a lower-priority router
 	// advertise as master (its timer expired with ours, or before).
 	otherClaimAt time.Time
