@@ -67,7 +67,15 @@ func vrrpRun(c *cli.Context) error {
 	if len(vcfg.Instances) == 0 {
 		return cli.Exit("no vrrp_instance in "+c.String("file"), 1)
 	}
-	opts := []vrrp.Option{vrrp.WithLogger(log)}
+	// E-mail alerts (smtp_alert): the sender stops after the node, with
+	// a bounded wait for the last mails.
+	mailer := newVRRPMailer(log)
+	if err := mailer.apply(cfg.HostAlerts()); err != nil {
+		return fmt.Errorf("e-mail alerts: %w", err)
+	}
+	defer mailer.stop()
+	// The hooks run on the node's goroutine, which must not block.
+	hooks := []func(vrrp.InstanceStatus){mailer.transition}
 	var node *vrrp.Node
 	if path := c.String("status-file"); path != "" {
 		// node is set before Run, and the writer only reads it once Run
@@ -78,9 +86,13 @@ func vrrpRun(c *cli.Context) error {
 			}
 		})
 		defer sw.close()
-		// The hook runs on the node's goroutine, which must not block.
-		opts = append(opts, vrrp.WithTransitionHook(func(vrrp.InstanceStatus) { sw.request() }))
+		hooks = append(hooks, func(vrrp.InstanceStatus) { sw.request() })
 	}
+	opts := []vrrp.Option{vrrp.WithLogger(log), vrrp.WithTransitionHook(func(s vrrp.InstanceStatus) {
+		for _, h := range hooks {
+			h(s)
+		}
+	})}
 	node, err = vrrp.New(vcfg, opts...)
 	if err != nil {
 		return fmt.Errorf("vrrp: %w", err)
@@ -124,7 +136,7 @@ func vrrpRun(c *cli.Context) error {
 			case <-ctx.Done():
 				return
 			case <-reload:
-				reloadVRRP(ctx, c.String("file"), node, static, log)
+				reloadVRRP(ctx, c.String("file"), node, static, mailer, log)
 			}
 		}
 	}()
@@ -156,7 +168,7 @@ func openStatic(log *slog.Logger) (*netroute.Owner, func(), error) {
 // static entries to static (nil: none). Every problem is logged
 // (configuration errors with their FILE:LINE:COL) and leaves the running
 // configuration as it is.
-func reloadVRRP(ctx context.Context, path string, node vrrpReloader, static *netroute.Owner, log *slog.Logger) bool {
+func reloadVRRP(ctx context.Context, path string, node vrrpReloader, static *netroute.Owner, mailer *vrrpMailer, log *slog.Logger) bool {
 	log.Info("reloading", "file", path)
 	cfg, warns, err := config.Load(path)
 	for _, w := range warns {
@@ -187,6 +199,11 @@ func reloadVRRP(ctx context.Context, path string, node vrrpReloader, static *net
 	if err := node.Reload(ctx, vcfg); err != nil {
 		log.Error("reload failed, keeping the running configuration", "err", err)
 		return false
+	}
+	if mailer != nil {
+		if err := mailer.apply(cfg.HostAlerts()); err != nil {
+			log.Error("e-mail alerts: the new settings are not applied", "err", err)
+		}
 	}
 	log.Info("reload done", "file", path)
 	return true

@@ -126,6 +126,40 @@ type Sender struct {
 	sent, failed, dropped atomic.Uint64
 	// busy counts the messages queued or being delivered (Flush).
 	busy atomic.Int64
+
+	// stop and done are Start's: they end its goroutine.
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// StopFlush is how long a stopping daemon waits for its last mails (the
+// omega shutdown mails among them): keepalived 2.2.7's checker gives its
+// children one second (check_daemon.c checker_terminate_phase1), and its
+// SMTP threads get no more.
+const StopFlush = time.Second
+
+// Start runs the sender (Run) in its own goroutine until Stop: a daemon's
+// last mails are queued after its other goroutines have stopped. Call it
+// once.
+func (s *Sender) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stop, s.done = cancel, make(chan struct{})
+	go func() {
+		defer close(s.done)
+		_ = s.Run(ctx)
+	}()
+}
+
+// Stop gives the queued mails up to flush to be delivered, then ends the
+// goroutine of Start (what is still queued is counted as dropped). The
+// error says how many were left.
+func (s *Sender) Stop(flush time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), flush)
+	defer cancel()
+	err := s.Flush(ctx)
+	s.stop()
+	<-s.done
+	return err
 }
 
 // New makes a sender for cfg; Run must run for anything to be sent.

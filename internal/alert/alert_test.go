@@ -166,6 +166,31 @@ func TestFlush(t *testing.T) {
 	assert.ErrorIs(t, s.Flush(ctx), context.DeadlineExceeded)
 }
 
+// TestStartStop: Stop delivers what is queued within its flush time, and
+// returns once the flush time is over when the server does not answer.
+func TestStartStop(t *testing.T) {
+	srv := alerttest.Serve(listen(t))
+	t.Cleanup(func() { _ = srv.Close() })
+	s, err := alert.New(cfg(srv.Addr()), alert.Options{})
+	require.NoError(t, err)
+	s.Start()
+	require.True(t, s.Enqueue(alert.Message{Subject: "x", Body: "y"}))
+	require.NoError(t, s.Stop(5*time.Second))
+	assert.Equal(t, alert.Counters{Sent: 1}, s.Counters())
+
+	silent := listen(t)
+	t.Cleanup(func() { _ = silent.Close() })
+	c := cfg(silent.Addr().String())
+	c.Timeout = time.Hour
+	s, err = alert.New(c, alert.Options{})
+	require.NoError(t, err)
+	s.Start()
+	require.True(t, s.Enqueue(alert.Message{Subject: "x"}))
+	start := time.Now()
+	assert.ErrorIs(t, s.Stop(200*time.Millisecond), context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 5*time.Second, "Stop does not wait for the silent server")
+}
+
 func TestConfigValidate(t *testing.T) {
 	good := cfg("127.0.0.1:25")
 	require.NoError(t, good.Validate())

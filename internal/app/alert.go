@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"strings"
 	"sync"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/lvsctl/lvsctl/internal/alert"
 	"github.com/lvsctl/lvsctl/internal/config"
 	"github.com/lvsctl/lvsctl/vrrp"
-	"github.com/lvsctl/lvsctl/vrrp/fsm"
 )
 
 // alertSender is the part of *alert.Sender the daemon uses.
@@ -21,15 +19,8 @@ type alertSender interface {
 	Enqueue(m alert.Message) bool
 	SetConfig(cfg alert.Config) error
 	Counters() alert.Counters
-	Run(ctx context.Context) error
-	Flush(ctx context.Context) error
+	Stop(flush time.Duration) error
 }
-
-// alertFlush is how long a stopping daemon waits for its last mails (the
-// omega shutdown mails among them): keepalived 2.2.7's checker gives its
-// children one second (check_daemon.c checker_terminate_phase1), and its
-// SMTP threads get no more.
-const alertFlush = time.Second
 
 // maxEarlyQuorum bounds the quorum events kept from the director's start
 // until the first plan is applied (one per service).
@@ -48,14 +39,8 @@ type alertState struct {
 	planned bool
 	early   []director.QuorumEvent
 	sender  alertSender
-	// stopSender ends the sender's goroutine, which then closes done.
-	stopSender context.CancelFunc
-	done       chan struct{}
-	// vrrp is every instance's last state and sync group; groupMailed is
-	// the state last mailed per sync group (keepalived's
-	// last_email_state, vrrp_notify.c).
-	vrrp        map[string]vrrp.InstanceStatus
-	groupMailed map[string]fsm.State
+	// vrrp decides the VRRP mails.
+	vrrp alert.VRRPMails
 }
 
 // applyAlerts takes a new plan; the sender is made (and started) the first
@@ -72,17 +57,14 @@ func (dm *Daemon) applyAlerts(a config.Alerts) error {
 			}
 			// Its own lifetime, not the run's: the shutdown mails are
 			// queued after the run's goroutines stopped.
-			ctx, cancel := context.WithCancel(context.Background())
-			st.sender, st.stopSender, st.done = s, cancel, make(chan struct{})
-			go func(done chan struct{}) {
-				defer close(done)
-				_ = s.Run(ctx)
-			}(st.done)
+			s.Start()
+			st.sender = s
 		} else if err := st.sender.SetConfig(*a.Mail); err != nil {
 			return err
 		}
 	}
 	st.plan, st.next = a, nil
+	st.vrrp.SetPlan(a.VRRP())
 	if !st.planned {
 		st.planned = true
 		for _, e := range st.early {
@@ -102,23 +84,20 @@ func (dm *Daemon) expectAlerts(a *config.Alerts) {
 	st.mu.Unlock()
 }
 
-// stopAlerts gives the queued mails alertFlush, then stops the sender.
+// stopAlerts gives the queued mails alert.StopFlush, then stops the
+// sender.
 func (dm *Daemon) stopAlerts() {
 	st := &dm.alerts
 	st.mu.Lock()
-	s, stop, done := st.sender, st.stopSender, st.done
+	s := st.sender
 	st.sender = nil
 	st.mu.Unlock()
 	if s == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), alertFlush)
-	defer cancel()
-	if err := s.Flush(ctx); err != nil {
+	if err := s.Stop(alert.StopFlush); err != nil {
 		dm.log.Warn("stopping with e-mail alerts unsent", "err", err)
 	}
-	stop()
-	<-done
 }
 
 // wants reports whether the running plan, or the one a reload applies,
@@ -221,34 +200,13 @@ func (e directorEvents) RealServerGone(ref director.RealRef, stopping bool) {
 }
 
 // alertVRRP mails an instance's new state, and its sync group's once all
-// of the group's instances share it (vrrp_notify.c vrrp_smtp_notifier,
-// vrrp_sync_smtp_notifier). It runs in the VRRP node's goroutine: Enqueue
-// does not block.
-func (dm *Daemon) alertVRRP(s vrrp.InstanceStatus, from fsm.State) {
+// of the group's instances share it (alert.VRRPMails). It runs in the VRRP
+// node's goroutine: Enqueue does not block.
+func (dm *Daemon) alertVRRP(s vrrp.InstanceStatus) {
 	st := &dm.alerts
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.vrrp == nil {
-		st.vrrp, st.groupMailed = map[string]vrrp.InstanceStatus{}, map[string]fsm.State{}
-	}
-	st.vrrp[s.Name] = s
-	faultOK := !st.plan.NoFaults || s.State != fsm.Fault
-	if from != s.State && faultOK && st.plan.Instances[s.Name] {
-		if m, ok := alert.VRRPInstance(st.plan.RouterID, s.Name, alert.VRRPState(s.State)); ok {
-			st.send(m)
-		}
-	}
-	g := s.SyncGroup
-	if g == "" || !st.plan.Groups[g] || !faultOK || st.groupMailed[g] == s.State {
-		return
-	}
-	for _, o := range st.vrrp {
-		if o.SyncGroup == g && o.State != s.State {
-			return
-		}
-	}
-	if m, ok := alert.VRRPGroup(st.plan.RouterID, g, alert.VRRPState(s.State)); ok {
-		st.groupMailed[g] = s.State
+	for _, m := range st.vrrp.Transition(s.Name, alert.VRRPState(s.State)) {
 		st.send(m)
 	}
 }

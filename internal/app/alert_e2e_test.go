@@ -44,14 +44,20 @@ func logMails(t *testing.T, who string, mails []alerttest.Mail) {
 	}
 }
 
-// TestVRRPAlertsE2E runs `lvsctl director up` (the binary) on the seed's
-// ka67.conf inside a namespace, with the test's SMTP receiver on the
-// smtp_server the seed names (127.0.0.1:25 of that namespace). The seed
-// sets no smtp_alert, and keepalived mails VRRP transitions only when
-// asked: no mail. With smtp_alert_vrrp on, the instances' transitions
-// (BACKUP at start, then MASTER for VI_1 and VI_2, which have no peer
-// here) are mailed with keepalived's subjects.
+// TestVRRPAlertsE2E runs `lvsctl director up` and `lvsctl vrrp run` (the
+// binary) on the seed's ka67.conf inside a namespace, with the test's SMTP
+// receiver on the smtp_server the seed names (127.0.0.1:25 of that
+// namespace). The seed sets no smtp_alert, and keepalived mails VRRP
+// transitions only when asked: no mail. With smtp_alert_vrrp on, the
+// instances' transitions (BACKUP at start, then MASTER for VI_1 and VI_2,
+// which have no peer here) are mailed with keepalived's subjects.
 func TestVRRPAlertsE2E(t *testing.T) {
+	for _, cmd := range [][]string{{"director", "up"}, {"vrrp", "run"}} {
+		t.Run(strings.Join(cmd, "-"), func(t *testing.T) { testVRRPAlerts(t, cmd) })
+	}
+}
+
+func testVRRPAlerts(t *testing.T, cmd []string) {
 	n := vrrplab.NewNet(t, false)
 	srv := receiver(t, n.A, "25")
 	seed, err := os.ReadFile("../../vrrp/testdata/ka67.conf")
@@ -59,8 +65,11 @@ func TestVRRPAlertsE2E(t *testing.T) {
 	run := func(conf string) *lab.Process {
 		path := filepath.Join(t.TempDir(), "keepalived.conf")
 		require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
-		p := n.A.StartCmd(exec.Command(n.Lab.Lvsctl(), "director", "up", "-f", path,
-			"--socket", filepath.Join(t.TempDir(), "s.sock")))
+		args := append(append([]string(nil), cmd...), "-f", path)
+		if cmd[0] == "director" {
+			args = append(args, "--socket", filepath.Join(t.TempDir(), "s.sock"))
+		}
+		p := n.A.StartCmd(exec.Command(n.Lab.Lvsctl(), args...))
 		vrrplab.WaitFor(t, 10*time.Second, "VI_1 MASTER on ka67", func() bool { return vrrplab.HasAddr(n.A, "eth1", "10.16.8.100") })
 		vrrplab.WaitFor(t, 10*time.Second, "VI_2 MASTER on ka67 (no peer)", func() bool { return vrrplab.HasAddr(n.A, "eth1", "10.16.8.101") })
 		return p

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -43,6 +44,8 @@ type vmLab struct {
 	conf       string
 	proc       *lab.Process
 	bin        string
+	// port is the last source port requests used.
+	port int
 }
 
 var vips = []string{"10.16.8.100", "10.16.8.101"}
@@ -53,7 +56,7 @@ func newVMLab(t *testing.T) *vmLab {
 	bin, err := exec.LookPath("lvsctl")
 	require.NoError(t, err, "the lvsctl binary must be in the guest's PATH: run vmrun with -bin ./cmd/lvsctl")
 	l := lab.New(t)
-	v := &vmLab{t: t, l: l, bin: bin, client: l.Host("client"), dir: l.Host("director"), rs1: l.Host("rs1"), rs2: l.Host("rs2")}
+	v := &vmLab{t: t, l: l, bin: bin, client: l.Host("client"), dir: l.Host("director"), rs1: l.Host("rs1"), rs2: l.Host("rs2"), port: 20000}
 	sw := l.Switch("lan")
 	sw.Attach(v.client, "eth0", "10.16.8.2/24")
 	sw.Attach(v.dir, "eth0", "10.16.8.10/24")
@@ -159,8 +162,28 @@ func (v *vmLab) waitDests(vip string, timeout time.Duration, want ...string) {
 
 // requests makes n requests to vip from the client, each on a new
 // connection, and returns who answered (errors as "error: ...").
+// requests sends n requests to vip, each on a new connection from a source
+// port never used before in this lab (from 20000 up, below the ephemeral
+// range): in DR mode the director sees only the client's half of a
+// connection, so an entry of an earlier connection with the same source
+// port stays in FIN_WAIT and IPVS sends the new one to the old real server
+// instead of scheduling it (conn_reuse_mode 1 reschedules TIME_WAIT only),
+// which made the rr counts 8/12 once.
 func (v *vmLab) requests(vip string, n int) []string {
-	hc := v.client.HTTPClient(5 * time.Second)
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			v.port++
+			var conn net.Conn
+			err := v.client.Do(func() error {
+				d := net.Dialer{LocalAddr: &net.TCPAddr{Port: v.port}}
+				var err error
+				conn, err = d.DialContext(ctx, network, addr)
+				return err
+			})
+			return conn, err
+		},
+	}}
 	var out []string
 	for i := range n {
 		start := time.Now()

@@ -48,7 +48,7 @@ func (dm *Daemon) vrrpTransition(s vrrp.InstanceStatus) {
 	if from == s.State {
 		return
 	}
-	dm.alertVRRP(s, from)
+	dm.alertVRRP(s)
 	msg := fmt.Sprintf("priority %d", s.EffectivePriority)
 	if s.MasterAddr.IsValid() {
 		msg += ", master " + s.MasterAddr.String()

@@ -227,7 +227,13 @@ type Alerts struct {
 	Services    map[director.ServiceKey]bool
 	RealServers map[director.RealRef]bool
 	Instances   map[string]bool
-	Groups      map[string]bool
+	// Groups maps each mailed sync group to its instances.
+	Groups map[string][]string
+}
+
+// VRRP is the VRRP part of the plan.
+func (a Alerts) VRRP() alert.VRRPPlan {
+	return alert.VRRPPlan{RouterID: a.RouterID, NoFaults: a.NoFaults, Instances: a.Instances, Groups: a.Groups}
 }
 
 // Alerts builds the alert plan; hostname and username fill keepalived's
@@ -236,7 +242,7 @@ type Alerts struct {
 func (c *Config) Alerts(hostname, username string) Alerts {
 	s := &c.Global.SMTP
 	a := Alerts{RouterID: c.Global.RouterID, NoFaults: s.NoEmailFaults,
-		Services: map[director.ServiceKey]bool{}, RealServers: map[director.RealRef]bool{}, Instances: map[string]bool{}, Groups: map[string]bool{}}
+		Services: map[director.ServiceKey]bool{}, RealServers: map[director.RealRef]bool{}, Instances: map[string]bool{}, Groups: map[string][]string{}}
 	if a.RouterID == "" {
 		a.RouterID = hostname
 	}
@@ -263,7 +269,9 @@ func (c *Config) Alerts(hostname, username string) Alerts {
 	}
 	for _, g := range c.VRRPSyncGroups {
 		if g.SMTPAlert {
-			a.Groups[g.Name] = true
+			for _, m := range g.Group {
+				a.Groups[g.Name] = append(a.Groups[g.Name], m.Name)
+			}
 		}
 	}
 	for i := range c.VirtualServers {

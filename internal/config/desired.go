@@ -54,11 +54,16 @@ func (c *Config) Desired() (*Desired, error) {
 	if err != nil {
 		return nil, err
 	}
-	host, user := hostUser()
 	return &Desired{Director: c.Director(), Checks: checks, VRRP: c.VRRP(), Sync: c.Sync(),
 		Timeouts: c.Global.LVSTimeouts, HASuspend: haSuspend(c, checks),
 		BGP: c.BGPConfig(), BGPAnnounce: c.BGPAnnounced(), Static: c.StaticSet(),
-		Alerts: c.Alerts(host, user)}, nil
+		Alerts: c.HostAlerts()}, nil
+}
+
+// HostAlerts is Alerts with this host's name and the user lvsctl runs as.
+func (c *Config) HostAlerts() Alerts {
+	host, user := hostUser()
+	return c.Alerts(host, user)
 }
 
 // haSuspend groups the checked real servers of every ha_suspend virtual
