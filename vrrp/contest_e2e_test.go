@@ -3,7 +3,6 @@
 package vrrp_test
 
 import (
-	"net"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -39,15 +38,7 @@ func TestE2EContestedMastershipARP(t *testing.T) {
 	require.Equal(t, masterMAC, neighMAC(t, n.Client, "eth1", vip1).String(), "the client's entry is the master's MAC")
 
 	// The other router's advert (priority 50, valid), then its ARPs.
-	c, err := gen.ListenPacket("ip4:112", "0.0.0.0")
-	require.NoError(t, err)
-	defer c.Close()
-	rc, err := ipv4.NewRawConn(c)
-	require.NoError(t, err)
-	link, err := gen.Handle().LinkByName("eth1")
-	require.NoError(t, err)
-	ifi := &net.Interface{Index: link.Attrs().Index, Name: "eth1", HardwareAddr: link.Attrs().HardwareAddr, MTU: link.Attrs().MTU}
-	require.NoError(t, rc.SetMulticastInterface(ifi))
+	rc, ifi := genRawConn(t, gen)
 	src, grp := netip.MustParseAddr("10.16.8.50"), netip.MustParseAddr("224.0.0.111")
 	p := &packet.Packet{Version: 2, VRID: 191, Priority: 50, AdvertInt: time.Second, AuthType: packet.AuthSimple,
 		AuthData: packet.PaddedPassword("pw191"), Addresses: []netip.Addr{netip.MustParseAddr(vip1)}}

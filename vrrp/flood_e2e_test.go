@@ -171,6 +171,25 @@ func sampleDirector(t *testing.T, n *vrrplab.Net, d *vrrplab.Daemon) directorSam
 	return s
 }
 
+// genRawConn is a raw protocol-112 socket of gen that writes its own IP
+// headers (the TTL is the packet's), multicast out of eth1; it is closed
+// with the test. ifi is eth1.
+func genRawConn(t *testing.T, gen *lab.Host) (rc *ipv4.RawConn, ifi *net.Interface) {
+	t.Helper()
+	c, err := gen.ListenPacket("ip4:112", "0.0.0.0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	rc, err = ipv4.NewRawConn(c)
+	require.NoError(t, err)
+	link, err := gen.Handle().LinkByName("eth1")
+	require.NoError(t, err)
+	a := link.Attrs()
+	ifi = &net.Interface{Index: a.Index, Name: a.Name, HardwareAddr: a.HardwareAddr, MTU: a.MTU}
+	require.NoError(t, rc.SetMulticastInterface(ifi))
+	require.NoError(t, rc.SetMulticastLoopback(false))
+	return rc, ifi
+}
+
 // floodTotals is what the generator sent, by class name and destination.
 type floodTotals struct {
 	mcast, ucast map[string]uint64
@@ -184,15 +203,7 @@ func flood(t *testing.T, gen *lab.Host, classes []floodClass, master netip.Addr,
 	t.Helper()
 	src := netip.MustParseAddr("10.16.8.50")
 	grp := netip.MustParseAddr("224.0.0.111")
-	c, err := gen.ListenPacket("ip4:112", "0.0.0.0")
-	require.NoError(t, err)
-	defer c.Close()
-	rc, err := ipv4.NewRawConn(c)
-	require.NoError(t, err)
-	link, err := gen.Handle().LinkByName("eth1")
-	require.NoError(t, err)
-	require.NoError(t, rc.SetMulticastInterface(&net.Interface{Index: link.Attrs().Index}))
-	require.NoError(t, rc.SetMulticastLoopback(false))
+	rc, _ := genRawConn(t, gen)
 
 	// A weighted schedule, so each second carries every class, built
 	// into a ring of ready packets first: the generator then only sends

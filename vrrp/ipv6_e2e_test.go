@@ -180,10 +180,7 @@ func TestE2EIPv6KeepalivedInterop(t *testing.T) {
 				na := watchNA(t, c, vip6)
 				dir := t.TempDir()
 				start := func(kind string, h *lab.Host, conf string) *vrrplab.Daemon {
-					if kind == "keepalived" {
-						return vrrplab.StartKeepalived(t, h, conf, dir)
-					}
-					return vrrplab.StartLvsctl(t, h, conf)
+					return vrrplab.StartKind(t, kind, h, conf, dir)
 				}
 				da := start(roles[0], a, "testdata/"+prefix+"ka67.conf")
 				db := start(roles[1], b, "testdata/"+prefix+"ka68.conf")

@@ -185,10 +185,7 @@ func TestE2EVMACIPv6(t *testing.T) {
 			na := watchNA(t, c, vip6)
 			dir := t.TempDir()
 			start := func(kind string, h *lab.Host, conf string) *vrrplab.Daemon {
-				if kind == "keepalived" {
-					return vrrplab.StartKeepalived(t, h, conf, dir)
-				}
-				return vrrplab.StartLvsctl(t, h, conf)
+				return vrrplab.StartKind(t, kind, h, conf, dir)
 			}
 			da := start(roles[0], a, "testdata/v6vmac-ka67.conf")
 			db := start(roles[1], b, "testdata/v6vmac-ka68.conf")

@@ -164,8 +164,14 @@ func StartKeepalived(t testing.TB, h *lab.Host, conf, dir string) *Daemon {
 
 // Start runs kind ("lvsctl" or "keepalived") with conf in h.
 func (n *Net) Start(t testing.TB, kind string, h *lab.Host, conf string) *Daemon {
+	return StartKind(t, kind, h, conf, n.Dir)
+}
+
+// StartKind runs kind ("lvsctl" or "keepalived") with conf in h;
+// keepalived's pid files go to dir.
+func StartKind(t testing.TB, kind string, h *lab.Host, conf, dir string) *Daemon {
 	if kind == "keepalived" {
-		return StartKeepalived(t, h, conf, n.Dir)
+		return StartKeepalived(t, h, conf, dir)
 	}
 	return StartLvsctl(t, h, conf)
 }
