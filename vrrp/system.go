@@ -291,13 +291,13 @@ func newBatchReader(oobLen int) *batchReader {
 	return r
 }
 
-// read reads one batch with readBatch (the family's ReadBatch) and turns
-// each message into a Packet with parse.
-func (r *batchReader) read(readBatch func([]ipv4.Message, int) (int, error), parse func(m *ipv4.Message, b []byte) (Packet, bool)) ([]Packet, error) {
+// read reads one batch with recv (the family's ReadBatch) and turns each
+// message into a Packet with parse.
+func (r *batchReader) read(recv func([]ipv4.Message, int) (int, error), parse func(m *ipv4.Message, b []byte) (Packet, bool)) ([]Packet, error) {
 	for i := range r.ms {
 		r.ms[i].N, r.ms[i].NN, r.ms[i].Flags, r.ms[i].Addr = 0, 0, 0, nil
 	}
-	k, err := readBatch(r.ms, 0)
+	k, err := recv(r.ms, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,17 @@ func listen(t *testing.T) net.Listener {
 	return ln
 }
 
+// silentCfg mails to a server that accepts connections (the kernel does)
+// and never answers, with a timeout longer than any test.
+func silentCfg(t *testing.T) alert.Config {
+	t.Helper()
+	silent := listen(t)
+	t.Cleanup(func() { _ = silent.Close() })
+	c := cfg(silent.Addr().String())
+	c.Timeout = time.Hour
+	return c
+}
+
 func cfg(server string) alert.Config {
 	return alert.Config{Server: server, HeloName: "lb1.example", From: "root@lb1.example",
 		To: []string{"ops@example.com", "noc@example.com"}, Timeout: 2 * time.Second}
@@ -117,10 +128,7 @@ func TestSenderFailures(t *testing.T) {
 // TestEnqueueNeverBlocks: with the sender stuck on a silent server, a
 // full queue drops (and counts) instead of blocking the caller.
 func TestEnqueueNeverBlocks(t *testing.T) {
-	silent := listen(t)
-	t.Cleanup(func() { _ = silent.Close() })
-	c := cfg(silent.Addr().String())
-	c.Timeout = time.Hour
+	c := silentCfg(t)
 	s, err := alert.New(c, alert.Options{Queue: 2})
 	require.NoError(t, err)
 	// Not running: nothing leaves the queue.
@@ -153,10 +161,7 @@ func TestFlush(t *testing.T) {
 	require.NoError(t, s.Flush(ctx))
 	assert.Equal(t, alert.Counters{Sent: 3}, s.Counters())
 
-	silent := listen(t)
-	t.Cleanup(func() { _ = silent.Close() })
-	c := cfg(silent.Addr().String())
-	c.Timeout = time.Hour
+	c := silentCfg(t)
 	s, err = alert.New(c, alert.Options{})
 	require.NoError(t, err)
 	run(t, s)
@@ -178,10 +183,7 @@ func TestStartStop(t *testing.T) {
 	require.NoError(t, s.Stop(5*time.Second))
 	assert.Equal(t, alert.Counters{Sent: 1}, s.Counters())
 
-	silent := listen(t)
-	t.Cleanup(func() { _ = silent.Close() })
-	c := cfg(silent.Addr().String())
-	c.Timeout = time.Hour
+	c := silentCfg(t)
 	s, err = alert.New(c, alert.Options{})
 	require.NoError(t, err)
 	s.Start()
@@ -252,4 +254,34 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestMailer: nothing is sent before a configuration asks for mail; once it
+// does, mails go; a configuration without mail settings stops them (the
+// sender stays); a later one resumes them; Stop delivers what is queued.
+func TestMailer(t *testing.T) {
+	srv := alerttest.Serve(listen(t))
+	t.Cleanup(func() { _ = srv.Close() })
+	m := alert.NewMailer(alert.Options{})
+	m.Send(alert.Message{Subject: "before"})
+	_, ok := m.Counters()
+	assert.False(t, ok, "no sender before a configuration asks for mail")
+	c := cfg(srv.Addr())
+	require.NoError(t, m.Apply(&c))
+	m.Send(alert.Message{Subject: "on"})
+	require.Len(t, srv.Wait(1, 5*time.Second), 1)
+	require.NoError(t, m.Apply(nil))
+	m.Send(alert.Message{Subject: "off"})
+	require.NoError(t, m.Apply(&c))
+	m.Send(alert.Message{Subject: "on again"})
+	require.NoError(t, m.Stop(5*time.Second))
+	var subjects []string
+	for _, got := range srv.Wait(2, 5*time.Second) {
+		subjects = append(subjects, got.Header("Subject"))
+	}
+	assert.Equal(t, []string{"on", "on again"}, subjects)
+	n, ok := m.Counters()
+	assert.False(t, ok, "stopped")
+	assert.Zero(t, n)
+	m.Send(alert.Message{Subject: "after stop"}) // dropped, no panic
 }

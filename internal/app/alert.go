@@ -3,7 +3,6 @@ package app
 import (
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -13,14 +12,6 @@ import (
 	"github.com/lvsctl/lvsctl/internal/config"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
-
-// alertSender is the part of *alert.Sender the daemon uses.
-type alertSender interface {
-	Enqueue(m alert.Message) bool
-	SetConfig(cfg alert.Config) error
-	Counters() alert.Counters
-	Stop(flush time.Duration) error
-}
 
 // maxEarlyQuorum bounds the quorum events kept from the director's start
 // until the first plan is applied (one per service).
@@ -38,30 +29,24 @@ type alertState struct {
 	// events wait in early.
 	planned bool
 	early   []director.QuorumEvent
-	sender  alertSender
+	// mailer sends; nil until the first plan.
+	mailer *alert.Mailer
 	// vrrp decides the VRRP mails.
 	vrrp alert.VRRPMails
 }
 
-// applyAlerts takes a new plan; the sender is made (and started) the first
-// time a configuration asks for mail, and kept until stopAlerts.
+// applyAlerts takes a new plan. The mailer's sender has its own lifetime,
+// not the run's: the shutdown mails are queued after the run's goroutines
+// stopped (stopAlerts).
 func (dm *Daemon) applyAlerts(a config.Alerts) error {
 	st := &dm.alerts
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if a.Mail != nil {
-		if st.sender == nil {
-			s, err := alert.New(*a.Mail, alert.Options{Dial: alert.DialFunc(dm.o.AlertDial), Logger: dm.log})
-			if err != nil {
-				return err
-			}
-			// Its own lifetime, not the run's: the shutdown mails are
-			// queued after the run's goroutines stopped.
-			s.Start()
-			st.sender = s
-		} else if err := st.sender.SetConfig(*a.Mail); err != nil {
-			return err
-		}
+	if st.mailer == nil {
+		st.mailer = alert.NewMailer(alert.Options{Dial: alert.DialFunc(dm.o.AlertDial), Logger: dm.log})
+	}
+	if err := st.mailer.Apply(a.Mail); err != nil {
+		return err
 	}
 	st.plan, st.next = a, nil
 	st.vrrp.SetPlan(a.VRRP())
@@ -89,13 +74,12 @@ func (dm *Daemon) expectAlerts(a *config.Alerts) {
 func (dm *Daemon) stopAlerts() {
 	st := &dm.alerts
 	st.mu.Lock()
-	s := st.sender
-	st.sender = nil
+	m := st.mailer
 	st.mu.Unlock()
-	if s == nil {
+	if m == nil {
 		return
 	}
-	if err := s.Stop(alert.StopFlush); err != nil {
+	if err := m.Stop(alert.StopFlush); err != nil {
 		dm.log.Warn("stopping with e-mail alerts unsent", "err", err)
 	}
 }
@@ -108,8 +92,8 @@ func (st *alertState) wants(pick func(config.Alerts) bool) bool {
 
 // send queues m when the configuration mails at all.
 func (st *alertState) send(m alert.Message) {
-	if st.plan.Mail != nil && st.sender != nil {
-		st.sender.Enqueue(m)
+	if st.mailer != nil {
+		st.mailer.Send(m)
 	}
 }
 
@@ -215,10 +199,10 @@ func (dm *Daemon) alertCounters() (alert.Counters, bool) {
 	st := &dm.alerts
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.sender == nil {
+	if st.mailer == nil {
 		return alert.Counters{}, false
 	}
-	return st.sender.Counters(), true
+	return st.mailer.Counters()
 }
 
 // alertCollector exports the sender's counters (lvsctl_alert_mails_total).
