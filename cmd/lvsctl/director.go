@@ -205,7 +205,7 @@ func directorUp(c *cli.Context) error {
 		Socket:           c.String("socket"),
 		MetricsListen:    c.String("metrics-listen"),
 		StatusPagePublic: c.Bool("status-page-public"),
-		Scripts:          app.ExecScripts{Log: log},
+		Scripts:          &app.ExecScripts{Log: log},
 		Reload:           reload,
 		Notify:           notify,
 		Watchdog:         watchdog,

@@ -504,7 +504,21 @@ func (dm *Daemon) stopDirector(cause error) error {
 	if err != nil {
 		dm.log.Error("removing IPVS services", "err", err, "stopping_because", fmt.Sprint(cause))
 	}
+	// The omega scripts Stop started run before the process exits.
+	if w, ok := dm.o.Scripts.(scriptWaiter); ok {
+		wctx, wcancel := context.WithTimeout(context.Background(), ScriptStopWait)
+		defer wcancel()
+		if werr := w.Wait(wctx); werr != nil {
+			dm.log.Warn("exiting with notify scripts still running", "err", werr)
+		}
+	}
 	return err
+}
+
+// scriptWaiter is a director.Scripts that can wait for the scripts it
+// started (ExecScripts).
+type scriptWaiter interface {
+	Wait(ctx context.Context) error
 }
 
 func (dm *Daemon) closeKernel() {
