@@ -153,10 +153,7 @@ var sampleOutcomes = map[string][]string{
 		`4:3: unknown keyword "VI_2" in vrrp_sync_group VG1; keepalived would ignore the line`,
 		`5:3: unknown keyword "VI_3" in vrrp_sync_group VG1; keepalived would ignore the line`,
 	},
-	"keepalived.conf.vrrp.routes": {
-		// keepalived 2.2.7 still reads "or" (deprecated multipath).
-		`30:46: virtual_routes: "or" (multipath routes) is a keepalived feature lvsctl does not support`,
-	},
+	"keepalived.conf.vrrp.routes": nil,
 	"keepalived.conf.vrrp.rules": {
 		// keepalived cannot read the address either and drops the rule.
 		`11:8: static_rules: "192.168.100./24" after to is not ADDR[/LEN] or all`,

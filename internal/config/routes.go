@@ -43,8 +43,8 @@ var unsupportedRouteWords = map[string]string{
 	"initcwnd": "route metrics", "initrwnd": "route metrics", "features": "route metrics", "quickack": "route metrics",
 	"congctl": "route metrics", "pref": "IPv6 router preference", "ttl-propagate": "MPLS",
 	"fastopen_no_cookie": "route metrics", "add": "exclusive adds (lvsctl adds as \"prepend\", keepalived's default)",
-	"append": "appended routes (lvsctl adds as \"prepend\", keepalived's default)",
-	"or":     "multipath routes", "nexthop": "multipath routes", "track_group": "track groups", "vrf": "VRF",
+	"append":      "appended routes (lvsctl adds as \"prepend\", keepalived's default)",
+	"track_group": "track groups", "vrf": "VRF",
 }
 
 // unsupportedRuleWords are alloc_rule's words lvsctl refuses.
@@ -202,8 +202,9 @@ var routeTypes = map[string]netroute.RouteType{"unicast": netroute.Unicast, "bla
 
 // routes reads static_routes / virtual_routes lines:
 //
-//	[to] [TYPE] DST [via [inet|inet6] ADDR] [dev IFACE] [src ADDR] [metric N]
-//	[table T] [scope S] [protocol P] [tos N] [onlink] [no_track] [inet|inet6]
+//	[to] [TYPE] DST [via [inet|inet6] ADDR [or ADDR]] [dev IFACE] [src ADDR]
+//	[metric N] [table T] [scope S] [protocol P] [tos N] [onlink] [no_track]
+//	[inet|inet6] [nexthop [via [inet|inet6] ADDR] [dev IFACE] [weight W] [onlink] ...]
 //
 // TYPE is unicast, blackhole, unreachable, prohibit or throw; DST is
 // ADDR[/LEN] or default. Defaults as keepalived's: table main, scope
@@ -224,7 +225,8 @@ func (d *decoder) route(what string, c *node) (Route, bool) {
 	fam := 0
 	var dstTok token
 	haveDst, isDefault, noTrack, protoSet := false, false, false, false
-	var protoTok token
+	var protoTok, orTok, viaTok token
+	var hops []netroute.NextHop
 	for ; l.ok && l.i < len(l.toks); l.i++ {
 		t := l.toks[l.i]
 		switch w := t.text; {
@@ -245,10 +247,39 @@ func (d *decoder) route(what string, c *node) (Route, bool) {
 				l.family(v, v.text == "inet6", &fam)
 				v, ok = l.next()
 			}
-			if ok {
+			if ok && orTok.text != "" {
+				l.fail(t, "\"via\" after \"or\": keepalived would send both a gateway and the two paths; write \"via A or B\"")
+			} else if ok {
 				if a, ok := l.address(v); ok && l.family(v, a.Is6(), &fam) {
-					r.Via = a
+					r.Via, viaTok = a, t
 				}
+			}
+		case w == "or":
+			// keepalived 2.2.7 (vrrp_iproute.c, alloc_route): deprecated;
+			// the via address becomes the first next hop, the "or"
+			// address the second.
+			v, ok := l.next()
+			switch {
+			case !ok:
+			case orTok.text != "":
+				l.fail(t, "a second \"or\": keepalived would ignore it; write the paths as nexthop entries")
+			case !r.Via.IsValid():
+				l.fail(t, "\"or\" needs \"via ADDR\" before it (keepalived would send a path without a gateway)")
+			default:
+				if a, ok := l.address(v); ok && l.family(v, a.Is6(), &fam) {
+					d.diag.warnf(t.pos(), "%s: \"or\" is deprecated (keepalived says so too): write \"nexthop via %s nexthop via %s\"", what, r.Via, a)
+					hops = append(hops, netroute.NextHop{Via: r.Via, Weight: 1}, netroute.NextHop{Via: a, Weight: 1})
+					r.Via, orTok = netip.Addr{}, t
+				}
+			}
+		case w == "nexthop":
+			switch {
+			case orTok.text != "":
+				l.fail(t, "\"nexthop\" with \"or\": keepalived refuses the pair and drops the route; use nexthop entries only")
+			case viaTok.text != "" || r.Dev != "" || r.OnLink:
+				l.fail(t, "\"nexthop\" after the route's own via, dev or onlink: give them in each nexthop (the kernel refuses them unless they match the first path)")
+			default:
+				hops = l.nextHops(&fam)
 			}
 		case w == "dev" || w == "oif":
 			if v, ok := l.next(); ok {
@@ -343,11 +374,26 @@ func (d *decoder) route(what string, c *node) (Route, bool) {
 			r.Dst = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
 		}
 	}
-	if r.Type != netroute.Unicast && (r.Via.IsValid() || r.Dev != "") {
-		d.diag.errorf(c.pos(), "%s: a %s route takes no via or dev", what, r.Type)
+	if r.Type != netroute.Unicast && (r.Via.IsValid() || r.Dev != "" || len(hops) > 0) {
+		d.diag.errorf(c.pos(), "%s: a %s route takes no via, dev or next hops", what, r.Type)
 		return Route{}, false
 	}
-	if r.Type == netroute.Unicast && !r.Via.IsValid() && r.Dev == "" {
+	if orTok.text != "" {
+		// The "or" form's dev and onlink hold for both paths.
+		for i := range hops {
+			hops[i].Dev, hops[i].OnLink = r.Dev, r.OnLink
+		}
+		r.Dev, r.OnLink = "", false
+	}
+	if len(hops) > 0 {
+		h, err := netroute.MakeNextHops(hops)
+		if err != nil {
+			d.diag.errorf(c.pos(), "%s: %v", what, err)
+			return Route{}, false
+		}
+		r.NextHops = h
+	}
+	if r.Type == netroute.Unicast && !r.Via.IsValid() && r.Dev == "" && len(hops) == 0 {
 		d.diag.errorf(c.pos(), "%s: route %s needs via or dev (or a type: blackhole, unreachable, prohibit, throw)", what, r.Dst)
 		return Route{}, false
 	}
@@ -361,6 +407,70 @@ func (d *decoder) route(what string, c *node) (Route, bool) {
 		r.Protocol = netroute.ProtoKeepalived
 	}
 	return Route{Pos: c.pos(), Route: r}, true
+}
+
+// nextHops reads the rest of a line from the word "nexthop" on, as
+// keepalived 2.2.7's parse_nexthops: each "nexthop" starts a path of
+// [via [inet|inet6] ADDR] [dev IFACE] [weight 1..256] [onlink].
+func (l *routeLine) nextHops(fam *int) []netroute.NextHop {
+	var hops []netroute.NextHop
+	var start token
+	for ; l.ok && l.i < len(l.toks); l.i++ {
+		t := l.toks[l.i]
+		if t.text == "nexthop" {
+			if len(hops) > 0 && !l.hopOK(start, hops[len(hops)-1]) {
+				return nil
+			}
+			hops, start = append(hops, netroute.NextHop{Weight: 1}), t
+			continue
+		}
+		h := &hops[len(hops)-1]
+		switch t.text {
+		case "via":
+			v, ok := l.next()
+			if ok && (v.text == "inet" || v.text == "inet6") {
+				l.family(v, v.text == "inet6", fam)
+				v, ok = l.next()
+			}
+			if ok {
+				if a, ok := l.address(v); ok && l.family(v, a.Is6(), fam) {
+					h.Via = a
+				}
+			}
+		case "dev":
+			if v, ok := l.next(); ok {
+				h.Dev = v.text
+			}
+		case "weight":
+			if v, ok := l.next(); ok {
+				if x, ok := l.uint(v, 256); ok {
+					if x == 0 {
+						l.fail(v, "weight 0: a path's weight is 1..256 (keepalived refuses 0 too)")
+					}
+					h.Weight = uint16(x)
+				}
+			}
+		case "onlink":
+			h.OnLink = true
+		case "encap", "realms", "as":
+			l.fail(t, "nexthop %q (%s) is a keepalived feature lvsctl does not support", t.text, unsupportedRouteWords[t.text])
+		default:
+			l.fail(t, "%q after nexthop: a path takes via, dev, weight and onlink (keepalived would drop the route as trailing nonsense)", t.text)
+		}
+	}
+	if l.ok && len(hops) > 0 && !l.hopOK(start, hops[len(hops)-1]) {
+		return nil
+	}
+	return hops
+}
+
+// hopOK reports (and refuses) a path without a way out.
+func (l *routeLine) hopOK(at token, h netroute.NextHop) bool {
+	if !h.Via.IsValid() && h.Dev == "" {
+		l.fail(at, "nexthop needs via or dev")
+		return false
+	}
+	return true
 }
 
 // isRTNType reports the route types of iproute2's rt_names that lvsctl
@@ -601,6 +711,19 @@ func routeWords(r netroute.Route) []string {
 	}
 	if r.Protocol != netroute.ProtoKeepalived {
 		w = append(w, "protocol", strconv.Itoa(int(r.Protocol)), "no_track")
+	}
+	for _, h := range r.NextHops.List() {
+		w = append(w, "nexthop")
+		if h.Via.IsValid() {
+			w = append(w, "via", h.Via.String())
+		}
+		if h.Dev != "" {
+			w = append(w, "dev", quote(h.Dev))
+		}
+		w = append(w, "weight", strconv.Itoa(int(h.Weight)))
+		if h.OnLink {
+			w = append(w, "onlink")
+		}
 	}
 	return w
 }

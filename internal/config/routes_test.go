@@ -35,6 +35,8 @@ static_routes {
     2001:db8:1::/48 via 2001:db8::1 dev eth0
     inet6 default via fe80::1 dev eth0
     throw 10.68.0.0/16 table 7
+    10.70.0.0/16 nexthop via 10.0.0.1 dev eth0 weight 2 nexthop via 10.0.0.2 onlink nexthop dev eth1
+    2001:db8:70::/48 nexthop via inet6 2001:db8::1 nexthop via 2001:db8::2 dev eth0 weight 256
 }
 static_rules {
     from 10.0.0.0/8 to 10.1.0.0/16 iif eth0 oif eth1 fwmark 0x10/0xff tos 4 priority 100 table 100
@@ -47,6 +49,7 @@ static_rules {
 `, `    virtual_routes {
         192.0.2.0/24 dev eth0 table 10
         10.50.0.0/16 via 192.0.2.254
+        10.51.0.0/16 via 192.0.2.252 or 192.0.2.253 dev eth0
     }
     virtual_rules {
         from 192.0.2.1 table 10 preference 1000
@@ -72,6 +75,13 @@ static_rules {
 		{Dst: p("2001:db8:1::/48"), Via: a("2001:db8::1"), Dev: "eth0", Table: netroute.TableMain, Protocol: netroute.ProtoKeepalived},
 		{Dst: p("::/0"), Via: a("fe80::1"), Dev: "eth0", Table: netroute.TableMain, Protocol: netroute.ProtoKeepalived},
 		{Dst: p("10.68.0.0/16"), Type: netroute.Throw, Table: 7, Protocol: netroute.ProtoKeepalived},
+		{Dst: p("10.70.0.0/16"), Table: netroute.TableMain, Protocol: netroute.ProtoKeepalived, NextHops: hops(t,
+			netroute.NextHop{Via: a("10.0.0.1"), Dev: "eth0", Weight: 2},
+			netroute.NextHop{Via: a("10.0.0.2"), Weight: 1, OnLink: true},
+			netroute.NextHop{Dev: "eth1", Weight: 1})},
+		{Dst: p("2001:db8:70::/48"), Table: netroute.TableMain, Protocol: netroute.ProtoKeepalived, NextHops: hops(t,
+			netroute.NextHop{Via: a("2001:db8::1"), Weight: 1},
+			netroute.NextHop{Via: a("2001:db8::2"), Dev: "eth0", Weight: 256})},
 	}
 	assert.Equal(t, want, set.Routes)
 	wantRules := []netroute.Rule{
@@ -90,6 +100,10 @@ static_rules {
 	assert.Equal(t, []netroute.Route{
 		{Dst: p("192.0.2.0/24"), Dev: "eth0", Table: 10, Protocol: netroute.ProtoKeepalived},
 		{Dst: p("10.50.0.0/16"), Via: a("192.0.2.254"), Table: netroute.TableMain, Protocol: netroute.ProtoKeepalived},
+		// keepalived's deprecated "or": two paths, the line's dev on both.
+		{Dst: p("10.51.0.0/16"), Table: netroute.TableMain, Protocol: netroute.ProtoKeepalived, NextHops: hops(t,
+			netroute.NextHop{Via: a("192.0.2.252"), Dev: "eth0", Weight: 1},
+			netroute.NextHop{Via: a("192.0.2.253"), Dev: "eth0", Weight: 1})},
 	}, v.Instances[0].Routes)
 	assert.Equal(t, []netroute.Rule{{From: p("192.0.2.1/32"), Priority: 1000, Action: netroute.ActionTable, Table: 10, Protocol: netroute.ProtoKeepalived}}, v.Instances[0].Rules)
 	require.NoError(t, v.Validate())
@@ -105,6 +119,13 @@ static_rules {
 	assert.Equal(t, set, again.StaticSet(), b.String())
 	assert.Equal(t, v.Instances[0].Routes, again.VRRP().Instances[0].Routes, b.String())
 	assert.Equal(t, v.Instances[0].Rules, again.VRRP().Instances[0].Rules, b.String())
+}
+
+func hops(t *testing.T, h ...netroute.NextHop) netroute.NextHops {
+	t.Helper()
+	n, err := netroute.MakeNextHops(h)
+	require.NoError(t, err)
+	return n
 }
 
 // keepalived numbers rules without a preference from 16384 down, per
@@ -144,8 +165,30 @@ func TestRoutesErrors(t *testing.T) {
 	}{
 		{"unsupported route word", "static_routes {\n 10.0.0.0/8 via 10.1.1.1 mtu 1400\n}\n",
 			`2:26: static_routes: "mtu" (route metrics) is a keepalived feature lvsctl does not support`},
-		{"nexthop", "static_routes {\n 10.0.0.0/8 nexthop via 10.1.1.1\n}\n",
-			`2:13: static_routes: "nexthop" (multipath routes) is a keepalived feature lvsctl does not support`},
+		{"nexthop after via", "static_routes {\n 10.0.0.0/8 via 10.1.1.1 nexthop via 10.1.1.2\n}\n",
+			`2:26: static_routes: "nexthop" after the route's own via, dev or onlink: give them in each nexthop`},
+		{"nexthop junk", "static_routes {\n 10.0.0.0/8 nexthop via 10.1.1.1 metric 5\n}\n",
+			`2:34: static_routes: "metric" after nexthop: a path takes via, dev, weight and onlink`},
+		{"nexthop empty", "static_routes {\n 10.0.0.0/8 nexthop weight 2 nexthop via 10.1.1.1\n}\n",
+			`2:13: static_routes: nexthop needs via or dev`},
+		{"nexthop weight 0", "static_routes {\n 10.0.0.0/8 nexthop via 10.1.1.1 weight 0\n}\n",
+			`2:41: static_routes: weight 0: a path's weight is 1..256`},
+		{"nexthop weight 257", "static_routes {\n 10.0.0.0/8 nexthop via 10.1.1.1 weight 257\n}\n",
+			`2:41: static_routes: "257" after weight is not a number 0..256`},
+		{"nexthop family", "static_routes {\n 10.0.0.0/8 nexthop via 2001:db8::1\n}\n",
+			`2:25: static_routes: "2001:db8::1" mixes IPv4 and IPv6 in one line`},
+		{"nexthop encap", "static_routes {\n 10.0.0.0/8 nexthop via 10.1.1.1 encap mpls 100\n}\n",
+			`2:34: static_routes: nexthop "encap" (lightweight tunnel encapsulation) is a keepalived feature lvsctl does not support`},
+		{"or without via", "static_routes {\n 10.0.0.0/8 dev eth0 or 10.1.1.2\n}\n",
+			`2:22: static_routes: "or" needs "via ADDR" before it`},
+		{"second or", "static_routes {\n 10.0.0.0/8 via 10.1.1.1 or 10.1.1.2 or 10.1.1.3\n}\n",
+			`2:38: static_routes: a second "or": keepalived would ignore it`},
+		{"or and nexthop", "static_routes {\n 10.0.0.0/8 via 10.1.1.1 or 10.1.1.2 nexthop via 10.1.1.3\n}\n",
+			`2:38: static_routes: "nexthop" with "or": keepalived refuses the pair`},
+		{"too many next hops", "static_routes {\n 10.0.0.0/8" + strings.Repeat(" nexthop dev eth0", 17) + "\n}\n",
+			`2:2: static_routes: 17 next hops: lvsctl programs at most 16 in one route`},
+		{"blackhole nexthop", "static_routes {\n blackhole 10.0.0.0/8 nexthop via 10.1.1.1\n}\n",
+			`2:2: static_routes: a blackhole route takes no via, dev or next hops`},
 		{"route type", "static_routes {\n local 10.0.0.1 dev lo\n}\n",
 			`2:2: static_routes: route type "local" is a keepalived feature lvsctl does not support`},
 		{"mixed family", "static_routes {\n 10.0.0.0/8 via 2001:db8::1\n}\n",
@@ -155,7 +198,7 @@ func TestRoutesErrors(t *testing.T) {
 		{"no way out", "static_routes {\n 10.0.0.0/8 table 5\n}\n",
 			`2:2: static_routes: route 10.0.0.0/8 needs via or dev`},
 		{"blackhole via", "static_routes {\n blackhole 10.0.0.0/8 via 10.1.1.1\n}\n",
-			`2:2: static_routes: a blackhole route takes no via or dev`},
+			`2:2: static_routes: a blackhole route takes no via, dev or next hops`},
 		{"bad metric", "static_routes {\n 10.0.0.0/8 dev eth0 metric x\n}\n",
 			`2:29: static_routes: "x" after metric is not a number`},
 		{"table name", "static_routes {\n 10.0.0.0/8 dev eth0 table isp1\n}\n",

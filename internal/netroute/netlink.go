@@ -80,6 +80,23 @@ func (k *Netlink) route(r Route) (*netlink.Route, error) {
 		}
 		nr.LinkIndex = i
 	}
+	for _, h := range r.NextHops.List() {
+		nh := &netlink.NexthopInfo{Hops: int(h.Weight) - 1}
+		if h.Via.IsValid() {
+			nh.Gw = h.Via.AsSlice()
+		}
+		if h.Dev != "" {
+			i, err := k.linkIndex(h.Dev)
+			if err != nil {
+				return nil, err
+			}
+			nh.LinkIndex = i
+		}
+		if h.OnLink {
+			nh.Flags = int(netlink.FLAG_ONLINK)
+		}
+		nr.MultiPath = append(nr.MultiPath, nh)
+	}
 	return nr, nil
 }
 

@@ -139,3 +139,78 @@ func TestNetlinkKernel(t *testing.T) {
 	}
 	assert.True(t, foreign, "the foreign route to the same destination stays")
 }
+
+// Multipath routes (keepalived's "nexthop" and "or" forms) go in with
+// every path and weight, IPv4 and IPv6; a changed weight replaces the
+// route; Clear removes every path.
+func TestNetlinkMultipath(t *testing.T) {
+	l := lab.New(t)
+	h := l.Host("mp")
+	l.Switch("mpsw1").Attach(h, "eth1", "10.20.0.1/24")
+	l.Switch("mpsw2").Attach(h, "eth2", "10.22.0.1/24")
+	h.AddAddr("eth1", "2001:db8:20::1/64")
+	h.AddAddr("eth2", "2001:db8:22::1/64")
+	nh := h.Handle()
+	o := netroute.NewOwner(netroute.NewNetlink(nh), nil)
+	p, a := netip.MustParsePrefix, netip.MustParseAddr
+	mk := func(hops ...netroute.NextHop) netroute.NextHops {
+		n, err := netroute.MakeNextHops(hops)
+		require.NoError(t, err)
+		return n
+	}
+	v4 := netroute.Route{Dst: p("192.168.95.0/24"), Table: netroute.TableMain, Protocol: netroute.ProtoKeepalived, NextHops: mk(
+		netroute.NextHop{Via: a("10.20.0.254"), Dev: "eth1", Weight: 3},
+		netroute.NextHop{Via: a("10.22.0.254"), Weight: 1})}
+	v6 := netroute.Route{Dst: p("2001:db8:95::/48"), Table: netroute.TableMain, Protocol: netroute.ProtoKeepalived, NextHops: mk(
+		netroute.NextHop{Via: a("2001:db8:20::fe"), Dev: "eth1", Weight: 1},
+		netroute.NextHop{Via: a("2001:db8:22::fe"), Dev: "eth2", Weight: 1})}
+	set := netroute.Set{Routes: []netroute.Route{v4, v6}}
+	require.NoError(t, set.Validate())
+	require.NoError(t, o.Apply(set))
+	require.NoError(t, o.Apply(set), "applying the same set again changes nothing")
+
+	// paths returns gateway → weight of our routes to dst.
+	paths := func(fam int, dst string) map[string]int {
+		rs, err := nh.RouteListFiltered(fam, &netlink.Route{Table: 0}, netlink.RT_FILTER_TABLE)
+		require.NoError(t, err)
+		out := map[string]int{}
+		for _, r := range rs {
+			if r.Dst == nil || r.Dst.String() != dst || r.Protocol != 18 {
+				continue
+			}
+			if len(r.MultiPath) == 0 {
+				out[r.Gw.String()] = 1
+			}
+			for _, m := range r.MultiPath {
+				out[m.Gw.String()] = m.Hops + 1
+			}
+		}
+		return out
+	}
+	assert.Equal(t, map[string]int{"10.20.0.254": 3, "10.22.0.254": 1}, paths(netlink.FAMILY_V4, "192.168.95.0/24"))
+	assert.Equal(t, map[string]int{"2001:db8:20::fe": 1, "2001:db8:22::fe": 1}, paths(netlink.FAMILY_V6, "2001:db8:95::/48"))
+
+	// The kernel spreads flows over both paths.
+	via := map[string]bool{}
+	for i := 0; i < 64 && len(via) < 2; i++ {
+		rs, err := nh.RouteGet(net.IPv4(192, 168, 95, byte(i+1)))
+		require.NoError(t, err)
+		for _, r := range rs {
+			via[r.Gw.String()] = true
+		}
+	}
+	if !assert.Len(t, via, 2, "lookups use both gateways: %v", via) {
+		out, _ := h.Run("ip", "route", "show")
+		t.Logf("%s", out)
+	}
+
+	// A changed weight, same key: the route is replaced.
+	moved := netroute.Set{Routes: []netroute.Route{v4, v6}}
+	moved.Routes[0].NextHops[1].Weight = 5
+	require.NoError(t, o.Apply(moved))
+	assert.Equal(t, map[string]int{"10.20.0.254": 3, "10.22.0.254": 5}, paths(netlink.FAMILY_V4, "192.168.95.0/24"))
+
+	require.NoError(t, o.Clear())
+	assert.Empty(t, paths(netlink.FAMILY_V4, "192.168.95.0/24"))
+	assert.Empty(t, paths(netlink.FAMILY_V6, "2001:db8:95::/48"))
+}

@@ -20,6 +20,7 @@
 package netroute
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -125,6 +126,71 @@ type Route struct {
 	Protocol uint8
 	TOS      uint8
 	OnLink   bool
+	// NextHops are the paths of a multipath route (keepalived's "nexthop"
+	// and deprecated "or" forms); a multipath route has no Via or Dev of
+	// its own.
+	NextHops NextHops
+}
+
+// MaxNextHops is how many paths one multipath route may have in lvsctl
+// (keepalived has no limit; the array keeps Route comparable).
+const MaxNextHops = 16
+
+// NextHop is one path of a multipath route.
+type NextHop struct {
+	Via netip.Addr
+	Dev string
+	// Weight is the path's share, 1..256 (ip-route's "weight"; the kernel
+	// stores Weight-1 in rtnh_hops).
+	Weight uint16
+	OnLink bool
+}
+
+// NextHops holds a multipath route's paths in order; the entries after
+// the last path are zero. Build it with MakeNextHops.
+type NextHops [MaxNextHops]NextHop
+
+// MakeNextHops packs hops (at most MaxNextHops).
+func MakeNextHops(hops []NextHop) (NextHops, error) {
+	var h NextHops
+	if len(hops) > MaxNextHops {
+		return h, fmt.Errorf("%d next hops: lvsctl programs at most %d in one route", len(hops), MaxNextHops)
+	}
+	copy(h[:], hops)
+	return h, nil
+}
+
+// List returns the paths (nil for a single-path route).
+func (h NextHops) List() []NextHop {
+	n := 0
+	for n < len(h) && h[n] != (NextHop{}) {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	return h[:n:n]
+}
+
+// MarshalJSON writes the paths only (the desired state's JSON and hash).
+func (h NextHops) MarshalJSON() ([]byte, error) { return json.Marshal(h.List()) }
+
+func (n NextHop) String() string {
+	var b strings.Builder
+	b.WriteString("nexthop")
+	if n.Via.IsValid() {
+		b.WriteString(" via " + n.Via.String())
+	}
+	if n.Dev != "" {
+		b.WriteString(" dev " + n.Dev)
+	}
+	if n.Weight != 1 {
+		b.WriteString(" weight " + strconv.Itoa(int(n.Weight)))
+	}
+	if n.OnLink {
+		b.WriteString(" onlink")
+	}
+	return b.String()
 }
 
 // IPv6 reports the route's family.
@@ -176,6 +242,9 @@ func (r Route) String() string {
 	}
 	if r.OnLink {
 		b.WriteString(" onlink")
+	}
+	for _, h := range r.NextHops.List() {
+		b.WriteString(" " + h.String())
 	}
 	return b.String()
 }
@@ -276,6 +345,37 @@ func (r Rule) String() string {
 	return b.String()
 }
 
+// validateHops checks a multipath route: unicast, no single path of its
+// own, every path with a way out, a weight and the route's family, and no
+// path after a zero entry.
+func (r Route) validateHops() error {
+	hops := r.NextHops.List()
+	if len(hops) == 0 {
+		return nil
+	}
+	if r.Type != Unicast || r.Via.IsValid() || r.Dev != "" || r.OnLink {
+		return fmt.Errorf("route %v: a multipath route is unicast and has no via, dev or onlink of its own", r)
+	}
+	for i, h := range r.NextHops {
+		if i >= len(hops) {
+			if h != (NextHop{}) {
+				return fmt.Errorf("route %v: next hop %d follows an empty one", r, i+1)
+			}
+			continue
+		}
+		if !h.Via.IsValid() && h.Dev == "" {
+			return fmt.Errorf("route %v: next hop %d has neither via nor dev", r, i+1)
+		}
+		if h.Via.IsValid() && h.Via.Is6() != r.IPv6() {
+			return fmt.Errorf("route %v: next hop %d mixes IPv4 and IPv6", r, i+1)
+		}
+		if h.Weight < 1 || h.Weight > 256 {
+			return fmt.Errorf("route %v: next hop %d: weight %d is not 1..256", r, i+1, h.Weight)
+		}
+	}
+	return nil
+}
+
 // Addr is one static_ipaddress line (the virtual_ipaddress grammar).
 type Addr struct {
 	Prefix    netip.Prefix
@@ -316,6 +416,9 @@ func (s Set) Validate() error {
 		}
 		if r.Table == 0 {
 			return fmt.Errorf("route %v: no table", r)
+		}
+		if err := r.validateHops(); err != nil {
+			return err
 		}
 	}
 	for _, r := range s.Rules {

@@ -179,11 +179,27 @@ func TestSetValidate(t *testing.T) {
 	mixed.Via = netip.MustParseAddr("fe80::1")
 	noAction := rule1
 	noAction.Action = 0
+	mp := netroute.Route{Dst: route1.Dst, Table: netroute.TableMain, Protocol: netroute.ProtoKeepalived}
+	mp.NextHops[0] = netroute.NextHop{Via: netip.MustParseAddr("10.0.0.1"), Weight: 1}
+	mp.NextHops[1] = netroute.NextHop{Dev: "eth1", Weight: 256}
+	if err := (netroute.Set{Routes: []netroute.Route{mp}}).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := mp.String(); got != "192.168.1.0/24 nexthop via 10.0.0.1 nexthop dev eth1 weight 256" {
+		t.Errorf("String: %s", got)
+	}
+	hopWith := func(f func(*netroute.Route)) netroute.Route { r := mp; f(&r); return r }
 	for name, s := range map[string]netroute.Set{
-		"no dst":    {Routes: []netroute.Route{{Table: netroute.TableMain}}},
-		"mixed":     {Routes: []netroute.Route{mixed}},
-		"no action": {Rules: []netroute.Rule{noAction}},
-		"no dev":    {Addrs: []netroute.Addr{{Prefix: addrA.Prefix}}},
+		"no dst":         {Routes: []netroute.Route{{Table: netroute.TableMain}}},
+		"mixed":          {Routes: []netroute.Route{mixed}},
+		"hops and via":   {Routes: []netroute.Route{hopWith(func(r *netroute.Route) { r.Via = route1.Via })}},
+		"hops blackhole": {Routes: []netroute.Route{hopWith(func(r *netroute.Route) { r.Type = netroute.Blackhole })}},
+		"hop weight 0":   {Routes: []netroute.Route{hopWith(func(r *netroute.Route) { r.NextHops[1].Weight = 0 })}},
+		"hop v6":         {Routes: []netroute.Route{hopWith(func(r *netroute.Route) { r.NextHops[1].Via = netip.MustParseAddr("fe80::1") })}},
+		"hop no way":     {Routes: []netroute.Route{hopWith(func(r *netroute.Route) { r.NextHops[1] = netroute.NextHop{Weight: 1} })}},
+		"hop after gap":  {Routes: []netroute.Route{hopWith(func(r *netroute.Route) { r.NextHops[3] = r.NextHops[0] })}},
+		"no action":      {Rules: []netroute.Rule{noAction}},
+		"no dev":         {Addrs: []netroute.Addr{{Prefix: addrA.Prefix}}},
 	} {
 		if err := s.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
