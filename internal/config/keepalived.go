@@ -231,7 +231,10 @@ func KeepalivedKeywords() []Keyword {
 	add(vi, srcVRRP, Unsupported, "lvsctl does not change sysctls of the VRRP interface", "promote_secondaries")
 	add(vi, srcVRRP, Ignored, "polls links instead of using netlink events; lvsctl uses netlink; delete the line", "linkbeat_use_polling")
 	impl(vi, srcVRRP, "virtual_routes", "virtual_rules")
-	add(vi, srcVRRP, Unsupported, "lvsctl does not add the firewall rules accept/no_accept control", "accept", "no_accept")
+	// vrrp.c (vrrp_complete_instance): accept is keepalived's default
+	// without vrrp_strict, and with it only firewall rules change.
+	add(vi, srcVRRP, Ignored, "accept mode is keepalived's default without vrrp_strict, and lvsctl never filters traffic to the VIPs; delete the line", "accept")
+	add(vi, srcVRRP, Unsupported, "lvsctl does not add the firewall rules that drop traffic to the VIPs", "no_accept")
 	add(vi, srcVRRP, Unsupported, "per-instance settings of global vrrp_skip_check_adv_addr/vrrp_strict are not supported: set them in global_defs", "skip_check_adv_addr", "strict_mode")
 	add(vi, srcVRRP, Ignored, "use lvsctl's log level instead; delete the line", "debug")
 	add(vi, srcVRRP, Unsupported, whyNotifyMore, "notify_deleted", "notify_master_rx_lower_pri", "notify_priority_changes")
