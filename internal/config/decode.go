@@ -144,6 +144,12 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 	}
 	d.walk(n, "global_defs", "global_defs", map[string]kw{
 		"router_id": {fn: func(n *node) { d.str(n, &g.RouterID) }},
+		"default_interface": {fn: func(n *node) {
+			d.str(n, &d.defaultIface)
+			if u := d.defaultIfaceUsed; u != nil {
+				d.diag.errorf(n.pos(), "default_interface comes after static_ipaddress %s (%s), which keepalived already put on %s: move global_defs above static_ipaddress", u.Prefix, u.Pos, defaultInterface)
+			}
+		}},
 		"lvs_id":    {fn: func(n *node) { d.str(n, &g.RouterID) }},
 		"vrrp_mcast_group4": {fn: func(n *node) {
 			var a netip.Addr

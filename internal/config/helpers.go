@@ -26,6 +26,11 @@ type decoder struct {
 	// trackFiles are the track_file blocks, for FILE_CHECK (decoded
 	// before the virtual servers).
 	trackFiles []TrackFile
+	// defaultIface is global_defs' default_interface once decoded;
+	// defaultIfaceUsed is the first static address that took the
+	// default before it (keepalived resolves it while parsing).
+	defaultIface     string
+	defaultIfaceUsed *VIP
 }
 
 // kw describes one keyword of a block.

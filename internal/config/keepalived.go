@@ -155,7 +155,7 @@ func KeepalivedKeywords() []Keyword {
 		"startup_script", "startup_script_timeout", "shutdown_script", "shutdown_script_timeout")
 	add(g, srcGlobal, Ignored, whyLog, "checker_log_all_failures", "log_unknown_vrids")
 	add(g, srcGlobal, Unsupported, "lvsctl needs every interface to exist when the file is loaded", "dynamic_interfaces")
-	add(g, srcGlobal, Unsupported, "every vrrp_instance must name its interface", "default_interface")
+	impl(g, srcGlobal, "default_interface")
 	add(g, srcGlobal, Unsupported, "lvsctl always joins the VRRP multicast group", "disable_local_igmp")
 	add(g, srcGlobal, Implemented, "", "lvs_timeouts")
 	add(g, srcGlobal, Ignored, "lvsctl reconciles the IPVS table against the configuration instead of flushing it; delete the line", "lvs_flush")

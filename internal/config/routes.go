@@ -74,15 +74,28 @@ func (d *decoder) lines(n *node) []*node {
 	return out
 }
 
-// staticAddrs reads static_ipaddress: virtual_ipaddress lines, each with
-// its dev (keepalived would fall back to its default interface, which
-// lvsctl does not have).
+// defaultInterface is where keepalived puts a static address without
+// dev when global_defs has no default_interface (vrrp_ipaddress.h,
+// DFLT_INT).
+const defaultInterface = "eth0"
+
+// staticAddrs reads static_ipaddress: virtual_ipaddress lines; one without
+// dev goes on default_interface, else eth0, as keepalived 2.2.7 does
+// (vrrp_ipaddress.c, get_default_if: resolved while the file is read, so
+// a default_interface further down is not used).
 func (d *decoder) staticAddrs(n *node) []VIP {
 	var out []VIP
 	for _, v := range d.vips(n) {
 		if v.Dev == "" {
-			d.diag.errorf(v.Pos, "static_ipaddress: %s needs \"dev IFACE\" (lvsctl has no default interface)", v.Prefix)
-			continue
+			v.Dev = d.defaultIface
+			if v.Dev == "" {
+				v.Dev = defaultInterface
+				if d.defaultIfaceUsed == nil {
+					u := v
+					d.defaultIfaceUsed = &u
+				}
+			}
+			d.diag.warnf(v.Pos, "static_ipaddress: %s has no dev: on %s, keepalived's default interface (default_interface in global_defs)", v.Prefix, v.Dev)
 		}
 		out = append(out, v)
 	}

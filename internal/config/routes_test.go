@@ -225,8 +225,6 @@ func TestRoutesErrors(t *testing.T) {
 			`2:21: static_rules: "2001:db8::/32" mixes IPv4 and IPv6 in one line`},
 		{"rule junk", "static_rules {\n from 10.0.0.0/8 lookup 1 preference 1 bogus\n}\n",
 			`2:40: static_rules: "bogus" is not a rule option keepalived knows`},
-		{"static address without dev", "static_ipaddress {\n 10.0.0.1/24\n}\n",
-			`2:2: static_ipaddress: 10.0.0.1/24 needs "dev IFACE"`},
 		{"static address option", "static_ipaddress {\n 10.0.0.1/24 dev eth0 preferred_lft 0\n}\n",
 			`2:23: static_ipaddress: unsupported address option "preferred_lft"`},
 		{"not a block", "static_routes\n",
@@ -246,6 +244,31 @@ func TestRoutesErrors(t *testing.T) {
 	_, _, err := parseString(routesFile("", "    virtual_routes {\n        10.0.0.0/8 dev eth0 realms 4\n    }\n"), nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `t.conf:8:29: virtual_routes: "realms" (routing realms) is a keepalived feature lvsctl does not support`)
+}
+
+// A static address without dev goes on default_interface, else eth0, as
+// keepalived resolves it while reading the file; a default_interface
+// below the address is refused (keepalived would already have used eth0).
+func TestStaticAddressDefaultInterface(t *testing.T) {
+	dev := func(src string) (string, []Diagnostic) {
+		cfg, diags, err := parseString(routesFile(src, ""), nil)
+		require.NoError(t, err)
+		require.NotEmpty(t, cfg.StaticAddrs)
+		return cfg.StaticAddrs[0].Dev, diags
+	}
+	got, diags := dev("static_ipaddress {\n 10.0.0.1/24\n}\n")
+	assert.Equal(t, "eth0", got)
+	var msgs []string
+	for _, d := range diags {
+		msgs = append(msgs, d.String())
+	}
+	assert.Contains(t, msgs, "/etc/keepalived/t.conf:2:2: warning: static_ipaddress: 10.0.0.1/24 has no dev: on eth0, keepalived's default interface (default_interface in global_defs)")
+	got, _ = dev("global_defs {\n default_interface eth1\n}\nstatic_ipaddress {\n 10.0.0.1/24\n 10.0.0.2/24 dev eth2\n}\n")
+	assert.Equal(t, "eth1", got)
+
+	_, _, err := parseString(routesFile("static_ipaddress {\n 10.0.0.1/24\n}\nglobal_defs {\n default_interface eth1\n}\n", ""), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "t.conf:5:2: default_interface comes after static_ipaddress 10.0.0.1/24 (/etc/keepalived/t.conf:2:2), which keepalived already put on eth0: move global_defs above static_ipaddress")
 }
 
 // A tracked route (no no_track) gets protocol keepalived whatever the
