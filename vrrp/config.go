@@ -41,6 +41,9 @@ type Config struct {
 	ReleaseGrace time.Duration
 	// NotifyTimeout bounds every notify script.
 	NotifyTimeout time.Duration
+	// StartupDelay is vrrp_startup_delay: at the node's start, backups
+	// wait this long before their master-down timer runs (fsm.Start).
+	StartupDelay time.Duration
 	// TrackFiles are the track_file (vrrp_track_file) blocks and
 	// TrackProcesses the vrrp_track_process blocks (tracking_files.go).
 	TrackFiles     []TrackFileConfig

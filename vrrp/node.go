@@ -301,7 +301,10 @@ func (n *Node) Run(ctx context.Context) error {
 	}()
 	n.notifier = notifier
 
-	n.startInstances(n.insts)
+	if d := n.cfg.StartupDelay; d > 0 {
+		n.log.Info("delaying VRRP startup: backups take over no earlier than the delay plus their master-down interval", "vrrp_startup_delay", d)
+	}
+	n.startInstances(n.insts, n.cfg.StartupDelay)
 	// VIPs left from an earlier run (or added by hand) go before anyone
 	// answers ARP for them twice.
 	n.syncVIPs(nil)
@@ -436,15 +439,17 @@ func (n *Node) join(in *instance) error {
 }
 
 // startInstances leaves INIT: tracking is read first so that an instance
-// whose interface is down starts in FAULT rather than flapping through BACKUP.
-func (n *Node) startInstances(insts []*instance) {
+// whose interface is down starts in FAULT rather than flapping through
+// BACKUP. delay is vrrp_startup_delay (at the node's start only, as
+// keepalived: not for instances a reload adds).
+func (n *Node) startInstances(insts []*instance, delay time.Duration) {
 	for _, in := range insts {
 		n.refreshTracking(in)
 	}
 	for _, in := range insts {
 		n.apply(in, in.m.Step(n.clock.Now(), fsm.SetPriority{Priority: in.effectivePriority()}))
 		n.apply(in, in.m.Step(n.clock.Now(), fsm.SetFault{Fault: n.combinedFault(in)}))
-		n.apply(in, in.m.Step(n.clock.Now(), fsm.Start{}))
+		n.apply(in, in.m.Step(n.clock.Now(), fsm.Start{Delay: delay}))
 	}
 	n.pullGroups()
 }

@@ -225,6 +225,18 @@ func TestNodeBackupTakesOverAfterMasterDownInterval(t *testing.T) {
 	h.eventually("VIP added", func() bool { return h.addrs.has("10.16.8.100/32") })
 }
 
+// vrrp_startup_delay: the same backup takes over 5 s later than without it.
+func TestNodeStartupDelay(t *testing.T) {
+	h := startNode(t, Config{McastGroup4: group, StartupDelay: 5 * time.Second, Instances: []InstanceConfig{instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")}})
+	h.waitState("VI_1", "BACKUP")
+	h.clock.Advance(5*time.Second + 3609*time.Millisecond)
+	h.clock.Advance(0)
+	assert.Equal(t, "BACKUP", h.status("VI_1").State.String())
+	assert.False(t, h.addrs.has("10.16.8.100/32"))
+	h.clock.Advance(time.Millisecond)
+	h.waitState("VI_1", "MASTER")
+}
+
 func TestNodeDropsBadPacketsWithoutChangingState(t *testing.T) {
 	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{instCfg("VI_1", "eth1", 191, 100, "10.16.8.100")}})
 	h.waitState("VI_1", "BACKUP")

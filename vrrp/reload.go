@@ -346,7 +346,7 @@ func (n *Node) reload(cfg Config) error {
 	for _, in := range leaving {
 		n.apply(in, in.m.Step(now, fsm.Shutdown{}))
 	}
-	n.startInstances(added)
+	n.startInstances(added, 0)
 	n.retrack()
 	n.pruneRemoved()
 	n.updateSnapshot()

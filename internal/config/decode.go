@@ -150,7 +150,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 				d.diag.errorf(n.pos(), "default_interface comes after static_ipaddress %s (%s), which keepalived already put on %s: move global_defs above static_ipaddress", u.Prefix, u.Pos, defaultInterface)
 			}
 		}},
-		"lvs_id":    {fn: func(n *node) { d.str(n, &g.RouterID) }},
+		"lvs_id": {fn: func(n *node) { d.str(n, &g.RouterID) }},
 		"vrrp_mcast_group4": {fn: func(n *node) {
 			var a netip.Addr
 			d.addrKw(n, &a)
@@ -187,22 +187,24 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 		"vrrp_garp_interval":              {fn: func(n *node) { d.durKw(n, 0, time.Second, false, &g.VRRPGarpInterval) }},
 		"vrrp_gna_interval":               {fn: func(n *node) { d.durKw(n, 0, time.Second, false, &g.VRRPGnaInterval) }},
 		"vrrp_strict":                     {fn: func(n *node) { d.flag(n, &g.VRRPStrict) }},
-		"vrrp_skip_check_adv_addr":        {fn: func(n *node) { d.flag(n, &g.VRRPSkipCheckAdvAddr) }},
-		"enable_script_security":          {fn: func(n *node) { g.ScriptSecurityPos = n.pos(); d.flag(n, &g.EnableScriptSecurity) }},
-		"lvs_sync_daemon":                 {fn: func(n *node) { d.lvsSyncDaemon(n, g) }},
-		"lvs_sync_refresh_period":         {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
-		"lvs_sync_threshold":              {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
-		"lvs_sync_retries":                {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
-		"lvs_timeouts":                    {fn: func(n *node) { d.lvsTimeouts(n, g) }},
-		"notification_email":              {fn: func(n *node) { d.notificationEmail(n, &g.SMTP) }},
-		"notification_email_from":         {fn: func(n *node) { d.mailAddr(n, &g.SMTP.From) }},
-		"smtp_server":                     {fn: func(n *node) { d.smtpServer(n, &g.SMTP) }},
-		"smtp_helo_name":                  {fn: func(n *node) { d.mailAddr(n, &g.SMTP.HeloName) }},
-		"smtp_connect_timeout":            {fn: func(n *node) { d.smtpTimeout(n, &g.SMTP) }},
-		"smtp_alert":                      {fn: func(n *node) { d.flagPtr(n, &g.SMTP.Alert) }},
-		"smtp_alert_vrrp":                 {fn: func(n *node) { d.flagPtr(n, &g.SMTP.AlertVRRP) }},
-		"smtp_alert_checker":              {fn: func(n *node) { d.flagPtr(n, &g.SMTP.AlertChecker) }},
-		"no_email_faults":                 {fn: func(n *node) { d.flag(n, &g.SMTP.NoEmailFaults) }},
+		// global_parser.c: decimal seconds, 1 ms..UINT_MAX µs.
+		"vrrp_startup_delay":       {fn: func(n *node) { d.durKw(n, time.Millisecond, (1<<32-1)*time.Microsecond, false, &g.VRRPStartupDelay) }},
+		"vrrp_skip_check_adv_addr": {fn: func(n *node) { d.flag(n, &g.VRRPSkipCheckAdvAddr) }},
+		"enable_script_security":   {fn: func(n *node) { g.ScriptSecurityPos = n.pos(); d.flag(n, &g.EnableScriptSecurity) }},
+		"lvs_sync_daemon":          {fn: func(n *node) { d.lvsSyncDaemon(n, g) }},
+		"lvs_sync_refresh_period":  {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
+		"lvs_sync_threshold":       {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
+		"lvs_sync_retries":         {fn: func(n *node) { d.lvsSyncSysctl(n, g) }},
+		"lvs_timeouts":             {fn: func(n *node) { d.lvsTimeouts(n, g) }},
+		"notification_email":       {fn: func(n *node) { d.notificationEmail(n, &g.SMTP) }},
+		"notification_email_from":  {fn: func(n *node) { d.mailAddr(n, &g.SMTP.From) }},
+		"smtp_server":              {fn: func(n *node) { d.smtpServer(n, &g.SMTP) }},
+		"smtp_helo_name":           {fn: func(n *node) { d.mailAddr(n, &g.SMTP.HeloName) }},
+		"smtp_connect_timeout":     {fn: func(n *node) { d.smtpTimeout(n, &g.SMTP) }},
+		"smtp_alert":               {fn: func(n *node) { d.flagPtr(n, &g.SMTP.Alert) }},
+		"smtp_alert_vrrp":          {fn: func(n *node) { d.flagPtr(n, &g.SMTP.AlertVRRP) }},
+		"smtp_alert_checker":       {fn: func(n *node) { d.flagPtr(n, &g.SMTP.AlertChecker) }},
+		"no_email_faults":          {fn: func(n *node) { d.flag(n, &g.SMTP.NoEmailFaults) }},
 		"script_user": {fn: func(n *node) {
 			if d.shape(n, false, 1, 2) {
 				g.ScriptUserPos = n.args[0].pos()

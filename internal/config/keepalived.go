@@ -177,7 +177,7 @@ func KeepalivedKeywords() []Keyword {
 		"process_monitor_rcv_bufs_force", "lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force",
 		"lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force")
 	add(g, srcGlobal, Unsupported, "lvsctl runs real server notify scripts on transitions only", "rs_init_notifies")
-	add(g, srcGlobal, Unsupported, "lvsctl starts VRRP at once: delay the service start instead", "vrrp_startup_delay")
+	impl(g, srcGlobal, "vrrp_startup_delay")
 	add(g, srcGlobal, Ignored, whyReload, "reload_check_config", "reload_time_file", "reload_repeat", "reload_file",
 		"include_check", "config_save_dir", "tmp_config_directory", "data_use_instance")
 	// Not keywords of 2.2.7 (older keepalived; 2.2.7 ignores the line).

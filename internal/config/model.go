@@ -61,6 +61,9 @@ type GlobalDefs struct {
 	VRRPGarpInterval time.Duration `json:"vrrp_garp_interval"`
 	// VRRPGnaInterval is the pause between unsolicited neighbour adverts.
 	VRRPGnaInterval time.Duration `json:"vrrp_gna_interval"`
+	// VRRPStartupDelay is vrrp_startup_delay: after lvsctl starts, backups
+	// take over no earlier than this plus their master-down interval.
+	VRRPStartupDelay time.Duration `json:"vrrp_startup_delay"`
 	// VRRPStrict enforces RFC compliance (no unicast, no auth with v3...).
 	VRRPStrict bool `json:"vrrp_strict"`
 	// VRRPSkipCheckAdvAddr skips checking the addresses of adverts from the

@@ -110,6 +110,20 @@ func TestGlobalDefaultsReachInstances(t *testing.T) {
 	assert.Equal(t, 2, in.GarpMasterRepeat)
 }
 
+// vrrp_startup_delay (global_parser.c: decimal seconds from 1 ms) reaches
+// the VRRP node and is written back.
+func TestVRRPStartupDelay(t *testing.T) {
+	cfg, _, err := parseString(inst+"global_defs {\n vrrp_startup_delay 2.5\n}\n", nil)
+	require.NoError(t, err)
+	assert.Equal(t, 2500*time.Millisecond, cfg.VRRP().StartupDelay)
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, cfg))
+	assert.Contains(t, b.String(), "vrrp_startup_delay 2.5\n")
+	_, _, err = parseString(inst+"global_defs {\n vrrp_startup_delay 0\n}\n", nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "vrrp_startup_delay")
+}
+
 func TestFullConfig(t *testing.T) {
 	cfg, _, err := LoadWith("testdata/full.conf", Options{})
 	require.NoError(t, err)

@@ -126,6 +126,9 @@ func (p *printer) global(g *GlobalDefs) {
 	p.line("vrrp_garp_lower_prio_repeat", itoa(g.VRRPGarpLowerPrioRepeat))
 	p.line("vrrp_garp_interval", secs(g.VRRPGarpInterval))
 	p.line("vrrp_gna_interval", secs(g.VRRPGnaInterval))
+	if g.VRRPStartupDelay > 0 {
+		p.line("vrrp_startup_delay", secs(g.VRRPStartupDelay))
+	}
 	p.flag("vrrp_strict", g.VRRPStrict)
 	p.flag("vrrp_skip_check_adv_addr", g.VRRPSkipCheckAdvAddr)
 	p.flag("enable_script_security", g.EnableScriptSecurity)

@@ -30,6 +30,7 @@ func (c *Config) VRRP() vrrp.Config {
 		McastGroup6:   c.Global.VRRPMcastGroup6,
 		ReleaseGrace:  defaultVRRPReleaseGrace,
 		NotifyTimeout: defaultVRRPNotifyTimeout,
+		StartupDelay:  c.Global.VRRPStartupDelay,
 	}
 	for _, s := range c.VRRPScripts {
 		out.Scripts = append(out.Scripts, vrrp.ScriptConfig{

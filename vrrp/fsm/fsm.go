@@ -236,8 +236,12 @@ func (a Action) String() string {
 // SetPriority, Force and Shutdown.
 type Event interface{ isEvent() }
 
-// Start leaves INIT.
-type Start struct{}
+// Start leaves INIT. With a Delay (keepalived's vrrp_startup_delay), a
+// backup's master-down timer does not run out before Delay plus the
+// master-down interval (keepalived 2.2.7 vrrp_scheduler.c,
+// vrrp_init_instance_sands): a router that has just booted leaves the
+// current master alone while its own services come up.
+type Start struct{ Delay time.Duration }
 
 // Advert is a received advertisement that passed validation.
 type Advert struct {
@@ -299,6 +303,9 @@ type Machine struct {
 	leaveAt      time.Time // leaving: give up waiting for a new master
 	resendZeroAt time.Time // leaving: repeat the priority-0 advert
 	preemptAt    time.Time // BACKUP: preempt delay running until
+	// holdUntil is the end of the startup delay: the master-down timer
+	// runs from then at the earliest.
+	holdUntil time.Time
 }
 
 // New returns a machine in INIT.
@@ -379,6 +386,9 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 	}
 	switch e := ev.(type) {
 	case Start:
+		if e.Delay > 0 && m.state == Init {
+			m.holdUntil = now.Add(e.Delay)
+		}
 		return m.start(now)
 	case Advert:
 		return m.advert(now, e)
@@ -447,13 +457,22 @@ func (m *Machine) toMaster(now time.Time, cause Cause) []Action {
 	return acts
 }
 
+// downBase is when a master-down interval armed now starts: the end of
+// the startup delay while it is ahead.
+func (m *Machine) downBase(now time.Time) time.Time {
+	if now.Before(m.holdUntil) {
+		return m.holdUntil
+	}
+	return now
+}
+
 // toBackup enters BACKUP; a master keeps its addresses for the release
 // grace so that no packet is lost while clients learn the new master.
 func (m *Machine) toBackup(now time.Time, cause Cause) []Action {
 	acts := []Action{m.transition(Backup, cause)}
 	m.clearTimers()
 	acts = append(acts, m.release(now)...)
-	m.downAt = now.Add(m.MasterDownInterval())
+	m.downAt = m.downBase(now).Add(m.MasterDownInterval())
 	return acts
 }
 
@@ -539,7 +558,7 @@ func (m *Machine) backupAdvert(now time.Time, a Advert) []Action {
 	}
 	m.masterAddr = a.Src
 	m.masterPrio = a.Priority
-	m.downAt = now.Add(m.MasterDownInterval())
+	m.downAt = m.downBase(now).Add(m.MasterDownInterval())
 	if m.cfg.PreemptDelay > 0 {
 		if a.Priority >= m.effPrio {
 			m.preemptAt = time.Time{}
@@ -563,7 +582,7 @@ func (m *Machine) masterAdvert(now time.Time, a Advert) []Action {
 		acts := m.toBackup(now, CauseHigherPriority)
 		if m.cfg.Version == 3 && a.AdvertInt > 0 {
 			m.masterAdvertInt = a.AdvertInt
-			m.downAt = now.Add(m.MasterDownInterval())
+			m.downAt = m.downBase(now).Add(m.MasterDownInterval())
 		}
 		m.masterAddr = a.Src
 		m.masterPrio = a.Priority

@@ -111,6 +111,34 @@ func TestStartAsBackupThenMasterAfterDownInterval(t *testing.T) {
 	assert.Equal(t, local, h.m.MasterAddr())
 }
 
+// vrrp_startup_delay: the master-down timer runs from the end of the
+// delay, also when an advert re-arms it during the delay; after it, as
+// without a delay. Without the delay the same start takes over at 3.6 s.
+func TestStartupDelay(t *testing.T) {
+	h := newHarness(t, v2(100))
+	h.step(Start{Delay: 10 * time.Second})
+	assert.Equal(t, 10*time.Second+3609375*time.Microsecond, h.until(Master, 20*time.Second))
+
+	h = newHarness(t, v2(95))
+	h.step(Start{Delay: 10 * time.Second})
+	h.advance(2 * time.Second)
+	h.step(Advert{Src: peer, Priority: 100})
+	// Master silent from t=2 s: still BACKUP until 10 s + 3.63 s.
+	assert.Equal(t, 8*time.Second+3628906*time.Microsecond, h.until(Master, 20*time.Second))
+
+	// After the delay, an advert re-arms the timer from now.
+	h = newHarness(t, v2(95))
+	h.step(Start{Delay: time.Second})
+	h.advance(2 * time.Second)
+	h.step(Advert{Src: peer, Priority: 100})
+	assert.Equal(t, 3628906*time.Microsecond, h.until(Master, 20*time.Second))
+
+	// An owner starts as MASTER whatever the delay (keepalived's owner is
+	// master at once).
+	h = newHarness(t, v2(255))
+	assert.Contains(t, kinds(h.step(Start{Delay: 10 * time.Second})), "Transition(INIT->MASTER)")
+}
+
 func TestOwnerStartsAsMaster(t *testing.T) {
 	h := newHarness(t, v2(255))
 	assert.Equal(t, []string{"Transition(INIT->MASTER)", "SendAdvert(255)", "AddVIPs", "SendGARP(5)"}, kinds(h.step(Start{})))
