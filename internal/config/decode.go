@@ -143,7 +143,9 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 		g.Pos = n.pos()
 	}
 	d.walk(n, "global_defs", "global_defs", map[string]kw{
-		"router_id": {fn: func(n *node) { d.str(n, &g.RouterID) }},
+		"router_id":         {fn: func(n *node) { d.str(n, &g.RouterID) }},
+		"lvs_flush_on_stop": {fn: d.lvsFlushOnStop},
+		"lvs_flush_onstop":  {fn: d.lvsFlushOnStop},
 		"default_interface": {fn: func(n *node) {
 			d.str(n, &d.defaultIface)
 			if u := d.defaultIfaceUsed; u != nil {

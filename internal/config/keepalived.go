@@ -159,7 +159,7 @@ func KeepalivedKeywords() []Keyword {
 	add(g, srcGlobal, Unsupported, "lvsctl always joins the VRRP multicast group", "disable_local_igmp")
 	add(g, srcGlobal, Implemented, "", "lvs_timeouts")
 	add(g, srcGlobal, Ignored, "lvsctl reconciles the IPVS table against the configuration instead of flushing it; delete the line", "lvs_flush")
-	add(g, srcGlobal, Unsupported, "lvsctl leaves or removes its IPVS entries at exit as the director's stop policy says", "lvs_flush_on_stop", "lvs_flush_onstop")
+	impl(g, srcGlobal, "lvs_flush_on_stop", "lvs_flush_onstop")
 	add(g, srcGlobal, Implemented, "", "lvs_sync_daemon")
 	add(g, srcGlobal, Unsupported, whyAdvert, "vrrp_down_timer_adverts", "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert")
 	add(g, srcGlobal, Unsupported, whyGarpTuning, "vrrp_min_garp")

@@ -285,3 +285,27 @@ func (s *LVSSync) text() []string {
 	}
 	return out
 }
+
+// lvsFlushOnStop reads lvs_flush_on_stop [VS] (keepalived 2.2.7
+// global_parser.c; check/ipwrapper.c, clear_services). keepalived removes
+// its virtual servers at stop whatever the setting; VS only skips
+// removing their real servers one by one first. lvsctl removes the
+// services it added at stop too (unless --keep-ipvs): VS changes nothing.
+// Without an argument keepalived flushes the whole table, other
+// programs' services included, which lvsctl never touches.
+func (d *decoder) lvsFlushOnStop(n *node) {
+	if !d.shape(n, false, 0, 1) {
+		return
+	}
+	switch {
+	case len(n.args) == 0:
+		d.diag.errorf(n.pos(), "%s without VS (a full flush) is a keepalived feature lvsctl does not support: lvsctl removes only the services it added, and a full flush would remove other programs' services too", n.key.text)
+	case n.args[0].text == "VS":
+		d.diag.warnf(n.pos(), "accepted, ignored: %s VS (lvsctl removes the services it added when it stops, as keepalived does with or without this line; delete the line)", n.key.text)
+	default:
+		d.diag.errorf(n.args[0].pos(), "%s %q: keepalived knows only VS (case-sensitive) or no argument, and would ignore the line", n.key.text, n.args[0].text)
+	}
+	if n.key.text == "lvs_flush_onstop" {
+		d.diag.warnf(n.key.pos(), "lvs_flush_onstop is deprecated (keepalived says so too): write lvs_flush_on_stop")
+	}
+}

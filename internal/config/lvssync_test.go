@@ -173,3 +173,26 @@ func TestLVSTimeouts(t *testing.T) {
 		assert.True(t, strings.HasPrefix(got, tc.want), "%s\n got: %s\nwant: %s", tc.line, got, tc.want)
 	}
 }
+
+// lvs_flush_on_stop (keepalived 2.2.7 global_parser.c): VS changes nothing
+// lvsctl does (warning); a full flush and unknown types are refused.
+func TestLVSFlushOnStop(t *testing.T) {
+	for _, tc := range []struct{ line, want string }{
+		{"lvs_flush_on_stop VS", "/k.conf:2:2: warning: accepted, ignored: lvs_flush_on_stop VS"},
+		{"lvs_flush_onstop VS", "/k.conf:2:2: warning: lvs_flush_onstop is deprecated"},
+		{"lvs_flush_on_stop", "/k.conf:2:2: lvs_flush_on_stop without VS (a full flush) is a keepalived feature lvsctl does not support"},
+		{"lvs_flush_on_stop vs", `/k.conf:2:20: lvs_flush_on_stop "vs": keepalived knows only VS (case-sensitive) or no argument, and would ignore the line`},
+	} {
+		t.Run(tc.line, func(t *testing.T) {
+			_, warns, err := Parse("/k.conf", []byte("global_defs {\n "+tc.line+"\n}\n"), Options{FS: memFS{}})
+			var all []string
+			for _, w := range warns {
+				all = append(all, w.String())
+			}
+			if err != nil {
+				all = append(all, err.Error())
+			}
+			assert.Contains(t, strings.Join(all, "\n"), tc.want)
+		})
+	}
+}
