@@ -10,11 +10,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 	"github.com/vishvananda/netlink"
 
+	"github.com/lvsctl/lvsctl/internal/app"
 	"github.com/lvsctl/lvsctl/internal/config"
 	"github.com/lvsctl/lvsctl/internal/netroute"
 	"github.com/lvsctl/lvsctl/vrrp"
@@ -67,6 +69,16 @@ func vrrpRun(c *cli.Context) error {
 	if len(vcfg.Instances) == 0 {
 		return cli.Exit("no vrrp_instance in "+c.String("file"), 1)
 	}
+	// startup_script before anything starts; shutdown_script (the one of
+	// the file in force) after everything stopped.
+	app.RunHostScript(c.Context, "startup", cfg.StartupScript(), log)
+	if c.Context.Err() != nil {
+		return nil
+	}
+	var shutdown atomic.Pointer[config.HostScript]
+	sd := cfg.ShutdownScript()
+	shutdown.Store(&sd)
+	defer func() { app.RunHostScript(context.WithoutCancel(c.Context), "shutdown", *shutdown.Load(), log) }()
 	// E-mail alerts (smtp_alert): the sender stops after the node, with
 	// a bounded wait for the last mails.
 	mailer := newVRRPMailer(log)
@@ -136,7 +148,10 @@ func vrrpRun(c *cli.Context) error {
 			case <-ctx.Done():
 				return
 			case <-reload:
-				reloadVRRP(ctx, c.String("file"), node, static, mailer, log)
+				if cfg := reloadVRRP(ctx, c.String("file"), node, static, mailer, log); cfg != nil {
+					sd := cfg.ShutdownScript()
+					shutdown.Store(&sd)
+				}
 			}
 		}
 	}()
@@ -165,10 +180,11 @@ func openStatic(log *slog.Logger) (*netroute.Owner, func(), error) {
 }
 
 // reloadVRRP reads path again and hands its VRRP part to node and its
-// static entries to static (nil: none). Every problem is logged
-// (configuration errors with their FILE:LINE:COL) and leaves the running
-// configuration as it is.
-func reloadVRRP(ctx context.Context, path string, node vrrpReloader, static *netroute.Owner, mailer *vrrpMailer, log *slog.Logger) bool {
+// static entries to static (nil: none), and returns the configuration
+// now in force. Every problem is logged (configuration errors with their
+// FILE:LINE:COL), leaves the running configuration as it is and returns
+// nil.
+func reloadVRRP(ctx context.Context, path string, node vrrpReloader, static *netroute.Owner, mailer *vrrpMailer, log *slog.Logger) *config.Config {
 	log.Info("reloading", "file", path)
 	cfg, warns, err := config.Load(path)
 	for _, w := range warns {
@@ -179,26 +195,26 @@ func reloadVRRP(ctx context.Context, path string, node vrrpReloader, static *net
 		for _, d := range list {
 			log.Error("reload failed, keeping the running configuration", "err", d.String())
 		}
-		return false
+		return nil
 	}
 	if err != nil {
 		log.Error("reload failed, keeping the running configuration", "err", err)
-		return false
+		return nil
 	}
 	vcfg := cfg.VRRP()
 	if len(vcfg.Instances) == 0 {
 		log.Error("reload failed, keeping the running configuration", "err", "no vrrp_instance in "+path)
-		return false
+		return nil
 	}
 	if static != nil {
 		if err := static.Apply(cfg.StaticSet()); err != nil {
 			log.Error("reload failed, keeping the running configuration", "err", err)
-			return false
+			return nil
 		}
 	}
 	if err := node.Reload(ctx, vcfg); err != nil {
 		log.Error("reload failed, keeping the running configuration", "err", err)
-		return false
+		return nil
 	}
 	if mailer != nil {
 		if err := mailer.apply(cfg.HostAlerts()); err != nil {
@@ -206,7 +222,7 @@ func reloadVRRP(ctx context.Context, path string, node vrrpReloader, static *net
 		}
 	}
 	log.Info("reload done", "file", path)
-	return true
+	return cfg
 }
 
 // statusWriter writes the status file from a single goroutine, so writes

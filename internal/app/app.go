@@ -158,6 +158,8 @@ type Daemon struct {
 	static staticState
 	// alerts mails transitions (alert.go).
 	alerts alertState
+	// shutdown is the shutdown_script in force (hostscripts.go).
+	shutdown config.HostScript
 
 	// spawn starts a goroutine that lives until Run's context ends.
 	spawn func(name string, fn func(context.Context) error)
@@ -217,6 +219,10 @@ func Run(ctx context.Context, o Options) (err error) {
 			undo[i]()
 		}
 	}()
+	// shutdown_script: the last thing, once everything else stopped.
+	undo = append(undo, func() {
+		RunHostScript(context.WithoutCancel(ctx), "shutdown", dm.shutdownScript(), o.Logger)
+	})
 	undo = append(undo, func() {
 		dm.closeKernel()
 		o.Logger.Info("director stopped", "cause", fmt.Sprint(err))
@@ -231,6 +237,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err := d.Director.Validate(); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	// startup_script: after the file is loaded, before anything starts.
+	RunHostScript(ctx, "startup", d.Startup, o.Logger)
+	if ctx.Err() != nil {
+		return nil
+	}
+	dm.setShutdownScript(d.Shutdown)
 	if err := dm.openDirector(d.Director); err != nil {
 		return err
 	}

@@ -126,6 +126,7 @@ func (dm *Daemon) apply(ctx context.Context, d *config.Desired) error {
 	if err := dm.applyAlerts(d.Alerts); err != nil {
 		return err
 	}
+	dm.setShutdownScript(d.Shutdown)
 	return dm.applyBGP(ctx, d)
 }
 

@@ -21,7 +21,10 @@ const (
 	defaultScheduler       = "wlc"
 	defaultPersistence     = 360 * time.Second
 	defaultScriptInterval  = time.Second
-	maxTimer               = 24 * time.Hour * 31
+	// defaultStartStopTimeout bounds startup_script and shutdown_script
+	// (global_parser.c, startup_shutdown_script).
+	defaultStartStopTimeout = 10 * time.Second
+	maxTimer                = 24 * time.Hour * 31
 )
 
 var (
@@ -38,6 +41,8 @@ func (d *decoder) config(nodes []*node) *Config {
 			VRRPGarpMasterDelay:         defaultGarpMasterDelay,
 			VRRPGarpMasterRepeat:        defaultGarpRepeat,
 			VRRPGarpMasterRefreshRepeat: 1,
+			StartupScriptTimeout:        defaultStartStopTimeout,
+			ShutdownScriptTimeout:       defaultStartStopTimeout,
 			SMTP:                        SMTPDefs{Port: defaultSMTPPort, ConnectTimeout: defaultSMTPTimeout, To: []string{}},
 		},
 		VRRPScripts:    []VRRPScript{},
@@ -145,7 +150,14 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 	d.walk(n, "global_defs", "global_defs", map[string]kw{
 		"router_id":         {fn: func(n *node) { d.str(n, &g.RouterID) }},
 		"lvs_flush_on_stop": {fn: d.lvsFlushOnStop},
-		"lvs_flush_onstop":  {fn: d.lvsFlushOnStop},
+		// core/global_parser.c: a quoted command [user [group]], run by
+		// keepalived's parent before it starts anything / after it
+		// stopped everything; timeouts are whole seconds 1..1000.
+		"startup_script":          {multi: true, fn: func(n *node) { d.hostScript(n, &g.StartupScript) }},
+		"shutdown_script":         {multi: true, fn: func(n *node) { d.hostScript(n, &g.ShutdownScript) }},
+		"startup_script_timeout":  {fn: func(n *node) { d.durKw(n, time.Second, 1000*time.Second, true, &g.StartupScriptTimeout) }},
+		"shutdown_script_timeout": {fn: func(n *node) { d.durKw(n, time.Second, 1000*time.Second, true, &g.ShutdownScriptTimeout) }},
+		"lvs_flush_onstop":        {fn: d.lvsFlushOnStop},
 		"default_interface": {fn: func(n *node) {
 			d.str(n, &d.defaultIface)
 			if u := d.defaultIfaceUsed; u != nil {

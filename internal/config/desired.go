@@ -2,11 +2,13 @@ package config
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/lvsctl/lvsctl/bgp"
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/healthcheck"
 	"github.com/lvsctl/lvsctl/internal/netroute"
+	"github.com/lvsctl/lvsctl/internal/script"
 	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
@@ -35,10 +37,21 @@ type Desired struct {
 	// Static is static_ipaddress, static_routes and static_rules: added at
 	// start, diffed on reload, removed at stop (internal/app).
 	Static netroute.Set
+	// Startup and Shutdown are startup_script and shutdown_script (zero
+	// Command: none).
+	Startup, Shutdown HostScript
 	// Alerts is what is mailed, and where (alerts.go). It stays out of
 	// the JSON form, whose hash compares directors: its defaults are this
 	// host's name.
 	Alerts Alerts `json:"-"`
+}
+
+// HostScript is a script the daemon itself runs and waits for, bounded by
+// Timeout: keepalived's startup_script and shutdown_script.
+type HostScript struct {
+	Command string
+	As      script.As
+	Timeout time.Duration
 }
 
 // HASuspend is one ha_suspend virtual server: its address and the
@@ -57,7 +70,24 @@ func (c *Config) Desired() (*Desired, error) {
 	return &Desired{Director: c.Director(), Checks: checks, VRRP: c.VRRP(), Sync: c.Sync(),
 		Timeouts: c.Global.LVSTimeouts, HASuspend: haSuspend(c, checks),
 		BGP: c.BGPConfig(), BGPAnnounce: c.BGPAnnounced(), Static: c.StaticSet(),
-		Alerts: c.HostAlerts()}, nil
+		Alerts: c.HostAlerts(), Startup: c.StartupScript(), Shutdown: c.ShutdownScript()}, nil
+}
+
+// StartupScript is global_defs' startup_script (zero: none).
+func (c *Config) StartupScript() HostScript {
+	return hostScript(c.Global.StartupScript, c.Global.StartupScriptTimeout)
+}
+
+// ShutdownScript is global_defs' shutdown_script (zero: none).
+func (c *Config) ShutdownScript() HostScript {
+	return hostScript(c.Global.ShutdownScript, c.Global.ShutdownScriptTimeout)
+}
+
+func hostScript(s Script, timeout time.Duration) HostScript {
+	if s.IsZero() {
+		return HostScript{}
+	}
+	return HostScript{Command: s.Command, As: s.As, Timeout: timeout}
 }
 
 // HostAlerts is Alerts with this host's name and the user lvsctl runs as.

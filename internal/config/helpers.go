@@ -435,6 +435,16 @@ func (d *decoder) port(t token, what string) (uint16, bool) {
 	return uint16(v), ok
 }
 
+// hostScript reads startup_script or shutdown_script: keepalived 2.2.7
+// (global_parser.c, startup_shutdown_script) keeps the first of two.
+func (d *decoder) hostScript(n *node, dst *Script) {
+	if !dst.IsZero() {
+		d.diag.errorf(n.pos(), "%s given twice (first at %d:%d); keepalived reports it and runs the first one: delete one", n.key.text, dst.Pos.Line, dst.Pos.Col)
+		return
+	}
+	d.script(n, dst)
+}
+
 // script reads a command: the arguments joined by spaces (normally one
 // quoted string).
 func (d *decoder) script(n *node, dst *Script) {

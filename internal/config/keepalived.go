@@ -151,7 +151,7 @@ func KeepalivedKeywords() []Keyword {
 		"smtp_connect_timeout", "notification_email", "smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker",
 		"no_email_faults")
 	add(g, srcGlobal, Ignored, "lvsctl mails a real server's transitions, not each checker's, as no_checker_emails does; delete the line", "no_checker_emails")
-	add(g, srcGlobal, Unsupported, "startup and shutdown scripts are not supported: run them from the service manager (ExecStartPre/ExecStopPost)",
+	impl(g, srcGlobal,
 		"startup_script", "startup_script_timeout", "shutdown_script", "shutdown_script_timeout")
 	add(g, srcGlobal, Ignored, whyLog, "checker_log_all_failures", "log_unknown_vrids")
 	add(g, srcGlobal, Unsupported, "lvsctl needs every interface to exist when the file is loaded", "dynamic_interfaces")

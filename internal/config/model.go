@@ -61,6 +61,14 @@ type GlobalDefs struct {
 	VRRPGarpInterval time.Duration `json:"vrrp_garp_interval"`
 	// VRRPGnaInterval is the pause between unsolicited neighbour adverts.
 	VRRPGnaInterval time.Duration `json:"vrrp_gna_interval"`
+	// StartupScript runs before lvsctl starts anything and ShutdownScript
+	// after it stopped everything, each bounded by its timeout (default
+	// 10 s): keepalived 2.2.7 core/main.c, run_startup_script and
+	// stop_keepalived.
+	StartupScript         Script        `json:"startup_script"`
+	StartupScriptTimeout  time.Duration `json:"startup_script_timeout"`
+	ShutdownScript        Script        `json:"shutdown_script"`
+	ShutdownScriptTimeout time.Duration `json:"shutdown_script_timeout"`
 	// VRRPStartupDelay is vrrp_startup_delay: after lvsctl starts, backups
 	// take over no earlier than this plus their master-down interval.
 	VRRPStartupDelay time.Duration `json:"vrrp_startup_delay"`

@@ -139,6 +139,7 @@ func resolveScriptUsers(cfg *Config, diag *diagnostics, lookup LookupUser) {
 			resolve(s, "", "")
 		}
 	}
+	notify(&g.StartupScript, &g.ShutdownScript)
 	for i := range cfg.VRRPScripts {
 		s := &cfg.VRRPScripts[i]
 		resolve(&s.Script, s.User, s.Group)

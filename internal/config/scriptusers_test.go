@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -310,4 +311,42 @@ func TestDNSCheckParsed(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `t.conf:8:18: type: unknown DNS_CHECK type "PTR"`)
 	assert.Contains(t, err.Error(), `t.conf:9:18: name: "a..b" has an empty label`)
+}
+
+// startup_script / shutdown_script (keepalived 2.2.7 global_parser.c): a
+// quoted command with its user and group, timeouts 1..1000 s (default 10),
+// resolved like every script, written back by WriteText.
+func TestStartupShutdownScripts(t *testing.T) {
+	src := "global_defs {\n startup_script \"/etc/k/up.sh now\" alice staff\n shutdown_script /etc/k/down.sh\n shutdown_script_timeout 30\n}\n"
+	cfg, err := parseUsers(t, src, fakeUsers(true))
+	require.NoError(t, err)
+	up, down := cfg.StartupScript(), cfg.ShutdownScript()
+	assert.Equal(t, "/etc/k/up.sh now", up.Command)
+	assert.Equal(t, script.As{Set: true, User: "alice", Group: "staff", UID: 1001, GID: 50}, up.As)
+	assert.Equal(t, 10*time.Second, up.Timeout, "keepalived's default")
+	assert.Equal(t, "/etc/k/down.sh", down.Command)
+	assert.Equal(t, defaultScriptUser, down.As.User, "no user named: the default script user")
+	assert.Equal(t, 30*time.Second, down.Timeout)
+	d, err := cfg.Desired()
+	require.NoError(t, err)
+	assert.Equal(t, up, d.Startup)
+	assert.Equal(t, down, d.Shutdown)
+
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, cfg))
+	again, err := parseUsers(t, b.String(), fakeUsers(true))
+	require.NoError(t, err, b.String())
+	assert.Equal(t, up, again.StartupScript())
+	assert.Equal(t, down, again.ShutdownScript())
+
+	for _, tc := range []struct{ line, want string }{
+		{"startup_script_timeout 0", "t.conf:2:25: startup_script_timeout"},
+		{"shutdown_script_timeout 1001", "t.conf:2:26: shutdown_script_timeout"},
+		{"startup_script /etc/k/up.sh now", `t.conf:2:30: startup_script: keepalived would run only "/etc/k/up.sh" and read "now" as the user to run it as`},
+		{"startup_script \"/a\"\n startup_script \"/b\"", "t.conf:3:2: startup_script given twice (first at 2:17); keepalived reports it and runs the first one"},
+	} {
+		_, err := parseUsers(t, "global_defs {\n "+tc.line+"\n}\n", fakeUsers(true))
+		require.Error(t, err, tc.line)
+		assert.Contains(t, err.Error(), tc.want, tc.line)
+	}
 }

@@ -135,6 +135,10 @@ func (p *printer) global(g *GlobalDefs) {
 	if g.ScriptUser != "" {
 		p.line(strings.TrimSpace("script_user " + quote(g.ScriptUser) + " " + quoteOpt(g.ScriptGroup)))
 	}
+	p.script("startup_script", g.StartupScript)
+	p.line("startup_script_timeout", secs(g.StartupScriptTimeout))
+	p.script("shutdown_script", g.ShutdownScript)
+	p.line("shutdown_script_timeout", secs(g.ShutdownScriptTimeout))
 	if g.LVSSync != nil {
 		p.line(g.LVSSync.text()...)
 	}
