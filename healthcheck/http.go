@@ -51,6 +51,9 @@ func newHTTPProbe(s *Spec, dial DialFunc) *httpProbe {
 			ServerName:         s.HTTP.SNI,
 			RootCAs:            s.HTTP.RootCAs,
 		}
+		if c := s.HTTP.ClientCert; c != nil {
+			h.tls.Certificates = []tls.Certificate{*c}
+		}
 		if s.HTTP.Verify && h.tls.ServerName == "" {
 			h.tls.ServerName = s.HTTP.VirtualHost
 			if h.tls.ServerName == "" {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/lvsctl/lvsctl/internal/testcert"
 )
 
 func md5hex(s string) string {
@@ -307,6 +310,32 @@ func TestSSLGet(t *testing.T) {
 	pool.AddCert(srv.Certificate())
 	s.HTTP.RootCAs = pool
 	s.HTTP.SNI = "example.com" // httptest's certificate is for example.com and 127.0.0.1
+	r = probeOnce(s, 0)
+	assert.True(t, r.OK, r.Reason)
+}
+
+// The SSL block's client certificate: a server that requires one accepts
+// SSL_GET with it and refuses the same check without it.
+func TestSSLGetClientCertificate(t *testing.T) {
+	certPEM, keyPEM, err := testcert.SelfSigned("lvsctl-check")
+	require.NoError(t, err)
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(certPEM))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "secure")
+	}))
+	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	s := httpSpec(t, srv.URL, URL{Path: "/", Digest: md5hex("secure")})
+	r := probeOnce(s, 0)
+	assert.False(t, r.OK, "no client certificate: refused")
+	s = httpSpec(t, srv.URL, URL{Path: "/", Digest: md5hex("secure")})
+	s.HTTP.ClientCert = &cert
 	r = probeOnce(s, 0)
 	assert.True(t, r.OK, r.Reason)
 }

@@ -1,6 +1,7 @@
 package healthcheck
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -126,6 +127,9 @@ type HTTPSpec struct {
 	// (nil: the system pool). keepalived never verifies.
 	Verify  bool
 	RootCAs *x509.CertPool
+	// ClientCert is the certificate SSL_GET presents when the server
+	// asks for one (keepalived's SSL block; nil: none).
+	ClientCert *tls.Certificate `json:"-"`
 	// MaxHeaderBytes, MaxBodyBytes and TotalTimeout bound one fetch (0: the
 	// Default* constants).
 	MaxHeaderBytes int

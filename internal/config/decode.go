@@ -96,6 +96,11 @@ func (d *decoder) config(nodes []*node) *Config {
 		}},
 		// An lvsctl extension (docs/bgp.md).
 		"bgp": {fn: func(n *node) { d.bgpBlock(n, cfg) }},
+		"SSL": {multi: true, fn: func(n *node) {
+			if d.shape(n, true, 0, 0) {
+				d.sslBlock(n, cfg)
+			}
+		}},
 		"virtual_server_group": {multi: true, fn: func(n *node) {
 			if d.shape(n, true, 1, 1) {
 				groups = append(groups, n)

@@ -27,6 +27,9 @@ func HealthServers(c *Config) ([]healthcheck.Server[director.RealRef], error) {
 			srv := healthcheck.Server[director.RealRef]{Key: realRef(key, rs), Weight: rs.Weight}
 			for k := range rs.Checkers {
 				spec, err := HealthSpec(vs, rs, &rs.Checkers[k])
+				if err == nil && spec.Kind == healthcheck.SSLGet && c.SSL != nil {
+					spec.HTTP.ClientCert = c.SSL.ClientCert
+				}
 				if err != nil {
 					return nil, fmt.Errorf("%s: %s: %w", rs.Checkers[k].Pos, srv.Key, err)
 				}

@@ -88,7 +88,6 @@ const (
 	whyAdvert     = "lvsctl implements RFC advert handling only (no advert tuning knobs)"
 	whyChecker    = "lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, PING_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK and FILE_CHECK"
 	whyRegex      = "lvsctl's HTTP checks match status codes and MD5 digests, not regular expressions"
-	whySSLBlock   = "SSL_GET client certificates (the SSL block) are not supported"
 	whyPE         = "the IPVS library lvsctl uses (github.com/moby/ipvs v1.1.0) sends a persistence engine but does not read it back, so lvsctl could neither adopt nor repair such a service: use keepalived for SIP persistence"
 	whyBlock      = "inside a block lvsctl does not support"
 )
@@ -122,7 +121,7 @@ func KeepalivedKeywords() []Keyword {
 	add("", srcGlobal, Unsupported, whyNamespace, "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets")
 	add("", srcGlobal, Ignored, "names keepalived's pid files; delete the line", "use_pid_dir", "instance")
 	add("", srcGlobal, Ignored, whyProcess, "child_wait_time")
-	add("", srcCheck, Unsupported, whySSLBlock, "SSL")
+	impl("", srcCheck, "SSL")
 	impl("", srcCheck, "virtual_server_group", "virtual_server")
 	add("", srcVRRP, Unsupported, "track groups are not supported", "track_group")
 	impl("", srcVRRP, "static_ipaddress", "static_routes", "static_rules")
@@ -207,7 +206,7 @@ func KeepalivedKeywords() []Keyword {
 	}
 	add("bfd_instance", srcBFD, Unsupported, whyBlock, "source_ip", "neighbor_ip", "neighbour_ip", "min_rx",
 		"min_tx", "idle_tx", "multiplier", "passive", "ttl", "hoplimit", "max_hops", "weight", "vrrp", "checker")
-	add("SSL", srcCheck, Unsupported, whyBlock, "password", "ca", "certificate", "key")
+	impl("SSL", srcCheck, "password", "ca", "certificate", "key")
 
 	// vrrp_instance.
 	vi := "vrrp_instance"

@@ -36,6 +36,7 @@ var keywordTemplates = map[string]string{
 	"track_file":         "track_file tf {\n file /tmp/tf\n@@\n}\n",
 	"vrrp_track_file":    "vrrp_track_file tf {\n file /tmp/tf\n@@\n}\n",
 	"vrrp_track_process": "vrrp_track_process p {\n process p\n@@\n}\n",
+	"SSL":                "SSL {\n@@\n}\n",
 	"url":                "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n  HTTP_GET {\n   url {\n@@\n   }\n  }\n }\n}\n",
 }
 

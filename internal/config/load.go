@@ -109,6 +109,7 @@ func Parse(name string, src []byte, opts Options) (*Config, []Diagnostic, error)
 	cfg := d.config(nodes)
 	validate(cfg, diag, opts.InterfaceExists, d.vridPos)
 	resolveScriptUsers(cfg, diag, opts.LookupUser)
+	loadSSL(cfg.SSL, diag, opts.FS)
 	errs, warns := diag.split(b.order)
 	if len(errs) > 0 {
 		return nil, warns, ErrorList(errs)

@@ -22,6 +22,8 @@ type Config struct {
 	VRRPSyncGroups []VRRPSyncGroup `json:"vrrp_sync_groups"`
 	VRRPInstances  []VRRPInstance  `json:"vrrp_instances"`
 	VirtualServers []VirtualServer `json:"virtual_servers"`
+	// SSL is the SSL block (nil: none): SSL_GET's client certificate.
+	SSL *SSL `json:"ssl,omitempty"`
 	// BGP is the bgp block, an lvsctl extension (nil: none).
 	BGP *BGP `json:"bgp,omitempty"`
 	// StaticAddrs, StaticRoutes and StaticRules are static_ipaddress,

@@ -37,6 +37,14 @@ func WriteText(w io.Writer, cfg *Config) error {
 	for i := range cfg.VRRPInstances {
 		p.instance(&cfg.VRRPInstances[i])
 	}
+	if s := cfg.SSL; s != nil {
+		p.open("SSL")
+		p.opt("password", s.Password)
+		p.opt("ca", s.CA)
+		p.opt("certificate", s.Certificate)
+		p.opt("key", s.Key)
+		p.close()
+	}
 	if cfg.BGP != nil {
 		p.bgp(cfg.BGP)
 	}
