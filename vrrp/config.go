@@ -82,6 +82,9 @@ type InstanceConfig struct {
 	Rules        []netroute.Rule
 	Nopreempt    bool
 	PreemptDelay time.Duration
+	// PromoteSecondaries sets the interface's promote_secondaries while
+	// the instance runs (promote.go).
+	PromoteSecondaries bool
 	// SrcIP is the advert source (mcast_src_ip / unicast_src_ip); invalid
 	// means the first IPv4 address of Interface.
 	SrcIP        netip.Addr

@@ -32,6 +32,11 @@ type Node struct {
 	routes netroute.Kernel
 	// vmacs creates the use_vmac interfaces (nil: none can be).
 	vmacs VMACs
+	// conf sets promote_secondaries (nil: it cannot be, logged);
+	// promoted holds the interfaces lvsctl set it on, true where it
+	// changed 0 to 1 (promote.go, Run's goroutine only).
+	conf     IfaceSysctls
+	promoted map[string]bool
 	// run runs notify and track scripts inside the node's namespace.
 	run  script.Runner
 	hook func(InstanceStatus)
@@ -130,7 +135,10 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 			o.routes = netroute.NewNetlink(h)
 		}
 		if o.vmacs == nil {
-			o.vmacs = &netlinkVMACs{h: h, ns: ns, log: o.log, parents: map[int]*parentSysctls{}}
+			o.vmacs = &netlinkVMACs{h: h, ns: ns, conf: procConf{ns: ns}, log: o.log, parents: map[int]*parentSysctls{}}
+		}
+		if o.conf == nil {
+			o.conf = procConf{ns: ns}
 		}
 		if o.addrs == nil {
 			o.addrs = sys
@@ -157,6 +165,14 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 		o.transport = t
 	}
 	n.tr, n.addrs, n.arp, n.links, n.routes, n.vmacs = o.transport, o.addrs, o.announcer, o.links, o.routes, o.vmacs
+	n.conf, n.promoted = o.conf, map[string]bool{}
+	if n.conf == nil {
+		for i := range cfg.Instances {
+			if cfg.Instances[i].PromoteSecondaries {
+				return nil, fmt.Errorf("vrrp_instance %s: promote_secondaries needs IfaceSysctls (WithIfaceSysctls) when the kernel parts are injected", cfg.Instances[i].Name)
+			}
+		}
+	}
 	if n.vmacs == nil {
 		for i := range cfg.Instances {
 			if cfg.Instances[i].VMAC != nil {
@@ -252,6 +268,9 @@ func (n *Node) Run(ctx context.Context) error {
 			n.vmacDown(in)
 		}
 	}()
+	// promote_secondaries before the instances run, put back after.
+	n.syncPromote(false)
+	defer n.syncPromote(true)
 	for _, in := range n.insts {
 		if err := n.join(in); err != nil {
 			return err

@@ -29,6 +29,7 @@ type options struct {
 	routes    netroute.Kernel
 	procs     ProcLister
 	vmacs     VMACs
+	conf      IfaceSysctls
 }
 
 // WithLogger sets the logger (default slog.Default()).
@@ -66,6 +67,10 @@ func withStarter(s func(*exec.Cmd) error) Option { return func(o *options) { o.s
 
 // WithVMACs replaces the creation of VMAC interfaces (use_vmac).
 func WithVMACs(v VMACs) Option { return func(o *options) { o.vmacs = v } }
+
+// WithIfaceSysctls replaces the interface sysctls (promote_secondaries;
+// default: /proc/sys in the node's namespace).
+func WithIfaceSysctls(c IfaceSysctls) Option { return func(o *options) { o.conf = c } }
 
 // WithProcLister replaces the /proc reader of vrrp_track_process
 // (default ListProcs).

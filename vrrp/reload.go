@@ -347,6 +347,7 @@ func (n *Node) reload(cfg Config) error {
 		n.apply(in, in.m.Step(now, fsm.Shutdown{}))
 	}
 	n.startInstances(added, 0)
+	n.syncPromote(false)
 	n.retrack()
 	n.pruneRemoved()
 	n.updateSnapshot()

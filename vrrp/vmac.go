@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"strings"
 	"sync"
 
 	"github.com/vishvananda/netlink"
@@ -153,9 +151,10 @@ func (n *Node) vmacDown(in *instance) {
 // netlinkVMACs implements VMACs with netlink and /proc/sys, in the node's
 // namespace.
 type netlinkVMACs struct {
-	h   *netlink.Handle
-	ns  *nsHandle
-	log *slog.Logger
+	h    *netlink.Handle
+	ns   *nsHandle
+	conf procConf
+	log  *slog.Logger
 
 	mu sync.Mutex
 	// parents holds the saved sysctls of each base interface with VMACs.
@@ -168,40 +167,17 @@ type parentSysctls struct {
 	users                int
 }
 
-// sysctl paths are per namespace: they are opened on a thread inside it.
-func (v *netlinkVMACs) inNS(fn func() error) error {
-	if v.ns == nil {
-		return fn()
-	}
-	return v.ns.do(fn)
-}
-
-func confPath(ifname, key string) string {
-	return "/proc/sys/net/ipv4/conf/" + ifname + "/" + key
-}
-
 func (v *netlinkVMACs) setSysctls(ifname string, kv ...string) error {
-	return v.inNS(func() error {
-		for i := 0; i+1 < len(kv); i += 2 {
-			if err := os.WriteFile(confPath(ifname, kv[i]), []byte(kv[i+1]), 0o644); err != nil {
-				return fmt.Errorf("sysctl net.ipv4.conf.%s.%s: %w", ifname, kv[i], err)
-			}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if err := v.conf.Set(ifname, kv[i], kv[i+1]); err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func (v *netlinkVMACs) getSysctl(ifname, key string) (string, error) {
-	var out string
-	err := v.inNS(func() error {
-		b, err := os.ReadFile(confPath(ifname, key))
-		out = strings.TrimSpace(string(b))
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("sysctl net.ipv4.conf.%s.%s: %w", ifname, key, err)
-	}
-	return out, nil
+	return v.conf.Get(ifname, key)
 }
 
 func (v *netlinkVMACs) Up(s VMACSpec) (int, error) {

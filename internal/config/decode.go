@@ -421,7 +421,7 @@ func (d *decoder) instance(n *node) *instanceDraft {
 	in := &dr.in
 	where := "vrrp_instance " + in.Name
 	stateSet := false
-	var preemptPos, delayPos Position
+	var preemptPos, delayPos, promotePos Position
 	d.walk(n, "vrrp_instance", where, map[string]kw{
 		"state": {fn: func(n *node) {
 			if t, ok := d.value(n); ok {
@@ -500,17 +500,21 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"dont_track_primary":         {fn: func(n *node) { d.flag(n, &in.DontTrackPrimary) }},
 		"use_vmac":                   {fn: func(n *node) { in.UseVMAC = d.useVMAC(n) }},
 		"vmac_xmit_base":             {fn: func(n *node) { d.flag(n, &in.VMACXmitBase) }},
-		"track_interface":            {multi: true, fn: func(n *node) { in.TrackIfaces = append(in.TrackIfaces, d.trackIfaces(n)...) }},
-		"track_script":               {multi: true, fn: func(n *node) { in.TrackScripts = append(in.TrackScripts, d.trackScripts(n)...) }},
-		"track_file":                 {multi: true, fn: func(n *node) { in.TrackFiles = append(in.TrackFiles, d.trackRefs(n)...) }},
-		"track_process":              {multi: true, fn: func(n *node) { in.TrackProcesses = append(in.TrackProcesses, d.trackRefs(n)...) }},
-		"notify_master":              {fn: func(n *node) { d.script(n, &in.NotifyMaster) }},
-		"notify_backup":              {fn: func(n *node) { d.script(n, &in.NotifyBackup) }},
-		"notify_fault":               {fn: func(n *node) { d.script(n, &in.NotifyFault) }},
-		"notify_stop":                {fn: func(n *node) { d.script(n, &in.NotifyStop) }},
-		"notify":                     {fn: func(n *node) { d.script(n, &in.Notify) }},
-		"lvs_sync_daemon_interface":  {fn: func(n *node) { d.lvsSyncInterface(n, dr) }},
-		"smtp_alert":                 {fn: func(n *node) { d.blockSMTPAlert(n, dr.in.Pos) }},
+		"promote_secondaries": {fn: func(n *node) {
+			d.flag(n, &in.PromoteSecondaries)
+			promotePos = n.pos()
+		}},
+		"track_interface":           {multi: true, fn: func(n *node) { in.TrackIfaces = append(in.TrackIfaces, d.trackIfaces(n)...) }},
+		"track_script":              {multi: true, fn: func(n *node) { in.TrackScripts = append(in.TrackScripts, d.trackScripts(n)...) }},
+		"track_file":                {multi: true, fn: func(n *node) { in.TrackFiles = append(in.TrackFiles, d.trackRefs(n)...) }},
+		"track_process":             {multi: true, fn: func(n *node) { in.TrackProcesses = append(in.TrackProcesses, d.trackRefs(n)...) }},
+		"notify_master":             {fn: func(n *node) { d.script(n, &in.NotifyMaster) }},
+		"notify_backup":             {fn: func(n *node) { d.script(n, &in.NotifyBackup) }},
+		"notify_fault":              {fn: func(n *node) { d.script(n, &in.NotifyFault) }},
+		"notify_stop":               {fn: func(n *node) { d.script(n, &in.NotifyStop) }},
+		"notify":                    {fn: func(n *node) { d.script(n, &in.Notify) }},
+		"lvs_sync_daemon_interface": {fn: func(n *node) { d.lvsSyncInterface(n, dr) }},
+		"smtp_alert":                {fn: func(n *node) { d.blockSMTPAlert(n, dr.in.Pos) }},
 	})
 	// With use_vmac the addresses without a dev go on the VMAC interface
 	// (keepalived 2.2.7: vrrp->ifp is the VMAC, the default of every VIP).
@@ -545,6 +549,12 @@ func (d *decoder) instance(n *node) *instanceDraft {
 	if in.State == StateMaster && in.PreemptDelay > 0 {
 		d.diag.warnf(delayPos, "%s: preempt_delay does not work with state MASTER: keepalived clears it, and so does lvsctl (this node preempts at once); write state BACKUP to delay preemption", where)
 		in.PreemptDelay = 0
+	}
+	if in.PromoteSecondaries && in.UseVMAC != nil {
+		// vrrp.c vrrp_complete_instance: "promote_secondaries is
+		// automatically set for vmacs - ignoring".
+		d.diag.warnf(promotePos, "%s: promote_secondaries with use_vmac: keepalived ignores it (the VMAC has it set anyway), and so does lvsctl; delete the line", where)
+		in.PromoteSecondaries = false
 	}
 	if in.Interface == "" {
 		d.diag.errorf(n.pos(), "%s has no interface", where)

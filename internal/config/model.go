@@ -276,6 +276,9 @@ type VRRPInstance struct {
 	UnicastPeers []UnicastPeer `json:"unicast_peer"`
 	// NoPreempt: a higher priority BACKUP does not take over a MASTER.
 	NoPreempt bool `json:"nopreempt"`
+	// PromoteSecondaries sets net.ipv4.conf.IFACE.promote_secondaries
+	// while the instance runs (not with use_vmac, whose interface has it).
+	PromoteSecondaries bool `json:"promote_secondaries,omitempty"`
 	// PreemptDelay delays preemption after startup (0).
 	PreemptDelay time.Duration `json:"preempt_delay"`
 	// Garp* default to the global vrrp_garp_* values.

@@ -314,6 +314,7 @@ func (p *printer) instance(in *VRRPInstance) {
 		p.close()
 	}
 	p.flag("nopreempt", in.NoPreempt)
+	p.flag("promote_secondaries", in.PromoteSecondaries)
 	p.line("preempt_delay", secs(in.PreemptDelay))
 	p.line("garp_master_delay", secs(in.GarpMasterDelay))
 	p.line("garp_master_repeat", itoa(in.GarpMasterRepeat))

@@ -142,3 +142,25 @@ func TestVMACVIPDev(t *testing.T) {
 	assert.Equal(t, "eth0", in.VIPs[1].Dev)
 	assert.Equal(t, "vrrp.51", in.ExcludedVIPs[0].Dev)
 }
+
+// promote_secondaries reaches the node and is written back; with use_vmac
+// keepalived ignores it with a message (vrrp.c), and so does lvsctl.
+func TestPromoteSecondaries(t *testing.T) {
+	cfg, _, err := parseString(vmacInst("A", "eth0", "51", "    promote_secondaries\n", "192.0.2.1"), nil)
+	require.NoError(t, err)
+	assert.True(t, cfg.VRRP().Instances[0].PromoteSecondaries)
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, cfg))
+	again, _, err := parseString(b.String(), nil)
+	require.NoError(t, err, b.String())
+	assert.True(t, again.VRRP().Instances[0].PromoteSecondaries)
+
+	cfg, warns, err := parseString(vmacInst("A", "eth0", "51", "    use_vmac\n    promote_secondaries\n", "192.0.2.1"), nil)
+	require.NoError(t, err)
+	assert.False(t, cfg.VRRP().Instances[0].PromoteSecondaries)
+	var msgs []string
+	for _, w := range warns {
+		msgs = append(msgs, w.String())
+	}
+	assert.Contains(t, strings.Join(msgs, "\n"), ":5:5: warning: vrrp_instance A: promote_secondaries with use_vmac: keepalived ignores it")
+}

@@ -64,6 +64,7 @@ func (c *Config) VRRP() vrrp.Config {
 			Version:             uint8(in.Version),
 			AuthType:            vrrp.AuthNone,
 			Nopreempt:           in.NoPreempt,
+			PromoteSecondaries:  in.PromoteSecondaries,
 			PreemptDelay:        in.PreemptDelay,
 			DontTrackPrimary:    in.DontTrackPrimary,
 			GARPRepeat:          in.GarpMasterRepeat,
