@@ -382,7 +382,12 @@ func TestE2EHostileTenThousandTimeouts(t *testing.T) {
 	assert.GreaterOrEqual(t, first, connectTimeout-100*time.Millisecond, "a check ended before connect_timeout")
 	// In flight at once: one goroutine and one socket per check, plus a
 	// little; the heap about 4 KiB per check (measured 40 MiB for 10,000).
-	assert.LessOrEqual(t, peak.goroutines, base.goroutines+n+200, "goroutines per check in flight")
+	// When the 10,000 connect timeouts expire together, each check's
+	// context.WithTimeout timer runs its cancel on a goroutine of its own
+	// (time.AfterFunc) for a moment: on a loaded machine the peak sample
+	// caught 13,593 (CI, 2 cores busy). Bounded still: at most two per
+	// check, and none left after (the leak assertions below).
+	assert.LessOrEqual(t, peak.goroutines, base.goroutines+2*n+200, "goroutines per check in flight")
 	assert.LessOrEqual(t, peak.fds, base.fds+n+100, "sockets per check in flight")
 	assert.LessOrEqual(t, peak.heap, base.heap+uint64(n)*6<<10, "heap per check in flight")
 	assert.LessOrEqual(t, after.heap, base.heap+16<<20, "heap kept after the checks stopped")
