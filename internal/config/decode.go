@@ -123,6 +123,9 @@ func (d *decoder) config(nodes []*node) *Config {
 	// Instance defaults come from global_defs, wherever it appears.
 	for _, in := range instances {
 		r := in.resolve(&cfg.Global)
+		if in.nativeIPv6.Line > 0 && !r.IPv6() {
+			d.diag.errorf(in.nativeIPv6, "native_ipv6 in vrrp_instance %s, whose virtual_ipaddress is IPv4 or empty: keepalived refuses it with IPv4 addresses; lvsctl takes the family from virtual_ipaddress: give IPv6 addresses or delete the line", r.Name)
+		}
 		if r.Version == 2 && r.IPv6() {
 			// keepalived 2.2.7 runs an instance with IPv6 addresses as
 			// VRRPv3 whatever the global vrrp_version (vrrp.c,
@@ -371,6 +374,8 @@ type instanceDraft struct {
 	garpDelay, garpRefresh, garpLowDelay         *time.Duration
 	garpRepeat, garpRefreshRepeat, garpLowRepeat *int
 	lvsSync                                      *LVSSync // deprecated lvs_sync_daemon_interface
+	// nativeIPv6 is where native_ipv6 is (zero: absent).
+	nativeIPv6 Position
 }
 
 func (dr *instanceDraft) resolve(g *GlobalDefs) VRRPInstance {
@@ -500,6 +505,14 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"dont_track_primary":         {fn: func(n *node) { d.flag(n, &in.DontTrackPrimary) }},
 		"use_vmac":                   {fn: func(n *node) { in.UseVMAC = d.useVMAC(n) }},
 		"vmac_xmit_base":             {fn: func(n *node) { d.flag(n, &in.VMACXmitBase) }},
+		// vrrp_parser.c: IPv6 (hence VRRPv3) without needing an address
+		// first; with IPv4 addresses an error. lvsctl takes the family
+		// from virtual_ipaddress, so the line must agree with it.
+		"native_ipv6": {fn: func(n *node) {
+			if d.shape(n, false, 0, 0) {
+				dr.nativeIPv6 = n.pos()
+			}
+		}},
 		"promote_secondaries": {fn: func(n *node) {
 			d.flag(n, &in.PromoteSecondaries)
 			promotePos = n.pos()

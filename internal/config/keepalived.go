@@ -220,7 +220,7 @@ func KeepalivedKeywords() []Keyword {
 	add(vi, srcVRRP, Unsupported, "lvsctl stays BACKUP without peers instead of going to FAULT", "unicast_fault_no_peer")
 	add(vi, srcVRRP, Ignored, "lvsctl always checks the source of unicast adverts against the peers; delete the line", "check_unicast_src")
 	add(vi, srcVRRP, Unsupported, "the pre-1.2.x unicast checksum is not supported", "old_unicast_checksum")
-	add(vi, srcVRRP, Unsupported, "the address family comes from virtual_ipaddress: give IPv6 addresses with version 3", "native_ipv6")
+	impl(vi, srcVRRP, "native_ipv6")
 	add(vi, srcVRRP, Unsupported, "VRF interfaces are not supported", "vrf")
 	impl(vi, srcVRRP, "track_file", "track_process")
 	add(vi, srcVRRP, Unsupported, whyTrackOther, "track_bfd")

@@ -164,3 +164,14 @@ func TestPromoteSecondaries(t *testing.T) {
 	}
 	assert.Contains(t, strings.Join(msgs, "\n"), ":5:5: warning: vrrp_instance A: promote_secondaries with use_vmac: keepalived ignores it")
 }
+
+// native_ipv6 (vrrp_parser.c) agrees with IPv6 addresses and is refused
+// with IPv4 ones, where keepalived refuses it too.
+func TestNativeIPv6(t *testing.T) {
+	cfg, _, err := parseString(vmacInst("A", "eth0", "51", "    native_ipv6\n", "2001:db8::1"), nil)
+	require.NoError(t, err)
+	assert.Equal(t, uint8(3), cfg.VRRP().Instances[0].Version)
+	_, _, err = parseString(vmacInst("A", "eth0", "51", "    native_ipv6\n", "192.0.2.1"), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), ":4:5: native_ipv6 in vrrp_instance A, whose virtual_ipaddress is IPv4 or empty")
+}
