@@ -82,6 +82,9 @@ type InstanceConfig struct {
 	Rules        []netroute.Rule
 	Nopreempt    bool
 	PreemptDelay time.Duration
+	// UnicastTTL is the TTL (hop limit) of adverts to unicast peers
+	// (unicast_ttl; 0: 255, as multicast adverts always have).
+	UnicastTTL uint8
 	// PromoteSecondaries sets the interface's promote_secondaries while
 	// the instance runs (promote.go).
 	PromoteSecondaries bool

@@ -13,6 +13,7 @@ import (
 type sent struct {
 	ifindex  int
 	src, dst netip.Addr
+	ttl      uint8
 	b        []byte
 }
 
@@ -46,10 +47,10 @@ func (f *fakeTransport) Join(ifindex int, g netip.Addr) error {
 	return nil
 }
 
-func (f *fakeTransport) Send(ifindex int, src, dst netip.Addr, b []byte) error {
+func (f *fakeTransport) Send(ifindex int, src, dst netip.Addr, ttl uint8, b []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.sent = append(f.sent, sent{ifindex, src, dst, append([]byte(nil), b...)})
+	f.sent = append(f.sent, sent{ifindex, src, dst, ttl, append([]byte(nil), b...)})
 	return nil
 }
 

@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -82,4 +83,24 @@ func TestNodePromoteSecondaries(t *testing.T) {
 			h.clock.Advance(time.Second)
 		}
 	}
+}
+
+// unicast_ttl sets the TTL of adverts to unicast peers; multicast adverts
+// keep 255.
+func TestNodeUnicastTTL(t *testing.T) {
+	uni := instCfg("VI_1", "eth1", 191, 255, "10.16.8.100")
+	uni.UnicastPeers = []netip.Addr{netip.MustParseAddr("10.16.8.11")}
+	uni.UnicastTTL = 64
+	multi := instCfg("VI_2", "eth1", 192, 255, "10.16.8.101")
+	multi.UnicastTTL = 64 // the loader clears it without peers; the node ignores it too
+	h := startNode(t, Config{McastGroup4: group, Instances: []InstanceConfig{uni, multi}})
+	h.waitState("VI_1", "MASTER")
+	h.waitState("VI_2", "MASTER")
+	h.eventually("adverts of both sent", func() bool {
+		ttl := map[netip.Addr]uint8{}
+		for _, s := range h.tr.sends() {
+			ttl[s.dst] = s.ttl
+		}
+		return ttl[netip.MustParseAddr("10.16.8.11")] == 64 && ttl[group] == 255
+	})
 }

@@ -95,6 +95,16 @@ func (n *Node) lookup(ifindex int, vrid uint8, src netip.Addr) *instance {
 	return nil
 }
 
+// sendTTL is the TTL (hop limit) of the instance's adverts: unicast_ttl
+// for unicast peers (keepalived 2.2.7 vrrp.c, vrrp_build_ip4 and
+// vrrp_send_pkt), 255 otherwise (RFC 5798 5.1.1.3).
+func (in *instance) sendTTL() uint8 {
+	if len(in.cfg.UnicastPeers) > 0 && in.cfg.UnicastTTL != 0 {
+		return in.cfg.UnicastTTL
+	}
+	return 255
+}
+
 func (n *Node) sendAdvert(in *instance, prio uint8) {
 	p := &packet.Packet{
 		Version:   in.cfg.Version,
@@ -110,7 +120,7 @@ func (n *Node) sendAdvert(in *instance, prio uint8) {
 	for _, dst := range in.dsts {
 		b, err := p.Marshal(in.src, dst)
 		if err == nil {
-			err = n.tr.Send(in.sendIndex(), in.src, dst, b)
+			err = n.tr.Send(in.sendIndex(), in.src, dst, in.sendTTL(), b)
 		}
 		if err != nil {
 			in.count.SendErrors++

@@ -2,6 +2,7 @@ package vrrp
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
@@ -32,8 +34,9 @@ import (
 type Transport interface {
 	// Join subscribes to group on the interface.
 	Join(ifindex int, group netip.Addr) error
-	// Send sends payload from src out of ifindex to dst.
-	Send(ifindex int, src, dst netip.Addr, payload []byte) error
+	// Send sends payload from src out of ifindex to dst with the IPv4 TTL
+	// (IPv6 hop limit) ttl: 255 but for unicast_ttl.
+	Send(ifindex int, src, dst netip.Addr, ttl uint8, payload []byte) error
 	// Receive blocks for the next packets (one or more, in arrival order
 	// per family); it fails once Close was called. The packets are the
 	// caller's to keep.
@@ -414,11 +417,14 @@ func (t *rawTransport) Join(ifindex int, group netip.Addr) error {
 	return nil
 }
 
-func (t *rawTransport) Send(ifindex int, src, dst netip.Addr, payload []byte) error {
+func (t *rawTransport) Send(ifindex int, src, dst netip.Addr, ttl uint8, payload []byte) error {
 	if dst.Is4() {
 		cm := &ipv4.ControlMessage{IfIndex: ifindex}
 		if src.IsValid() {
 			cm.Src = src.AsSlice()
+		}
+		if ttl != 255 {
+			return t.send4TTL(cm, dst, ttl, payload)
 		}
 		_, err := t.p4.WriteTo(payload, cm, &net.IPAddr{IP: dst.AsSlice()})
 		return err
@@ -428,11 +434,30 @@ func (t *rawTransport) Send(ifindex int, src, dst netip.Addr, payload []byte) er
 	}
 	// IPV6_PKTINFO: the interface (which scopes link-local destinations
 	// and the multicast group) and the source address.
-	cm := &ipv6.ControlMessage{IfIndex: ifindex, HopLimit: 255}
+	cm := &ipv6.ControlMessage{IfIndex: ifindex, HopLimit: int(ttl)}
 	if src.IsValid() {
 		cm.Src = src.AsSlice()
 	}
 	_, err := t.p6.WriteTo(payload, cm, &net.IPAddr{IP: dst.AsSlice()})
+	return err
+}
+
+// send4TTL sends with an IP_TTL control message beside IP_PKTINFO (Linux
+// 4.7 and later read it on a raw socket): x/net's ipv4 marshals the
+// packet info only, and the socket's own TTL is 255 for every other
+// advert.
+func (t *rawTransport) send4TTL(cm *ipv4.ControlMessage, dst netip.Addr, ttl uint8, payload []byte) error {
+	c, ok := t.c4.(*net.IPConn)
+	if !ok {
+		return fmt.Errorf("unicast_ttl: the IPv4 socket is a %T", t.c4)
+	}
+	oob := cm.Marshal()
+	ttlMsg := make([]byte, unix.CmsgSpace(4))
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&ttlMsg[0]))
+	h.Level, h.Type = unix.IPPROTO_IP, unix.IP_TTL
+	h.SetLen(unix.CmsgLen(4))
+	binary.NativeEndian.PutUint32(ttlMsg[unix.CmsgLen(0):], uint32(ttl))
+	_, _, err := c.WriteMsgIP(payload, append(oob, ttlMsg...), &net.IPAddr{IP: dst.AsSlice()})
 	return err
 }
 

@@ -426,7 +426,7 @@ func (d *decoder) instance(n *node) *instanceDraft {
 	in := &dr.in
 	where := "vrrp_instance " + in.Name
 	stateSet := false
-	var preemptPos, delayPos, promotePos Position
+	var preemptPos, delayPos, promotePos, ttlPos Position
 	d.walk(n, "vrrp_instance", where, map[string]kw{
 		"state": {fn: func(n *node) {
 			if t, ok := d.value(n); ok {
@@ -473,6 +473,16 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"virtual_ipaddress_excluded": {multi: true, fn: func(n *node) { in.VIPsExcluded = append(in.VIPsExcluded, d.vips(n)...) }},
 		"virtual_routes":             {multi: true, fn: func(n *node) { in.VirtualRoutes = append(in.VirtualRoutes, d.routes(n)...) }},
 		"virtual_rules":              {multi: true, fn: func(n *node) { in.VirtualRules = append(in.VirtualRules, d.rules(n, d.rulePrio)...) }},
+		// vrrp_parser.c vrrp_ttl_handler: 0..255; 0 would make the
+		// kernel refuse every send (IP_TTL must be 1..255).
+		"unicast_ttl": {fn: func(n *node) {
+			if t, ok := d.value(n); ok && t.text == "0" {
+				d.diag.errorf(t.pos(), "unicast_ttl 0: keepalived accepts it, and the kernel then refuses every advert (a TTL is 1..255)")
+				return
+			}
+			d.intKw(n, 1, 255, &in.UnicastTTL)
+			ttlPos = n.pos()
+		}},
 		"unicast_src_ip": {fn: func(n *node) {
 			if t, ok := d.value(n); ok {
 				if a, ok := d.addrStripPrefix(t, n.key.text); ok {
@@ -562,6 +572,12 @@ func (d *decoder) instance(n *node) *instanceDraft {
 	if in.State == StateMaster && in.PreemptDelay > 0 {
 		d.diag.warnf(delayPos, "%s: preempt_delay does not work with state MASTER: keepalived clears it, and so does lvsctl (this node preempts at once); write state BACKUP to delay preemption", where)
 		in.PreemptDelay = 0
+	}
+	if in.UnicastTTL != 0 && len(in.UnicastPeers) == 0 {
+		// vrrp_parser.c vrrp_end_handler: "Cannot use unicast_ttl
+		// without unicast peers - resetting".
+		d.diag.warnf(ttlPos, "%s: unicast_ttl without unicast_peer changes nothing (keepalived says so and drops it); delete the line", where)
+		in.UnicastTTL = 0
 	}
 	if in.PromoteSecondaries && in.UseVMAC != nil {
 		// vrrp.c vrrp_complete_instance: "promote_secondaries is

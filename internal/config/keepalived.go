@@ -226,7 +226,7 @@ func KeepalivedKeywords() []Keyword {
 	add(vi, srcVRRP, Unsupported, whyTrackOther, "track_bfd")
 	add(vi, srcVRRP, Unsupported, "per-instance multicast groups are not supported: set vrrp_mcast_group4/vrrp_mcast_group6 in global_defs", "mcast_dst_ip")
 	add(vi, srcVRRP, Unsupported, "lvsctl sends adverts from unicast_src_ip/mcast_src_ip or the interface's primary address", "track_src_ip")
-	add(vi, srcVRRP, Unsupported, "lvsctl sends and requires TTL 255 (RFC 5798)", "unicast_ttl")
+	impl(vi, srcVRRP, "unicast_ttl")
 	impl(vi, srcVRRP, "promote_secondaries")
 	add(vi, srcVRRP, Ignored, "polls links instead of using netlink events; lvsctl uses netlink; delete the line", "linkbeat_use_polling")
 	impl(vi, srcVRRP, "virtual_routes", "virtual_rules")

@@ -305,6 +305,9 @@ func (p *printer) instance(in *VRRPInstance) {
 	p.routes("virtual_routes", in.VirtualRoutes)
 	p.rules("virtual_rules", in.VirtualRules)
 	p.addr("unicast_src_ip", in.UnicastSrcIP)
+	if in.UnicastTTL != 0 {
+		p.line("unicast_ttl", itoa(in.UnicastTTL))
+	}
 	p.addr("mcast_src_ip", in.MCastSrcIP)
 	if len(in.UnicastPeers) > 0 {
 		p.open("unicast_peer")

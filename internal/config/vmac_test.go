@@ -175,3 +175,31 @@ func TestNativeIPv6(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), ":4:5: native_ipv6 in vrrp_instance A, whose virtual_ipaddress is IPv4 or empty")
 }
+
+// unicast_ttl (vrrp_parser.c): 1..255 for unicast peers; 0 is refused
+// (the kernel would refuse every advert); without peers it changes
+// nothing, as keepalived says.
+func TestUnicastTTL(t *testing.T) {
+	peer := "    unicast_peer {\n        192.0.2.9\n    }\n"
+	cfg, _, err := parseString(vmacInst("A", "eth0", "51", peer+"    unicast_ttl 64\n", "192.0.2.1"), nil)
+	require.NoError(t, err)
+	assert.Equal(t, uint8(64), cfg.VRRP().Instances[0].UnicastTTL)
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, cfg))
+	again, _, err := parseString(b.String(), nil)
+	require.NoError(t, err, b.String())
+	assert.Equal(t, uint8(64), again.VRRP().Instances[0].UnicastTTL)
+
+	_, _, err = parseString(vmacInst("A", "eth0", "51", peer+"    unicast_ttl 0\n", "192.0.2.1"), nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), ":7:17: unicast_ttl 0: keepalived accepts it, and the kernel then refuses every advert")
+
+	cfg, warns, err := parseString(vmacInst("A", "eth0", "51", "    unicast_ttl 64\n", "192.0.2.1"), nil)
+	require.NoError(t, err)
+	assert.Zero(t, cfg.VRRP().Instances[0].UnicastTTL)
+	var msgs []string
+	for _, w := range warns {
+		msgs = append(msgs, w.String())
+	}
+	assert.Contains(t, strings.Join(msgs, "\n"), ":4:5: warning: vrrp_instance A: unicast_ttl without unicast_peer changes nothing")
+}

@@ -82,6 +82,7 @@ func (c *Config) VRRP() vrrp.Config {
 		ic.SrcIP = in.MCastSrcIP
 		if len(in.UnicastPeers) > 0 {
 			ic.SrcIP = in.UnicastSrcIP
+			ic.UnicastTTL = uint8(in.UnicastTTL)
 		}
 		for _, p := range in.UnicastPeers {
 			ic.UnicastPeers = append(ic.UnicastPeers, p.Addr)
