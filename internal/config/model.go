@@ -271,10 +271,10 @@ type VRRPInstance struct {
 	VIPsExcluded []VIP `json:"virtual_ipaddress_excluded"`
 	// UnicastSrcIP is the source of unicast adverts (invalid = primary
 	// address of the interface). MCastSrcIP the same for multicast.
-	UnicastSrcIP netip.Addr    `json:"unicast_src_ip"`
+	UnicastSrcIP netip.Addr `json:"unicast_src_ip"`
 	// UnicastTTL is unicast_ttl: the TTL of adverts to unicast peers
 	// (0: 255).
-	UnicastTTL int `json:"unicast_ttl,omitempty"`
+	UnicastTTL   int           `json:"unicast_ttl,omitempty"`
 	MCastSrcIP   netip.Addr    `json:"mcast_src_ip"`
 	UnicastPeers []UnicastPeer `json:"unicast_peer"`
 	// NoPreempt: a higher priority BACKUP does not take over a MASTER.
