@@ -13,7 +13,7 @@ import (
 )
 
 // connectOnly is TCP_CHECK's default probe: rawDial, then close.
-func connectOnly(ctx context.Context, local, remote netip.AddrPort, timeout time.Duration) error {
+func connectOnly(ctx context.Context, local Local, remote netip.AddrPort, timeout time.Duration) error {
 	f, err := rawDial(ctx, local, remote, timeout)
 	if err != nil {
 		return err
@@ -25,8 +25,10 @@ func connectOnly(ctx context.Context, local, remote netip.AddrPort, timeout time
 // waited for by Go's poller. It skips what net.Dial does for a general
 // purpose connection (address resolution, getsockname, getpeername,
 // TCP_NODELAY, keep-alive options): a third fewer system calls and
-// allocations per check. The *os.File supports deadlines.
-func rawDial(ctx context.Context, local, remote netip.AddrPort, timeout time.Duration) (*os.File, error) {
+// allocations per check. The *os.File supports deadlines. local's mark
+// and interface are set before the bind and the connect, as keepalived's
+// socket_bind_connect does (core/layer4.c).
+func rawDial(ctx context.Context, local Local, remote netip.AddrPort, timeout time.Duration) (*os.File, error) {
 	family := syscall.AF_INET
 	if remote.Addr().Is6() && !remote.Addr().Is4In6() {
 		family = syscall.AF_INET6
@@ -35,10 +37,14 @@ func rawDial(ctx context.Context, local, remote netip.AddrPort, timeout time.Dur
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
-	if local.IsValid() {
-		if err := syscall.Bind(fd, sockaddr(family, local)); err != nil {
+	if err := local.Apply(fd); err != nil {
+		_ = syscall.Close(fd)
+		return nil, err
+	}
+	if local.Addr.IsValid() {
+		if err := syscall.Bind(fd, sockaddr(family, local.Addr)); err != nil {
 			_ = syscall.Close(fd)
-			return nil, fmt.Errorf("bind %s: %w", local, err)
+			return nil, fmt.Errorf("bind %s: %w", local.Addr, err)
 		}
 	}
 	err = syscall.Connect(fd, sockaddr(family, remote))

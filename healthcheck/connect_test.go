@@ -47,7 +47,7 @@ func TestConnectWaitsForHandshake(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	ctx := context.Background()
 
-	err := connectOnly(ctx, netip.AddrPort{}, addr, timeout)
+	err := connectOnly(ctx, Local{}, addr, timeout)
 	require.Error(t, err, "a connect whose SYN is dropped must not pass")
 	assert.ErrorIs(t, err, os.ErrDeadlineExceeded)
 
@@ -71,7 +71,7 @@ func TestConnectDone(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close() })
 	addr := ln.Addr().(*net.TCPAddr).AddrPort()
-	f, err := rawDial(context.Background(), netip.AddrPort{}, addr, time.Second)
+	f, err := rawDial(context.Background(), Local{}, addr, time.Second)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = f.Close() })
 	rc, err := f.SyscallConn()

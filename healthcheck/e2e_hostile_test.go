@@ -98,7 +98,7 @@ func httpSpec(addr string, connectTimeout time.Duration) *healthcheck.Spec {
 }
 
 func dirDial(dir *lab.Host) healthcheck.DialFunc {
-	return func(ctx context.Context, network string, _, remote netip.AddrPort) (net.Conn, error) {
+	return func(ctx context.Context, network string, _ healthcheck.Local, remote netip.AddrPort) (net.Conn, error) {
 		return dir.DialContext(ctx, network, remote.String())
 	}
 }
@@ -273,7 +273,7 @@ func TestE2EHostileSlowloris(t *testing.T) {
 // caller's goroutine: lab.Host.DialContext would hold a locked OS thread
 // per pending connect, 10,000 threads here.
 func nsDial(dir *lab.Host) healthcheck.DialFunc {
-	return func(ctx context.Context, _ string, _, remote netip.AddrPort) (net.Conn, error) {
+	return func(ctx context.Context, _ string, _ healthcheck.Local, remote netip.AddrPort) (net.Conn, error) {
 		var fd int
 		if err := dir.Do(func() error {
 			var err error

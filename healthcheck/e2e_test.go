@@ -43,7 +43,7 @@ func TestE2ENamespaces(t *testing.T) {
 			HTTP: &healthcheck.HTTPSpec{URLs: []healthcheck.URL{{Path: "/"}}},
 		}
 	}
-	dial := func(ctx context.Context, network string, _, remote netip.AddrPort) (net.Conn, error) {
+	dial := func(ctx context.Context, network string, _ healthcheck.Local, remote netip.AddrPort) (net.Conn, error) {
 		return dir.DialContext(ctx, network, remote.String())
 	}
 	// The lab's links carry traffic a moment after they are made; a first

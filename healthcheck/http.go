@@ -99,7 +99,7 @@ func (h *httpProbe) probe(ctx context.Context, step int) Result {
 	u := &h.s.HTTP.URLs[step]
 	what := h.urlString(step)
 	resp, err := Fetch(ctx, FetchRequest{
-		Dial: h.dial, Local: h.s.BindTo, Remote: h.s.Addr, TLS: h.tls,
+		Dial: h.dial, Local: h.s.Local(), Remote: h.s.Addr, TLS: h.tls,
 		Request: h.requests[step], IdleTimeout: h.s.ConnectTimeout, TotalTimeout: h.total,
 		MaxHeaderBytes: h.maxHdr, MaxBodyBytes: h.maxBody, Digest: u.Digest != "",
 	})
@@ -130,10 +130,13 @@ func statusOK(ranges []StatusRange, code int) bool {
 // FetchRequest is one bounded HTTP fetch over a fresh connection.
 type FetchRequest struct {
 	// Dial opens the connection (nil: the built-in raw dialer).
-	Dial          DialFunc
-	Local, Remote netip.AddrPort
-	TLS           *tls.Config // nil: plain HTTP
-	Request       []byte
+	Dial DialFunc
+	// Local is where the connection leaves from (the zero value: the
+	// kernel's choice); Remote is the server.
+	Local   Local
+	Remote  netip.AddrPort
+	TLS     *tls.Config // nil: plain HTTP
+	Request []byte
 	// IdleTimeout bounds the connect and every read/write, like
 	// keepalived's connect_timeout (0: 5s); TotalTimeout bounds the whole
 	// fetch (0: DefaultTotalTimeoutFactor × IdleTimeout).
@@ -347,7 +350,7 @@ func dialFor(ctx context.Context, r FetchRequest, deadline time.Time) (net.Conn,
 		if err != nil {
 			return nil, err
 		}
-		return fileConn{File: f, local: r.Local, remote: r.Remote}, nil
+		return fileConn{File: f, local: r.Local.Addr, remote: r.Remote}, nil
 	}
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()

@@ -373,7 +373,7 @@ func TestTCPCheckBindTo(t *testing.T) {
 func TestInjectedDialer(t *testing.T) {
 	addr := serveRaw(t, func(c net.Conn) { readReq(c); _, _ = io.WriteString(c, "HTTP/1.0 200 OK\r\n\r\n") })
 	var dialed []string
-	dial := func(ctx context.Context, network string, local, remote netip.AddrPort) (net.Conn, error) {
+	dial := func(ctx context.Context, network string, local Local, remote netip.AddrPort) (net.Conn, error) {
 		dialed = append(dialed, network+" "+remote.String())
 		return DefaultDial(ctx, network, local, remote)
 	}

@@ -36,7 +36,7 @@ func probePing(ctx context.Context, s *Spec) Result {
 	deadline, _ := ctx.Deadline()
 
 	v6 := dst.Is6()
-	conn, raw, err := listenICMP(v6, s.BindTo.Addr())
+	conn, raw, err := listenICMP(v6, s.Local())
 	if err != nil {
 		return fail(s, "", "%v", err)
 	}
@@ -96,28 +96,61 @@ func probePing(ctx context.Context, s *Spec) Result {
 }
 
 // listenICMP opens a ping socket, or a raw ICMP socket when ping sockets
-// are not allowed for this group (net.ipv4.ping_group_range).
-func listenICMP(v6 bool, bind netip.Addr) (*icmp.PacketConn, bool, error) {
-	network, rawNetwork, any := "udp4", "ip4:icmp", "0.0.0.0"
+// are not allowed for this group (net.ipv4.ping_group_range), bound to
+// l's address (its port is not used) with l's interface and mark.
+// keepalived 2.2.7 sets none of the three on its ping socket
+// (check/check_ping.c, icmp_connect_thread); the configuration gives a
+// PING_CHECK no interface and no mark for that reason (internal/config).
+func listenICMP(v6 bool, l Local) (net.PacketConn, bool, error) {
+	rawNetwork, bind := "ip4:icmp", netip.IPv4Unspecified()
 	if v6 {
-		network, rawNetwork, any = "udp6", "ip6:ipv6-icmp", "::"
+		rawNetwork, bind = "ip6:ipv6-icmp", netip.IPv6Unspecified()
 	}
-	addr := any
-	if bind.IsValid() && !bind.IsUnspecified() {
-		addr = bind.String()
+	if a := l.Addr.Addr(); a.IsValid() && !a.IsUnspecified() {
+		bind = a
 	}
-	c, err := icmp.ListenPacket(network, addr)
+	c, err := listenPing(v6, bind, l)
 	if err == nil {
 		return c, false, nil
 	}
 	if !errors.Is(err, syscall.EACCES) && !errors.Is(err, syscall.EPERM) && !errors.Is(err, syscall.EPROTONOSUPPORT) {
 		return nil, false, fmt.Errorf("open ICMP socket: %w", err)
 	}
-	c, rerr := icmp.ListenPacket(rawNetwork, addr)
+	lc := net.ListenConfig{Control: l.chainControl(nil)}
+	rc, rerr := lc.ListenPacket(context.Background(), rawNetwork, bind.String())
 	if rerr != nil {
 		return nil, false, fmt.Errorf("open ICMP socket: ping socket: %w; raw socket: %w", err, rerr)
 	}
-	return c, true, nil
+	return rc, true, nil
+}
+
+// listenPing opens an unprivileged ping socket (SOCK_DGRAM with
+// IPPROTO_ICMP/ICMPV6), as golang.org/x/net/icmp.ListenPacket does, with
+// l's options set before the bind.
+func listenPing(v6 bool, bind netip.Addr, l Local) (net.PacketConn, error) {
+	family, proto := syscall.AF_INET, syscall.IPPROTO_ICMP
+	if v6 {
+		family, proto = syscall.AF_INET6, syscall.IPPROTO_ICMPV6
+	}
+	fd, err := syscall.Socket(family, syscall.SOCK_DGRAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, proto)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	if err := l.Apply(fd); err != nil {
+		_ = syscall.Close(fd)
+		return nil, err
+	}
+	if err := syscall.Bind(fd, sockaddr(family, netip.AddrPortFrom(bind, 0))); err != nil {
+		_ = syscall.Close(fd)
+		return nil, fmt.Errorf("bind %s: %w", bind, err)
+	}
+	f := os.NewFile(uintptr(fd), "ping")
+	defer f.Close() // FilePacketConn holds a duplicate
+	c, err := net.FilePacketConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("ping socket: %w", err)
+	}
+	return c, nil
 }
 
 func sameAddr(a net.Addr, want netip.Addr) bool {

@@ -74,14 +74,14 @@ func fail(s *Spec, what, format string, a ...any) Result {
 
 func probeTCP(ctx context.Context, s *Spec, dial DialFunc, ok Result) Result {
 	if dial == nil {
-		if err := connectOnly(ctx, s.BindTo, s.Addr, s.ConnectTimeout); err != nil {
+		if err := connectOnly(ctx, s.Local(), s.Addr, s.ConnectTimeout); err != nil {
 			return fail(s, "", "%v", err)
 		}
 		return ok
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout)
 	defer cancel()
-	conn, err := dial(ctx, "tcp", s.BindTo, s.Addr)
+	conn, err := dial(ctx, "tcp", s.Local(), s.Addr)
 	if err != nil {
 		return fail(s, "", "connect: %v", err)
 	}

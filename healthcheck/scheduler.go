@@ -118,18 +118,22 @@ type CheckInfo struct {
 	LastRun time.Time `json:"last_run"`
 }
 
-// DialFunc opens the TCP connection of a check. local is the bindto
-// address (invalid: any). Consumers inject one to create sockets in another
-// network namespace or to count connections.
-type DialFunc func(ctx context.Context, network string, local, remote netip.AddrPort) (net.Conn, error)
+// DialFunc opens the TCP connection of a check. local is where it leaves
+// from: the bindto address (invalid: any), the bind_if interface and the
+// fwmark, which a DialFunc must apply to its socket before it binds and
+// connects (Local.Control does, for a net.Dialer). Consumers inject one
+// to create sockets in another network namespace or to count
+// connections.
+type DialFunc func(ctx context.Context, network string, local Local, remote netip.AddrPort) (net.Conn, error)
 
-// DefaultDial dials with net.Dialer, bound to local when it is valid.
-func DefaultDial(ctx context.Context, network string, local, remote netip.AddrPort) (net.Conn, error) {
+// DefaultDial dials with net.Dialer, bound to local's address when it is
+// valid, with local's interface and mark.
+func DefaultDial(ctx context.Context, network string, local Local, remote netip.AddrPort) (net.Conn, error) {
 	// No TCP keep-alive: a check's connection lives for one request, and
 	// the three setsockopt calls are a measurable share of a TCP_CHECK.
-	d := net.Dialer{KeepAlive: -1}
-	if local.IsValid() {
-		d.LocalAddr = net.TCPAddrFromAddrPort(local)
+	d := net.Dialer{KeepAlive: -1, Control: local.chainControl(nil)}
+	if local.Addr.IsValid() {
+		d.LocalAddr = net.TCPAddrFromAddrPort(local.Addr)
 	}
 	return d.DialContext(ctx, network, remote.String())
 }

@@ -33,7 +33,7 @@ func probeSMTP(ctx context.Context, s *Spec, dial DialFunc) Result {
 		dial = DefaultDial
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.ConnectTimeout)
-	conn, err := dial(dctx, "tcp", s.BindTo, s.Addr)
+	conn, err := dial(dctx, "tcp", s.Local(), s.Addr)
 	cancel()
 	if err != nil {
 		return fail(s, "", "connect: %v", err)

@@ -83,6 +83,12 @@ type Spec struct {
 	// BindTo is the source address (and port, 0: any) of the check's
 	// connection (bindto/bind_port); invalid: chosen by the kernel.
 	BindTo netip.AddrPort
+	// BindIf is the interface the check's sockets are bound to (bind_if:
+	// SO_BINDTODEVICE); "": none. See Local.
+	BindIf string
+	// FWMark is the firewall mark of the check's packets (fwmark:
+	// SO_MARK); 0: none. See Local.
+	FWMark uint32
 
 	ConnectTimeout   time.Duration
 	DelayLoop        time.Duration
@@ -202,6 +208,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.Retry < 0 || s.Rise < 0 || s.Fall < 0 || s.DelayBeforeRetry < 0 || s.Warmup < 0 {
 		return bad("negative retry, rise, fall, delay_before_retry or warmup")
+	}
+	if s.BindIf != "" && !ifNameValid(s.BindIf) {
+		return bad("bind_if %q is not an interface name", s.BindIf)
 	}
 	switch s.Kind {
 	case TCPCheck, HTTPGet, SSLGet:

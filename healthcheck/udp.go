@@ -112,12 +112,18 @@ func (u *UDPSpec) mismatch(got []byte) string {
 }
 
 // dialUDP opens a connected UDP socket to the check's address (from
-// bindto when set) whose deadline is ctx's and which ctx's end unblocks;
-// release closes it.
+// bindto when set, with the check's interface and mark: Local) whose
+// deadline is ctx's and which ctx's end unblocks; release closes it.
+// keepalived sets SO_MARK in udp_bind_connect (UDP_CHECK) and SO_MARK and
+// SO_BINDTODEVICE in socket_bind_connect (DNS_CHECK), core/layer4.c; the
+// configuration gives a UDP_CHECK no interface, as keepalived never binds
+// one (internal/config).
 func dialUDP(ctx context.Context, s *Spec, d net.Dialer) (conn net.Conn, release func(), err error) {
-	if s.BindTo.IsValid() {
-		d.LocalAddr = net.UDPAddrFromAddrPort(s.BindTo)
+	l := s.Local()
+	if l.Addr.IsValid() {
+		d.LocalAddr = net.UDPAddrFromAddrPort(l.Addr)
 	}
+	d.Control = l.chainControl(d.Control)
 	network := "udp4"
 	if s.Addr.Addr().Unmap().Is6() {
 		network = "udp6"

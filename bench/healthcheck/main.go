@@ -180,7 +180,7 @@ func measure(o opts) error {
 	g0, f0, h0 := runtime.NumGoroutine(), fds(), heap()
 	var dials, fails atomic.Int64
 	lat := &latencies{}
-	dial := func(ctx context.Context, network string, local, remote netip.AddrPort) (net.Conn, error) {
+	dial := func(ctx context.Context, network string, local healthcheck.Local, remote netip.AddrPort) (net.Conn, error) {
 		dials.Add(1)
 		t := time.Now()
 		c, err := healthcheck.DefaultDial(ctx, network, local, remote)

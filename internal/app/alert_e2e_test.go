@@ -154,7 +154,7 @@ virtual_server 10.16.8.100 80 {
    }
 }
 `), 0o644))
-	dial := func(ctx context.Context, network string, local, remote netip.AddrPort) (net.Conn, error) {
+	dial := func(ctx context.Context, network string, local healthcheck.Local, remote netip.AddrPort) (net.Conn, error) {
 		return dir.DialContext(ctx, network, remote.String())
 	}
 	logs, ipvs := &syncBuffer{}, fakeipvs.New()

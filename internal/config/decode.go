@@ -1290,7 +1290,10 @@ func (d *decoder) realServer(n *node, vs *VirtualServer, parent checkDefaults, w
 			continue
 		}
 		if c, ok := d.checker(cn, rs, def, vh, rs.Alpha); ok {
-			rs.Checkers = append(rs.Checkers, d.smtpHosts(cn, c, rs)...)
+			for _, c := range d.smtpHosts(cn, c, rs) {
+				d.checkLinkLocal(&c, rs)
+				rs.Checkers = append(rs.Checkers, c)
+			}
 		}
 	}
 	return *rs, true
@@ -1320,9 +1323,11 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 				}
 			}
 		}},
-		"rise":  {fn: func(n *node) { d.intKw(n, 1, 1<<20, &c.Rise) }},
-		"fall":  {fn: func(n *node) { d.intKw(n, 1, 1<<20, &c.Fall) }},
-		"alpha": {fn: func(n *node) { d.flag(n, &c.Alpha) }},
+		"bind_if": {fn: func(n *node) { d.bindIf(n, &c.BindIf) }},
+		"fwmark":  {fn: func(n *node) { d.checkerMark(n, &c.FWMark) }},
+		"rise":    {fn: func(n *node) { d.intKw(n, 1, 1<<20, &c.Rise) }},
+		"fall":    {fn: func(n *node) { d.intKw(n, 1, 1<<20, &c.Fall) }},
+		"alpha":   {fn: func(n *node) { d.flag(n, &c.Alpha) }},
 	}
 	d.checkDefaultKeywords(spec, &own)
 	retryDefault, dbrDefault := 1, time.Second
@@ -1392,6 +1397,9 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 			}
 		}}
 	case CheckUDP:
+		// keepalived's udp_bind_connect (core/layer4.c) sets SO_MARK but
+		// never SO_BINDTODEVICE: bind_if is Ignored (keepalived.go).
+		delete(spec, "bind_if")
 		u := &UDPChecker{MaxReplyLength: 255}
 		c.UDP = u
 		hexArg := func(n *node, wildcard bool, dst *string) bool {
@@ -1425,6 +1433,12 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 				d.diag.errorf(n.pos(), "UDP_CHECK: min_reply_length %d > max_reply_length %d: keepalived would accept it and the check would always fail", u.MinReplyLength, u.MaxReplyLength)
 			}
 		}()
+	case CheckPing:
+		// keepalived's PING_CHECK socket (check_ping.c,
+		// icmp_connect_thread) gets neither SO_BINDTODEVICE nor SO_MARK:
+		// both are Ignored (keepalived.go).
+		delete(spec, "bind_if")
+		delete(spec, "fwmark")
 	case CheckMisc:
 		retryDefault = 0
 		m := &MiscChecker{}
@@ -1433,7 +1447,7 @@ func (d *decoder) checker(n *node, rs *RealServer, parent checkDefaults, virtual
 		spec["misc_path"] = kw{fn: func(n *node) { d.script(n, &m.Path) }}
 		// keepalived's MISC_CHECK has no connection keywords
 		// (install_checker_common_keywords(false)): it ignores them.
-		for _, k := range []string{"connect_ip", "connect_port", "bindto", "bind_port", "connect_timeout"} {
+		for _, k := range []string{"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark", "connect_timeout"} {
 			delete(spec, k)
 		}
 		spec["misc_timeout"] = kw{fn: func(n *node) { d.durPtr(n, time.Second, maxTimer, true, &timeout) }}

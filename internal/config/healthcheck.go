@@ -61,6 +61,9 @@ func HealthSpec(vs *VirtualServer, rs *RealServer, ck *Checker) (healthcheck.Spe
 		port = rs.Port
 	}
 	s.Addr = netip.AddrPortFrom(ip, port)
+	// The decoder leaves BindIf empty for UDP_CHECK and both empty for
+	// PING_CHECK, as keepalived applies neither there.
+	s.BindIf, s.FWMark = ck.BindIf, ck.FWMark
 	switch {
 	case ck.BindTo.IsValid():
 		s.BindTo = netip.AddrPortFrom(ck.BindTo, ck.BindPort)
@@ -135,7 +138,7 @@ func HealthSpec(vs *VirtualServer, rs *RealServer, ck *Checker) (healthcheck.Spe
 		if ck.File == nil {
 			return s, fmt.Errorf("FILE_CHECK without track_file")
 		}
-		s.Addr, s.BindTo = netip.AddrPort{}, netip.AddrPort{}
+		s.Addr, s.BindTo, s.BindIf, s.FWMark = netip.AddrPort{}, netip.AddrPort{}, "", 0
 		s.File = &healthcheck.FileSpec{Name: ck.File.TrackFile, Path: ck.File.File, Weight: ck.File.Weight,
 			Reverse: ck.File.Reverse, InitMode: initMode(ck.File.Init), InitValue: ck.File.InitValue}
 	case CheckMisc:

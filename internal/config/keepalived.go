@@ -277,9 +277,17 @@ func KeepalivedKeywords() []Keyword {
 	// Checkers: install_checker_common_keywords (check_api.c).
 	for _, c := range []string{"HTTP_GET", "SSL_GET", "TCP_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK", "SMTP_CHECK", "host"} {
 		impl(c, srcAPI, "connect_ip", "connect_port", "bindto", "bind_port", "connect_timeout")
-		add(c, srcAPI, Unsupported, "binding checks to an interface is not supported: use bindto with an address", "bind_if")
-		add(c, srcAPI, Unsupported, "marking check packets is not supported", "fwmark")
 	}
+	// bind_if and fwmark: keepalived applies both in socket_bind_connect
+	// (core/layer4.c: TCP_CHECK, HTTP_GET, SSL_GET, SMTP_CHECK,
+	// DNS_CHECK), only fwmark in udp_bind_connect (UDP_CHECK), neither on
+	// PING_CHECK's socket (check_ping.c).
+	for _, c := range []string{"HTTP_GET", "SSL_GET", "TCP_CHECK", "DNS_CHECK", "SMTP_CHECK", "host"} {
+		impl(c, srcAPI, "bind_if", "fwmark")
+	}
+	impl("UDP_CHECK", srcAPI, "fwmark")
+	add("UDP_CHECK", srcAPI, Ignored, "keepalived 2.2.7 never applies it to a UDP_CHECK's socket (core/layer4.c udp_bind_connect sets SO_MARK, not SO_BINDTODEVICE), so the datagrams leave by the interface the routing table chooses, and so do lvsctl's; delete the line", "bind_if")
+	add("PING_CHECK", srcAPI, Ignored, "keepalived 2.2.7 never applies it to a PING_CHECK's socket (check/check_ping.c sets neither SO_BINDTODEVICE nor SO_MARK), so the echo requests leave unmarked by the interface the routing table chooses, and so do lvsctl's; delete the line", "bind_if", "fwmark")
 	for _, c := range []string{"HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "PING_CHECK", "UDP_CHECK", "DNS_CHECK", "SMTP_CHECK"} {
 		impl(c, srcAPI, "retry", "delay_before_retry", "warmup", "delay_loop", "alpha")
 		add(c, srcAPI, Ignored, whyLog, "log_all_failures")

@@ -519,6 +519,14 @@ type Checker struct {
 	// BindTo / BindPort are the source address/port (invalid / 0: any).
 	BindTo   netip.Addr `json:"bindto"`
 	BindPort uint16     `json:"bind_port"`
+	// BindIf is the interface the check's sockets are bound to (bind_if,
+	// SO_BINDTODEVICE; "": none) and FWMark the mark of its packets
+	// (fwmark, SO_MARK; 0: none), as keepalived 2.2.7 applies them
+	// (core/layer4.c socket_bind_connect). A UDP_CHECK has no BindIf and
+	// a PING_CHECK neither: keepalived never applies them there (the
+	// keywords are accepted with a warning).
+	BindIf string `json:"bind_if"`
+	FWMark uint32 `json:"fwmark"`
 	// ConnectTimeout (5s).
 	ConnectTimeout time.Duration `json:"connect_timeout"`
 	// DelayLoop between checks (the real/virtual server's delay_loop).

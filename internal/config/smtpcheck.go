@@ -11,7 +11,7 @@ const defaultSMTPCheckHelo = "smtpchecker.keepalived.org"
 
 // smtpConnKeywords are the connection keywords of SMTP_CHECK and of its
 // host sub-blocks (check_api.c install_checker_common_keywords).
-var smtpConnKeywords = []string{"connect_ip", "connect_port", "bindto", "bind_port", "connect_timeout"}
+var smtpConnKeywords = []string{"connect_ip", "connect_port", "bindto", "bind_port", "bind_if", "fwmark", "connect_timeout"}
 
 // smtpHosts expands SMTP_CHECK's deprecated host { } sub-blocks as
 // keepalived 2.2.7 does (check_smtp.c smtp_check_end_handler): each host
@@ -29,7 +29,7 @@ func (d *decoder) smtpHosts(n *node, c Checker, rs *RealServer) []Checker {
 		switch {
 		case ch.key.text == "host" && ch.block:
 			hosts = append(hosts, ch)
-		case isConnKeyword(ch.key.text):
+		case isConnKeyword(ch.key.text) && !isZeroMark(ch):
 			ownConn = true
 		}
 	}
@@ -45,6 +45,7 @@ func (d *decoder) smtpHosts(n *node, c Checker, rs *RealServer) []Checker {
 		hc := c
 		hc.Pos = h.pos()
 		hc.ConnectIP, hc.ConnectPort, hc.BindTo, hc.BindPort = rs.Addr, rs.Port, netip.Addr{}, 0
+		hc.BindIf, hc.FWMark = "", 0
 		var timeout *time.Duration
 		d.walk(h, "host", "SMTP_CHECK host", map[string]kw{
 			"connect_ip": {fn: func(n *node) { d.addrKw(n, &hc.ConnectIP) }},
@@ -63,6 +64,8 @@ func (d *decoder) smtpHosts(n *node, c Checker, rs *RealServer) []Checker {
 					}
 				}
 			}},
+			"bind_if":         {fn: func(n *node) { d.bindIf(n, &hc.BindIf) }},
+			"fwmark":          {fn: func(n *node) { d.checkerMark(n, &hc.FWMark) }},
 			"connect_timeout": {fn: func(n *node) { d.durPtr(n, time.Millisecond, maxTimer, false, &timeout) }},
 		})
 		if timeout != nil {

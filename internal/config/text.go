@@ -439,6 +439,12 @@ func (p *printer) checker(c *Checker) {
 		if c.BindPort != 0 {
 			p.line("bind_port", strconv.Itoa(int(c.BindPort)))
 		}
+		if c.BindIf != "" {
+			p.line("bind_if", quote(c.BindIf))
+		}
+		if c.FWMark != 0 {
+			p.line("fwmark", strconv.FormatUint(uint64(c.FWMark), 10))
+		}
 		p.line("connect_timeout", secs(c.ConnectTimeout))
 	}
 	p.line("delay_loop", secs(c.DelayLoop))

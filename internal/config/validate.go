@@ -15,6 +15,7 @@ func validate(cfg *Config, diag *diagnostics, ifaceExists func(string) bool, vri
 	validateTracking(cfg, diag)
 	validateLVS(cfg, diag)
 	validateSync(cfg, diag, ifaceExists)
+	validateCheckerIfaces(cfg, diag, ifaceExists)
 	validateBGP(cfg, diag)
 }
 
