@@ -82,6 +82,11 @@ type InstanceConfig struct {
 	Rules        []netroute.Rule
 	Nopreempt    bool
 	PreemptDelay time.Duration
+	// DownAdverts, LowerPrioNoAdvert and HigherPrioSendAdvert are the
+	// advert tuning of fsm.Config (down_timer_adverts; 0: 3).
+	DownAdverts          int
+	LowerPrioNoAdvert    bool
+	HigherPrioSendAdvert bool
 	// UnicastTTL is the TTL (hop limit) of adverts to unicast peers
 	// (unicast_ttl; 0: 255, as multicast adverts always have).
 	UnicastTTL uint8

@@ -21,6 +21,9 @@ const (
 	defaultScheduler       = "wlc"
 	defaultPersistence     = 360 * time.Second
 	defaultScriptInterval  = time.Second
+	// defaultDownTimerAdverts is the RFC's missed adverts before a backup
+	// takes over (vrrp_down_timer_adverts).
+	defaultDownTimerAdverts = 3
 	// defaultStartStopTimeout bounds startup_script and shutdown_script
 	// (global_parser.c, startup_shutdown_script).
 	defaultStartStopTimeout = 10 * time.Second
@@ -42,6 +45,7 @@ func (d *decoder) config(nodes []*node) *Config {
 			VRRPGarpMasterRepeat:        defaultGarpRepeat,
 			VRRPGarpMasterRefreshRepeat: 1,
 			StartupScriptTimeout:        defaultStartStopTimeout,
+			VRRPDownTimerAdverts:        defaultDownTimerAdverts,
 			ShutdownScriptTimeout:       defaultStartStopTimeout,
 			SMTP:                        SMTPDefs{Port: defaultSMTPPort, ConnectTimeout: defaultSMTPTimeout, To: []string{}},
 		},
@@ -123,6 +127,7 @@ func (d *decoder) config(nodes []*node) *Config {
 	// Instance defaults come from global_defs, wherever it appears.
 	for _, in := range instances {
 		r := in.resolve(&cfg.Global)
+		d.advertTuning(in, &r, &cfg.Global)
 		if in.nativeIPv6.Line > 0 && !r.IPv6() {
 			d.diag.errorf(in.nativeIPv6, "native_ipv6 in vrrp_instance %s, whose virtual_ipaddress is IPv4 or empty: keepalived refuses it with IPv4 addresses; lvsctl takes the family from virtual_ipaddress: give IPv6 addresses or delete the line", r.Name)
 		}
@@ -209,6 +214,9 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 		"vrrp_garp_interval":              {fn: func(n *node) { d.durKw(n, 0, time.Second, false, &g.VRRPGarpInterval) }},
 		"vrrp_gna_interval":               {fn: func(n *node) { d.durKw(n, 0, time.Second, false, &g.VRRPGnaInterval) }},
 		"vrrp_strict":                     {fn: func(n *node) { d.flag(n, &g.VRRPStrict) }},
+		"vrrp_lower_prio_no_advert":       {fn: func(n *node) { d.flagPtr(n, &g.VRRPLowerPrioNoAdvert) }},
+		"vrrp_higher_prio_send_advert":    {fn: func(n *node) { d.flagPtr(n, &g.VRRPHigherPrioSendAdvert) }},
+		"vrrp_down_timer_adverts":         {fn: func(n *node) { d.intKw(n, 1, 100, &g.VRRPDownTimerAdverts) }},
 		// global_parser.c: decimal seconds, 1 ms..UINT_MAX µs.
 		"vrrp_startup_delay":       {fn: func(n *node) { d.durKw(n, time.Millisecond, (1<<32-1)*time.Microsecond, false, &g.VRRPStartupDelay) }},
 		"vrrp_skip_check_adv_addr": {fn: func(n *node) { d.flag(n, &g.VRRPSkipCheckAdvAddr) }},
@@ -376,6 +384,11 @@ type instanceDraft struct {
 	lvsSync                                      *LVSSync // deprecated lvs_sync_daemon_interface
 	// nativeIPv6 is where native_ipv6 is (zero: absent).
 	nativeIPv6 Position
+	// The advert tuning of the instance (nil: global_defs', or
+	// vrrp_strict's), with the lines' positions.
+	lowerNoAdvert, higherSendAdvert *bool
+	downAdverts                     *int
+	lowerPos, higherPos, downPos    Position
 }
 
 func (dr *instanceDraft) resolve(g *GlobalDefs) VRRPInstance {
@@ -518,6 +531,9 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		// vrrp_parser.c: IPv6 (hence VRRPv3) without needing an address
 		// first; with IPv4 addresses an error. lvsctl takes the family
 		// from virtual_ipaddress, so the line must agree with it.
+		"lower_prio_no_advert":    {fn: func(n *node) { d.flagPtr(n, &dr.lowerNoAdvert); dr.lowerPos = n.pos() }},
+		"higher_prio_send_advert": {fn: func(n *node) { d.flagPtr(n, &dr.higherSendAdvert); dr.higherPos = n.pos() }},
+		"down_timer_adverts":      {fn: func(n *node) { d.intPtr(n, 1, 100, &dr.downAdverts); dr.downPos = n.pos() }},
 		"native_ipv6": {fn: func(n *node) {
 			if d.shape(n, false, 0, 0) {
 				dr.nativeIPv6 = n.pos()
@@ -1557,4 +1573,40 @@ func (d *decoder) url(n *node) (URL, bool) {
 		}
 	}
 	return u, true
+}
+
+// advertTuning resolves lower_prio_no_advert, higher_prio_send_advert and
+// down_timer_adverts as keepalived 2.2.7 does (vrrp.c,
+// vrrp_complete_instance): the instance's value, else with vrrp_strict
+// the RFC's (no answer to a lower priority, no advert before yielding, 3
+// adverts), else global_defs'. A value vrrp_strict overrides is refused
+// (keepalived resets it with a log line).
+func (d *decoder) advertTuning(dr *instanceDraft, in *VRRPInstance, g *GlobalDefs) {
+	strict := g.VRRPStrict
+	in.LowerPrioNoAdvert = strict || (g.VRRPLowerPrioNoAdvert != nil && *g.VRRPLowerPrioNoAdvert)
+	if v := dr.lowerNoAdvert; v != nil {
+		if strict && !*v {
+			d.diag.errorf(dr.lowerPos, "vrrp_instance %s: lower_prio_no_advert off with vrrp_strict: keepalived resets it (strict mode answers no lower-priority advert); delete the line", in.Name)
+		}
+		in.LowerPrioNoAdvert = *v || strict
+	}
+	in.HigherPrioSendAdvert = !strict && g.VRRPHigherPrioSendAdvert != nil && *g.VRRPHigherPrioSendAdvert
+	if v := dr.higherSendAdvert; v != nil {
+		if strict && *v {
+			d.diag.errorf(dr.higherPos, "vrrp_instance %s: higher_prio_send_advert with vrrp_strict: keepalived resets it (strict mode sends no advert before yielding); delete the line", in.Name)
+		}
+		in.HigherPrioSendAdvert = *v && !strict
+	}
+	in.DownTimerAdverts = g.VRRPDownTimerAdverts
+	if dr.downAdverts != nil {
+		in.DownTimerAdverts = *dr.downAdverts
+	}
+	if strict && in.DownTimerAdverts != defaultDownTimerAdverts {
+		pos := dr.downPos
+		if dr.downAdverts == nil {
+			pos = in.Pos
+		}
+		d.diag.errorf(pos, "vrrp_instance %s: down_timer_adverts %d with vrrp_strict: keepalived resets it to %d (RFC 5798); delete it", in.Name, in.DownTimerAdverts, defaultDownTimerAdverts)
+		in.DownTimerAdverts = defaultDownTimerAdverts
+	}
 }

@@ -85,7 +85,6 @@ const (
 	whyBFD        = "lvsctl has no BFD"
 	whyNotifyMore = "lvsctl runs notify scripts on state changes only"
 	whyGarpTuning = "lvsctl sends gratuitous ARPs as garp_master_* says and has no per-interface garp tuning"
-	whyAdvert     = "lvsctl implements RFC advert handling only (no advert tuning knobs)"
 	whyChecker    = "lvsctl implements HTTP_GET, SSL_GET, TCP_CHECK, MISC_CHECK, PING_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK and FILE_CHECK"
 	whyRegex      = "lvsctl's HTTP checks match status codes and MD5 digests, not regular expressions"
 	whyPE         = "the IPVS library lvsctl uses (github.com/moby/ipvs v1.1.0) sends a persistence engine but does not read it back, so lvsctl could neither adopt nor repair such a service: use keepalived for SIP persistence"
@@ -160,7 +159,7 @@ func KeepalivedKeywords() []Keyword {
 	add(g, srcGlobal, Ignored, "lvsctl reconciles the IPVS table against the configuration instead of flushing it; delete the line", "lvs_flush")
 	impl(g, srcGlobal, "lvs_flush_on_stop", "lvs_flush_onstop")
 	add(g, srcGlobal, Implemented, "", "lvs_sync_daemon")
-	add(g, srcGlobal, Unsupported, whyAdvert, "vrrp_down_timer_adverts", "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert")
+	impl(g, srcGlobal, "vrrp_down_timer_adverts", "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert")
 	add(g, srcGlobal, Unsupported, whyGarpTuning, "vrrp_min_garp")
 	add(g, srcGlobal, Unsupported, whyVMAC, "vrrp_garp_extra_if", "vrrp_vmac_garp_intvl", "vmac_prefix", "vmac_addr_prefix")
 	add(g, srcGlobal, Unsupported, whyFirewall, "vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority",
@@ -239,7 +238,7 @@ func KeepalivedKeywords() []Keyword {
 	add(vi, srcVRRP, Unsupported, whyNotifyMore, "notify_deleted", "notify_master_rx_lower_pri", "notify_priority_changes")
 	impl(vi, srcVRRP, "smtp_alert")
 	add(vi, srcVRRP, Implemented, "", "lvs_sync_daemon_interface")
-	add(vi, srcVRRP, Unsupported, whyAdvert, "down_timer_adverts", "lower_prio_no_advert", "higher_prio_send_advert")
+	impl(vi, srcVRRP, "down_timer_adverts", "lower_prio_no_advert", "higher_prio_send_advert")
 	add(vi, srcVRRP, Ignored, "socket buffer size of keepalived's processes; lvsctl sizes its own; delete the line", "kernel_rx_buf_size")
 	impl("authentication", srcVRRP, "auth_type", "auth_pass")
 

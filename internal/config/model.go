@@ -74,6 +74,12 @@ type GlobalDefs struct {
 	// VRRPStartupDelay is vrrp_startup_delay: after lvsctl starts, backups
 	// take over no earlier than this plus their master-down interval.
 	VRRPStartupDelay time.Duration `json:"vrrp_startup_delay"`
+	// VRRPLowerPrioNoAdvert, VRRPHigherPrioSendAdvert and
+	// VRRPDownTimerAdverts are the instances' advert tuning defaults (nil:
+	// off; 3).
+	VRRPLowerPrioNoAdvert    *bool `json:"vrrp_lower_prio_no_advert,omitempty"`
+	VRRPHigherPrioSendAdvert *bool `json:"vrrp_higher_prio_send_advert,omitempty"`
+	VRRPDownTimerAdverts     int   `json:"vrrp_down_timer_adverts"`
 	// VRRPStrict enforces RFC compliance (no unicast, no auth with v3...).
 	VRRPStrict bool `json:"vrrp_strict"`
 	// VRRPSkipCheckAdvAddr skips checking the addresses of adverts from the
@@ -279,6 +285,11 @@ type VRRPInstance struct {
 	UnicastPeers []UnicastPeer `json:"unicast_peer"`
 	// NoPreempt: a higher priority BACKUP does not take over a MASTER.
 	NoPreempt bool `json:"nopreempt"`
+	// LowerPrioNoAdvert, HigherPrioSendAdvert and DownTimerAdverts are
+	// the resolved advert tuning (decode.go, advertTuning).
+	LowerPrioNoAdvert    bool `json:"lower_prio_no_advert"`
+	HigherPrioSendAdvert bool `json:"higher_prio_send_advert"`
+	DownTimerAdverts     int  `json:"down_timer_adverts"`
 	// PromoteSecondaries sets net.ipv4.conf.IFACE.promote_secondaries
 	// while the instance runs (not with use_vmac, whose interface has it).
 	PromoteSecondaries bool `json:"promote_secondaries,omitempty"`

@@ -86,7 +86,7 @@ func TestInstanceDefaults(t *testing.T) {
 		VIPs:         []VIP{{Pos: Position{"/etc/keepalived/t.conf", 5, 9}, Prefix: netip.MustParsePrefix("192.0.2.1/32"), Dev: "eth0", Scope: "global"}},
 		VIPsExcluded: []VIP{}, UnicastPeers: []UnicastPeer{}, TrackIfaces: []TrackIface{}, TrackScripts: []TrackScript{},
 		GarpMasterDelay: 5 * time.Second, GarpMasterRepeat: 5, GarpMasterRefreshRepeat: 1,
-		GarpLowerPrioDelay: 5 * time.Second, GarpLowerPrioRepeat: 5,
+		GarpLowerPrioDelay: 5 * time.Second, GarpLowerPrioRepeat: 5, DownTimerAdverts: 3,
 	}, in)
 	g := cfg.Global
 	assert.Equal(t, "224.0.0.18", g.VRRPMcastGroup4.String())

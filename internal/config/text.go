@@ -318,6 +318,9 @@ func (p *printer) instance(in *VRRPInstance) {
 	}
 	p.flag("nopreempt", in.NoPreempt)
 	p.flag("promote_secondaries", in.PromoteSecondaries)
+	p.line("lower_prio_no_advert", strconv.FormatBool(in.LowerPrioNoAdvert))
+	p.line("higher_prio_send_advert", strconv.FormatBool(in.HigherPrioSendAdvert))
+	p.line("down_timer_adverts", itoa(in.DownTimerAdverts))
 	p.line("preempt_delay", secs(in.PreemptDelay))
 	p.line("garp_master_delay", secs(in.GarpMasterDelay))
 	p.line("garp_master_repeat", itoa(in.GarpMasterRepeat))

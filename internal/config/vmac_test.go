@@ -203,3 +203,44 @@ func TestUnicastTTL(t *testing.T) {
 	}
 	assert.Contains(t, strings.Join(msgs, "\n"), ":4:5: warning: vrrp_instance A: unicast_ttl without unicast_peer changes nothing")
 }
+
+// Advert tuning (keepalived 2.2.7 vrrp.c, vrrp_complete_instance): the
+// instance's value, else vrrp_strict's, else global_defs'; what
+// vrrp_strict overrides is refused.
+func TestAdvertTuning(t *testing.T) {
+	inst := func(global, extra string) (*Config, error) {
+		cfg, _, err := parseString("global_defs {\n"+global+"}\n"+vmacInst("A", "eth0", "51", extra, "192.0.2.1"), nil)
+		return cfg, err
+	}
+	get := func(cfg *Config) [3]any {
+		ic := cfg.VRRP().Instances[0]
+		return [3]any{ic.LowerPrioNoAdvert, ic.HigherPrioSendAdvert, ic.DownAdverts}
+	}
+	for _, tc := range []struct {
+		global, extra string
+		want          [3]any
+	}{
+		{"", "", [3]any{false, false, 3}},
+		{" vrrp_lower_prio_no_advert\n vrrp_higher_prio_send_advert true\n vrrp_down_timer_adverts 5\n", "", [3]any{true, true, 5}},
+		{" vrrp_lower_prio_no_advert\n", "    lower_prio_no_advert false\n    down_timer_adverts 2\n", [3]any{false, false, 2}},
+		{" vrrp_strict\n", "", [3]any{true, false, 3}},
+	} {
+		cfg, err := inst(tc.global, tc.extra)
+		require.NoError(t, err, tc.global+tc.extra)
+		assert.Equal(t, tc.want, get(cfg), tc.global+tc.extra)
+		var b strings.Builder
+		require.NoError(t, WriteText(&b, cfg))
+		again, _, err := parseString(b.String(), nil)
+		require.NoError(t, err, b.String())
+		assert.Equal(t, tc.want, get(again), b.String())
+	}
+	for _, tc := range []struct{ extra, want string }{
+		{"    lower_prio_no_advert off\n", ":7:5: vrrp_instance A: lower_prio_no_advert off with vrrp_strict: keepalived resets it"},
+		{"    higher_prio_send_advert\n", ":7:5: vrrp_instance A: higher_prio_send_advert with vrrp_strict: keepalived resets it"},
+		{"    down_timer_adverts 4\n", ":7:5: vrrp_instance A: down_timer_adverts 4 with vrrp_strict: keepalived resets it to 3"},
+	} {
+		_, err := inst(" vrrp_strict\n", tc.extra)
+		require.Error(t, err, tc.extra)
+		assert.Contains(t, err.Error(), tc.want)
+	}
+}

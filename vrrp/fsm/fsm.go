@@ -144,8 +144,16 @@ type Config struct {
 	// LocalAddr is our primary address, the tie-breaker at equal priority.
 	LocalAddr netip.Addr
 	// DownAdverts is the number of missed adverts before the master is
-	// declared down (0: DefaultDownAdverts, the RFC's 3).
+	// declared down (0: DefaultDownAdverts, the RFC's 3; keepalived's
+	// down_timer_adverts).
 	DownAdverts int
+	// LowerPrioNoAdvert: a MASTER does not answer a lower-priority advert
+	// with an advert of its own (its gratuitous ARPs still go out), and
+	// HigherPrioSendAdvert: it sends one advert before yielding to a
+	// higher priority. keepalived 2.2.7 lower_prio_no_advert and
+	// higher_prio_send_advert (vrrp.c, vrrp_state_master_rx).
+	LowerPrioNoAdvert    bool
+	HigherPrioSendAdvert bool
 	// GARP bursts: GARPRepeat at once on becoming master and again after
 	// GARPDelay (if non-zero), then GARPRefreshRepeat every GARPRefresh
 	// (if non-zero).
@@ -579,7 +587,11 @@ func (m *Machine) masterAdvert(now time.Time, a Advert) []Action {
 		return []Action{{Kind: SendAdvert, Priority: m.effPrio}}
 	}
 	if m.higherThanUs(a) {
-		acts := m.toBackup(now, CauseHigherPriority)
+		var acts []Action
+		if m.cfg.HigherPrioSendAdvert {
+			acts = append(acts, Action{Kind: SendAdvert, Priority: m.effPrio})
+		}
+		acts = append(acts, m.toBackup(now, CauseHigherPriority)...)
 		if m.cfg.Version == 3 && a.AdvertInt > 0 {
 			m.masterAdvertInt = a.AdvertInt
 			m.downAt = m.downBase(now).Add(m.MasterDownInterval())
@@ -598,7 +610,10 @@ func (m *Machine) masterAdvert(now time.Time, a Advert) []Action {
 		return nil
 	}
 	m.lowerSeenAt = now
-	acts := []Action{{Kind: SendAdvert, Priority: m.effPrio}}
+	var acts []Action
+	if !m.cfg.LowerPrioNoAdvert {
+		acts = append(acts, Action{Kind: SendAdvert, Priority: m.effPrio})
+	}
 	if m.cfg.GARPLowerPrioRepeat > 0 {
 		acts = append(acts, Action{Kind: SendGARP, Count: m.cfg.GARPLowerPrioRepeat})
 		if m.cfg.GARPLowerPrioDelay > 0 {

@@ -291,6 +291,34 @@ func TestMasterEqualPriorityTieBreak(t *testing.T) {
 	assert.Equal(t, []string{"Transition(MASTER->BACKUP)", "RemoveVIPs"}, kinds(h.step(Advert{Src: peer, Priority: 100})))
 }
 
+// keepalived's advert tuning: lower_prio_no_advert keeps the answer to a
+// lower priority to the gratuitous ARPs; higher_prio_send_advert sends an
+// advert before yielding. Without them: the answer advert, no advert.
+func TestAdvertTuning(t *testing.T) {
+	master := func(cfg Config) *harness {
+		h := newHarness(t, cfg)
+		h.step(Start{})
+		h.until(Master, 5*time.Second)
+		h.log = nil
+		return h
+	}
+	cfg := v2(100)
+	cfg.GARPLowerPrioRepeat = 2
+	assert.Equal(t, []string{"SendAdvert(100)", "SendGARP(2)"}, kinds(master(cfg).step(Advert{Src: peer, Priority: 90})))
+	assert.Equal(t, []string{"Transition(MASTER->BACKUP)", "RemoveVIPs"}, kinds(master(cfg).step(Advert{Src: peer, Priority: 110})))
+
+	cfg.LowerPrioNoAdvert, cfg.HigherPrioSendAdvert = true, true
+	assert.Equal(t, []string{"SendGARP(2)"}, kinds(master(cfg).step(Advert{Src: peer, Priority: 90})))
+	assert.Equal(t, []string{"SendAdvert(100)", "Transition(MASTER->BACKUP)", "RemoveVIPs"}, kinds(master(cfg).step(Advert{Src: peer, Priority: 110})))
+
+	// down_timer_adverts 5: 5 × 1 s + skew.
+	cfg = v2(100)
+	cfg.DownAdverts = 5
+	h := newHarness(t, cfg)
+	h.step(Start{})
+	assert.Equal(t, 5609375*time.Microsecond, h.until(Master, 10*time.Second))
+}
+
 func TestMasterAnswersPriorityZeroAndIgnoresOwnAdverts(t *testing.T) {
 	h := newHarness(t, v2(100))
 	h.step(Start{})
