@@ -22,6 +22,11 @@ func (s Script) IsZero() bool { return s.Line == "" }
 // Config is the director's part of a keepalived.conf: the virtual servers.
 type Config struct {
 	Services []VirtualService
+	// InitNotifies runs notify_up for every real server that starts alive
+	// (at Start, and the new ones of a reload): keepalived's
+	// rs_init_notifies (check/ipwrapper.c, init_service_rs). Without it a
+	// real server's first state runs nothing, as keepalived's default.
+	InitNotifies bool
 }
 
 // VirtualService is one configured virtual_server block.

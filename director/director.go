@@ -139,7 +139,10 @@ type vsState struct {
 }
 
 type rsState struct {
-	cfg     RealServer
+	cfg RealServer
+	// fresh marks a real server installed by this Start or Reload (no
+	// state carried over), for InitNotifies.
+	fresh   bool
 	alive   bool
 	since   time.Time
 	weight  int
@@ -221,7 +224,7 @@ func (d *Director) install(cfg Config, old map[ServiceKey]*vsState) {
 // initRSState fills rs for rc, carrying the health of prev (the same
 // real server before a reload) over.
 func initRSState(rs *rsState, rc RealServer, alpha bool, prev *rsState, now time.Time) {
-	*rs = rsState{cfg: rc, weight: rc.Weight, since: now, alive: true}
+	*rs = rsState{cfg: rc, weight: rc.Weight, since: now, alive: true, fresh: prev == nil}
 	switch {
 	case prev != nil && (prev.cfg.Checked || !rc.Checked):
 		rs.alive = prev.alive || !rc.Checked
@@ -339,6 +342,7 @@ func (d *Director) adoptOrphans() {
 func (d *Director) Start(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.initNotifies(ctx)
 	for _, vs := range d.services {
 		d.startQuorum(ctx, vs)
 	}
@@ -515,6 +519,7 @@ func (d *Director) Reload(ctx context.Context, cfg Config) (ApplyResult, error) 
 	oldServices := d.services
 	d.install(cfg, oldManaged)
 	d.notifyGone(ctx, oldServices)
+	d.initNotifies(ctx)
 	// Services dropped from the config were ours: remove them too.
 	managed := func(k ServiceKey) bool { return d.byKey[k] != nil || oldManaged[k] != nil || d.orphans[k] }
 	for k := range d.drained {
@@ -598,6 +603,21 @@ func (d *Director) HandleHealth(ctx context.Context, ev HealthEvent) error {
 	}
 	d.updateQuorum(ctx, vs)
 	return d.syncService(ctx, vs, "health")
+}
+
+// initNotifies runs notify_up for the fresh real servers that start alive
+// when the configuration asks for it (Config.InitNotifies), and forgets
+// which ones were fresh.
+func (d *Director) initNotifies(ctx context.Context) {
+	for _, vs := range d.services {
+		for _, rs := range vs.rs {
+			if rs.fresh && rs.alive && d.cfg.InitNotifies {
+				d.log.Info("real server up (initial state, rs_init_notifies)", "vs", vs.cfg.Service.Key.String(), "rs", rs.cfg.Key().String())
+				d.runScript(ctx, rs.cfg.NotifyUp)
+			}
+			rs.fresh = false
+		}
+	}
 }
 
 // startQuorum runs the quorum script of a service that starts (at Start,

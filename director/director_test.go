@@ -584,3 +584,34 @@ func TestFirstDownRunsNotifyDown(t *testing.T) {
 	assert.Equal(t, []string{"down 10.16.8.8:80"}, fx.s.take())
 	assert.Empty(t, fx.f.OpStrings())
 }
+
+// TestInitNotifies: with rs_init_notifies every real server that starts
+// alive runs notify_up once (not one that starts down under alpha), at
+// Start and for the real servers a reload adds; without it nothing runs
+// (keepalived 2.2.7 check/ipwrapper.c, init_service_rs).
+func TestInitNotifies(t *testing.T) {
+	cfg := seedConfig()
+	for i := range cfg.Services {
+		for j := range cfg.Services[i].RealServers {
+			r := &cfg.Services[i].RealServers[j]
+			r.NotifyUp = director.Script{Line: "up " + cfg.Services[i].Service.Key.String() + " " + r.Key().String()}
+		}
+	}
+	cfg.Services[1].Alpha = true
+	for j := range cfg.Services[1].RealServers {
+		cfg.Services[1].RealServers[j].Checked = true
+	}
+	first := cfg
+	first.Services = []director.VirtualService{cfg.Services[0], cfg.Services[1]}
+	first.Services[0].RealServers = cfg.Services[0].RealServers[:1]
+	off := newFixture(t, first, nil)
+	assert.Empty(t, off.s.take(), "rs_init_notifies off: nothing")
+
+	first.InitNotifies = true
+	fx := newFixture(t, first, nil)
+	assert.Equal(t, []string{"up TCP 10.16.8.100:80 10.16.8.8:80"}, fx.s.take(), "alive at start; the alpha service's servers start down")
+	cfg.InitNotifies = true
+	_, err := fx.d.Reload(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"up TCP 10.16.8.100:80 10.16.8.9:80"}, fx.s.take(), "only the real server the reload added")
+}

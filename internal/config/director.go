@@ -35,7 +35,7 @@ func realRef(svc director.ServiceKey, rs *RealServer) director.RealRef {
 // Director converts the virtual servers into the director's configuration.
 // Its services and real servers carry the keys of HealthServers' servers.
 func (c *Config) Director() director.Config {
-	var out director.Config
+	out := director.Config{InitNotifies: c.Global.RSInitNotifies}
 	out.Services = make([]director.VirtualService, 0, len(c.VirtualServers))
 	for i := range c.VirtualServers {
 		vs := &c.VirtualServers[i]

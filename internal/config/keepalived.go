@@ -174,7 +174,7 @@ func KeepalivedKeywords() []Keyword {
 		"vrrp_netlink_monitor_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs_force", "process_monitor_rcv_bufs",
 		"process_monitor_rcv_bufs_force", "lvs_netlink_cmd_rcv_bufs", "lvs_netlink_cmd_rcv_bufs_force",
 		"lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force")
-	add(g, srcGlobal, Unsupported, "lvsctl runs real server notify scripts on transitions only", "rs_init_notifies")
+	impl(g, srcGlobal, "rs_init_notifies")
 	impl(g, srcGlobal, "vrrp_startup_delay")
 	add(g, srcGlobal, Ignored, whyReload, "reload_check_config", "reload_time_file", "reload_repeat", "reload_file",
 		"include_check", "config_save_dir", "tmp_config_directory", "data_use_instance")

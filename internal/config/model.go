@@ -71,6 +71,9 @@ type GlobalDefs struct {
 	StartupScriptTimeout  time.Duration `json:"startup_script_timeout"`
 	ShutdownScript        Script        `json:"shutdown_script"`
 	ShutdownScriptTimeout time.Duration `json:"shutdown_script_timeout"`
+	// RSInitNotifies is rs_init_notifies: notify_up for the real servers
+	// that start alive.
+	RSInitNotifies bool `json:"rs_init_notifies,omitempty"`
 	// VRRPStartupDelay is vrrp_startup_delay: after lvsctl starts, backups
 	// take over no earlier than this plus their master-down interval.
 	VRRPStartupDelay time.Duration `json:"vrrp_startup_delay"`

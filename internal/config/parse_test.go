@@ -319,3 +319,18 @@ vrrp_sync_group G {
 `, nil)
 	assert.ErrorContains(t, err, `1:1: a keyword cannot be quoted: "global_defs"`)
 }
+
+// rs_init_notifies reaches the director and is written back.
+func TestRSInitNotifies(t *testing.T) {
+	cfg, _, err := parseString("global_defs {\n rs_init_notifies\n}\n", nil)
+	require.NoError(t, err)
+	assert.True(t, cfg.Director().InitNotifies)
+	var b strings.Builder
+	require.NoError(t, WriteText(&b, cfg))
+	again, _, err := parseString(b.String(), nil)
+	require.NoError(t, err)
+	assert.True(t, again.Director().InitNotifies)
+	cfg, _, err = parseString("global_defs {\n}\n", nil)
+	require.NoError(t, err)
+	assert.False(t, cfg.Director().InitNotifies)
+}

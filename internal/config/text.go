@@ -138,6 +138,7 @@ func (p *printer) global(g *GlobalDefs) {
 		p.line("vrrp_startup_delay", secs(g.VRRPStartupDelay))
 	}
 	p.flag("vrrp_strict", g.VRRPStrict)
+	p.flag("rs_init_notifies", g.RSInitNotifies)
 	p.flag("vrrp_skip_check_adv_addr", g.VRRPSkipCheckAdvAddr)
 	p.flag("enable_script_security", g.EnableScriptSecurity)
 	if g.ScriptUser != "" {
