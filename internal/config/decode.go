@@ -218,6 +218,22 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 		"vrrp_higher_prio_send_advert":    {fn: func(n *node) { d.flagPtr(n, &g.VRRPHigherPrioSendAdvert) }},
 		"vrrp_down_timer_adverts":         {fn: func(n *node) { d.intKw(n, 1, 100, &g.VRRPDownTimerAdverts) }},
 		"rs_init_notifies":                {fn: func(n *node) { d.flag(n, &g.RSInitNotifies) }},
+		// global_parser.c vrrp_min_garp_handler: one gratuitous ARP/NA
+		// burst of one, no delayed second burst, no refresh; only the
+		// values still at their defaults change (file order counts).
+		"vrrp_min_garp": {fn: func(n *node) {
+			var on *bool
+			d.flagPtr(n, &on)
+			if on == nil || !*on {
+				return
+			}
+			if g.VRRPGarpMasterRepeat == defaultGarpRepeat {
+				g.VRRPGarpMasterRepeat = 1
+			}
+			if g.VRRPGarpMasterDelay == defaultGarpMasterDelay {
+				g.VRRPGarpMasterDelay = 0
+			}
+		}},
 		// global_parser.c: decimal seconds, 1 ms..UINT_MAX µs.
 		"vrrp_startup_delay":       {fn: func(n *node) { d.durKw(n, time.Millisecond, (1<<32-1)*time.Microsecond, false, &g.VRRPStartupDelay) }},
 		"vrrp_skip_check_adv_addr": {fn: func(n *node) { d.flag(n, &g.VRRPSkipCheckAdvAddr) }},

@@ -160,7 +160,7 @@ func KeepalivedKeywords() []Keyword {
 	impl(g, srcGlobal, "lvs_flush_on_stop", "lvs_flush_onstop")
 	add(g, srcGlobal, Implemented, "", "lvs_sync_daemon")
 	impl(g, srcGlobal, "vrrp_down_timer_adverts", "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert")
-	add(g, srcGlobal, Unsupported, whyGarpTuning, "vrrp_min_garp")
+	impl(g, srcGlobal, "vrrp_min_garp")
 	add(g, srcGlobal, Unsupported, whyVMAC, "vrrp_garp_extra_if", "vrrp_vmac_garp_intvl", "vmac_prefix", "vmac_addr_prefix")
 	add(g, srcGlobal, Unsupported, whyFirewall, "vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority",
 		"nftables_ifindex", "nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "nftables_counters")

@@ -334,3 +334,24 @@ func TestRSInitNotifies(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, cfg.Director().InitNotifies)
 }
+
+// vrrp_min_garp (global_parser.c): one ARP burst of one, no delayed burst,
+// unless a line before it set them; a line after it still wins.
+func TestVRRPMinGarp(t *testing.T) {
+	for _, tc := range []struct {
+		global      string
+		repeat      int
+		masterDelay time.Duration
+	}{
+		{" vrrp_min_garp\n", 1, 0},
+		{" vrrp_min_garp false\n", 5, 5 * time.Second},
+		{" vrrp_garp_master_repeat 3\n vrrp_min_garp\n", 3, 0},
+		{" vrrp_min_garp\n vrrp_garp_master_delay 2\n", 1, 2 * time.Second},
+	} {
+		cfg, _, err := parseString(inst+"global_defs {\n"+tc.global+"}\n", nil)
+		require.NoError(t, err, tc.global)
+		in := cfg.VRRPInstances[0]
+		assert.Equal(t, tc.repeat, in.GarpMasterRepeat, tc.global)
+		assert.Equal(t, tc.masterDelay, in.GarpMasterDelay, tc.global)
+	}
+}
