@@ -61,6 +61,23 @@ type Config struct {
 // umask is configured: mkfifo's 0644 under its default umask 0177.
 const DefaultMode os.FileMode = 0o600
 
+// Only is c for a daemon that runs VRRP (vrrp) and the virtual servers
+// (lvs), as keepalived's processes open the FIFOs: its VRRP process
+// notify_fifo and vrrp_notify_fifo, its checker process notify_fifo and
+// lvs_notify_fifo, each only when it runs.
+func (c Config) Only(vrrp, lvs bool) Config {
+	if !vrrp {
+		c.VRRP = nil
+	}
+	if !lvs {
+		c.LVS = nil
+	}
+	if !vrrp && !lvs {
+		c.Global = nil
+	}
+	return c
+}
+
 // Empty reports whether no FIFO is configured.
 func (c Config) Empty() bool { return c.Global == nil && c.VRRP == nil && c.LVS == nil }
 
