@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"net"
 	"net/netip"
 	"strconv"
@@ -128,6 +129,8 @@ func (d *decoder) config(nodes []*node) *Config {
 	}
 	d.resolveSync(cfg, instances)
 	d.resolveSMTPAlerts(cfg)
+	d.resolveFIFOs(cfg)
+	resolvePriorityChanges(cfg, instances)
 	return cfg
 }
 
@@ -142,7 +145,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 	if !g.Pos.IsValid() {
 		g.Pos = n.pos()
 	}
-	d.walk(n, "global_defs", "global_defs", map[string]kw{
+	spec := map[string]kw{
 		"router_id":         {fn: func(n *node) { d.str(n, &g.RouterID) }},
 		"lvs_flush_on_stop": {fn: d.lvsFlushOnStop},
 		"lvs_flush_onstop":  {fn: d.lvsFlushOnStop},
@@ -216,7 +219,9 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 				}
 			}
 		}},
-	})
+	}
+	maps.Copy(spec, d.fifoKeywords(g))
+	d.walk(n, "global_defs", "global_defs", spec)
 }
 
 func (d *decoder) vrrpScript(n *node) VRRPScript {
@@ -257,16 +262,17 @@ func (d *decoder) syncGroup(n *node) VRRPSyncGroup {
 			groupSeen = true
 			g.Group = append(g.Group, d.names(n)...)
 		}},
-		"notify_master":   {fn: func(n *node) { d.script(n, &g.NotifyMaster) }},
-		"notify_backup":   {fn: func(n *node) { d.script(n, &g.NotifyBackup) }},
-		"notify_fault":    {fn: func(n *node) { d.script(n, &g.NotifyFault) }},
-		"notify_stop":     {fn: func(n *node) { d.script(n, &g.NotifyStop) }},
-		"notify":          {fn: func(n *node) { d.script(n, &g.Notify) }},
-		"track_script":    {multi: true, fn: func(n *node) { g.TrackScripts = append(g.TrackScripts, d.trackScripts(n)...) }},
-		"track_interface": {multi: true, fn: func(n *node) { g.TrackIfaces = append(g.TrackIfaces, d.trackIfaces(n)...) }},
-		"smtp_alert":      {fn: func(n *node) { d.blockSMTPAlert(n, g.Pos) }},
-		"track_file":      {multi: true, fn: func(n *node) { g.TrackFiles = append(g.TrackFiles, d.trackRefs(n)...) }},
-		"track_process":   {multi: true, fn: func(n *node) { g.TrackProcesses = append(g.TrackProcesses, d.trackRefs(n)...) }},
+		"notify_master":           {fn: func(n *node) { d.script(n, &g.NotifyMaster) }},
+		"notify_backup":           {fn: func(n *node) { d.script(n, &g.NotifyBackup) }},
+		"notify_fault":            {fn: func(n *node) { d.script(n, &g.NotifyFault) }},
+		"notify_stop":             {fn: func(n *node) { d.script(n, &g.NotifyStop) }},
+		"notify":                  {fn: func(n *node) { d.script(n, &g.Notify) }},
+		"track_script":            {multi: true, fn: func(n *node) { g.TrackScripts = append(g.TrackScripts, d.trackScripts(n)...) }},
+		"track_interface":         {multi: true, fn: func(n *node) { g.TrackIfaces = append(g.TrackIfaces, d.trackIfaces(n)...) }},
+		"smtp_alert":              {fn: func(n *node) { d.blockSMTPAlert(n, g.Pos) }},
+		"track_file":              {multi: true, fn: func(n *node) { g.TrackFiles = append(g.TrackFiles, d.trackRefs(n)...) }},
+		"track_process":           {multi: true, fn: func(n *node) { g.TrackProcesses = append(g.TrackProcesses, d.trackRefs(n)...) }},
+		"notify_priority_changes": {fn: func(n *node) { d.flagPtr(n, &g.NotifyPriorityChanges) }},
 	})
 	if !groupSeen {
 		d.diag.errorf(n.pos(), "vrrp_sync_group %s has no group { } block: keepalived would drop the sync group (\"has no virtual router(s)\"); list its instances in group { }", g.Name)
@@ -354,6 +360,8 @@ type instanceDraft struct {
 	garpDelay, garpRefresh, garpLowDelay         *time.Duration
 	garpRepeat, garpRefreshRepeat, garpLowRepeat *int
 	lvsSync                                      *LVSSync // deprecated lvs_sync_daemon_interface
+	// prioChanges is the instance's own notify_priority_changes.
+	prioChanges *bool
 }
 
 func (dr *instanceDraft) resolve(g *GlobalDefs) VRRPInstance {
@@ -494,6 +502,7 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"notify":                     {fn: func(n *node) { d.script(n, &in.Notify) }},
 		"lvs_sync_daemon_interface":  {fn: func(n *node) { d.lvsSyncInterface(n, dr) }},
 		"smtp_alert":                 {fn: func(n *node) { d.blockSMTPAlert(n, dr.in.Pos) }},
+		"notify_priority_changes":    {fn: func(n *node) { d.flagPtr(n, &dr.prioChanges) }},
 	})
 	// With use_vmac the addresses without a dev go on the VMAC interface
 	// (keepalived 2.2.7: vrrp->ifp is the VMAC, the default of every VIP).

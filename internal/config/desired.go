@@ -7,6 +7,7 @@ import (
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/healthcheck"
 	"github.com/lvsctl/lvsctl/internal/netroute"
+	"github.com/lvsctl/lvsctl/internal/notifyfifo"
 	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
@@ -39,6 +40,9 @@ type Desired struct {
 	// the JSON form, whose hash compares directors: its defaults are this
 	// host's name.
 	Alerts Alerts `json:"-"`
+	// FIFOs are all the notify FIFOs of the file (notifyfifo.go); a
+	// daemon writes those of the parts it runs (notifyfifo.Config.Only).
+	FIFOs notifyfifo.Config
 }
 
 // HASuspend is one ha_suspend virtual server: its address and the
@@ -57,7 +61,7 @@ func (c *Config) Desired() (*Desired, error) {
 	return &Desired{Director: c.Director(), Checks: checks, VRRP: c.VRRP(), Sync: c.Sync(),
 		Timeouts: c.Global.LVSTimeouts, HASuspend: haSuspend(c, checks),
 		BGP: c.BGPConfig(), BGPAnnounce: c.BGPAnnounced(), Static: c.StaticSet(),
-		Alerts: c.HostAlerts()}, nil
+		Alerts: c.HostAlerts(), FIFOs: c.NotifyFIFOs()}, nil
 }
 
 // HostAlerts is Alerts with this host's name and the user lvsctl runs as.
