@@ -103,7 +103,7 @@ func (n *Node) retrackQuiet(quiet bool) {
 		before := in.m.EffectivePriority()
 		n.apply(in, in.m.Step(now, fsm.SetPriority{Priority: in.effectivePriority()}))
 		after, st := in.m.EffectivePriority(), in.m.State()
-		if quiet || after == before || !in.cfg.NotifyPriorityChanges || st == fsm.Init || st == fsm.Stopped {
+		if quiet || after == before || !in.cfg.NotifyPriorityChanges || in.removed || st == fsm.Init || st == fsm.Stopped {
 			continue
 		}
 		ev := NoticeBackupPriority
