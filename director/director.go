@@ -54,14 +54,19 @@ type Options struct {
 	Events Events
 }
 
-// Events is told of the changes keepalived 2.2.7 mails about besides
-// health transitions (check/ipwrapper.c do_vs_notifies, clear_service_rs).
-// It is called with the director's lock held: it must not block.
+// Events is told of the changes keepalived 2.2.7 notifies (scripts, mails,
+// notify FIFOs: check/ipwrapper.c do_vs_notifies, do_rs_notifies,
+// clear_service_rs). It is called with the director's lock held: it must
+// not block.
 type Events interface {
 	Quorum(e QuorumEvent)
+	// RealServerChanged: a health report moved a real server up or down,
+	// or confirmed the down state an alpha server starts in (FirstDown),
+	// where its notify_up / notify_down runs.
+	RealServerChanged(ref RealRef, up bool)
 	// RealServerGone: an alive real server left the pool because a
 	// reload dropped it (or its service), or the director stops with
-	// omega.
+	// omega (its notify_down runs).
 	RealServerGone(ref RealRef, stopping bool)
 }
 
@@ -577,6 +582,7 @@ func (d *Director) HandleHealth(ctx context.Context, ev HealthEvent) error {
 	if ev.FirstDown && !ev.Up && !rs.alive {
 		d.log.Info("real server down (first check)", "vs", svc.String(), "rs", real.String(), "result", ev.Result)
 		d.runScript(ctx, rs.cfg.NotifyDown)
+		d.realServerChanged(ev.Ref, false)
 	}
 	if ev.Up != rs.alive {
 		rs.alive, rs.since, changed = ev.Up, now, true
@@ -587,6 +593,7 @@ func (d *Director) HandleHealth(ctx context.Context, ev HealthEvent) error {
 		} else {
 			d.runScript(ctx, rs.cfg.NotifyDown)
 		}
+		d.realServerChanged(ev.Ref, ev.Up)
 	}
 	weight := rs.cfg.Weight
 	if ev.HasWeight {
@@ -614,6 +621,8 @@ func (d *Director) initNotifies(ctx context.Context) {
 			if rs.fresh && rs.alive && d.cfg.InitNotifies {
 				d.log.Info("real server up (initial state, rs_init_notifies)", "vs", vs.cfg.Service.Key.String(), "rs", rs.cfg.Key().String())
 				d.runScript(ctx, rs.cfg.NotifyUp)
+				// keepalived's do_rs_notifies writes the FIFO line too.
+				d.realServerChanged(RealRef{Service: vs.cfg.Service.Key, Real: rs.cfg.Key()}, true)
 			}
 			rs.fresh = false
 		}
@@ -643,6 +652,13 @@ func (d *Director) startQuorum(ctx context.Context, vs *vsState) {
 	if c.Sorry != nil {
 		d.runScript(ctx, c.QuorumDown)
 		d.quorumEvent(vs, false, true, false, c.Quorum+c.Hysteresis, vs.liveWeight())
+	}
+}
+
+// realServerChanged tells Events where notify_up / notify_down run.
+func (d *Director) realServerChanged(ref RealRef, up bool) {
+	if d.events != nil {
+		d.events.RealServerChanged(ref, up)
 	}
 }
 

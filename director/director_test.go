@@ -72,10 +72,26 @@ type fixture struct {
 	clk  *clocktest.Fake
 }
 
-// events records what the director tells director.Events.
+// events records what the director tells director.Events (the health
+// reports' RealServerChanged apart).
 type events struct {
-	mu  sync.Mutex
-	got []string
+	mu      sync.Mutex
+	got     []string
+	changed []string
+}
+
+func (e *events) RealServerChanged(ref director.RealRef, up bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.changed = append(e.changed, fmt.Sprintf("%s %s up=%t", ref.Service, ref.Real, up))
+}
+
+func (e *events) takeChanged() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.changed
+	e.changed = nil
+	return r
 }
 
 func (e *events) Quorum(q director.QuorumEvent) {
@@ -583,6 +599,37 @@ func TestFirstDownRunsNotifyDown(t *testing.T) {
 	require.NoError(t, fx.d.HandleHealth(context.Background(), director.HealthEvent{Ref: ref("10.16.8.8:80"), FirstDown: true, Result: "connection refused"}))
 	assert.Equal(t, []string{"down 10.16.8.8:80"}, fx.s.take())
 	assert.Empty(t, fx.f.OpStrings())
+	assert.Equal(t, []string{"TCP 10.16.8.100:80 10.16.8.8:80 up=false"}, fx.ev.takeChanged())
+}
+
+// Events hears every health report that runs notify_up / notify_down (the
+// notify FIFO lines), whether the real server has those scripts or not,
+// and nothing for a report that changes nothing.
+func TestRealServerChangedFollowsNotifyScripts(t *testing.T) {
+	cfg := seedConfig()
+	cfg.Services = cfg.Services[:1]
+	cfg.Services[0].RealServers[1].NotifyUp, cfg.Services[0].RealServers[1].NotifyDown = director.Script{}, director.Script{}
+	fx := newFixture(t, cfg, nil)
+	fx.s.take()
+	ref := func(addr string) director.RealRef {
+		ap := netip.MustParseAddrPort(addr)
+		return director.RealRef{Service: vsKey("TCP 10.16.8.100:80"), Real: director.DestKey{Addr: ap.Addr(), Port: ap.Port()}}
+	}
+	ctx := context.Background()
+	for _, ev := range []director.HealthEvent{
+		{Ref: ref("10.16.8.8:80"), Up: false},
+		{Ref: ref("10.16.8.9:80"), Up: false},
+		{Ref: ref("10.16.8.9:80"), Up: false}, // no change
+		{Ref: ref("10.16.8.9:80"), Up: true},
+	} {
+		require.NoError(t, fx.d.HandleHealth(ctx, ev))
+	}
+	assert.Equal(t, []string{"down 10.16.8.8:80"}, fx.s.take())
+	assert.Equal(t, []string{
+		"TCP 10.16.8.100:80 10.16.8.8:80 up=false",
+		"TCP 10.16.8.100:80 10.16.8.9:80 up=false",
+		"TCP 10.16.8.100:80 10.16.8.9:80 up=true",
+	}, fx.ev.takeChanged())
 }
 
 // TestInitNotifies: with rs_init_notifies every real server that starts
@@ -610,8 +657,10 @@ func TestInitNotifies(t *testing.T) {
 	first.InitNotifies = true
 	fx := newFixture(t, first, nil)
 	assert.Equal(t, []string{"up TCP 10.16.8.100:80 10.16.8.8:80"}, fx.s.take(), "alive at start; the alpha service's servers start down")
+	assert.Equal(t, []string{"TCP 10.16.8.100:80 10.16.8.8:80 up=true"}, fx.ev.takeChanged())
 	cfg.InitNotifies = true
 	_, err := fx.d.Reload(context.Background(), cfg)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"up TCP 10.16.8.100:80 10.16.8.9:80"}, fx.s.take(), "only the real server the reload added")
+	assert.Equal(t, []string{"TCP 10.16.8.100:80 10.16.8.9:80 up=true"}, fx.ev.takeChanged(), "the FIFO's RS line too")
 }

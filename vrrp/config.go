@@ -51,6 +51,12 @@ type Config struct {
 	// ProcessScan is the period of the /proc scan of TrackProcesses (must
 	// be positive when there are any).
 	ProcessScan time.Duration
+	// StatesOnReload is fifo_write_vrrp_states_on_reload: after a reload,
+	// the node reports (WithNotices) the state of every sync group and
+	// instance the reload kept without a state change, as keepalived 2.2.7
+	// writes them to its FIFOs (vrrp_scheduler.c vrrp_init_state), which
+	// leaves out the instances that stay MASTER.
+	StatesOnReload bool
 }
 
 // Auth types of InstanceConfig.AuthType.
@@ -118,6 +124,12 @@ type InstanceConfig struct {
 	// vrrp_track_process blocks (a sync group's are copied to each member).
 	TrackFiles     []TrackRef
 	TrackProcesses []TrackRef
+
+	// NotifyPriorityChanges reports every change of the effective priority
+	// (WithNotices: MASTER_PRIORITY, BACKUP_PRIORITY), as keepalived's
+	// notify_priority_changes (the instance's, else its sync group's, else
+	// global vrrp_notify_priority_changes).
+	NotifyPriorityChanges bool
 }
 
 // VIP is one virtual address.

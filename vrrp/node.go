@@ -40,6 +40,8 @@ type Node struct {
 	// run runs notify and track scripts inside the node's namespace.
 	run  script.Runner
 	hook func(InstanceStatus)
+	// notices gets the lines of keepalived's notify FIFOs (WithNotices).
+	notices func(Notice)
 
 	closers []func()
 
@@ -100,7 +102,7 @@ func New(cfg Config, opts ...Option) (*Node, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	n := &Node{cfg: cfg, log: o.log, clock: o.clock, hook: o.onChange, byName: map[string]*instance{},
+	n := &Node{cfg: cfg, log: o.log, clock: o.clock, hook: o.onChange, notices: o.notices, byName: map[string]*instance{},
 		reloads: make(chan reloadRequest), exited: make(chan struct{}), vipResync: o.vipResync,
 		unmatched: map[DropReason]uint64{}, loggedUnmatched: map[DropReason]bool{}, procs: o.procs}
 	ok := false

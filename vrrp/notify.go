@@ -11,6 +11,43 @@ import (
 	"github.com/lvsctl/lvsctl/vrrp/fsm"
 )
 
+// Notice is one line keepalived 2.2.7 writes to its notify FIFOs for VRRP
+// (vrrp/vrrp_notify.c notify_fifo): `INSTANCE "VI_1" MASTER 100`,
+// `GROUP "VG_1" BACKUP 0`. Nodes report them through WithNotices.
+type Notice struct {
+	// Group is set for a vrrp_sync_group, else it is a vrrp_instance.
+	Group bool
+	Name  string
+	Event NoticeEvent
+	// Priority is the instance's effective priority (0 for a group).
+	Priority uint8
+}
+
+// NoticeEvent is a new state (MASTER, BACKUP, FAULT, STOP: the words of
+// fsm.State) or an instance's new priority.
+type NoticeEvent string
+
+// The priority events of notify_priority_changes: the new effective
+// priority of an instance that is MASTER, or in any other state
+// (vrrp_notify.c send_instance_priority_notifies).
+const (
+	NoticeMasterPriority NoticeEvent = "MASTER_PRIORITY"
+	NoticeBackupPriority NoticeEvent = "BACKUP_PRIORITY"
+)
+
+// notifiable reports whether keepalived names state in notifications
+// (INIT is not reported).
+func notifiable(s fsm.State) bool {
+	return s == fsm.Master || s == fsm.Backup || s == fsm.Fault || s == fsm.Stopped
+}
+
+// notice reports x when a WithNotices function was given.
+func (n *Node) notice(x Notice) {
+	if n.notices != nil {
+		n.notices(x)
+	}
+}
+
 // notifySet is the parsed notify scripts of an instance or group.
 type notifySet struct {
 	master, backup, fault, stop, any *script.Command

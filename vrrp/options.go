@@ -24,6 +24,7 @@ type options struct {
 	links     Links
 	handle    *netlink.Handle
 	onChange  func(InstanceStatus)
+	notices   func(Notice)
 	start     func(*exec.Cmd) error
 	vipResync time.Duration
 	routes    netroute.Kernel
@@ -61,6 +62,15 @@ func WithNetlinkHandle(h *netlink.Handle) Option { return func(o *options) { o.h
 func WithTransitionHook(fn func(InstanceStatus)) Option {
 	return func(o *options) { o.onChange = fn }
 }
+
+// WithNotices calls fn (from the node's goroutine; it must not block) with
+// every line keepalived 2.2.7 would write to its notify FIFOs
+// (vrrp/vrrp_notify.c notify_fifo), at the moment it would write it: an
+// instance's or sync group's new state where its notify scripts run, an
+// instance's new effective priority (InstanceConfig.NotifyPriorityChanges)
+// and, after a reload, the states that did not change
+// (Config.StatesOnReload).
+func WithNotices(fn func(Notice)) Option { return func(o *options) { o.notices = fn } }
 
 // withStarter replaces how scripts are started (tests).
 func withStarter(s func(*exec.Cmd) error) Option { return func(o *options) { o.start = s } }

@@ -270,6 +270,13 @@ func (n *Node) reload(cfg Config) error {
 	for _, g := range n.groups {
 		oldGroups[g.cfg.Name] = g
 	}
+	// The states before, for fifo_write_vrrp_states_on_reload.
+	before := map[string]fsm.State{}
+	for _, in := range n.insts {
+		if !in.removed {
+			before[in.cfg.Name] = in.m.State()
+		}
+	}
 
 	// Removed instances leave as on shutdown: a master sends priority 0 and
 	// keeps its addresses until the successor is heard.
@@ -348,10 +355,36 @@ func (n *Node) reload(cfg Config) error {
 	}
 	n.startInstances(added, 0)
 	n.syncPromote(false)
-	n.retrack()
+	n.retrackQuiet(true)
+	if cfg.StatesOnReload {
+		n.statesOnReload(plan, before)
+	}
 	n.pruneRemoved()
 	n.updateSnapshot()
 	return nil
+}
+
+// statesOnReload reports the states a reload did not change
+// (fifo_write_vrrp_states_on_reload), as keepalived 2.2.7's
+// vrrp_init_state does after its reload: every sync group the reload kept
+// (a changed one starts over and notifies when it settles), then every
+// kept instance still in the state it had, except MASTER (keepalived takes
+// a reloaded master's own path there, which writes nothing).
+func (n *Node) statesOnReload(plan reloadPlan, before map[string]fsm.State) {
+	for _, g := range n.groups {
+		if slices.Contains(plan.GroupsKept, g.cfg.Name) && notifiable(g.state) {
+			n.notice(Notice{Group: true, Name: g.cfg.Name, Event: NoticeEvent(g.state)})
+		}
+	}
+	for _, in := range n.insts {
+		was, kept := before[in.cfg.Name]
+		st := in.m.State()
+		if in.removed || !kept || slices.Contains(plan.Added, in.cfg.Name) || st != was ||
+			st == fsm.Master || !notifiable(st) {
+			continue
+		}
+		n.notice(Notice{Name: in.cfg.Name, Event: NoticeEvent(st), Priority: in.m.EffectivePriority()})
+	}
 }
 
 // takeOver moves the run-time state of a kept instance to its rebuilt

@@ -9,6 +9,11 @@ func (n *Node) transitioned(in *instance, a fsm.Action) {
 	in.lastTransition = n.clock.Now()
 	n.log.Info("VRRP state change", "instance", in.cfg.Name, "from", a.From.String(), "to", a.To.String(), "cause", a.Cause.String(), "priority", in.m.EffectivePriority(), "master", in.m.MasterAddr())
 	in.notify.run(n.notifier, "INSTANCE", in.cfg.Name, a.To, in.m.EffectivePriority())
+	if notifiable(a.To) {
+		// keepalived writes the FIFO line after the notify scripts
+		// (vrrp_notify.c send_instance_notifies).
+		n.notice(Notice{Name: in.cfg.Name, Event: NoticeEvent(a.To), Priority: in.m.EffectivePriority()})
+	}
 	if n.hook != nil {
 		n.pendingHooks = append(n.pendingHooks, in)
 	}
@@ -48,7 +53,9 @@ func (n *Node) forceGroup(g *syncGroup, except *instance, to fsm.State) {
 }
 
 // groupState runs the group's notify scripts when the group as a whole
-// changes state: FAULT if any member is, MASTER/BACKUP when all are.
+// changes state: FAULT if any member is, MASTER/BACKUP when all are, and
+// STOP once all have stopped (keepalived 2.2.7 vrrp_notify.c
+// notify_shutdown: every instance's STOP, then every group's).
 func (n *Node) groupState(g *syncGroup) {
 	st := g.members[0].m.State()
 	for _, m := range g.members[1:] {
@@ -59,13 +66,13 @@ func (n *Node) groupState(g *syncGroup) {
 			return
 		}
 	}
-	// keepalived sends STOP to instances only.
-	if st == g.state || st == fsm.Init || st == fsm.Stopped {
+	if st == g.state || st == fsm.Init {
 		return
 	}
 	g.state = st
 	n.log.Info("VRRP sync group state change", "group", g.cfg.Name, "to", st.String())
 	g.notify.run(n.notifier, "GROUP", g.cfg.Name, st, 0)
+	n.notice(Notice{Group: true, Name: g.cfg.Name, Event: NoticeEvent(st)})
 }
 
 type syncGroup struct {

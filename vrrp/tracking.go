@@ -88,11 +88,29 @@ func (n *Node) combinedFault(in *instance) bool {
 	return false
 }
 
-// retrack recomputes priority and fault of every instance (and its group).
-func (n *Node) retrack() {
+// retrack recomputes priority and fault of every instance (and its group),
+// after tracking changed. A new effective priority is reported
+// (notify_priority_changes) as keepalived 2.2.7 does when tracking moves it
+// (vrrp_track.c vrrp_set_effective_priority).
+func (n *Node) retrack() { n.retrackQuiet(false) }
+
+// retrackQuiet is retrack; quiet reports no priority change: a reload's
+// new priorities are configuration, and keepalived, which starts its
+// instances again on reload, reports none either.
+func (n *Node) retrackQuiet(quiet bool) {
 	now := n.clock.Now()
 	for _, in := range n.insts {
+		before := in.m.EffectivePriority()
 		n.apply(in, in.m.Step(now, fsm.SetPriority{Priority: in.effectivePriority()}))
+		after, st := in.m.EffectivePriority(), in.m.State()
+		if quiet || after == before || !in.cfg.NotifyPriorityChanges || in.removed || st == fsm.Init || st == fsm.Stopped {
+			continue
+		}
+		ev := NoticeBackupPriority
+		if st == fsm.Master {
+			ev = NoticeMasterPriority
+		}
+		n.notice(Notice{Name: in.cfg.Name, Event: ev, Priority: after})
 	}
 	for _, in := range n.insts {
 		n.apply(in, in.m.Step(now, fsm.SetFault{Fault: n.combinedFault(in)}))

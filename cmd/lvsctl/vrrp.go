@@ -19,6 +19,7 @@ import (
 	"github.com/lvsctl/lvsctl/internal/app"
 	"github.com/lvsctl/lvsctl/internal/config"
 	"github.com/lvsctl/lvsctl/internal/netroute"
+	"github.com/lvsctl/lvsctl/internal/notifyfifo"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
@@ -86,6 +87,14 @@ func vrrpRun(c *cli.Context) error {
 		return fmt.Errorf("e-mail alerts: %w", err)
 	}
 	defer mailer.stop()
+	// The notify FIFOs keepalived's VRRP process writes (notify_fifo,
+	// vrrp_notify_fifo), open before the node starts and closed (after
+	// the instances' STOP lines) once it has stopped.
+	fifos := notifyfifo.New(notifyfifo.Options{Logger: log})
+	defer fifos.Close()
+	if err := fifos.Apply(cfg.NotifyFIFOs().Only(true, false)); err != nil {
+		return err
+	}
 	// The hooks run on the node's goroutine, which must not block.
 	hooks := []func(vrrp.InstanceStatus){mailer.transition}
 	var node *vrrp.Node
@@ -104,7 +113,7 @@ func vrrpRun(c *cli.Context) error {
 		for _, h := range hooks {
 			h(s)
 		}
-	})}
+	}), vrrp.WithNotices(func(n vrrp.Notice) { fifos.VRRP(app.VRRPLine(n)) })}
 	node, err = vrrp.New(vcfg, opts...)
 	if err != nil {
 		return fmt.Errorf("vrrp: %w", err)
@@ -148,7 +157,7 @@ func vrrpRun(c *cli.Context) error {
 			case <-ctx.Done():
 				return
 			case <-reload:
-				if cfg := reloadVRRP(ctx, c.String("file"), node, static, mailer, log); cfg != nil {
+				if cfg := reloadVRRP(ctx, c.String("file"), node, static, mailer, fifos, log); cfg != nil {
 					sd := cfg.ShutdownScript()
 					shutdown.Store(&sd)
 				}
@@ -184,7 +193,7 @@ func openStatic(log *slog.Logger) (*netroute.Owner, func(), error) {
 // now in force. Every problem is logged (configuration errors with their
 // FILE:LINE:COL), leaves the running configuration as it is and returns
 // nil.
-func reloadVRRP(ctx context.Context, path string, node vrrpReloader, static *netroute.Owner, mailer *vrrpMailer, log *slog.Logger) *config.Config {
+func reloadVRRP(ctx context.Context, path string, node vrrpReloader, static *netroute.Owner, mailer *vrrpMailer, fifos *notifyfifo.Hub, log *slog.Logger) *config.Config {
 	log.Info("reloading", "file", path)
 	cfg, warns, err := config.Load(path)
 	for _, w := range warns {
@@ -205,6 +214,14 @@ func reloadVRRP(ctx context.Context, path string, node vrrpReloader, static *net
 	if len(vcfg.Instances) == 0 {
 		log.Error("reload failed, keeping the running configuration", "err", "no vrrp_instance in "+path)
 		return nil
+	}
+	// The FIFOs first: the reload's lines go to the new ones (a FIFO that
+	// cannot be opened changes nothing).
+	if fifos != nil {
+		if err := fifos.Apply(cfg.NotifyFIFOs().Only(true, false)); err != nil {
+			log.Error("reload failed, keeping the running configuration", "err", err)
+			return nil
+		}
 	}
 	if static != nil {
 		if err := static.Apply(cfg.StaticSet()); err != nil {

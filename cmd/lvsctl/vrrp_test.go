@@ -128,7 +128,7 @@ func TestVRRPReloadLogsEveryErrorWithPosition(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	r := &recordingReloader{}
-	require.NotNil(t, reloadVRRP(context.Background(), path, r, nil, nil, log))
+	require.NotNil(t, reloadVRRP(context.Background(), path, r, nil, nil, nil, log))
 	require.Len(t, r.got, 1)
 	assert.Equal(t, uint8(150), r.got[0].Instances[0].Priority)
 	assert.Equal(t, 100*time.Millisecond, r.got[0].ReleaseGrace, "the loader's defaults")
@@ -136,13 +136,13 @@ func TestVRRPReloadLogsEveryErrorWithPosition(t *testing.T) {
 	bad := "vrrp_instance VI_1 {\n    interface lo\n    virtual_router_id 300\n    priority 150\n    virtual_ipaddress {\n        10.16.8.100\n    }\n}\nvrrp_instance VI_2 {\n    interface lo\n    virtual_router_id 1\n    virtual_ipaddress {\n        10.16.8.101\n    }\n}\n"
 	require.NoError(t, os.WriteFile(path, []byte(bad), 0o644))
 	logs.Reset()
-	require.Nil(t, reloadVRRP(context.Background(), path, r, nil, nil, log))
+	require.Nil(t, reloadVRRP(context.Background(), path, r, nil, nil, nil, log))
 	assert.Len(t, r.got, 1, "nothing handed to the node")
 	out := logs.String()
 	assert.Contains(t, out, path+":3:")
 	assert.Contains(t, out, "keeping the running configuration")
 
 	require.NoError(t, os.WriteFile(path, []byte("global_defs {\n}\n"), 0o644))
-	require.Nil(t, reloadVRRP(context.Background(), path, r, nil, nil, log))
+	require.Nil(t, reloadVRRP(context.Background(), path, r, nil, nil, nil, log))
 	assert.Len(t, r.got, 1)
 }

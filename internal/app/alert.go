@@ -10,6 +10,7 @@ import (
 	"github.com/lvsctl/lvsctl/healthcheck"
 	"github.com/lvsctl/lvsctl/internal/alert"
 	"github.com/lvsctl/lvsctl/internal/config"
+	"github.com/lvsctl/lvsctl/internal/notifyfifo"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
 
@@ -142,6 +143,8 @@ type directorEvents struct{ dm *Daemon }
 // (keepalived 2.2.7 check/ipwrapper.c do_vs_notifies). At start it comes
 // before the first plan, and waits for it.
 func (e directorEvents) Quorum(q director.QuorumEvent) {
+	// The FIFOs first: they are open before the director starts.
+	e.dm.fifos.LVS(notifyfifo.VirtualServer{Service: fifoService(q.Service), Up: q.Up})
 	st := &e.dm.alerts
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -169,6 +172,7 @@ func (st *alertState) quorum(q director.QuorumEvent) {
 // ("Removing"), or one an omega stop took out ("Shutting down"), when its
 // smtp_alert is on (check/ipwrapper.c clear_service_rs).
 func (e directorEvents) RealServerGone(ref director.RealRef, stopping bool) {
+	e.dm.fifos.LVS(fifoRealServer(ref, false))
 	st := &e.dm.alerts
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -181,6 +185,13 @@ func (e directorEvents) RealServerGone(ref director.RealRef, stopping bool) {
 	}
 	rs, vs := endpoints(ref)
 	st.send(alert.RealServer(st.plan.RouterID, rs, vs, false, detail))
+}
+
+// RealServerChanged writes a real server's line to the notify FIFOs
+// where its notify_up / notify_down runs (check/ipwrapper.c
+// do_rs_notifies); its mail comes from the health event (alertHealth).
+func (e directorEvents) RealServerChanged(ref director.RealRef, up bool) {
+	e.dm.fifos.LVS(fifoRealServer(ref, up))
 }
 
 // alertVRRP mails an instance's new state, and its sync group's once all

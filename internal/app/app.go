@@ -25,6 +25,7 @@ import (
 	"github.com/lvsctl/lvsctl/internal/control"
 	"github.com/lvsctl/lvsctl/internal/eventlog"
 	"github.com/lvsctl/lvsctl/internal/netroute"
+	"github.com/lvsctl/lvsctl/internal/notifyfifo"
 	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/vrrp"
 )
@@ -160,6 +161,8 @@ type Daemon struct {
 	alerts alertState
 	// shutdown is the shutdown_script in force (hostscripts.go).
 	shutdown config.HostScript
+	// fifos writes the notify FIFOs (fifo.go).
+	fifos *notifyfifo.Hub
 
 	// spawn starts a goroutine that lives until Run's context ends.
 	spawn func(name string, fn func(context.Context) error)
@@ -200,7 +203,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	if o.Retry <= 0 {
 		o.Retry = 2 * time.Second
 	}
-	dm := &Daemon{o: o, log: o.Logger, metrics: director.NewMetrics(), ev: newEvents()}
+	dm := &Daemon{o: o, log: o.Logger, metrics: director.NewMetrics(), ev: newEvents(),
+		fifos: notifyfifo.New(notifyfifo.Options{Logger: o.Logger})}
 	if dm.o.NewVRRP == nil {
 		dm.o.NewVRRP = dm.newVRRPWithEvents
 	}
@@ -229,6 +233,8 @@ func Run(ctx context.Context, o Options) (err error) {
 	})
 	// The e-mail alerts stop after the director (its omega shutdown mails).
 	undo = append(undo, dm.stopAlerts)
+	// So do the notify FIFOs (its lines, and VRRP's STOP).
+	undo = append(undo, dm.stopFIFOs)
 
 	d, err := o.Load()
 	if err != nil {
@@ -243,6 +249,12 @@ func Run(ctx context.Context, o Options) (err error) {
 		return nil
 	}
 	dm.setShutdownScript(d.Shutdown)
+	// The FIFOs open before anything writes to them: the director's start
+	// writes the services' quorum (keepalived's start_check opens them
+	// before init_services).
+	if err := dm.applyFIFOs(d); err != nil {
+		return err
+	}
 	if err := dm.openDirector(d.Director); err != nil {
 		return err
 	}

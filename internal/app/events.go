@@ -57,9 +57,10 @@ func (dm *Daemon) vrrpTransition(s vrrp.InstanceStatus) {
 }
 
 // newVRRPWithEvents is the default Options.NewVRRP: vrrp.New in the calling
-// thread's network namespace, with the transitions recorded in the event log.
+// thread's network namespace, with the transitions recorded in the event log
+// and the notify FIFO lines written.
 func (dm *Daemon) newVRRPWithEvents(cfg vrrp.Config, log *slog.Logger) (VRRP, error) {
-	n, err := vrrp.New(cfg, vrrp.WithLogger(log), vrrp.WithTransitionHook(dm.vrrpTransition))
+	n, err := vrrp.New(cfg, vrrp.WithLogger(log), vrrp.WithTransitionHook(dm.vrrpTransition), vrrp.WithNotices(dm.vrrpNotice))
 	if err != nil {
 		return nil, err
 	}

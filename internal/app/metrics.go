@@ -27,7 +27,7 @@ func (dm *Daemon) serveMetrics() error {
 	// The Go runtime's and the process's own figures (heap, goroutines,
 	// descriptors, RSS): what shows a leak in a daemon that runs for months.
 	cs := append([]prometheus.Collector{dm.metrics, VRRPCollector(dm.vrrpStatus, dm.vrrpUnmatched), newOpsCollector(&dm.ops),
-		syncCollector{dm}, newBGPCollector(dm), newAlertCollector(dm), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})},
+		syncCollector{dm}, newBGPCollector(dm), newAlertCollector(dm), newFIFOCollector(dm), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})},
 		dm.o.Collectors...)
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

@@ -67,6 +67,7 @@ func (dm *Daemon) validate(d *config.Desired) error {
 	if d.Alerts.Mail != nil {
 		errs = append(errs, d.Alerts.Mail.Validate())
 	}
+	errs = append(errs, d.FIFOs.Validate())
 	return errors.Join(errs...)
 }
 
@@ -79,6 +80,12 @@ func (dm *Daemon) apply(ctx context.Context, d *config.Desired) error {
 	// adds) are checked against the new plan too.
 	dm.expectAlerts(&d.Alerts)
 	defer dm.expectAlerts(nil)
+	// The FIFOs first (nothing else has changed if one cannot be opened):
+	// the lines of this reload go to the new ones, as keepalived opens
+	// them before it applies the rest of a reload.
+	if err := dm.applyFIFOs(d); err != nil {
+		return err
+	}
 	if dir := dm.Director(); dir != nil {
 		if _, err := dir.Reload(ctx, d.Director); err != nil {
 			return err

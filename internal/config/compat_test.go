@@ -177,7 +177,7 @@ func TestKeepalivedParity(t *testing.T) {
 		{name: "process tuning", src: "global_defs {\n max_auto_priority 50\n vrrp_cpu_affinity 1\n checker_rlimit_rttime 10000\n vrrp_netlink_cmd_rcv_bufs 1048576\n umask 0022\n vrrp_process_name vrrp\n}\n",
 			warns: []string{`2:2: warning: accepted, ignored: max_auto_priority (tuning of keepalived's own processes, which lvsctl does not have; delete the line)`,
 				`3:2: warning: accepted, ignored: vrrp_cpu_affinity`, `4:2: warning: accepted, ignored: checker_rlimit_rttime`,
-				`5:2: warning: accepted, ignored: vrrp_netlink_cmd_rcv_bufs (netlink buffer sizes`, `6:2: warning: accepted, ignored: umask`, `7:2: warning: accepted, ignored: vrrp_process_name`}},
+				`5:2: warning: accepted, ignored: vrrp_netlink_cmd_rcv_bufs (netlink buffer sizes`, `6:2: warning: umask sets only the mode of the notify FIFOs lvsctl creates`, `7:2: warning: accepted, ignored: vrrp_process_name`}},
 		{name: "nat_mask", src: rs("nat_mask 255.255.255.0"),
 			warns: []string{`5:1: warning: accepted, ignored: nat_mask (obsolete: keepalived 2.2.7 ignores it; delete the line)`}},
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"net"
 	"net/netip"
 	"strconv"
@@ -146,6 +147,8 @@ func (d *decoder) config(nodes []*node) *Config {
 	}
 	d.resolveSync(cfg, instances)
 	d.resolveSMTPAlerts(cfg)
+	d.resolveFIFOs(cfg)
+	resolvePriorityChanges(cfg, instances)
 	return cfg
 }
 
@@ -160,7 +163,7 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 	if !g.Pos.IsValid() {
 		g.Pos = n.pos()
 	}
-	d.walk(n, "global_defs", "global_defs", map[string]kw{
+	spec := map[string]kw{
 		"router_id":         {fn: func(n *node) { d.str(n, &g.RouterID) }},
 		"lvs_flush_on_stop": {fn: d.lvsFlushOnStop},
 		// core/global_parser.c: a quoted command [user [group]], run by
@@ -261,7 +264,9 @@ func (d *decoder) global(n *node, g *GlobalDefs, low *lowPrioDraft) {
 				}
 			}
 		}},
-	})
+	}
+	maps.Copy(spec, d.fifoKeywords(g))
+	d.walk(n, "global_defs", "global_defs", spec)
 }
 
 func (d *decoder) vrrpScript(n *node) VRRPScript {
@@ -302,16 +307,17 @@ func (d *decoder) syncGroup(n *node) VRRPSyncGroup {
 			groupSeen = true
 			g.Group = append(g.Group, d.names(n)...)
 		}},
-		"notify_master":   {fn: func(n *node) { d.script(n, &g.NotifyMaster) }},
-		"notify_backup":   {fn: func(n *node) { d.script(n, &g.NotifyBackup) }},
-		"notify_fault":    {fn: func(n *node) { d.script(n, &g.NotifyFault) }},
-		"notify_stop":     {fn: func(n *node) { d.script(n, &g.NotifyStop) }},
-		"notify":          {fn: func(n *node) { d.script(n, &g.Notify) }},
-		"track_script":    {multi: true, fn: func(n *node) { g.TrackScripts = append(g.TrackScripts, d.trackScripts(n)...) }},
-		"track_interface": {multi: true, fn: func(n *node) { g.TrackIfaces = append(g.TrackIfaces, d.trackIfaces(n)...) }},
-		"smtp_alert":      {fn: func(n *node) { d.blockSMTPAlert(n, g.Pos) }},
-		"track_file":      {multi: true, fn: func(n *node) { g.TrackFiles = append(g.TrackFiles, d.trackRefs(n)...) }},
-		"track_process":   {multi: true, fn: func(n *node) { g.TrackProcesses = append(g.TrackProcesses, d.trackRefs(n)...) }},
+		"notify_master":           {fn: func(n *node) { d.script(n, &g.NotifyMaster) }},
+		"notify_backup":           {fn: func(n *node) { d.script(n, &g.NotifyBackup) }},
+		"notify_fault":            {fn: func(n *node) { d.script(n, &g.NotifyFault) }},
+		"notify_stop":             {fn: func(n *node) { d.script(n, &g.NotifyStop) }},
+		"notify":                  {fn: func(n *node) { d.script(n, &g.Notify) }},
+		"track_script":            {multi: true, fn: func(n *node) { g.TrackScripts = append(g.TrackScripts, d.trackScripts(n)...) }},
+		"track_interface":         {multi: true, fn: func(n *node) { g.TrackIfaces = append(g.TrackIfaces, d.trackIfaces(n)...) }},
+		"smtp_alert":              {fn: func(n *node) { d.blockSMTPAlert(n, g.Pos) }},
+		"track_file":              {multi: true, fn: func(n *node) { g.TrackFiles = append(g.TrackFiles, d.trackRefs(n)...) }},
+		"track_process":           {multi: true, fn: func(n *node) { g.TrackProcesses = append(g.TrackProcesses, d.trackRefs(n)...) }},
+		"notify_priority_changes": {fn: func(n *node) { d.flagPtr(n, &g.NotifyPriorityChanges) }},
 	})
 	if !groupSeen {
 		d.diag.errorf(n.pos(), "vrrp_sync_group %s has no group { } block: keepalived would drop the sync group (\"has no virtual router(s)\"); list its instances in group { }", g.Name)
@@ -406,6 +412,8 @@ type instanceDraft struct {
 	lowerNoAdvert, higherSendAdvert *bool
 	downAdverts                     *int
 	lowerPos, higherPos, downPos    Position
+	// prioChanges is the instance's own notify_priority_changes.
+	prioChanges *bool
 }
 
 func (dr *instanceDraft) resolve(g *GlobalDefs) VRRPInstance {
@@ -545,12 +553,12 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"dont_track_primary":         {fn: func(n *node) { d.flag(n, &in.DontTrackPrimary) }},
 		"use_vmac":                   {fn: func(n *node) { in.UseVMAC = d.useVMAC(n) }},
 		"vmac_xmit_base":             {fn: func(n *node) { d.flag(n, &in.VMACXmitBase) }},
+		"lower_prio_no_advert":       {fn: func(n *node) { d.flagPtr(n, &dr.lowerNoAdvert); dr.lowerPos = n.pos() }},
+		"higher_prio_send_advert":    {fn: func(n *node) { d.flagPtr(n, &dr.higherSendAdvert); dr.higherPos = n.pos() }},
+		"down_timer_adverts":         {fn: func(n *node) { d.intPtr(n, 1, 100, &dr.downAdverts); dr.downPos = n.pos() }},
 		// vrrp_parser.c: IPv6 (hence VRRPv3) without needing an address
 		// first; with IPv4 addresses an error. lvsctl takes the family
 		// from virtual_ipaddress, so the line must agree with it.
-		"lower_prio_no_advert":    {fn: func(n *node) { d.flagPtr(n, &dr.lowerNoAdvert); dr.lowerPos = n.pos() }},
-		"higher_prio_send_advert": {fn: func(n *node) { d.flagPtr(n, &dr.higherSendAdvert); dr.higherPos = n.pos() }},
-		"down_timer_adverts":      {fn: func(n *node) { d.intPtr(n, 1, 100, &dr.downAdverts); dr.downPos = n.pos() }},
 		"native_ipv6": {fn: func(n *node) {
 			if d.shape(n, false, 0, 0) {
 				dr.nativeIPv6 = n.pos()
@@ -571,6 +579,7 @@ func (d *decoder) instance(n *node) *instanceDraft {
 		"notify":                    {fn: func(n *node) { d.script(n, &in.Notify) }},
 		"lvs_sync_daemon_interface": {fn: func(n *node) { d.lvsSyncInterface(n, dr) }},
 		"smtp_alert":                {fn: func(n *node) { d.blockSMTPAlert(n, dr.in.Pos) }},
+		"notify_priority_changes":   {fn: func(n *node) { d.flagPtr(n, &dr.prioChanges) }},
 	})
 	// With use_vmac the addresses without a dev go on the VMAC interface
 	// (keepalived 2.2.7: vrrp->ifp is the VMAC, the default of every VIP).

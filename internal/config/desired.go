@@ -8,6 +8,7 @@ import (
 	"github.com/lvsctl/lvsctl/director"
 	"github.com/lvsctl/lvsctl/healthcheck"
 	"github.com/lvsctl/lvsctl/internal/netroute"
+	"github.com/lvsctl/lvsctl/internal/notifyfifo"
 	"github.com/lvsctl/lvsctl/internal/script"
 	"github.com/lvsctl/lvsctl/syncd"
 	"github.com/lvsctl/lvsctl/vrrp"
@@ -44,6 +45,9 @@ type Desired struct {
 	// the JSON form, whose hash compares directors: its defaults are this
 	// host's name.
 	Alerts Alerts `json:"-"`
+	// FIFOs are all the notify FIFOs of the file (notifyfifo.go); a
+	// daemon writes those of the parts it runs (notifyfifo.Config.Only).
+	FIFOs notifyfifo.Config
 }
 
 // HostScript is a script the daemon itself runs and waits for, bounded by
@@ -70,7 +74,7 @@ func (c *Config) Desired() (*Desired, error) {
 	return &Desired{Director: c.Director(), Checks: checks, VRRP: c.VRRP(), Sync: c.Sync(),
 		Timeouts: c.Global.LVSTimeouts, HASuspend: haSuspend(c, checks),
 		BGP: c.BGPConfig(), BGPAnnounce: c.BGPAnnounced(), Static: c.StaticSet(),
-		Alerts: c.HostAlerts(), Startup: c.StartupScript(), Shutdown: c.ShutdownScript()}, nil
+		Alerts: c.HostAlerts(), FIFOs: c.NotifyFIFOs(), Startup: c.StartupScript(), Shutdown: c.ShutdownScript()}, nil
 }
 
 // StartupScript is global_defs' startup_script (zero: none).

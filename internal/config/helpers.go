@@ -31,6 +31,12 @@ type decoder struct {
 	// default before it (keepalived resolves it while parsing).
 	defaultIface     string
 	defaultIfaceUsed *VIP
+	// groupVS are the virtual servers that name a virtual_server_group
+	// and umaskPos is where umask is (notifyfifo.go).
+	groupVS  []groupVS
+	umaskPos Position
+	// badFIFO marks the FIFOs whose path was refused.
+	badFIFO map[**NotifyFIFO]bool
 }
 
 // kw describes one keyword of a block.

@@ -77,7 +77,6 @@ const (
 	whyBufs       = "netlink buffer sizes of keepalived's processes; lvsctl sizes its own; delete the line"
 	whyReload     = "keepalived's reload machinery; lvsctl checks a new file before applying it anyway; delete the line"
 	whyLog        = "lvsctl logs every check transition; delete the line"
-	whyFifo       = "notify FIFOs are not supported: use notify scripts"
 	whyFirewall   = "lvsctl does not manage iptables/nftables rules: keep them in your firewall configuration"
 	whyVMAC       = "lvsctl creates the use_vmac macvlan only (no ipvlan, no VMAC on base-interface addresses, no extra-interface GARPs)"
 	whyNamespace  = "lvsctl does not switch network namespaces: run it inside the namespace (ip netns exec)"
@@ -140,7 +139,7 @@ func KeepalivedKeywords() []Keyword {
 		"vrrp_priority", "vrrp_no_swap", "vrrp_rt_priority", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "vrrp_rlimit_rtime",
 		"checker_priority", "checker_no_swap", "checker_rt_priority", "checker_cpu_affinity", "checker_rlimit_rttime", "checker_rlimit_rtime",
 		"bfd_priority", "bfd_no_swap", "bfd_rt_priority", "bfd_cpu_affinity", "bfd_rlimit_rttime", "bfd_rlimit_rtime",
-		"umask", "random_seed", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier")
+		"random_seed", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier")
 	impl(g, srcGlobal, "router_id", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_garp_master_delay",
 		"vrrp_garp_master_repeat", "vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat",
 		"vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_garp_interval", "vrrp_gna_interval",
@@ -165,8 +164,9 @@ func KeepalivedKeywords() []Keyword {
 	add(g, srcGlobal, Unsupported, whyFirewall, "vrrp_iptables", "vrrp_ipsets", "nftables", "nftables_priority",
 		"nftables_ifindex", "nftables_ipvs", "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "nftables_counters")
 	add(g, srcGlobal, Ignored, "lvsctl always checks the source of unicast adverts against the peers; delete the line", "vrrp_check_unicast_src")
-	add(g, srcGlobal, Unsupported, whyFifo, "notify_fifo", "notify_fifo_script", "vrrp_notify_fifo", "vrrp_notify_fifo_script",
-		"vrrp_notify_priority_changes", "fifo_write_vrrp_states_on_reload", "lvs_notify_fifo", "lvs_notify_fifo_script")
+	// The notify FIFOs (internal/notifyfifo; umask sets their mode).
+	impl(g, srcGlobal, "notify_fifo", "notify_fifo_script", "vrrp_notify_fifo", "vrrp_notify_fifo_script",
+		"vrrp_notify_priority_changes", "fifo_write_vrrp_states_on_reload", "lvs_notify_fifo", "lvs_notify_fifo_script", "umask")
 	add(g, srcGlobal, Ignored, whySNMP, "snmp_socket", "enable_traps", "enable_snmp_vrrp", "enable_snmp_keepalived",
 		"enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3", "enable_snmp_checker")
 	add(g, srcGlobal, Ignored, whyDBus, "enable_dbus", "dbus_service_name")
@@ -192,7 +192,7 @@ func KeepalivedKeywords() []Keyword {
 	impl(sg, srcVRRP, "smtp_alert")
 	add(sg, srcVRRP, Ignored, "deprecated in keepalived; lvsctl applies each instance's own tracking; delete the line", "global_tracking")
 	add(sg, srcVRRP, Unsupported, "sync group tracking weights are not supported", "sync_group_tracking_weight")
-	add(sg, srcVRRP, Unsupported, whyNotifyMore, "notify_priority_changes")
+	impl(sg, srcVRRP, "notify_priority_changes")
 
 	// Blocks lvsctl refuses as a whole: their keywords are listed for
 	// completeness; the block's own error covers them.
@@ -235,7 +235,8 @@ func KeepalivedKeywords() []Keyword {
 	add(vi, srcVRRP, Unsupported, "lvsctl does not add the firewall rules that drop traffic to the VIPs", "no_accept")
 	add(vi, srcVRRP, Unsupported, "per-instance settings of global vrrp_skip_check_adv_addr/vrrp_strict are not supported: set them in global_defs", "skip_check_adv_addr", "strict_mode")
 	add(vi, srcVRRP, Ignored, "use lvsctl's log level instead; delete the line", "debug")
-	add(vi, srcVRRP, Unsupported, whyNotifyMore, "notify_deleted", "notify_master_rx_lower_pri", "notify_priority_changes")
+	add(vi, srcVRRP, Unsupported, whyNotifyMore, "notify_deleted", "notify_master_rx_lower_pri")
+	impl(vi, srcVRRP, "notify_priority_changes")
 	impl(vi, srcVRRP, "smtp_alert")
 	add(vi, srcVRRP, Implemented, "", "lvs_sync_daemon_interface")
 	impl(vi, srcVRRP, "down_timer_adverts", "lower_prio_no_advert", "higher_prio_send_advert")

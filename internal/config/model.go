@@ -107,6 +107,37 @@ type GlobalDefs struct {
 	LVSTimeouts *LVSTimeouts `json:"lvs_timeouts,omitempty"`
 	// SMTP holds the e-mail alert keywords (alerts.go).
 	SMTP SMTPDefs `json:"smtp"`
+	// NotifyFIFO, VRRPNotifyFIFO and LVSNotifyFIFO are notify_fifo,
+	// vrrp_notify_fifo and lvs_notify_fifo with their *_notify_fifo_script
+	// (nil: none; notifyfifo.go).
+	NotifyFIFO     *NotifyFIFO `json:"notify_fifo,omitempty"`
+	VRRPNotifyFIFO *NotifyFIFO `json:"vrrp_notify_fifo,omitempty"`
+	LVSNotifyFIFO  *NotifyFIFO `json:"lvs_notify_fifo,omitempty"`
+	// VRRPNotifyPriorityChanges is vrrp_notify_priority_changes, the
+	// default of the instances' notify_priority_changes.
+	VRRPNotifyPriorityChanges bool `json:"vrrp_notify_priority_changes"`
+	// FIFOWriteVRRPStatesOnReload is fifo_write_vrrp_states_on_reload.
+	FIFOWriteVRRPStatesOnReload bool `json:"fifo_write_vrrp_states_on_reload"`
+	// Umask is umask (nil: not given, keepalived's 0177). lvsctl creates
+	// no other file on keepalived's behalf: it sets the mode of the notify
+	// FIFOs only (0644 less the umask).
+	Umask *uint32 `json:"umask,omitempty"`
+}
+
+// NotifyFIFO is a notify FIFO of global_defs: "notify_fifo PATH [USER
+// [GROUP]]" and its "notify_fifo_script CMD [USER [GROUP]]" (likewise
+// vrrp_ and lvs_).
+type NotifyFIFO struct {
+	Pos  Position `json:"pos"`
+	Path string   `json:"path"`
+	// User and Group own a FIFO lvsctl creates; Owner is resolved at load
+	// (scriptusers.go): them, else script_user, else keepalived_script
+	// when that user exists, else lvsctl's own (not Set).
+	User  string    `json:"user,omitempty"`
+	Group string    `json:"group,omitempty"`
+	Owner script.As `json:"owner"`
+	// Script reads the FIFO (zero: none); keepalived appends the path.
+	Script Script `json:"script"`
 }
 
 // SMTPDefs are global_defs' e-mail alert keywords (keepalived 2.2.7
@@ -237,6 +268,9 @@ type VRRPSyncGroup struct {
 	// entries, applied to every member.
 	TrackFiles     []TrackRef `json:"track_file"`
 	TrackProcesses []TrackRef `json:"track_process"`
+	// NotifyPriorityChanges is the group's notify_priority_changes (nil:
+	// not given), the default of its instances'.
+	NotifyPriorityChanges *bool `json:"notify_priority_changes,omitempty"`
 }
 
 // NameRef is a reference to a named object (instance, script) with the
@@ -337,6 +371,10 @@ type VRRPInstance struct {
 	// entries.
 	TrackFiles     []TrackRef `json:"track_file"`
 	TrackProcesses []TrackRef `json:"track_process"`
+	// NotifyPriorityChanges writes the instance's priority changes to the
+	// notify FIFOs: its notify_priority_changes, else its sync group's,
+	// else vrrp_notify_priority_changes (vrrp/vrrp.c).
+	NotifyPriorityChanges bool `json:"notify_priority_changes"`
 }
 
 // Authentication is the authentication block (VRRPv2 only). lvsctl only

@@ -153,6 +153,12 @@ func TestFullConfig(t *testing.T) {
 	assert.Equal(t, 10, web.TrackScripts[0].Weight)
 	assert.Equal(t, "/usr/local/bin/stop", web.NotifyStop.Command)
 
+	require.NotNil(t, cfg.Global.NotifyFIFO)
+	assert.Equal(t, "/run/keepalived/notify.fifo", cfg.Global.NotifyFIFO.Path)
+	assert.Equal(t, "nobody", cfg.Global.NotifyFIFO.Owner.User, "script_user owns it")
+	assert.Equal(t, "nogroup", cfg.Global.LVSNotifyFIFO.Owner.Group)
+	assert.True(t, web.NotifyPriorityChanges, "from vrrp_notify_priority_changes")
+
 	v6 := cfg.VRRPInstances[1]
 	assert.Equal(t, 3, v6.Version)
 	assert.Equal(t, 500*time.Millisecond, v6.AdvertInt)

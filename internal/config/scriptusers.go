@@ -152,6 +152,7 @@ func resolveScriptUsers(cfg *Config, diag *diagnostics, lookup LookupUser) {
 		x := &cfg.VRRPInstances[i]
 		notify(&x.NotifyMaster, &x.NotifyBackup, &x.NotifyFault, &x.NotifyStop, &x.Notify)
 	}
+	resolveFIFOUsers(g, diag, lookup, def, resolve)
 	for i := range cfg.VirtualServers {
 		vs := &cfg.VirtualServers[i]
 		notify(&vs.QuorumUp, &vs.QuorumDown)

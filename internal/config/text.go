@@ -18,6 +18,15 @@ import (
 // configuration that loads to the same Config (positions aside).
 func WriteText(w io.Writer, cfg *Config) error {
 	p := &printer{w: bufio.NewWriter(w)}
+	// notify_priority_changes is spelt out on every instance of a file
+	// that uses it anywhere, so that no default can change it on reload.
+	p.prioChanges = cfg.Global.VRRPNotifyPriorityChanges
+	for _, g := range cfg.VRRPSyncGroups {
+		p.prioChanges = p.prioChanges || g.NotifyPriorityChanges != nil
+	}
+	for _, in := range cfg.VRRPInstances {
+		p.prioChanges = p.prioChanges || in.NotifyPriorityChanges
+	}
 	p.global(&cfg.Global)
 	p.vips("static_ipaddress", cfg.StaticAddrs)
 	p.routes("static_routes", cfg.StaticRoutes)
@@ -57,6 +66,8 @@ func WriteText(w io.Writer, cfg *Config) error {
 type printer struct {
 	w      *bufio.Writer
 	indent int
+	// prioChanges: write every instance's notify_priority_changes.
+	prioChanges bool
 }
 
 func (p *printer) line(args ...string) {
@@ -158,6 +169,21 @@ func (p *printer) global(g *GlobalDefs) {
 		p.line("lvs_timeouts", "tcp", secs(t.TCP), "tcpfin", secs(t.TCPFin), "udp", secs(t.UDP))
 	}
 	p.smtp(&g.SMTP)
+	if g.Umask != nil {
+		p.line("umask", "0"+strconv.FormatUint(uint64(*g.Umask), 8))
+	}
+	for _, f := range []struct {
+		prefix string
+		f      *NotifyFIFO
+	}{{"", g.NotifyFIFO}, {"vrrp_", g.VRRPNotifyFIFO}, {"lvs_", g.LVSNotifyFIFO}} {
+		if f.f == nil {
+			continue
+		}
+		p.line(strings.TrimSpace(f.prefix + "notify_fifo " + quote(f.f.Path) + " " + quoteOpt(f.f.User) + " " + quoteOpt(f.f.Group)))
+		p.script(f.prefix+"notify_fifo_script", f.f.Script)
+	}
+	p.flag("vrrp_notify_priority_changes", g.VRRPNotifyPriorityChanges)
+	p.flag("fifo_write_vrrp_states_on_reload", g.FIFOWriteVRRPStatesOnReload)
 	p.close()
 }
 
@@ -262,6 +288,9 @@ func (p *printer) syncGroup(g *VRRPSyncGroup) {
 	p.trackRefs("track_process", g.TrackProcesses)
 	p.trackIfaces(g.TrackIfaces)
 	p.line("smtp_alert", onOff(g.SMTPAlert))
+	if g.NotifyPriorityChanges != nil {
+		p.line("notify_priority_changes", onOff(*g.NotifyPriorityChanges))
+	}
 	p.close()
 }
 
@@ -348,6 +377,9 @@ func (p *printer) instance(in *VRRPInstance) {
 	p.script("notify_stop", in.NotifyStop)
 	p.script("notify", in.Notify)
 	p.line("smtp_alert", onOff(in.SMTPAlert))
+	if p.prioChanges {
+		p.line("notify_priority_changes", onOff(in.NotifyPriorityChanges))
+	}
 	if in.SyncGroup != "" {
 		p.line("! member of vrrp_sync_group", quote(in.SyncGroup))
 	}

@@ -31,6 +31,8 @@ func (c *Config) VRRP() vrrp.Config {
 		ReleaseGrace:  defaultVRRPReleaseGrace,
 		NotifyTimeout: defaultVRRPNotifyTimeout,
 		StartupDelay:  c.Global.VRRPStartupDelay,
+		// Without a FIFO nobody hears the states.
+		StatesOnReload: c.Global.FIFOWriteVRRPStatesOnReload && (c.Global.NotifyFIFO != nil || c.Global.VRRPNotifyFIFO != nil),
 	}
 	for _, s := range c.VRRPScripts {
 		out.Scripts = append(out.Scripts, vrrp.ScriptConfig{
@@ -77,6 +79,9 @@ func (c *Config) VRRP() vrrp.Config {
 			GARPLowerPrioRepeat:  in.GarpLowerPrioRepeat,
 			GARPLowerPrioDelay:   in.GarpLowerPrioDelay,
 			Notify:               vrrpNotify(in.NotifyMaster, in.NotifyBackup, in.NotifyFault, in.NotifyStop, in.Notify),
+			// Without a FIFO nobody hears them (the node does the work
+			// for nothing otherwise).
+			NotifyPriorityChanges: in.NotifyPriorityChanges && (c.Global.NotifyFIFO != nil || c.Global.VRRPNotifyFIFO != nil),
 		}
 		if in.Auth != nil {
 			ic.AuthType = strings.ToUpper(in.Auth.Type)

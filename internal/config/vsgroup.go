@@ -161,6 +161,7 @@ func (d *decoder) virtualServers(nodes []*node, groups map[string]*vsGroup) []Vi
 			continue
 		}
 		g.used = true
+		d.groupVS = append(d.groupVS, groupVS{pos: n.pos(), name: name})
 		if len(g.members) == 0 {
 			d.virtualServer(n, vsHeader{bad: true})
 			continue
