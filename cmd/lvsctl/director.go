@@ -77,6 +77,7 @@ func directorCommand() *cli.Command {
 					&cli.BoolFlag{Name: "no-vrrp",
 						Usage:   "do not run the vrrp_instance blocks of the file",
 						EnvVars: []string{"LVSCTL_DIRECTOR_NO_VRRP"}},
+					lockMemoryFlag(),
 				},
 				Action: directorUp,
 			},
@@ -157,6 +158,7 @@ func directorUp(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	lockMemory(c, log)
 	path := c.String("file")
 	first, err := app.LoadFile(path, log)
 	if err != nil {

@@ -44,6 +44,7 @@ func vrrpCommand() *cli.Command {
 						Value:   "info",
 						EnvVars: []string{"LVSCTL_LOG_LEVEL"},
 					},
+					lockMemoryFlag(),
 				},
 				Action: vrrpRun,
 			},
@@ -57,6 +58,7 @@ func vrrpRun(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("invalid log level %q", c.String("log-level")), 2)
 	}
 	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	lockMemory(c, log)
 	// Caught from the start: SIGHUP's default action would kill a node
 	// that is still starting. One sent before Run is handled once it runs.
 	hup := make(chan os.Signal, 1)

@@ -136,10 +136,11 @@ func KeepalivedKeywords() []Keyword {
 	add(g, srcGlobal, Ignored, whyProcess, "process_names", "process_name", "vrrp_process_name",
 		"checker_process_name", "lvs_process_name", "bfd_process_name",
 		"max_auto_priority", "min_auto_priority_delay",
-		"vrrp_priority", "vrrp_no_swap", "vrrp_rt_priority", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "vrrp_rlimit_rtime",
-		"checker_priority", "checker_no_swap", "checker_rt_priority", "checker_cpu_affinity", "checker_rlimit_rttime", "checker_rlimit_rtime",
-		"bfd_priority", "bfd_no_swap", "bfd_rt_priority", "bfd_cpu_affinity", "bfd_rlimit_rttime", "bfd_rlimit_rtime",
+		"vrrp_priority", "vrrp_rt_priority", "vrrp_cpu_affinity", "vrrp_rlimit_rttime", "vrrp_rlimit_rtime",
+		"checker_priority", "checker_rt_priority", "checker_cpu_affinity", "checker_rlimit_rttime", "checker_rlimit_rtime",
+		"bfd_priority", "bfd_rt_priority", "bfd_cpu_affinity", "bfd_rlimit_rttime", "bfd_rlimit_rtime",
 		"random_seed", "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier")
+	add(g, srcGlobal, Ignored, "lvsctl locks its memory by default (--lock-memory); delete the line", "vrrp_no_swap", "checker_no_swap", "bfd_no_swap")
 	impl(g, srcGlobal, "router_id", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_garp_master_delay",
 		"vrrp_garp_master_repeat", "vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat",
 		"vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_garp_interval", "vrrp_gna_interval",
