@@ -23,6 +23,8 @@ type Host struct {
 	nsName string
 	ns     netns.NsHandle
 	handle *netlink.Handle
+	// spawn starts the host's processes (thread.go, spawner).
+	spawn *spawner
 }
 
 // Name is the host's name in the lab ("rs1").

@@ -115,6 +115,12 @@ func (l *Lab) Host(name string) *Host {
 		l.t.Fatalf("lab: host %s: netlink handle: %v", name, err)
 	}
 	l.onClose(h.handle.Close)
+	if h.spawn, err = newSpawner(ns); err != nil {
+		l.t.Fatalf("lab: host %s: process spawner: %v", name, err)
+	}
+	// Registered before any process of the host: it runs after they were
+	// stopped.
+	l.onClose(h.spawn.close)
 	if err := h.linkUp("lo"); err != nil {
 		l.t.Fatalf("lab: host %s: %v", name, err)
 	}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -53,10 +51,10 @@ func (h *Host) start(cmd *exec.Cmd) (*Process, error) {
 		cmd.Stderr = p.out
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	warm(cmd.Path)
-	// The child is forked from the locked thread inside the namespace and
-	// inherits it.
-	if err := h.Do(cmd.Start); err != nil {
+	// The child is forked from the host's spawner thread, inside the
+	// namespace, and inherits it; Pdeathsig fires when that thread ends,
+	// at the lab's close (thread.go, spawner).
+	if err := h.spawn.do(cmd.Start); err != nil {
 		return nil, err
 	}
 	go func() {
@@ -165,20 +163,4 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-// warm reads the program's file once before it is started, so that its
-// pages are in the page cache: this project's machines page out file
-// pages left untouched for about a minute (DAMON's pageout scheme), and
-// starts of the 34 MB lvsctl binary were seen to stall for 10 s and more
-// in one CI run (the test goroutine blocked in exec, the program silent),
-// most likely reading it back from a busy disk. A failure changes
-// nothing: exec reports it.
-func warm(path string) {
-	f, err := os.Open(path)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	_, _ = io.Copy(io.Discard, f)
 }

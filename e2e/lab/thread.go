@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 
@@ -62,3 +63,60 @@ func onThread(fn func() (unlock bool, err error)) error {
 	}
 	return res.err
 }
+
+// spawner starts a host's processes from one OS thread that stays inside
+// the host's namespace for the lab's lifetime. A child started with
+// Pdeathsig gets that signal when the *thread* that forked it ends, and a
+// thread of Go's pool can end at any moment: a goroutine that locks its
+// thread and returns without unlocking destroys it (the lab's namespace
+// creation does, and so does an in-process VRRP node for each call into
+// its namespace). Lab processes started from pool threads were killed
+// (SIGKILL, no output) seconds after they started, in tests that had not
+// touched them. This thread ends only when the lab closes, after the
+// host's processes were stopped.
+type spawner struct {
+	req  chan func()
+	stop chan struct{}
+}
+
+// newSpawner starts the spawner's thread inside ns.
+func newSpawner(ns netns.NsHandle) (*spawner, error) {
+	s := &spawner{req: make(chan func()), stop: make(chan struct{})}
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: the thread is inside ns and dies with this
+		// goroutine.
+		if err := netns.Set(ns); err != nil {
+			errc <- fmt.Errorf("enter namespace: %w", err)
+			return
+		}
+		errc <- nil
+		for {
+			select {
+			case fn := <-s.req:
+				fn()
+			case <-s.stop:
+				return
+			}
+		}
+	}()
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// do runs fn on the spawner's thread and returns its error (an error
+// once the lab has closed).
+func (s *spawner) do(fn func() error) error {
+	errc := make(chan error, 1)
+	select {
+	case s.req <- func() { errc <- fn() }:
+		return <-errc
+	case <-s.stop:
+		return errors.New("the lab is closed")
+	}
+}
+
+func (s *spawner) close() { close(s.stop) }
