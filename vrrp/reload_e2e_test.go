@@ -186,6 +186,11 @@ func TestE2EReloadAddAndRemoveInstance(t *testing.T) {
 				vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.A, "eth1", vip1)
 				vrrplab.WaitOwner(t, electTimeout, n.A, n.B, n.B, "eth1", vip3)
 				assert.Equal(t, "ka68", get(t, n, vip3))
+				// Both nodes start together, so their first master-down
+				// timers can expire together: the client may hold ka68's
+				// MAC for VI_1 until ka67's contested-mastership burst an
+				// advert interval later. Probe from when it reaches ka67.
+				vrrplab.WaitFor(t, 3*time.Second, "client reaches ka67 on "+vip1, func() bool { return tryGet(n, vip1) == "ka67" })
 				pid := a.Proc.PID()
 				p1 := vrrplab.StartProber(n.Client, vip1+":80", 10*time.Millisecond, 300*time.Millisecond)
 
